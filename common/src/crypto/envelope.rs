@@ -1,0 +1,82 @@
+//! The digital envelope of the seed, kept: the session material is encrypted with DES-CBC under
+//! a random one-time DES key `k`, and `k` is wrapped with RSA-OAEP-SHA-256 under the client's
+//! public key. Authenticity comes from the server's signature over the whole transcript (see
+//! [`crate::protocol::keydist::Transcript`]), which the client checks before opening anything.
+
+use zeroize::Zeroizing;
+
+use crate::crypto::{DesKey, PrivateKey, PublicKey, SessionKey, cbc, session};
+use crate::error::CryptoError;
+use crate::protocol::consts::{DES_KEY_LEN, IV_LEN};
+use crate::protocol::message::{RawMessage, b64};
+
+/// The envelope's three parts as they travel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// IV of the DES-CBC layer.
+    pub iv: [u8; IV_LEN],
+    /// DES-CBC(k, iv, session material).
+    pub sealed: Vec<u8>,
+    /// RSA-OAEP(client public key, k).
+    pub wrapped_key: Vec<u8>,
+}
+
+/// The session material's plaintext form inside the envelope:
+/// `username_b64|key_id|expires_at|des_key_hex|mac_key_hex`.
+fn material_text(key: &SessionKey) -> Zeroizing<String> {
+    Zeroizing::new(format!(
+        "{}|{}|{}|{}|{}",
+        b64(&key.username),
+        key.key_id,
+        key.expires_rfc3339(),
+        key.des.to_hex(),
+        *key.mac_key_hex()
+    ))
+}
+
+impl Envelope {
+    /// Seal `key` for `recipient`.
+    ///
+    /// # Errors
+    /// [`CryptoError::Rsa`] if OAEP fails (a key too small to wrap 8 bytes).
+    pub fn seal(recipient: &PublicKey, key: &SessionKey) -> Result<Self, CryptoError> {
+        let one_time = DesKey::generate();
+        let (iv, sealed) = cbc::encrypt(&one_time, material_text(key).as_bytes());
+        let wrapped_key = recipient.oaep_encrypt(one_time.as_bytes())?;
+        Ok(Self { iv, sealed, wrapped_key })
+    }
+
+    /// Open with the recipient's private key and check the material is what the clear fields said.
+    ///
+    /// # Errors
+    /// [`CryptoError::BadEnvelope`] for anything wrong, deliberately opaque.
+    pub fn open(
+        &self,
+        recipient: &PrivateKey,
+        username: &str,
+        key_id: &str,
+        expires_at: &str,
+    ) -> Result<SessionKey, CryptoError> {
+        let k = recipient.oaep_decrypt(&self.wrapped_key)?;
+        let k: [u8; DES_KEY_LEN] = k.as_slice().try_into().map_err(|_| CryptoError::BadEnvelope)?;
+        let one_time = DesKey::from_bytes(k).map_err(|_| CryptoError::BadEnvelope)?;
+        let plain = Zeroizing::new(
+            cbc::decrypt(&one_time, &self.iv, &self.sealed).map_err(|_| CryptoError::BadEnvelope)?,
+        );
+        let text = std::str::from_utf8(&plain).map_err(|_| CryptoError::BadEnvelope)?;
+        let m = RawMessage { code: String::new(), fields: text.split('|').map(str::to_owned).collect() };
+        let bad = |_| CryptoError::BadEnvelope;
+        m.expect_fields(5).map_err(bad)?;
+        let got_user = m.text(0).map_err(bad)?;
+        if got_user != username || m.fields[1] != key_id || m.fields[2] != expires_at {
+            return Err(CryptoError::BadEnvelope);
+        }
+        Ok(SessionKey {
+            username: got_user,
+            key_id: key_id.to_owned(),
+            des: DesKey::from_hex(&m.fields[3]).map_err(|_| CryptoError::BadEnvelope)?,
+            mac_key: SessionKey::parse_mac_key(&m.fields[4]).map_err(|_| CryptoError::BadEnvelope)?,
+            expires_at: session::parse_time(expires_at).map_err(|_| CryptoError::BadEnvelope)?,
+        })
+    }
+}

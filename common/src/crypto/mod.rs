@@ -1,0 +1,41 @@
+//! Cryptography as the design asks for it: DES, RSA and SHA-256, used correctly.
+//!
+//! # Security warning
+//! DES (56-bit keys) and RSA PKCS#1 v1.5 signatures are legacy algorithms. They are used here
+//! because the course assignment this project comes from asks for them. Their weaknesses are
+//! bounded as far as the design allows: DES keys come from the OS CSPRNG and live at most
+//! `session_ttl_hours`; every DES ciphertext is authenticated with HMAC-SHA-256 under a
+//! separate 256-bit key (encrypt-then-MAC); RSA keys are 2048 bits by default and secrets are
+//! wrapped with OAEP, never PKCS#1 v1.5 encryption. See docs/SECURITY.md.
+//!
+//! # Layout
+//! - [`random`]: bytes from the operating system CSPRNG.
+//! - [`des_key`]: the DES key type (parity, weak-key rejection, redacted Debug, zeroized).
+//! - [`cbc`]: DES-CBC with PKCS#7 padding and a fresh IV per message.
+//! - [`mac`]: HMAC-SHA-256 and constant-time comparison.
+//! - [`rsa_keys`]: RSA key pairs, PEM files, fingerprints, signatures, OAEP.
+//! - [`password`]: PBKDF2 password hashes.
+//! - [`envelope`]: the digital envelope (DES-CBC under a one-time key, key wrapped with OAEP).
+//! - [`session`]: the session key material (DES key + MAC key + id + expiry).
+//! - [`sealed`]: encrypt-then-MAC chat frames with sequence numbers.
+
+pub mod cbc;
+pub mod des_key;
+pub mod envelope;
+pub mod mac;
+pub mod password;
+pub mod random;
+pub mod rsa_keys;
+pub mod sealed;
+pub mod session;
+
+pub use des_key::DesKey;
+pub use rsa_keys::{PrivateKey, PublicKey, fingerprint};
+pub use session::SessionKey;
+
+use sha2::{Digest, Sha256};
+
+/// SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}

@@ -1,0 +1,334 @@
+//! Login and chat messages (server, port 8090). PROTOCOL.md describes them byte by byte.
+//!
+//! ```text
+//! server -> client  1000|version|conn_nonce                                plain hello
+//! client -> server  0001|username|key_id|seq|iv|ct|mac                     login, inner: password
+//! server -> client  1001|seq|iv|ct|mac                                     login ok, inner: OK|username|nickname
+//! client -> server  0002|seq|iv|ct|mac                                     chat, inner: to|text
+//! server -> client  1002|seq|iv|ct|mac                                     chat message, inner: id|time|from|nick|to|text
+//! client -> server  0003 / 0004 / 0005 |seq|iv|ct|mac                      list users / logout / ping, inner empty
+//! server -> client  1003 / 1004 / 1005 |seq|iv|ct|mac                      user list / notice / pong
+//! server -> client  1009|reason|message                                    plain error
+//! ```
+//! Sealing is described in [`crate::crypto::sealed`].
+
+use crate::crypto::sealed::Channel;
+use crate::error::ProtocolError;
+use crate::protocol::consts::{KEY_ID_LEN, MAX_MESSAGE_BYTES, MAX_USERNAME_LEN, NONCE_LEN, PROTOCOL_VERSION, code};
+use crate::protocol::message::{RawMessage, b64};
+
+/// Plain server hello carrying the connection nonce that every MAC on this connection covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hello {
+    pub version: u32,
+    pub nonce: [u8; NONCE_LEN],
+}
+
+impl Hello {
+    pub fn to_text(&self) -> String {
+        format!("{}|{}|{}", code::HELLO, self.version, b64(self.nonce))
+    }
+
+    /// # Errors
+    /// [`ProtocolError`] for a malformed hello or another protocol version.
+    pub fn from_message(m: &RawMessage) -> Result<Self, ProtocolError> {
+        m.expect_code(code::HELLO)?;
+        m.expect_fields(2)?;
+        let version = u32::try_from(m.number(0)?).unwrap_or(u32::MAX);
+        if version != PROTOCOL_VERSION {
+            return Err(ProtocolError::Version(version));
+        }
+        Ok(Self { version, nonce: m.array(1)? })
+    }
+}
+
+/// Build the sealed login request. The username and key id travel in clear (the server needs
+/// them to pick the key) but are covered by the MAC; the password is only inside the ciphertext.
+pub fn login_request(ch: &mut Channel, username: &str, key_id: &str, password: &str) -> String {
+    ch.seal(code::LOGIN, &[&b64(username), key_id], &[&b64(password)])
+}
+
+/// Read the clear part of a login request: `(username, key_id)`.
+///
+/// # Errors
+/// [`ProtocolError`] for a malformed request.
+pub fn parse_login_outer(m: &RawMessage) -> Result<(String, String), ProtocolError> {
+    m.expect_code(code::LOGIN)?;
+    m.expect_fields(6)?;
+    let username = m.text(0)?;
+    if username.is_empty() || username.len() > MAX_USERNAME_LEN {
+        return Err(ProtocolError::BadField {
+            code: m.code.clone(),
+            index: 0,
+            reason: format!("username must be 1 to {MAX_USERNAME_LEN} bytes"),
+        });
+    }
+    Ok((username, m.hex_id(1, KEY_ID_LEN)?))
+}
+
+/// Number of clear fields before the sealed part of a login request.
+pub const LOGIN_PREFIX_FIELDS: usize = 2;
+
+/// Reasons in `1009` errors.
+pub mod reason {
+    pub const BAD_FRAME: &str = "BAD_FRAME";
+    pub const UNKNOWN_CODE: &str = "UNKNOWN_CODE";
+    pub const NOT_LOGGED_IN: &str = "NOT_LOGGED_IN";
+    pub const NO_SESSION_KEY: &str = "NO_SESSION_KEY";
+    pub const KEY_EXPIRED: &str = "KEY_EXPIRED";
+    pub const KEY_MISMATCH: &str = "KEY_MISMATCH";
+    pub const BAD_LOGIN: &str = "BAD_LOGIN";
+    pub const LOGGED_IN_ELSEWHERE: &str = "LOGGED_IN_ELSEWHERE";
+    pub const DB_UNAVAILABLE: &str = "DB_UNAVAILABLE";
+    pub const TOO_SLOW: &str = "TOO_SLOW";
+    pub const IDLE: &str = "IDLE";
+    pub const SERVER_FULL: &str = "SERVER_FULL";
+    pub const SHUTDOWN: &str = "SHUTDOWN";
+    pub const TOO_LONG: &str = "TOO_LONG";
+    pub const TOO_MANY_ERRORS: &str = "TOO_MANY_ERRORS";
+    pub const TIMEOUT: &str = "TIMEOUT";
+    pub const INTERNAL: &str = "INTERNAL";
+}
+
+/// A plain `1009|reason|message` error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorMsg {
+    pub reason: String,
+    pub message: String,
+}
+
+impl ErrorMsg {
+    pub fn new(reason: &str, message: impl Into<String>) -> Self {
+        Self { reason: reason.to_owned(), message: message.into() }
+    }
+
+    pub fn to_text(&self) -> String {
+        format!("{}|{}|{}", code::ERROR, self.reason, b64(&self.message))
+    }
+
+    /// # Errors
+    /// [`ProtocolError`] for a malformed error.
+    pub fn from_message(m: &RawMessage) -> Result<Self, ProtocolError> {
+        m.expect_code(code::ERROR)?;
+        m.expect_fields(2)?;
+        Ok(Self { reason: m.token(0)?.to_owned(), message: m.text(1)? })
+    }
+}
+
+/// What a logged-in client asks for (sealed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientRequest {
+    /// `to = None` sends to everyone; `Some(username)` privately.
+    Chat { to: Option<String>, text: String },
+    ListUsers,
+    Logout,
+    Ping,
+}
+
+impl ClientRequest {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Chat { .. } => code::CHAT,
+            Self::ListUsers => code::LIST_USERS,
+            Self::Logout => code::LOGOUT,
+            Self::Ping => code::PING,
+        }
+    }
+
+    /// The plaintext inside the seal.
+    pub fn inner_text(&self) -> String {
+        match self {
+            Self::Chat { to, text } => format!("{}|{}", b64(to.as_deref().unwrap_or("")), b64(text)),
+            Self::ListUsers | Self::Logout | Self::Ping => String::new(),
+        }
+    }
+
+    /// Decode an opened inner message.
+    ///
+    /// # Errors
+    /// [`ProtocolError`] for a malformed message or a code that is not a client request.
+    pub fn from_inner(m: &RawMessage) -> Result<Self, ProtocolError> {
+        match m.code.as_str() {
+            code::CHAT => {
+                m.expect_fields(2)?;
+                let to = m.text(0)?;
+                Ok(Self::Chat { to: (!to.is_empty()).then_some(to), text: m.text(1)? })
+            }
+            code::LIST_USERS => m.expect_fields(0).map(|()| Self::ListUsers),
+            code::LOGOUT => m.expect_fields(0).map(|()| Self::Logout),
+            code::PING => m.expect_fields(0).map(|()| Self::Ping),
+            other => Err(ProtocolError::Unexpected { got: other.to_owned(), expected: "a chat request".into() }),
+        }
+    }
+}
+
+/// Check a chat text before sending or relaying it.
+///
+/// # Errors
+/// A sentence for the user.
+pub fn check_text(text: &str) -> Result<(), String> {
+    if text.is_empty() {
+        return Err("empty message".into());
+    }
+    if text.len() > MAX_MESSAGE_BYTES {
+        return Err(format!("message is {} bytes; the limit is {MAX_MESSAGE_BYTES} bytes", text.len()));
+    }
+    Ok(())
+}
+
+/// A relayed chat message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatLine {
+    /// Server-wide accept order; each recipient sees strictly increasing ids.
+    pub msg_id: u64,
+    /// Server time in milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    pub from_user: String,
+    pub from_nick: String,
+    /// `Some(username)` for a private message.
+    pub to: Option<String>,
+    pub text: String,
+}
+
+/// Kinds of notices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeKind {
+    Join,
+    Leave,
+    Info,
+    Warn,
+}
+
+impl NoticeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Join => "JOIN",
+            Self::Leave => "LEAVE",
+            Self::Info => "INFO",
+            Self::Warn => "WARN",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "JOIN" => Self::Join,
+            "LEAVE" => Self::Leave,
+            "INFO" => Self::Info,
+            "WARN" => Self::Warn,
+            _ => return None,
+        })
+    }
+}
+
+/// A system notice (join, leave, information, warning).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub kind: NoticeKind,
+    pub user: String,
+    pub nick: String,
+    pub text: String,
+}
+
+/// An online user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnlineUser {
+    pub username: String,
+    pub nickname: String,
+}
+
+/// What the server sends a logged-in client (sealed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerEvent {
+    LoginOk { username: String, nickname: String },
+    Chat(ChatLine),
+    UserList(Vec<OnlineUser>),
+    Notice(Notice),
+    Pong,
+}
+
+impl ServerEvent {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::LoginOk { .. } => code::LOGIN_RESULT,
+            Self::Chat(_) => code::CHAT_MESSAGE,
+            Self::UserList(_) => code::USER_LIST,
+            Self::Notice(_) => code::NOTICE,
+            Self::Pong => code::PONG,
+        }
+    }
+
+    /// The plaintext inside the seal.
+    pub fn inner_text(&self) -> String {
+        match self {
+            Self::LoginOk { username, nickname } => format!("OK|{}|{}", b64(username), b64(nickname)),
+            Self::Chat(c) => format!(
+                "{}|{}|{}|{}|{}|{}",
+                c.msg_id,
+                c.time_ms,
+                b64(&c.from_user),
+                b64(&c.from_nick),
+                b64(c.to.as_deref().unwrap_or("")),
+                b64(&c.text)
+            ),
+            Self::UserList(users) => users
+                .iter()
+                .map(|u| format!("{}|{}", b64(&u.username), b64(&u.nickname)))
+                .collect::<Vec<_>>()
+                .join("|"),
+            Self::Notice(n) => format!("{}|{}|{}|{}", n.kind.as_str(), b64(&n.user), b64(&n.nick), b64(&n.text)),
+            Self::Pong => String::new(),
+        }
+    }
+
+    /// Decode an opened inner message.
+    ///
+    /// # Errors
+    /// [`ProtocolError`] for a malformed message or a code that is not a server event.
+    pub fn from_inner(m: &RawMessage) -> Result<Self, ProtocolError> {
+        match m.code.as_str() {
+            code::LOGIN_RESULT => {
+                m.expect_fields(3)?;
+                if m.token(0)? != "OK" {
+                    return Err(ProtocolError::BadField { code: m.code.clone(), index: 0, reason: "expected OK".into() });
+                }
+                Ok(Self::LoginOk { username: m.text(1)?, nickname: m.text(2)? })
+            }
+            code::CHAT_MESSAGE => {
+                m.expect_fields(6)?;
+                let to = m.text(4)?;
+                Ok(Self::Chat(ChatLine {
+                    msg_id: m.number(0)?,
+                    time_ms: m.number(1)?,
+                    from_user: m.text(2)?,
+                    from_nick: m.text(3)?,
+                    to: (!to.is_empty()).then_some(to),
+                    text: m.text(5)?,
+                }))
+            }
+            code::USER_LIST => {
+                if m.fields.len() % 2 != 0 {
+                    return Err(ProtocolError::FieldCount {
+                        code: m.code.clone(),
+                        expected: "an even number of".into(),
+                        got: m.fields.len(),
+                    });
+                }
+                (0..m.fields.len() / 2)
+                    .map(|i| Ok(OnlineUser { username: m.text(2 * i)?, nickname: m.text(2 * i + 1)? }))
+                    .collect::<Result<_, _>>()
+                    .map(Self::UserList)
+            }
+            code::NOTICE => {
+                m.expect_fields(4)?;
+                let kind = NoticeKind::parse(m.token(0)?).ok_or_else(|| ProtocolError::BadField {
+                    code: m.code.clone(),
+                    index: 0,
+                    reason: "unknown notice kind".into(),
+                })?;
+                Ok(Self::Notice(Notice { kind, user: m.text(1)?, nick: m.text(2)?, text: m.text(3)? }))
+            }
+            code::PONG => m.expect_fields(0).map(|()| Self::Pong),
+            other => Err(ProtocolError::Unexpected { got: other.to_owned(), expected: "a server event".into() }),
+        }
+    }
+}

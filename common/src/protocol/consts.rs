@@ -1,0 +1,154 @@
+//! Every protocol constant in one place: codes, limits, ports and labels.
+//!
+//! The four seed codes (`0001`, `0002`, `1001`, `1002`) and the `|` delimiter come from the
+//! original design; the other codes extend it. PROTOCOL.md lists every one.
+
+/// Version of the wire protocol, sent in both hello messages; a peer with another version is refused.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The seed's field delimiter.
+pub const DELIMITER: char = '|';
+
+/// Largest frame payload accepted (64 KiB). Checked before any allocation, so a peer that
+/// claims 4 GiB costs us nothing; large enough for the biggest chat message after base64 and CBC.
+pub const MAX_FRAME_LEN: usize = 64 * 1024;
+
+/// Length of the frame length prefix (u32, big-endian).
+pub const FRAME_HEADER_LEN: usize = 4;
+
+/// Largest chat message text in bytes of UTF-8 (8 KiB): a long paragraph of Chinese text fits,
+/// and the sealed frame stays far below [`MAX_FRAME_LEN`].
+pub const MAX_MESSAGE_BYTES: usize = 8 * 1024;
+
+/// Longest username accepted anywhere (matches the seed's `varchar(30)`).
+pub const MAX_USERNAME_LEN: usize = 30;
+
+/// Longest password accepted at login; bounds the PBKDF2 input.
+pub const MAX_PASSWORD_LEN: usize = 128;
+
+/// DES key length in bytes (56 key bits + 8 parity bits).
+pub const DES_KEY_LEN: usize = 8;
+
+/// DES block length, and so the CBC IV length.
+pub const IV_LEN: usize = 8;
+
+/// HMAC-SHA-256 key length: a full-strength MAC key independent of the 56-bit DES key.
+pub const MAC_KEY_LEN: usize = 32;
+
+/// HMAC-SHA-256 tag length (not truncated).
+pub const MAC_LEN: usize = 32;
+
+/// Random nonce length for both handshakes (128 bits: never repeats in practice).
+pub const NONCE_LEN: usize = 16;
+
+/// Session key identifier length in bytes (hex-encoded on the wire and in key files).
+pub const KEY_ID_LEN: usize = 8;
+
+/// Default chat server port (the seed's `SERVER_PORT`).
+pub const DEFAULT_CHAT_PORT: u16 = 8090;
+
+/// Default key-distribution server port.
+pub const DEFAULT_KEY_PORT: u16 = 8091;
+
+/// Default RSA modulus size for new key pairs.
+pub const DEFAULT_RSA_BITS: usize = 2048;
+
+/// Smallest RSA size we generate or load at all: below this RSA is broken in practice.
+pub const MIN_RSA_BITS: usize = 1024;
+
+/// Smallest client key server_key accepts (the default size).
+pub const MIN_CLIENT_RSA_BITS: usize = 2048;
+
+/// Largest client key server_key accepts: a 16384-bit key would let one client stall the server.
+pub const MAX_CLIENT_RSA_BITS: usize = 4096;
+
+/// Default lifetime of a distributed session key; bounds what a DES key search could reveal.
+pub const DEFAULT_SESSION_TTL_HOURS: u64 = 24;
+
+/// Default maximum number of simultaneous chat connections (the load target is 1,000).
+pub const MAX_CLIENTS: usize = 2000;
+
+/// Default maximum number of simultaneous key-distribution connections.
+pub const MAX_KEY_CLIENTS: usize = 256;
+
+/// Outgoing queue per chat client. A client this far behind is disconnected ("too slow")
+/// rather than delaying everyone else or being silently skipped.
+pub const CLIENT_QUEUE_LEN: usize = 4096;
+
+/// A handshake step (hello, request, confirm, login) must arrive within this many seconds.
+pub const HANDSHAKE_TIMEOUT_SECS: u64 = 10;
+
+/// Clients send a ping this often when otherwise idle.
+pub const HEARTBEAT_SECS: u64 = 30;
+
+/// A logged-in connection that sends nothing for this long is closed (three missed heartbeats).
+pub const IDLE_TIMEOUT_SECS: u64 = 3 * HEARTBEAT_SECS;
+
+/// A connection whose frames fail this many checks is closed.
+pub const MAX_BAD_FRAMES: u32 = 5;
+
+/// PBKDF2-HMAC-SHA-256 iterations for new password hashes. See `crypto::password` for why.
+pub const PBKDF2_ITERATIONS: u32 = 100_000;
+
+/// Salt length for password hashes.
+pub const PASSWORD_SALT_LEN: usize = 16;
+
+/// Seed codes and their extensions. Requests from a client start with 0, answers with 1.
+pub mod code {
+    // Chat server (port 8090).
+    /// Login request (seed).
+    pub const LOGIN: &str = "0001";
+    /// Chat request (seed).
+    pub const CHAT: &str = "0002";
+    /// Ask for the online user list.
+    pub const LIST_USERS: &str = "0003";
+    /// Log out and close.
+    pub const LOGOUT: &str = "0004";
+    /// Heartbeat.
+    pub const PING: &str = "0005";
+    /// Server hello with the connection nonce.
+    pub const HELLO: &str = "1000";
+    /// Login result (seed).
+    pub const LOGIN_RESULT: &str = "1001";
+    /// Chat message (seed).
+    pub const CHAT_MESSAGE: &str = "1002";
+    /// Online user list.
+    pub const USER_LIST: &str = "1003";
+    /// Notice: join, leave, information, warning.
+    pub const NOTICE: &str = "1004";
+    /// Heartbeat answer.
+    pub const PONG: &str = "1005";
+    /// Unauthenticated error (no key to seal it with, or the connection is about to close).
+    pub const ERROR: &str = "1009";
+
+    // Key distribution server (port 8091).
+    /// Key request: username, client public key, client nonce, client signature.
+    pub const KEY_REQUEST: &str = "0101";
+    /// Key confirmation: proof that the client opened the envelope.
+    pub const KEY_CONFIRM: &str = "0102";
+    /// Key server hello: server public key and server nonce.
+    pub const KEY_HELLO: &str = "1100";
+    /// The signed digital envelope.
+    pub const KEY_ENVELOPE: &str = "1101";
+    /// Key distribution finished; both sides store the key.
+    pub const KEY_DONE: &str = "1102";
+    /// Key distribution refused, with a reason.
+    pub const KEY_ERROR: &str = "1109";
+}
+
+/// Domain-separation labels: each signature or MAC says what it is for, so one can never be
+/// replayed as another.
+pub mod label {
+    /// Client signature over the key request.
+    pub const KEY_REQUEST: &str = "minichat-keyreq-v1";
+    /// Server signature over the whole key-distribution transcript.
+    pub const KEY_ENVELOPE: &str = "minichat-keyenv-v1";
+    /// Client's key confirmation MAC.
+    pub const KEY_CONFIRM: &str = "minichat-keyconfirm-v1";
+    /// Chat frame MAC.
+    pub const FRAME_MAC: &str = "minichat-frame-v1";
+    /// Direction tag for frames sent by a client.
+    pub const CLIENT_TO_SERVER: &str = "C";
+    /// Direction tag for frames sent by the server.
+    pub const SERVER_TO_CLIENT: &str = "S";
+}

@@ -1,0 +1,230 @@
+//! Key-distribution messages (server_key, port 8091). PROTOCOL.md describes them byte by byte.
+//!
+//! ```text
+//! server -> client  1100|version|server_pub|server_nonce                         KeyHello
+//! client -> server  0101|username|client_pub|client_nonce|client_sig              KeyRequest
+//! server -> client  1101|key_id|expires_at|iv|sealed|wrapped_key|server_sig       KeyEnvelope
+//! client -> server  0102|key_id|confirm_mac                                       KeyConfirm
+//! server -> client  1102|key_id                                                   KeyDone
+//! server -> client  1109|reason|message                                           KeyError (any time)
+//! ```
+
+use crate::crypto::envelope::Envelope;
+use crate::error::ProtocolError;
+use crate::protocol::consts::{KEY_ID_LEN, MAC_LEN, NONCE_LEN, PROTOCOL_VERSION, code, label};
+use crate::protocol::message::{RawMessage, b64};
+
+/// Server hello: who the server is and its fresh nonce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyHello {
+    pub version: u32,
+    pub server_pub: Vec<u8>,
+    pub server_nonce: [u8; NONCE_LEN],
+}
+
+/// Client request, signed by the client's long-term key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRequest {
+    pub username: String,
+    pub client_pub: Vec<u8>,
+    pub client_nonce: [u8; NONCE_LEN],
+    pub signature: Vec<u8>,
+}
+
+/// The signed digital envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyEnvelope {
+    pub key_id: String,
+    pub expires_at: String,
+    pub envelope: Envelope,
+    pub signature: Vec<u8>,
+}
+
+/// Client's proof that it opened the envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyConfirm {
+    pub key_id: String,
+    pub mac: [u8; MAC_LEN],
+}
+
+/// Reasons server_key gives for refusing; the client prints the message.
+pub mod reason {
+    pub const BAD_REQUEST: &str = "BAD_REQUEST";
+    pub const BAD_SIGNATURE: &str = "BAD_SIGNATURE";
+    pub const KEY_SIZE: &str = "KEY_SIZE";
+    pub const KEY_MISMATCH: &str = "KEY_MISMATCH";
+    pub const UNKNOWN_CLIENT: &str = "UNKNOWN_CLIENT";
+    pub const BAD_CONFIRM: &str = "BAD_CONFIRM";
+    pub const TIMEOUT: &str = "TIMEOUT";
+    pub const BUSY: &str = "BUSY";
+    pub const INTERNAL: &str = "INTERNAL";
+}
+
+/// A refusal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyError {
+    pub reason: String,
+    pub message: String,
+}
+
+impl KeyHello {
+    pub fn to_text(&self) -> String {
+        format!("{}|{}|{}|{}", code::KEY_HELLO, self.version, b64(&self.server_pub), b64(self.server_nonce))
+    }
+
+    /// # Errors
+    /// [`ProtocolError`] for a malformed message or another protocol version.
+    pub fn from_message(m: &RawMessage) -> Result<Self, ProtocolError> {
+        m.expect_code(code::KEY_HELLO)?;
+        m.expect_fields(3)?;
+        let version = u32::try_from(m.number(0)?).unwrap_or(u32::MAX);
+        if version != PROTOCOL_VERSION {
+            return Err(ProtocolError::Version(version));
+        }
+        Ok(Self { version, server_pub: m.bytes(1)?, server_nonce: m.array(2)? })
+    }
+}
+
+impl KeyRequest {
+    pub fn to_text(&self) -> String {
+        format!(
+            "{}|{}|{}|{}|{}",
+            code::KEY_REQUEST,
+            b64(&self.username),
+            b64(&self.client_pub),
+            b64(self.client_nonce),
+            b64(&self.signature)
+        )
+    }
+
+    /// # Errors
+    /// [`ProtocolError`] for a malformed message.
+    pub fn from_message(m: &RawMessage) -> Result<Self, ProtocolError> {
+        m.expect_code(code::KEY_REQUEST)?;
+        m.expect_fields(4)?;
+        Ok(Self { username: m.text(0)?, client_pub: m.bytes(1)?, client_nonce: m.array(2)?, signature: m.bytes(3)? })
+    }
+}
+
+impl KeyEnvelope {
+    /// The fields exactly as they appear on the wire (and in the signed transcript).
+    fn wire_fields(&self) -> [String; 5] {
+        [
+            self.key_id.clone(),
+            self.expires_at.clone(),
+            b64(self.envelope.iv),
+            b64(&self.envelope.sealed),
+            b64(&self.envelope.wrapped_key),
+        ]
+    }
+
+    pub fn to_text(&self) -> String {
+        format!("{}|{}|{}", code::KEY_ENVELOPE, self.wire_fields().join("|"), b64(&self.signature))
+    }
+
+    /// # Errors
+    /// [`ProtocolError`] for a malformed message.
+    pub fn from_message(m: &RawMessage) -> Result<Self, ProtocolError> {
+        m.expect_code(code::KEY_ENVELOPE)?;
+        m.expect_fields(6)?;
+        Ok(Self {
+            key_id: m.hex_id(0, KEY_ID_LEN)?,
+            expires_at: {
+                let t = m.token(1)?;
+                crate::crypto::session::parse_time(t)
+                    .map_err(|reason| ProtocolError::BadField { code: m.code.clone(), index: 1, reason })?;
+                t.to_owned()
+            },
+            envelope: Envelope { iv: m.array(2)?, sealed: m.bytes(3)?, wrapped_key: m.bytes(4)? },
+            signature: m.bytes(5)?,
+        })
+    }
+}
+
+impl KeyConfirm {
+    pub fn to_text(&self) -> String {
+        format!("{}|{}|{}", code::KEY_CONFIRM, self.key_id, b64(self.mac))
+    }
+
+    /// # Errors
+    /// [`ProtocolError`] for a malformed message.
+    pub fn from_message(m: &RawMessage) -> Result<Self, ProtocolError> {
+        m.expect_code(code::KEY_CONFIRM)?;
+        m.expect_fields(2)?;
+        Ok(Self { key_id: m.hex_id(0, KEY_ID_LEN)?, mac: m.array(1)? })
+    }
+}
+
+/// `1102|key_id`.
+pub fn done_text(key_id: &str) -> String {
+    format!("{}|{}", code::KEY_DONE, key_id)
+}
+
+/// Parse `1102|key_id`.
+///
+/// # Errors
+/// [`ProtocolError`] for a malformed message.
+pub fn parse_done(m: &RawMessage) -> Result<String, ProtocolError> {
+    m.expect_code(code::KEY_DONE)?;
+    m.expect_fields(1)?;
+    m.hex_id(0, KEY_ID_LEN)
+}
+
+impl KeyError {
+    pub fn new(reason: &str, message: impl Into<String>) -> Self {
+        Self { reason: reason.to_owned(), message: message.into() }
+    }
+
+    pub fn to_text(&self) -> String {
+        format!("{}|{}|{}", code::KEY_ERROR, self.reason, b64(&self.message))
+    }
+
+    /// # Errors
+    /// [`ProtocolError`] for a malformed message.
+    pub fn from_message(m: &RawMessage) -> Result<Self, ProtocolError> {
+        m.expect_code(code::KEY_ERROR)?;
+        m.expect_fields(2)?;
+        Ok(Self { reason: m.token(0)?.to_owned(), message: m.text(1)? })
+    }
+}
+
+/// Everything both sides know after the request: what the signatures bind together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transcript {
+    pub username: String,
+    pub client_fingerprint: String,
+    pub server_fingerprint: String,
+    pub server_nonce: [u8; NONCE_LEN],
+    pub client_nonce: [u8; NONCE_LEN],
+}
+
+impl Transcript {
+    fn base(&self, label: &str) -> String {
+        format!(
+            "{label}|{}|{}|{}|{}|{}",
+            b64(&self.username),
+            self.client_fingerprint,
+            self.server_fingerprint,
+            b64(self.server_nonce),
+            b64(self.client_nonce)
+        )
+    }
+
+    /// What the client signs: `minichat-keyreq-v1|username|client_fp|server_fp|server_nonce|client_nonce`.
+    pub fn request_bytes(&self) -> Vec<u8> {
+        self.base(label::KEY_REQUEST).into_bytes()
+    }
+
+    /// What the server signs: the request transcript under the envelope label, then
+    /// `|key_id|expires_at|iv|sealed|wrapped_key` exactly as sent.
+    pub fn envelope_bytes(&self, env: &KeyEnvelope) -> Vec<u8> {
+        format!("{}|{}", self.base(label::KEY_ENVELOPE), env.wire_fields().join("|")).into_bytes()
+    }
+
+    /// What the client's confirmation MAC covers: `minichat-keyconfirm-v1|` + hex SHA-256 of the
+    /// signed envelope transcript.
+    pub fn confirm_bytes(&self, env: &KeyEnvelope) -> Vec<u8> {
+        format!("{}|{}", label::KEY_CONFIRM, hex::encode(crate::crypto::sha256(&self.envelope_bytes(env))))
+            .into_bytes()
+    }
+}

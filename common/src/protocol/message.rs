@@ -1,0 +1,181 @@
+//! The seed's text message form: `CODE|field|field...`, UTF-8, split on `|`.
+//!
+//! Fields that carry user text or bytes are standard base64 (with padding), so a `|` or a
+//! newline inside a message can never split fields. Other fields are short ASCII tokens:
+//! decimal numbers, hex ids, status words.
+
+use base64::Engine as _;
+
+use crate::error::ProtocolError;
+use crate::protocol::consts::{DELIMITER, code};
+
+/// Every code this protocol knows.
+pub const KNOWN_CODES: &[&str] = &[
+    code::LOGIN,
+    code::CHAT,
+    code::LIST_USERS,
+    code::LOGOUT,
+    code::PING,
+    code::HELLO,
+    code::LOGIN_RESULT,
+    code::CHAT_MESSAGE,
+    code::USER_LIST,
+    code::NOTICE,
+    code::PONG,
+    code::ERROR,
+    code::KEY_REQUEST,
+    code::KEY_CONFIRM,
+    code::KEY_HELLO,
+    code::KEY_ENVELOPE,
+    code::KEY_DONE,
+    code::KEY_ERROR,
+];
+
+/// A parsed message: its code and its fields, still encoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawMessage {
+    pub code: String,
+    pub fields: Vec<String>,
+}
+
+/// Standard base64 with padding.
+pub fn b64(data: impl AsRef<[u8]>) -> String {
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+impl RawMessage {
+    pub fn new(code: &str, fields: Vec<String>) -> Self {
+        Self { code: code.to_owned(), fields }
+    }
+
+    /// Parse a frame payload.
+    ///
+    /// # Errors
+    /// [`ProtocolError::NotUtf8`], or [`ProtocolError::UnknownCode`] when the first field is not
+    /// one of [`KNOWN_CODES`].
+    pub fn parse(payload: &[u8]) -> Result<Self, ProtocolError> {
+        let text = std::str::from_utf8(payload).map_err(|_| ProtocolError::NotUtf8)?;
+        Self::parse_str(text)
+    }
+
+    /// Parse text.
+    ///
+    /// # Errors
+    /// As [`Self::parse`].
+    pub fn parse_str(text: &str) -> Result<Self, ProtocolError> {
+        let mut parts = text.split(DELIMITER);
+        let code = parts.next().unwrap_or_default();
+        if !KNOWN_CODES.contains(&code) {
+            let shown: String = code.chars().take(16).collect();
+            return Err(ProtocolError::UnknownCode(shown));
+        }
+        Ok(Self { code: code.to_owned(), fields: parts.map(str::to_owned).collect() })
+    }
+
+    /// The `CODE|field|...` text.
+    pub fn to_text(&self) -> String {
+        let mut s = String::with_capacity(5 + self.fields.iter().map(|f| f.len() + 1).sum::<usize>());
+        s.push_str(&self.code);
+        for f in &self.fields {
+            s.push(DELIMITER);
+            s.push_str(f);
+        }
+        s
+    }
+
+    /// Require exactly `n` fields.
+    ///
+    /// # Errors
+    /// [`ProtocolError::FieldCount`].
+    pub fn expect_fields(&self, n: usize) -> Result<(), ProtocolError> {
+        if self.fields.len() == n {
+            Ok(())
+        } else {
+            Err(ProtocolError::FieldCount {
+                code: self.code.clone(),
+                expected: n.to_string(),
+                got: self.fields.len(),
+            })
+        }
+    }
+
+    /// Require this code.
+    ///
+    /// # Errors
+    /// [`ProtocolError::Unexpected`].
+    pub fn expect_code(&self, code: &str) -> Result<(), ProtocolError> {
+        if self.code == code {
+            Ok(())
+        } else {
+            Err(ProtocolError::Unexpected { got: self.code.clone(), expected: code.to_owned() })
+        }
+    }
+
+    fn bad(&self, index: usize, reason: impl Into<String>) -> ProtocolError {
+        ProtocolError::BadField { code: self.code.clone(), index, reason: reason.into() }
+    }
+
+    fn raw(&self, index: usize) -> Result<&str, ProtocolError> {
+        self.fields.get(index).map(String::as_str).ok_or_else(|| self.bad(index, "missing"))
+    }
+
+    /// Field `index` as an ASCII token.
+    ///
+    /// # Errors
+    /// [`ProtocolError::BadField`] when missing.
+    pub fn token(&self, index: usize) -> Result<&str, ProtocolError> {
+        self.raw(index)
+    }
+
+    /// Field `index` decoded from base64.
+    ///
+    /// # Errors
+    /// [`ProtocolError::BadField`] when missing or not base64.
+    pub fn bytes(&self, index: usize) -> Result<Vec<u8>, ProtocolError> {
+        base64::engine::general_purpose::STANDARD
+            .decode(self.raw(index)?)
+            .map_err(|_| self.bad(index, "not valid base64"))
+    }
+
+    /// Field `index` decoded from base64 into exactly `N` bytes.
+    ///
+    /// # Errors
+    /// [`ProtocolError::BadField`].
+    pub fn array<const N: usize>(&self, index: usize) -> Result<[u8; N], ProtocolError> {
+        self.bytes(index)?
+            .try_into()
+            .map_err(|_| self.bad(index, format!("must be {N} bytes")))
+    }
+
+    /// Field `index` decoded from base64 as UTF-8 text.
+    ///
+    /// # Errors
+    /// [`ProtocolError::BadField`].
+    pub fn text(&self, index: usize) -> Result<String, ProtocolError> {
+        String::from_utf8(self.bytes(index)?).map_err(|_| self.bad(index, "not UTF-8 text"))
+    }
+
+    /// Field `index` as a decimal number.
+    ///
+    /// # Errors
+    /// [`ProtocolError::BadField`].
+    pub fn number(&self, index: usize) -> Result<u64, ProtocolError> {
+        let s = self.raw(index)?;
+        if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(self.bad(index, "not a decimal number"));
+        }
+        s.parse().map_err(|_| self.bad(index, "number out of range"))
+    }
+
+    /// Field `index` as a lowercase hex id of exactly `len` bytes.
+    ///
+    /// # Errors
+    /// [`ProtocolError::BadField`].
+    pub fn hex_id(&self, index: usize, len: usize) -> Result<String, ProtocolError> {
+        let s = self.raw(index)?;
+        if s.len() != len * 2 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            return Err(self.bad(index, format!("must be {} lowercase hex digits", len * 2)));
+        }
+        Ok(s.to_owned())
+    }
+}
