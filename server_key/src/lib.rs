@@ -1,0 +1,1 @@
+//! mini-chat key distribution server.
