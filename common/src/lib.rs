@@ -8,7 +8,7 @@
 //! - [`keyfile`]: the session-key txt file both sides store.
 //! - [`config`]: the three TOML configs.
 //! - [`client`]: client logic shared by the three client folders (key step, chat session).
-//! - `gui` (feature `gui`): the FLTK windows.
+//! - [`trace`]: the `--trace` teaching view.
 //! - [`error`]: typed errors.
 
 pub mod client;
@@ -17,9 +17,8 @@ pub mod connection;
 pub mod crypto;
 pub mod error;
 pub mod fsutil;
-#[cfg(feature = "gui")]
-pub mod gui;
 pub mod keyfile;
 pub mod protocol;
+pub mod trace;
 
 pub use error::{Error, Result};

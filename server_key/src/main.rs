@@ -1,1 +1,156 @@
-fn main() {}
+//! `server_key`: the key distribution server. Thin: parse the command line, load the config,
+//! then hand over to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use common::config::{self, ServerKeyConfig};
+use common::crypto::PublicKey;
+use common::trace::Trace;
+use server_key::keystore::KeyStore;
+use server_key::server::{KeyServer, run};
+
+/// mini-chat key distribution server: gives each client a DES session key in a signed digital
+/// envelope and stores the server's copy for the chat server.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// Config file (default: server_key.toml beside the executable, in the working directory,
+    /// or server_key/server_key.toml).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Listen address, overriding the config (e.g. 0.0.0.0:8091).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Print each step of every key exchange (fingerprints, nonces, envelope parts, signatures).
+    #[arg(long)]
+    trace: bool,
+    /// With --trace, also print session keys in clear (for teaching only).
+    #[arg(long)]
+    show_secrets: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Manage which client public key may speak for which username.
+    Clients {
+        #[command(subcommand)]
+        action: ClientsAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientsAction {
+    /// List bound usernames, key fingerprints and session key expiry.
+    List,
+    /// Bind USERNAME to the public key in PEM_FILE (a client's client_public.pem).
+    Register { username: String, pem_file: PathBuf },
+    /// Remove USERNAME's binding and session key (the user can then bind a new client key).
+    Revoke { username: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match real_main(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("server_key: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> anyhow::Result<()> {
+    let dev_default = PathBuf::from("server_key").join("server_key.toml");
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("server_key.toml");
+    let loaded = config::find_or_default::<ServerKeyConfig>(
+        cli.config.as_deref(),
+        "server_key.toml",
+        &[dev_default, manifest],
+    )?;
+    let store = KeyStore::new(loaded.resolve(&loaded.config.key_dir));
+    match cli.command {
+        Some(Command::Clients { action }) => return clients(&store, action),
+        None => {}
+    }
+    let cfg = &loaded.config;
+    match &loaded.path {
+        Some(p) => println!("server_key: config {}", p.display()),
+        None => println!("server_key: no server_key.toml found, using defaults"),
+    }
+    let (identity, created) = store
+        .server_identity(cfg.rsa_bits)
+        .with_context(|| format!("cannot load or create the server key in {}", store.dir().display()))?;
+    let server = Arc::new(KeyServer::new(
+        store,
+        identity,
+        cfg.registration,
+        cfg.session_ttl_hours,
+        Trace::new(cli.trace, cli.show_secrets),
+    ));
+    println!(
+        "server_key: {} server key {}",
+        if created { "created" } else { "loaded" },
+        server.store.server_public_path().display()
+    );
+    println!("server_key: fingerprint {}", server.fingerprint);
+    let listen = cli.listen.unwrap_or_else(|| cfg.listen.clone());
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| {
+            format!("cannot listen on {listen} (is another server_key running? use --listen to pick another port)")
+        })?;
+        println!(
+            "server_key: listening on {} (registration: {:?}, session keys valid {} h, stored in {})",
+            listener.local_addr()?,
+            cfg.registration,
+            cfg.session_ttl_hours,
+            server.store.sessions_dir().display()
+        );
+        run(listener, server, async {
+            let _ = tokio::signal::ctrl_c().await;
+            println!("server_key: shutting down");
+        })
+        .await;
+        Ok(())
+    })
+}
+
+fn clients(store: &KeyStore, action: ClientsAction) -> anyhow::Result<()> {
+    match action {
+        ClientsAction::List => {
+            let list = store.list()?;
+            if list.is_empty() {
+                println!("no client keys bound in {}", store.clients_dir().display());
+            }
+            for (user, fp, expiry) in list {
+                let expiry = expiry.map_or_else(|| "no session key".to_owned(), |e| format!("session key expires {e}"));
+                println!("{user:<16} {fp}  {expiry}");
+            }
+        }
+        ClientsAction::Register { username, pem_file } => {
+            let key = PublicKey::load(&pem_file)?;
+            store.register(&username, &key)?;
+            println!("bound {username} to {}", key.fingerprint());
+        }
+        ClientsAction::Revoke { username } => {
+            if store.revoke(&username)? {
+                println!("revoked {username}: its next key request may bind a new client key");
+            } else {
+                println!("{username} had no bound key (its session key, if any, was removed)");
+            }
+        }
+    }
+    Ok(())
+}

@@ -20,7 +20,7 @@ use crate::protocol::consts::{DELIMITER, IV_LEN, label};
 use crate::protocol::message::{RawMessage, b64};
 
 /// One side of one connection's sealed channel.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Channel {
     key: Arc<SessionKey>,
     nonce_b64: String,
@@ -51,6 +51,12 @@ impl Channel {
 
     fn new(key: Arc<SessionKey>, nonce: &[u8], send_dir: &'static str, recv_dir: &'static str) -> Self {
         Self { key, nonce_b64: b64(nonce), send_dir, recv_dir, next_send: 0, last_recv: None }
+    }
+
+    /// Two copies for two tasks: use one only to seal and the other only to open, so the reading
+    /// and the writing task each own their sequence state.
+    pub fn split(self) -> (Self, Self) {
+        (self.clone(), self)
     }
 
     pub fn key(&self) -> &Arc<SessionKey> {

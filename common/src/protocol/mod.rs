@@ -15,3 +15,21 @@ pub mod keydist;
 pub mod message;
 
 pub use message::RawMessage;
+
+use consts::MAX_USERNAME_LEN;
+
+/// Check a username. Usernames name files (`sessions/<username>.txt`, `clients/<username>.pem`),
+/// so they are restricted to ASCII letters, digits, `_`, `-` and `.`, not starting with `.`,
+/// 1 to [`MAX_USERNAME_LEN`] bytes: no path can be smuggled in.
+///
+/// # Errors
+/// A sentence for the user.
+pub fn check_username(name: &str) -> Result<(), String> {
+    let ok_chars = name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+    if name.is_empty() || name.len() > MAX_USERNAME_LEN || !ok_chars || name.starts_with('.') {
+        return Err(format!(
+            "invalid username {name:?}: use 1 to {MAX_USERNAME_LEN} ASCII letters, digits, '_', '-' or '.', not starting with '.'"
+        ));
+    }
+    Ok(())
+}

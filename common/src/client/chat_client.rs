@@ -1,0 +1,333 @@
+//! A chat session: connect, log in with the stored session key, then send and receive sealed
+//! frames. Used by the GUI's network thread, the terminal mode, the tests and the load generator.
+//!
+//! [`login`] returns a [`ChatSender`] and a [`ChatReceiver`] that can live in different tasks;
+//! [`spawn_session`] runs both plus a heartbeat in one task and talks through channels.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::mpsc;
+
+use crate::client::folder::ClientFolder;
+use crate::connection::{FrameReader, FrameWriter};
+use crate::crypto::sealed::Channel;
+use crate::error::{Error, KeyFileError, ProtocolError};
+use crate::keyfile::KeyFile;
+use crate::protocol::RawMessage;
+use crate::protocol::chat::{ClientRequest, ErrorMsg, Hello, ServerEvent, login_request, reason};
+use crate::protocol::consts::{HEARTBEAT_SECS, code};
+
+/// Why a login failed; each message says what to do next.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoginError {
+    #[error("no session key for {user} ({path} is missing) - run `{program} key` first")]
+    NoSessionKey { user: String, path: String, program: String },
+    #[error("the session key for {user} expired at {expires_at} - run `{program} key` to get a new one")]
+    KeyExpired { user: String, expires_at: String, program: String },
+    #[error("{path} holds the key of {found}, not {user} - run `{program} key` again")]
+    WrongKeyUser { user: String, found: String, path: String, program: String },
+    #[error("{0} - run `{1} key` to get a new one")]
+    BadKeyFile(KeyFileError, String),
+    #[error(
+        "cannot reach the chat server at {addr}: {source}. Is `server` running there, and is TCP port {port} open \
+         in that machine's firewall? (server_host/chat_port are set in client.toml)"
+    )]
+    Unreachable { addr: String, port: u16, source: std::io::Error },
+    /// The server answered with a `1009` error; `hint` is what to do next.
+    #[error("{message}{hint}")]
+    Refused { reason: String, message: String, hint: String },
+    #[error("the chat server did not answer within {0} s")]
+    Timeout(u64),
+    #[error("the chat server closed the connection during login")]
+    Closed,
+    #[error("unexpected answer from the chat server: {0}")]
+    Protocol(String),
+}
+
+impl LoginError {
+    /// True when running the key step would fix this.
+    pub fn needs_key_step(&self) -> bool {
+        match self {
+            Self::NoSessionKey { .. } | Self::KeyExpired { .. } | Self::WrongKeyUser { .. } | Self::BadKeyFile(..) => true,
+            Self::Refused { reason: r, .. } => {
+                [reason::NO_SESSION_KEY, reason::KEY_EXPIRED, reason::KEY_MISMATCH].contains(&r.as_str())
+            }
+            _ => false,
+        }
+    }
+}
+
+/// What to tell the user to do about a `1009` reason.
+pub fn hint_for(reason_code: &str, program: &str) -> String {
+    match reason_code {
+        reason::NO_SESSION_KEY | reason::KEY_EXPIRED | reason::KEY_MISMATCH => {
+            format!(" - run `{program} key` to get a new session key, then log in again")
+        }
+        reason::BAD_LOGIN => " - check the username and password".into(),
+        reason::DB_UNAVAILABLE => " - the server's database is down; try again in a moment".into(),
+        reason::SERVER_FULL => " - try again later".into(),
+        reason::LOGGED_IN_ELSEWHERE => " - this account logged in from another window or PC".into(),
+        reason::TOO_SLOW => " - this client fell too far behind; reconnect".into(),
+        reason::IDLE | reason::SHUTDOWN => " - reconnect when the server is back".into(),
+        _ => String::new(),
+    }
+}
+
+/// Load and check the folder's session key.
+///
+/// # Errors
+/// [`LoginError`] variants that all say "run the key step".
+pub fn load_session_key(folder: &ClientFolder) -> Result<KeyFile, LoginError> {
+    let path = folder.session_key_path();
+    let user = folder.config.username.clone();
+    let program = folder.program.clone();
+    let file = KeyFile::load(&path).map_err(|e| match e {
+        KeyFileError::Missing { .. } => {
+            LoginError::NoSessionKey { user: user.clone(), path: path.display().to_string(), program: program.clone() }
+        }
+        other => LoginError::BadKeyFile(other, program.clone()),
+    })?;
+    if file.key.username != user {
+        return Err(LoginError::WrongKeyUser {
+            user,
+            found: file.key.username.clone(),
+            path: path.display().to_string(),
+            program,
+        });
+    }
+    if file.key.is_expired() {
+        return Err(LoginError::KeyExpired { user, expires_at: file.key.expires_rfc3339(), program });
+    }
+    Ok(file)
+}
+
+/// The sending half of a logged-in session.
+#[derive(Debug)]
+pub struct ChatSender {
+    writer: FrameWriter<OwnedWriteHalf>,
+    channel: Channel,
+}
+
+/// The receiving half of a logged-in session.
+#[derive(Debug)]
+pub struct ChatReceiver {
+    reader: FrameReader<OwnedReadHalf>,
+    channel: Channel,
+}
+
+/// Who we are after login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginInfo {
+    pub username: String,
+    pub nickname: String,
+}
+
+/// One thing received, with the frame text that crossed the wire (for the ciphertext view).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Incoming {
+    /// An authenticated, decrypted event.
+    Event { event: ServerEvent, wire: String },
+    /// A plain `1009` error from the server (the connection usually closes after it).
+    ServerError(ErrorMsg),
+    /// A frame that failed its checks and was dropped (the session continues).
+    Rejected { why: String, wire: String },
+}
+
+/// Connect and log in.
+///
+/// # Errors
+/// [`LoginError`].
+pub async fn login(folder: &ClientFolder, password: &str, timeout: Duration) -> Result<(ChatSender, ChatReceiver, LoginInfo), LoginError> {
+    let key = load_session_key(folder)?;
+    login_with_key(folder, Arc::new(key.key), password, timeout).await
+}
+
+/// Log in with an already loaded session key (tests and load generators).
+///
+/// # Errors
+/// [`LoginError`].
+pub async fn login_with_key(
+    folder: &ClientFolder,
+    key: Arc<crate::crypto::SessionKey>,
+    password: &str,
+    timeout: Duration,
+) -> Result<(ChatSender, ChatReceiver, LoginInfo), LoginError> {
+    let addr = folder.chat_addr();
+    let port = folder.config.chat_port;
+    let stream = tokio::time::timeout(timeout, TcpStream::connect(&addr))
+        .await
+        .map_err(|_| LoginError::Unreachable {
+            addr: addr.clone(),
+            port,
+            source: std::io::Error::new(std::io::ErrorKind::TimedOut, "connection timed out"),
+        })?
+        .map_err(|source| LoginError::Unreachable { addr: addr.clone(), port, source })?;
+    let _ = stream.set_nodelay(true);
+    let (r, w) = stream.into_split();
+    let mut reader = FrameReader::new(r);
+    let mut writer = FrameWriter::new(w);
+    let program = folder.program.clone();
+
+    let hello = Hello::from_message(&next_login_message(&mut reader, timeout, &program).await?).map_err(|e| LoginError::Protocol(e.to_string()))?;
+    let key_id = key.key_id.clone();
+    let (mut send_ch, mut recv_ch) = Channel::client(key, &hello.nonce).split();
+    let req = login_request(&mut send_ch, &folder.config.username, &key_id, password);
+    writer.write_frame(req.as_bytes()).await.map_err(|_| LoginError::Closed)?;
+    let reply = next_login_message(&mut reader, timeout, &program).await?;
+    let opened = recv_ch.open(&reply, 0).map_err(|e| LoginError::Protocol(format!("login reply rejected: {e}")))?;
+    match ServerEvent::from_inner(&opened.inner) {
+        Ok(ServerEvent::LoginOk { username, nickname }) => Ok((
+            ChatSender { writer, channel: send_ch },
+            ChatReceiver { reader, channel: recv_ch },
+            LoginInfo { username, nickname },
+        )),
+        Ok(other) => Err(LoginError::Protocol(format!("expected a login result, got {}", other.code()))),
+        Err(e) => Err(LoginError::Protocol(e.to_string())),
+    }
+}
+
+async fn next_login_message(
+    reader: &mut FrameReader<OwnedReadHalf>,
+    timeout: Duration,
+    program: &str,
+) -> Result<RawMessage, LoginError> {
+    let frame = tokio::time::timeout(timeout, reader.read_frame())
+        .await
+        .map_err(|_| LoginError::Timeout(timeout.as_secs()))?
+        .map_err(|_| LoginError::Closed)?
+        .ok_or(LoginError::Closed)?;
+    let msg = RawMessage::parse(&frame).map_err(|e| LoginError::Protocol(e.to_string()))?;
+    if msg.code == code::ERROR {
+        let e = ErrorMsg::from_message(&msg).map_err(|e| LoginError::Protocol(e.to_string()))?;
+        let hint = hint_for(&e.reason, program);
+        return Err(LoginError::Refused { reason: e.reason, message: e.message, hint });
+    }
+    Ok(msg)
+}
+
+impl ChatSender {
+    /// Seal and send one request; returns the frame text that went on the wire.
+    ///
+    /// # Errors
+    /// I/O errors (connection lost) or a request too large for a frame.
+    pub async fn send(&mut self, req: &ClientRequest) -> Result<String, Error> {
+        let text = self.channel.seal_text(req.code(), &[], &req.inner_text());
+        self.writer.write_frame(text.as_bytes()).await?;
+        Ok(text)
+    }
+
+    /// Close the write side.
+    pub async fn close(&mut self) {
+        self.writer.shutdown().await;
+    }
+}
+
+impl ChatReceiver {
+    /// Next thing from the server; `Ok(None)` when the server closed the connection cleanly.
+    ///
+    /// # Errors
+    /// I/O and framing errors: the connection is unusable afterwards.
+    pub async fn next(&mut self) -> Result<Option<Incoming>, Error> {
+        let Some(frame) = self.reader.read_frame().await? else { return Ok(None) };
+        let wire = String::from_utf8_lossy(&frame).into_owned();
+        let msg = match RawMessage::parse(&frame) {
+            Ok(m) => m,
+            Err(e) => return Ok(Some(Incoming::Rejected { why: e.to_string(), wire })),
+        };
+        if msg.code == code::ERROR {
+            return Ok(Some(match ErrorMsg::from_message(&msg) {
+                Ok(e) => Incoming::ServerError(e),
+                Err(e) => Incoming::Rejected { why: e.to_string(), wire },
+            }));
+        }
+        let opened = match self.channel.open(&msg, 0) {
+            Ok(o) => o,
+            Err(e) => return Ok(Some(Incoming::Rejected { why: e.to_string(), wire })),
+        };
+        Ok(Some(match ServerEvent::from_inner(&opened.inner) {
+            Ok(event) => Incoming::Event { event, wire },
+            Err(e) => Incoming::Rejected { why: e.to_string(), wire },
+        }))
+    }
+}
+
+/// Events from a running session (see [`spawn_session`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEvent {
+    Incoming(Incoming),
+    /// A request went out; `wire` is the sealed frame text.
+    Sent { request: ClientRequest, wire: String },
+    /// The session ended; `reason` says why, for the user.
+    Closed { reason: String },
+}
+
+/// Run a logged-in session in a task: requests in through `commands`, everything that happens
+/// out through the returned receiver. Sends a ping after [`HEARTBEAT_SECS`] of silence so the
+/// server's idle timeout never closes a live client. Dropping the command sender logs out.
+pub fn spawn_session(
+    mut sender: ChatSender,
+    mut receiver: ChatReceiver,
+    mut commands: mpsc::Receiver<ClientRequest>,
+    events_cap: usize,
+) -> mpsc::Receiver<SessionEvent> {
+    let (tx, rx) = mpsc::channel(events_cap);
+    tokio::spawn(async move {
+        let heartbeat = Duration::from_secs(HEARTBEAT_SECS);
+        let mut last_sent = tokio::time::Instant::now();
+        let reason = loop {
+            tokio::select! {
+                cmd = commands.recv() => {
+                    let Some(req) = cmd else {
+                        let _ = sender.send(&ClientRequest::Logout).await;
+                        sender.close().await;
+                        break "logged out".to_owned();
+                    };
+                    match sender.send(&req).await {
+                        Ok(wire) => {
+                            last_sent = tokio::time::Instant::now();
+                            let logout = req == ClientRequest::Logout;
+                            let _ = tx.send(SessionEvent::Sent { request: req, wire }).await;
+                            if logout {
+                                sender.close().await;
+                                break "logged out".to_owned();
+                            }
+                        }
+                        Err(Error::Protocol(ProtocolError::TooLarge(n))) => {
+                            let _ = tx.send(SessionEvent::Incoming(Incoming::Rejected {
+                                why: format!("not sent: the message is too large ({n} bytes)"),
+                                wire: String::new(),
+                            })).await;
+                        }
+                        Err(e) => break format!("connection lost while sending: {e}"),
+                    }
+                }
+                incoming = receiver.next() => match incoming {
+                    Ok(Some(inc)) => {
+                        let fatal = matches!(&inc, Incoming::ServerError(_));
+                        let text = if let Incoming::ServerError(e) = &inc { Some(e.message.clone()) } else { None };
+                        if tx.send(SessionEvent::Incoming(inc)).await.is_err() {
+                            break "closed".to_owned();
+                        }
+                        if fatal {
+                            break text.unwrap_or_default();
+                        }
+                    }
+                    Ok(None) => break "the server closed the connection".to_owned(),
+                    Err(e) => break format!("connection lost: {e}"),
+                },
+                () = tokio::time::sleep_until(last_sent + heartbeat) => {
+                    if let Err(e) = sender.send(&ClientRequest::Ping).await {
+                        break format!("connection lost: {e}");
+                    }
+                    last_sent = tokio::time::Instant::now();
+                }
+            }
+        };
+        let _ = tx.send(SessionEvent::Closed { reason }).await;
+    });
+    rx
+}

@@ -1,0 +1,220 @@
+//! The embedded SQLite backend: one connection behind a mutex, WAL mode, a busy timeout.
+//!
+//! One connection is enough: each call holds it for a single indexed query (microseconds); the
+//! expensive part of a login, PBKDF2, runs outside the lock in [`super::check_login`]. WAL lets
+//! `server user ...` commands in another process write while the chat server reads, and the busy
+//! timeout makes a writer wait for the other process instead of failing at once.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+
+use super::{DbError, SEED_USERS, UserRecord, UserStore};
+use common::crypto::password::{hash_password, is_hash};
+
+/// The schema, from `sql/sqlite_schema.sql` (idempotent: `CREATE TABLE IF NOT EXISTS`).
+const SCHEMA: &str = include_str!("../../../sql/sqlite_schema.sql");
+
+/// How long a writer waits for another process's lock before reporting "unavailable".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The SQLite user store.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+    describe: String,
+}
+
+impl SqliteStore {
+    /// Open (creating the folder and an owner-only file if needed) the database at `path`.
+    /// Does not create the table: call [`UserStore::init`] (as [`super::open`] does).
+    ///
+    /// # Errors
+    /// [`DbError::Unavailable`] if the folder or file cannot be created or opened.
+    pub fn open(path: &Path) -> Result<Self, DbError> {
+        let path: PathBuf = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                DbError::Unavailable(format!("cannot create folder {}: {e}", dir.display()))
+            })?;
+        }
+        create_private_file(&path)?;
+        let conn = Connection::open(&path)
+            .map_err(|e| DbError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
+        // Returns the resulting mode as a row, so it is a query rather than an update.
+        let _mode: String =
+            conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(map_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(map_err)?;
+        Ok(Self { conn: Mutex::new(conn), describe: format!("sqlite:{}", path.display()) })
+    }
+
+    /// A private in-memory database (gone when the store is dropped).
+    ///
+    /// # Errors
+    /// Only if SQLite cannot allocate it.
+    pub fn open_in_memory() -> Result<Self, DbError> {
+        let conn = Connection::open_in_memory().map_err(map_err)?;
+        Ok(Self { conn: Mutex::new(conn), describe: "sqlite::memory:".into() })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves the connection itself usable.
+        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn count(conn: &Connection) -> Result<i64, DbError> {
+        conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0)).map_err(map_err)
+    }
+}
+
+/// Create `path` with mode 0600 (it will hold password hashes) if it does not exist yet.
+fn create_private_file(path: &Path) -> Result<(), DbError> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(DbError::Unavailable(format!("cannot create {}: {e}", path.display()))),
+    }
+}
+
+fn map_err(e: rusqlite::Error) -> DbError {
+    match e.sqlite_error_code() {
+        Some(
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::CannotOpen
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::DiskFull
+            | ErrorCode::OutOfMemory,
+        ) => DbError::Unavailable(e.to_string()),
+        _ => DbError::Query(e.to_string()),
+    }
+}
+
+fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
+    Ok(UserRecord {
+        user_id: r.get(0)?,
+        user_name: r.get(1)?,
+        user_password: r.get(2)?,
+        user_nickname: r.get(3)?,
+    })
+}
+
+const SELECT: &str = "SELECT user_id, user_name, user_password, user_nickname FROM users";
+
+impl UserStore for SqliteStore {
+    fn find_user(&self, username: &str) -> Result<Option<UserRecord>, DbError> {
+        self.conn()
+            .prepare_cached(&format!("{SELECT} WHERE user_name = ?1"))
+            .and_then(|mut st| st.query_row(params![username], row_to_record).optional())
+            .map_err(map_err)
+    }
+
+    fn list_users(&self) -> Result<Vec<UserRecord>, DbError> {
+        let conn = self.conn();
+        let mut st = conn.prepare(&format!("{SELECT} ORDER BY user_id")).map_err(map_err)?;
+        let rows = st.query_map([], row_to_record).map_err(map_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
+    }
+
+    fn add_user(&self, username: &str, password_hash: &str, nickname: &str) -> Result<(), DbError> {
+        let r = self.conn().execute(
+            "INSERT INTO users (user_name, user_password, user_nickname) VALUES (?1, ?2, ?3)",
+            params![username, password_hash, nickname],
+        );
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
+                Err(DbError::Exists(username.to_owned()))
+            }
+            Err(e) => Err(map_err(e)),
+        }
+    }
+
+    fn set_password(&self, username: &str, password_hash: &str) -> Result<bool, DbError> {
+        let n = self
+            .conn()
+            .execute(
+                "UPDATE users SET user_password = ?1 WHERE user_name = ?2",
+                params![password_hash, username],
+            )
+            .map_err(map_err)?;
+        Ok(n > 0)
+    }
+
+    fn remove_user(&self, username: &str) -> Result<bool, DbError> {
+        let n = self
+            .conn()
+            .execute("DELETE FROM users WHERE user_name = ?1", params![username])
+            .map_err(map_err)?;
+        Ok(n > 0)
+    }
+
+    fn init(&self) -> Result<usize, DbError> {
+        {
+            let conn = self.conn();
+            conn.execute_batch(SCHEMA).map_err(map_err)?;
+            if Self::count(&conn)? > 0 {
+                return Ok(0);
+            }
+        }
+        // Hash outside the lock (PBKDF2 takes a while), then insert only if still empty.
+        let seeds: Vec<_> =
+            SEED_USERS.iter().map(|(n, p, nick)| (*n, hash_password(p), *nick)).collect();
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
+        if Self::count(&tx)? > 0 {
+            return Ok(0);
+        }
+        for (name, hash, nick) in &seeds {
+            tx.execute(
+                "INSERT INTO users (user_name, user_password, user_nickname) VALUES (?1, ?2, ?3)",
+                params![name, hash, nick],
+            )
+            .map_err(map_err)?;
+        }
+        tx.commit().map_err(map_err)?;
+        tracing::warn!(
+            "created the {} seed users (user1..user3, password 111111) in {}; change their passwords with `server user passwd`",
+            seeds.len(),
+            self.describe
+        );
+        Ok(seeds.len())
+    }
+
+    fn upgrade(&self) -> Result<usize, DbError> {
+        // SQLite TEXT has no width to widen; only the plaintext passwords need work.
+        self.conn().execute_batch(SCHEMA).map_err(map_err)?;
+        let legacy: Vec<UserRecord> =
+            self.list_users()?.into_iter().filter(|u| !is_hash(&u.user_password)).collect();
+        let mut upgraded = 0;
+        for u in legacy {
+            let hash = hash_password(&u.user_password);
+            // Only if nobody changed the row meanwhile.
+            upgraded += self
+                .conn()
+                .execute(
+                    "UPDATE users SET user_password = ?1 WHERE user_id = ?2 AND user_password = ?3",
+                    params![hash, u.user_id, u.user_password],
+                )
+                .map_err(map_err)?;
+        }
+        Ok(upgraded)
+    }
+
+    fn ping(&self) -> Result<(), DbError> {
+        self.conn().query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(drop).map_err(map_err)
+    }
+
+    fn describe(&self) -> String {
+        self.describe.clone()
+    }
+}

@@ -1,0 +1,264 @@
+//! The key-distribution server: accept loop and one handshake per connection.
+//!
+//! Each connection runs in its own task with a deadline on every read, so a client that sends
+//! nothing, sends garbage or disappears half-way costs one task for at most
+//! [`HANDSHAKE_TIMEOUT_SECS`] and affects nobody else. The one expensive step, the RSA signature,
+//! runs on the blocking pool so the accept loop never waits for it.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use common::config::Registration;
+use common::connection::{FrameReader, FrameWriter};
+use common::crypto::envelope::Envelope;
+use common::crypto::{PrivateKey, PublicKey, SessionKey, mac, random};
+use common::keyfile::KeyFile;
+use common::protocol::consts::{
+    HANDSHAKE_TIMEOUT_SECS, MAX_CLIENT_RSA_BITS, MAX_KEY_CLIENTS, MIN_CLIENT_RSA_BITS, NONCE_LEN, PROTOCOL_VERSION,
+};
+use common::protocol::keydist::{KeyConfirm, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript, done_text, reason};
+use common::protocol::{RawMessage, check_username};
+use common::trace::{Trace, hex_blocks};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tracing::{info, warn};
+
+use crate::keystore::{BindingError, KeyStore};
+
+/// Everything the handshakes share.
+#[derive(Debug)]
+pub struct KeyServer {
+    pub store: KeyStore,
+    identity: Arc<PrivateKey>,
+    identity_der: Vec<u8>,
+    pub fingerprint: String,
+    pub registration: Registration,
+    pub ttl: time::Duration,
+    pub trace: Trace,
+    pub handshake_timeout: Duration,
+    pub max_connections: usize,
+    next_conn: AtomicU64,
+}
+
+impl KeyServer {
+    pub fn new(store: KeyStore, identity: PrivateKey, registration: Registration, ttl_hours: u64, trace: Trace) -> Self {
+        let public = identity.public_key();
+        Self {
+            store,
+            identity_der: public.to_der(),
+            fingerprint: public.fingerprint(),
+            identity: Arc::new(identity),
+            registration,
+            ttl: time::Duration::hours(i64::try_from(ttl_hours).unwrap_or(i64::MAX / 3600)),
+            trace,
+            handshake_timeout: Duration::from_secs(HANDSHAKE_TIMEOUT_SECS),
+            max_connections: MAX_KEY_CLIENTS,
+            next_conn: AtomicU64::new(1),
+        }
+    }
+}
+
+/// A refusal sent to the client as `1109|reason|message`.
+#[derive(Debug)]
+struct Refusal {
+    reason: &'static str,
+    message: String,
+}
+
+fn refuse(reason: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal { reason, message: message.into() }
+}
+
+/// Serve until `shutdown` completes.
+pub async fn run(listener: TcpListener, server: Arc<KeyServer>, shutdown: impl Future) {
+    let limit = Arc::new(Semaphore::new(server.max_connections));
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let server = server.clone();
+                    match limit.clone().try_acquire_owned() {
+                        Ok(permit) => {
+                            tokio::spawn(async move {
+                                handle(stream, peer, &server).await;
+                                drop(permit);
+                            });
+                        }
+                        Err(_) => {
+                            tokio::spawn(async move {
+                                let (_, w) = stream.into_split();
+                                let mut w = FrameWriter::new(w);
+                                let busy = KeyError::new(reason::BUSY, "the key server is busy; try again in a few seconds");
+                                let _ = w.write_frame(busy.to_text().as_bytes()).await;
+                            });
+                        }
+                    }
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+}
+
+async fn handle(stream: TcpStream, peer: SocketAddr, server: &KeyServer) {
+    let id = server.next_conn.fetch_add(1, Ordering::Relaxed);
+    let who = format!("server_key#{id}");
+    let (r, w) = stream.into_split();
+    let mut reader = FrameReader::new(r);
+    let mut writer = FrameWriter::new(w);
+    match exchange(&mut reader, &mut writer, server, &who).await {
+        Ok(user) => info!(%peer, user, "session key distributed"),
+        Err(refusal) => {
+            warn!(%peer, reason = refusal.reason, message = %refusal.message, "key request refused");
+            server.trace.step(&who, format_args!("refused: {} - {}", refusal.reason, refusal.message));
+            let _ = writer.write_frame(KeyError::new(refusal.reason, refusal.message).to_text().as_bytes()).await;
+        }
+    }
+    writer.shutdown().await;
+}
+
+async fn read_message(
+    reader: &mut FrameReader<tokio::net::tcp::OwnedReadHalf>,
+    server: &KeyServer,
+    what: &str,
+) -> Result<RawMessage, Refusal> {
+    let frame = tokio::time::timeout(server.handshake_timeout, reader.read_frame())
+        .await
+        .map_err(|_| {
+            refuse(reason::TIMEOUT, format!("no {what} within {} s", server.handshake_timeout.as_secs()))
+        })?
+        .map_err(|e| refuse(reason::BAD_REQUEST, format!("bad {what}: {e}")))?
+        .ok_or_else(|| refuse(reason::BAD_REQUEST, format!("connection closed before the {what}")))?;
+    RawMessage::parse(&frame).map_err(|e| refuse(reason::BAD_REQUEST, format!("bad {what}: {e}")))
+}
+
+async fn exchange(
+    reader: &mut FrameReader<tokio::net::tcp::OwnedReadHalf>,
+    writer: &mut FrameWriter<tokio::net::tcp::OwnedWriteHalf>,
+    server: &KeyServer,
+    who: &str,
+) -> Result<String, Refusal> {
+    let t = server.trace;
+    // 1. Hello: our public key and a fresh nonce.
+    let server_nonce = random::bytes::<NONCE_LEN>();
+    let hello = KeyHello { version: PROTOCOL_VERSION, server_pub: server.identity_der.clone(), server_nonce };
+    t.step(who, format_args!("1. send hello: server key {} + server nonce {}", server.fingerprint, hex::encode(server_nonce)));
+    writer
+        .write_frame(hello.to_text().as_bytes())
+        .await
+        .map_err(|e| refuse(reason::BAD_REQUEST, format!("cannot send hello: {e}")))?;
+
+    // 2. The client's signed request.
+    let msg = read_message(reader, server, "key request").await?;
+    let req = KeyRequest::from_message(&msg).map_err(|e| refuse(reason::BAD_REQUEST, e.to_string()))?;
+    check_username(&req.username).map_err(|e| refuse(reason::BAD_REQUEST, e))?;
+    let client_key = PublicKey::from_der(&req.client_pub)
+        .map_err(|e| refuse(reason::BAD_REQUEST, format!("client public key: {e}")))?;
+    let bits = client_key.bits();
+    if !(MIN_CLIENT_RSA_BITS..=MAX_CLIENT_RSA_BITS).contains(&bits) {
+        return Err(refuse(
+            reason::KEY_SIZE,
+            format!("client key has {bits} bits; {MIN_CLIENT_RSA_BITS} to {MAX_CLIENT_RSA_BITS} are accepted"),
+        ));
+    }
+    let transcript = Transcript {
+        username: req.username.clone(),
+        client_fingerprint: client_key.fingerprint(),
+        server_fingerprint: server.fingerprint.clone(),
+        server_nonce,
+        client_nonce: req.client_nonce,
+    };
+    t.step(
+        who,
+        format_args!(
+            "2. request from {}: client key {} ({bits} bits), client nonce {}",
+            req.username,
+            transcript.client_fingerprint,
+            hex::encode(req.client_nonce)
+        ),
+    );
+    client_key.verify(&transcript.request_bytes(), &req.signature).map_err(|_| {
+        refuse(reason::BAD_SIGNATURE, "the request's signature does not verify with the client key it carries")
+    })?;
+    t.step(who, format_args!("   client signature over the request: valid"));
+    let newly_bound = server.store.check_binding(&req.username, &client_key, server.registration).map_err(|e| match e {
+        BindingError::Mismatch { .. } => refuse(reason::KEY_MISMATCH, e.to_string()),
+        BindingError::Unknown { .. } => refuse(reason::UNKNOWN_CLIENT, e.to_string()),
+        BindingError::BadUsername(m) => refuse(reason::BAD_REQUEST, m),
+        BindingError::Store(e) => {
+            warn!(error = %e, "binding store failed");
+            refuse(reason::INTERNAL, "the key server could not read or write its key folder")
+        }
+    })?;
+    if newly_bound {
+        info!(user = req.username, fingerprint = transcript.client_fingerprint, "client key bound on first use");
+        t.step(who, format_args!("   bound {} to {} (trust on first use)", req.username, transcript.client_fingerprint));
+    }
+
+    // 3. The envelope: session key under a one-time DES key, that key under the client's RSA key,
+    //    everything signed. The signature is the one expensive step: blocking pool.
+    let session = SessionKey::generate(&req.username, server.ttl);
+    let identity = server.identity.clone();
+    let tr = transcript.clone();
+    let (env_msg, session) = tokio::task::spawn_blocking(move || -> Result<_, Refusal> {
+        let envelope = Envelope::seal(&client_key, &session)
+            .map_err(|e| refuse(reason::INTERNAL, format!("cannot seal envelope: {e}")))?;
+        let mut env = KeyEnvelope {
+            key_id: session.key_id.clone(),
+            expires_at: session.expires_rfc3339(),
+            envelope,
+            signature: Vec::new(),
+        };
+        env.signature = identity.sign(&tr.envelope_bytes(&env));
+        Ok((env, session))
+    })
+    .await
+    .map_err(|e| refuse(reason::INTERNAL, format!("signing task failed: {e}")))??;
+    t.step(who, format_args!("3. session key {} generated, expires {}", session.key_id, session.expires_rfc3339()));
+    t.secret(who, "   DES working key wk", &session.des.to_hex());
+    t.secret(who, "   HMAC key", &session.mac_key_hex());
+    t.step(who, format_args!("   E_k(session material), DES-CBC, IV {}: {}", hex::encode(env_msg.envelope.iv), hex_blocks(&env_msg.envelope.sealed)));
+    t.step(who, format_args!("   RSA-OAEP(client key, k): {}", hex::encode(&env_msg.envelope.wrapped_key)));
+    t.step(who, format_args!("   RSA-SHA256 signature over the whole transcript: {}", hex::encode(&env_msg.signature)));
+    writer
+        .write_frame(env_msg.to_text().as_bytes())
+        .await
+        .map_err(|e| refuse(reason::BAD_REQUEST, format!("cannot send envelope: {e}")))?;
+
+    // 4. Key confirmation: the client proves it opened the envelope before anything is stored.
+    let msg = read_message(reader, server, "key confirmation").await?;
+    let confirm = KeyConfirm::from_message(&msg).map_err(|e| refuse(reason::BAD_REQUEST, e.to_string()))?;
+    if confirm.key_id != session.key_id
+        || mac::verify_hmac_sha256(&*session.mac_key, &[&transcript.confirm_bytes(&env_msg)], &confirm.mac).is_err()
+    {
+        return Err(refuse(reason::BAD_CONFIRM, "key confirmation does not match this envelope"));
+    }
+    t.step(who, format_args!("4. client confirmed key {} (HMAC over the transcript: valid)", session.key_id));
+    let file = KeyFile {
+        key: session,
+        created_at: time::OffsetDateTime::now_utc(),
+        server_fingerprint: server.fingerprint.clone(),
+        client_fingerprint: transcript.client_fingerprint.clone(),
+    };
+    let path = server.store.session_path(&req.username);
+    file.save(&path).map_err(|e| {
+        warn!(error = %e, "cannot store session key");
+        refuse(reason::INTERNAL, "the key server could not store the session key; the previous key is still valid")
+    })?;
+    t.step(who, format_args!("5. stored {} and sent done", path.display()));
+    writer
+        .write_frame(done_text(&file.key.key_id).as_bytes())
+        .await
+        .map_err(|e| refuse(reason::BAD_REQUEST, format!("cannot send done: {e}")))?;
+    Ok(req.username)
+}

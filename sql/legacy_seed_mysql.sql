@@ -1,0 +1,2 @@
+CREATE TABLE users (user_id int(11) NOT NULL AUTO_INCREMENT, user_name varchar(30) CHARACTER SET utf8 NOT NULL, user_password varchar(30) CHARACTER SET utf8 NOT NULL, user_nickname varchar(20) CHARACTER SET utf8 NOT NULL, PRIMARY KEY (user_id));
+insert into users values(0,'user1','111111','wang_yuan'); insert into users values(0,'user2','111111','ding_zhen'); insert into users values(0,'user3','111111','cxk');
