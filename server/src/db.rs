@@ -8,6 +8,9 @@
 //!   and seed users as for SQLite. If the server is down at [`open`], the store is still returned
 //!   and connects on first use; meanwhile every call fails with [`DbError::Unavailable`].
 //!
+//! Opening seeds only a table it has just created: a table an operator emptied on purpose does
+//! not get the classroom accounts back at the next start (`server db init` does that).
+//!
 //! # Blocking
 //! Every call is synchronous: rusqlite and the `mysql` crate are blocking drivers, and a login
 //! also spends ~40 ms of CPU in PBKDF2. The chat server therefore calls them through
@@ -64,8 +67,11 @@ pub struct UserRecord {
 
 /// The seed's three accounts `(user_name, password, nickname)`, inserted (hashed) into an empty
 /// table by [`UserStore::init`]. Classroom accounts: change their passwords on a real deployment.
-pub const SEED_USERS: [(&str, &str, &str); 3] =
-    [("user1", "111111", "wang_yuan"), ("user2", "111111", "ding_zhen"), ("user3", "111111", "cxk")];
+pub const SEED_USERS: [(&str, &str, &str); 3] = [
+    ("user1", "111111", "wang_yuan"),
+    ("user2", "111111", "ding_zhen"),
+    ("user3", "111111", "cxk"),
+];
 
 /// The `users` table. All methods block (see the module documentation).
 pub trait UserStore: Send + Sync + 'static {
@@ -95,9 +101,10 @@ pub trait UserStore: Send + Sync + 'static {
 /// Open the store named by `url`: `sqlite://PATH`, `sqlite::memory:` or
 /// `mysql://user:pass@host:port/database`.
 ///
-/// SQLite: creates the folder and file and runs [`UserStore::init`]. MySQL: connects, creates the
-/// database if missing and runs [`UserStore::init`]; if the server cannot be reached the store is
-/// returned anyway (with a warning) and retries on every call.
+/// SQLite: creates the folder, file and table, and the seed users if it created the table. MySQL:
+/// connects, creates the database and table if missing, and the seed users if it created the
+/// table; if the server cannot be reached the store is returned anyway (with a warning) and
+/// connects on a later call.
 ///
 /// # Errors
 /// [`DbError::BadUrl`] for a malformed URL; for SQLite any error opening or initialising the file;
@@ -107,20 +114,23 @@ pub fn open(url: &str) -> Result<Arc<dyn UserStore>, DbError> {
     let _ = dummy_hash();
     if url == "sqlite::memory:" {
         let store = SqliteStore::open_in_memory()?;
-        store.init()?;
+        store.init_fresh()?;
         return Ok(Arc::new(store));
     }
     if let Some(path) = url.strip_prefix("sqlite://") {
         if path.is_empty() {
-            return Err(bad_url(url, "no file path; use sqlite://PATH or sqlite::memory:"));
+            return Err(bad_url(
+                url,
+                "no file path; use sqlite://PATH or sqlite::memory:",
+            ));
         }
         let store = SqliteStore::open(std::path::Path::new(path))?;
-        store.init()?;
+        store.init_fresh()?;
         return Ok(Arc::new(store));
     }
     if url.starts_with("mysql://") {
         let store = MysqlStore::new(url)?;
-        match store.init() {
+        match store.init_fresh() {
             Ok(_) => {}
             Err(DbError::Unavailable(e)) => {
                 tracing::warn!(
@@ -132,7 +142,10 @@ pub fn open(url: &str) -> Result<Arc<dyn UserStore>, DbError> {
         }
         return Ok(Arc::new(store));
     }
-    Err(bad_url(url, "expected sqlite://PATH, sqlite::memory: or mysql://user:pass@host:port/database"))
+    Err(bad_url(
+        url,
+        "expected sqlite://PATH, sqlite::memory: or mysql://user:pass@host:port/database",
+    ))
 }
 
 /// The answer to a login attempt.
@@ -153,9 +166,17 @@ pub enum LoginCheck {
 ///
 /// # Errors
 /// Only database errors ([`DbError::Unavailable`] when the database cannot be reached).
-pub fn check_login(store: &dyn UserStore, username: &str, password: &str) -> Result<LoginCheck, DbError> {
+pub fn check_login(
+    store: &dyn UserStore,
+    username: &str,
+    password: &str,
+) -> Result<LoginCheck, DbError> {
     let plausible = !username.is_empty() && username.len() <= MAX_USERNAME_LEN;
-    let record = if plausible { store.find_user(username)? } else { None };
+    let record = if plausible {
+        store.find_user(username)?
+    } else {
+        None
+    };
     let password_ok = !password.is_empty() && password.len() <= MAX_PASSWORD_LEN;
     let Some(record) = record else {
         burn_dummy(password);
@@ -182,7 +203,9 @@ pub fn check_login(store: &dyn UserStore, username: &str, password: &str) -> Res
         ct_eq(password.as_bytes(), record.user_password.as_bytes())
     };
     if ok && password_ok {
-        Ok(LoginCheck::Ok { nickname: record.user_nickname })
+        Ok(LoginCheck::Ok {
+            nickname: record.user_nickname,
+        })
     } else {
         Ok(LoginCheck::Bad)
     }
@@ -195,7 +218,10 @@ fn dummy_hash() -> &'static str {
 }
 
 fn hex_random() -> String {
-    common::crypto::random::bytes::<16>().iter().map(|b| format!("{b:02x}")).collect()
+    common::crypto::random::bytes::<16>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Spend the same PBKDF2 work as a real check; the result is meaningless.
@@ -205,16 +231,23 @@ fn burn_dummy(password: &str) {
 
 /// [`DbError::BadUrl`] with the URL's password masked.
 pub(crate) fn bad_url(url: &str, reason: &str) -> DbError {
-    DbError::BadUrl { url: redact_url(url), reason: reason.to_owned() }
+    DbError::BadUrl {
+        url: redact_url(url),
+        reason: reason.to_owned(),
+    }
 }
 
 /// `scheme://user:secret@host/...` -> `scheme://user:***@host/...`; other URLs unchanged.
 pub fn redact_url(url: &str) -> String {
-    let Some(start) = url.find("://").map(|i| i + 3) else { return url.to_owned() };
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
     let rest = &url[start..];
     let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..auth_end];
-    let Some(at) = authority.rfind('@') else { return url.to_owned() };
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
     let userinfo = &authority[..at];
     match userinfo.find(':') {
         Some(colon) => format!("{}{}:***{}", &url[..start], &userinfo[..colon], &rest[at..]),
@@ -228,17 +261,31 @@ mod tests {
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(redact_url("mysql://root:s3cret@h:3306/db"), "mysql://root:***@h:3306/db");
+        assert_eq!(
+            redact_url("mysql://root:s3cret@h:3306/db"),
+            "mysql://root:***@h:3306/db"
+        );
         assert_eq!(redact_url("mysql://root@h/db"), "mysql://root@h/db");
-        assert_eq!(redact_url("mysql://a:b@c@h/db?x=1"), "mysql://a:***@h/db?x=1");
+        assert_eq!(
+            redact_url("mysql://a:b@c@h/db?x=1"),
+            "mysql://a:***@h/db?x=1"
+        );
         assert_eq!(redact_url("sqlite://data/x.db"), "sqlite://data/x.db");
     }
 
     #[test]
     fn bad_urls() {
-        for url in ["postgres://x", "sqlite://", "", "mysql://u:pw@h:3306/", "mysql://u:pw@h/bad-name"] {
+        for url in [
+            "postgres://x",
+            "sqlite://",
+            "",
+            "mysql://u:pw@h:3306/",
+            "mysql://u:pw@h/bad-name",
+        ] {
             match open(url) {
-                Err(DbError::BadUrl { url: shown, .. }) => assert!(!shown.contains("pw"), "{shown}"),
+                Err(DbError::BadUrl { url: shown, .. }) => {
+                    assert!(!shown.contains("pw"), "{shown}")
+                }
                 Err(e) => panic!("{url}: {e}"),
                 Ok(_) => panic!("{url}: accepted"),
             }

@@ -1,6 +1,16 @@
 //! mini-chat chat server.
 //!
 //! # Layout
-//! - [`db`]: the `users` table (SQLite default, MySQL/MariaDB), password checks, admin commands.
+//! - [`server`]: the listener (connection limit, shutdown).
+//! - [`handler`]: one connection: hello, login, session loop.
+//! - [`relay`]: who is online; ordered fan-out to bounded per-user queues.
+//! - [`keys`]: the session keys server_key leaves in `session_key_dir`.
+//! - [`db`]: the `users` table (SQLite default, MySQL/MariaDB), password checks.
+//! - [`admin`]: `server db ...` and `server user ...` commands.
 
+pub mod admin;
 pub mod db;
+pub mod handler;
+pub mod keys;
+pub mod relay;
+pub mod server;

@@ -1,1 +1,174 @@
-fn main() {}
+//! `server`: the chat server. Thin: parse the command line, load the config, open the database,
+//! then hand over to the library (or run an admin command).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use common::config::{self, ServerConfig};
+use common::trace::Trace;
+use server::{admin, db, server::Settings};
+
+/// mini-chat chat server: logs users in against the users table and relays every message,
+/// decrypted with the sender's session key and re-encrypted with each recipient's.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// Config file (default: server.toml beside the executable, in the working directory, or server/server.toml).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Listen address, overriding the config (e.g. 0.0.0.0:8090).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Database URL, overriding the config: sqlite://PATH or mysql://user:pass@host:3306/mini_chat.
+    #[arg(long, global = true)]
+    database: Option<String>,
+    /// Print every frame's ciphertext in and out (teaching view).
+    #[arg(long)]
+    trace: bool,
+    /// With --trace, also print decrypted message text.
+    #[arg(long)]
+    show_secrets: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Database maintenance.
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbAction {
+    /// Create the users table and the three seed users (user1/user2/user3, password 111111) if empty.
+    Init,
+    /// Upgrade a database made with the seed's SQL: widen user_password and hash plaintext passwords.
+    Upgrade,
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Add a user (password asked without echo, or read from stdin with --password-stdin).
+    Add {
+        username: String,
+        nickname: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Change a user's password.
+    Passwd {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users (never shows passwords or hashes).
+    List,
+    /// Remove a user.
+    Remove { username: String },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match real_main(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> anyhow::Result<()> {
+    let dev_default = PathBuf::from("server").join("server.toml");
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("server.toml");
+    let mut loaded = config::find_or_default::<ServerConfig>(
+        cli.config.as_deref(),
+        "server.toml",
+        &[dev_default, manifest],
+    )?;
+    if let Some(db) = cli.database {
+        loaded.config.database = db;
+    }
+    let url = loaded.database_url();
+    let store = db::open(&url)
+        .with_context(|| format!("cannot open the database {}", db::redact_url(&url)))?;
+    if let Some(cmd) = cli.command {
+        let msg = match cmd {
+            Command::Db {
+                action: DbAction::Init,
+            } => admin::db_init(&*store)?,
+            Command::Db {
+                action: DbAction::Upgrade,
+            } => admin::db_upgrade(&*store)?,
+            Command::User { action } => match action {
+                UserAction::Add {
+                    username,
+                    nickname,
+                    password_stdin,
+                } => {
+                    let pw = admin::read_password(
+                        &format!("password for {username}: "),
+                        password_stdin,
+                    )?;
+                    admin::user_add(&*store, &username, &nickname, &pw)?
+                }
+                UserAction::Passwd {
+                    username,
+                    password_stdin,
+                } => {
+                    let pw = admin::read_password(
+                        &format!("new password for {username}: "),
+                        password_stdin,
+                    )?;
+                    admin::user_passwd(&*store, &username, &pw)?
+                }
+                UserAction::List => admin::user_list(&*store)?,
+                UserAction::Remove { username } => admin::user_remove(&*store, &username)?,
+            },
+        };
+        println!("{msg}");
+        return Ok(());
+    }
+    let mut settings = Settings::new(loaded.resolve(&loaded.config.session_key_dir));
+    settings.max_connections = loaded.config.max_connections;
+    settings.trace = Trace::new(cli.trace, cli.show_secrets);
+    match &loaded.path {
+        Some(p) => println!("server: config {}", p.display()),
+        None => println!("server: no server.toml found, using defaults"),
+    }
+    println!("server: database {}", store.describe());
+    println!(
+        "server: session keys from {}",
+        settings.session_key_dir.display()
+    );
+    let listen = cli.listen.unwrap_or_else(|| loaded.config.listen.clone());
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| {
+            format!("cannot listen on {listen} (is another server running? use --listen to pick another port)")
+        })?;
+        println!("server: listening on {}", listener.local_addr()?);
+        server::server::run(listener, store, settings, async {
+            let _ = tokio::signal::ctrl_c().await;
+            println!("server: shutting down (Ctrl+C)");
+        })
+        .await;
+        Ok(())
+    })
+}

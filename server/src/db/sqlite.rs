@@ -28,7 +28,8 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Open (creating the folder and an owner-only file if needed) the database at `path`.
-    /// Does not create the table: call [`UserStore::init`] (as [`super::open`] does).
+    /// Does not create the table: call [`UserStore::init`] or [`Self::init_fresh`] (as
+    /// [`super::open`] does).
     ///
     /// # Errors
     /// [`DbError::Unavailable`] if the folder or file cannot be created or opened.
@@ -44,10 +45,15 @@ impl SqliteStore {
             .map_err(|e| DbError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(map_err)?;
         // Returns the resulting mode as a row, so it is a query rather than an update.
-        let _mode: String =
-            conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(map_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(map_err)?;
-        Ok(Self { conn: Mutex::new(conn), describe: format!("sqlite:{}", path.display()) })
+        let _mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(map_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(map_err)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+            describe: format!("sqlite:{}", path.display()),
+        })
     }
 
     /// A private in-memory database (gone when the store is dropped).
@@ -56,16 +62,83 @@ impl SqliteStore {
     /// Only if SQLite cannot allocate it.
     pub fn open_in_memory() -> Result<Self, DbError> {
         let conn = Connection::open_in_memory().map_err(map_err)?;
-        Ok(Self { conn: Mutex::new(conn), describe: "sqlite::memory:".into() })
+        Ok(Self {
+            conn: Mutex::new(conn),
+            describe: "sqlite::memory:".into(),
+        })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves the connection itself usable.
-        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn count(conn: &Connection) -> Result<i64, DbError> {
-        conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0)).map_err(map_err)
+        conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+            .map_err(map_err)
+    }
+
+    /// What [`super::open`] runs: create the table if missing, and only if this call created it
+    /// (a fresh database) insert the seed users. So a table an operator emptied on purpose does
+    /// not get the classroom accounts back at the next start; `server db init` does that.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn init_fresh(&self) -> Result<usize, DbError> {
+        if self.create_schema()? {
+            self.seed_if_empty()
+        } else {
+            Ok(0)
+        }
+    }
+
+    /// Run the schema script; `true` if the `users` table did not exist before.
+    fn create_schema(&self) -> Result<bool, DbError> {
+        let conn = self.conn();
+        let existed: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'users'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(map_err)?;
+        conn.execute_batch(SCHEMA).map_err(map_err)?;
+        Ok(existed == 0)
+    }
+
+    /// Insert the seed users if the table is empty; returns how many.
+    fn seed_if_empty(&self) -> Result<usize, DbError> {
+        if Self::count(&self.conn())? > 0 {
+            return Ok(0);
+        }
+        // Hash outside the lock (PBKDF2 takes a while), then insert only if still empty.
+        let seeds: Vec<_> = SEED_USERS
+            .iter()
+            .map(|(n, p, nick)| (*n, hash_password(p), *nick))
+            .collect();
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        if Self::count(&tx)? > 0 {
+            return Ok(0);
+        }
+        for (name, hash, nick) in &seeds {
+            tx.execute(
+                "INSERT INTO users (user_name, user_password, user_nickname) VALUES (?1, ?2, ?3)",
+                params![name, hash, nick],
+            )
+            .map_err(map_err)?;
+        }
+        tx.commit().map_err(map_err)?;
+        tracing::warn!(
+            "created the {} seed users (user1..user3, password 111111) in {}; change their passwords with `server user passwd`",
+            seeds.len(),
+            self.describe
+        );
+        Ok(seeds.len())
     }
 }
 
@@ -81,7 +154,10 @@ fn create_private_file(path: &Path) -> Result<(), DbError> {
     match opts.open(path) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(DbError::Unavailable(format!("cannot create {}: {e}", path.display()))),
+        Err(e) => Err(DbError::Unavailable(format!(
+            "cannot create {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -120,7 +196,9 @@ impl UserStore for SqliteStore {
 
     fn list_users(&self) -> Result<Vec<UserRecord>, DbError> {
         let conn = self.conn();
-        let mut st = conn.prepare(&format!("{SELECT} ORDER BY user_id")).map_err(map_err)?;
+        let mut st = conn
+            .prepare(&format!("{SELECT} ORDER BY user_id"))
+            .map_err(map_err)?;
         let rows = st.query_map([], row_to_record).map_err(map_err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
     }
@@ -159,42 +237,18 @@ impl UserStore for SqliteStore {
     }
 
     fn init(&self) -> Result<usize, DbError> {
-        {
-            let conn = self.conn();
-            conn.execute_batch(SCHEMA).map_err(map_err)?;
-            if Self::count(&conn)? > 0 {
-                return Ok(0);
-            }
-        }
-        // Hash outside the lock (PBKDF2 takes a while), then insert only if still empty.
-        let seeds: Vec<_> =
-            SEED_USERS.iter().map(|(n, p, nick)| (*n, hash_password(p), *nick)).collect();
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_err)?;
-        if Self::count(&tx)? > 0 {
-            return Ok(0);
-        }
-        for (name, hash, nick) in &seeds {
-            tx.execute(
-                "INSERT INTO users (user_name, user_password, user_nickname) VALUES (?1, ?2, ?3)",
-                params![name, hash, nick],
-            )
-            .map_err(map_err)?;
-        }
-        tx.commit().map_err(map_err)?;
-        tracing::warn!(
-            "created the {} seed users (user1..user3, password 111111) in {}; change their passwords with `server user passwd`",
-            seeds.len(),
-            self.describe
-        );
-        Ok(seeds.len())
+        self.create_schema()?;
+        self.seed_if_empty()
     }
 
     fn upgrade(&self) -> Result<usize, DbError> {
         // SQLite TEXT has no width to widen; only the plaintext passwords need work.
-        self.conn().execute_batch(SCHEMA).map_err(map_err)?;
-        let legacy: Vec<UserRecord> =
-            self.list_users()?.into_iter().filter(|u| !is_hash(&u.user_password)).collect();
+        self.create_schema()?;
+        let legacy: Vec<UserRecord> = self
+            .list_users()?
+            .into_iter()
+            .filter(|u| !is_hash(&u.user_password))
+            .collect();
         let mut upgraded = 0;
         for u in legacy {
             let hash = hash_password(&u.user_password);
@@ -211,7 +265,10 @@ impl UserStore for SqliteStore {
     }
 
     fn ping(&self) -> Result<(), DbError> {
-        self.conn().query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(drop).map_err(map_err)
+        self.conn()
+            .query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+            .map(drop)
+            .map_err(map_err)
     }
 
     fn describe(&self) -> String {

@@ -1,0 +1,6 @@
+//! `client_cxk`: the mini-chat client of user3 (cxk). All logic is shared; this folder differs
+//! from the other two only in its name and its client.toml.
+
+fn main() -> std::process::ExitCode {
+    client_app::main(env!("CARGO_PKG_NAME"), env!("CARGO_MANIFEST_DIR"))
+}

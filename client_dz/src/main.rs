@@ -1,0 +1,6 @@
+//! `client_dz`: the mini-chat client of user2 (ding_zhen). All logic is shared; this folder differs
+//! from the other two only in its name and its client.toml.
+
+fn main() -> std::process::ExitCode {
+    client_app::main(env!("CARGO_PKG_NAME"), env!("CARGO_MANIFEST_DIR"))
+}

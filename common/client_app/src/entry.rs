@@ -1,0 +1,72 @@
+//! Command line of `client_wy` / `client_dz` / `client_cxk`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use common::client::folder::ClientFolder;
+
+#[derive(Parser)]
+#[command(version, long_about = None)]
+struct Cli {
+    /// client.toml to use (default: beside the executable, else in the working directory, else
+    /// the client's source folder). The key files live beside it.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Key step: get a DES session key from server_key in a signed digital envelope and store
+    /// it in session_key.txt (run this first, and again when the key expires).
+    Key {
+        /// Print each step (fingerprints, nonces, envelope parts, signature check).
+        #[arg(long)]
+        trace: bool,
+        /// With --trace, also print the session key itself (teaching only).
+        #[arg(long)]
+        show_secrets: bool,
+    },
+    /// The chat window (FLTK). This is what runs with no subcommand.
+    Chat,
+    /// Terminal mode: password from CHAT_PASSWORD or a prompt; stdin lines are sent,
+    /// `/w USER TEXT` whispers, `/who` lists users, `/quit` or EOF leaves.
+    Cli,
+}
+
+/// Run the client program named `program` whose source folder is `manifest_dir`.
+pub fn main(program: &str, manifest_dir: &str) -> ExitCode {
+    let about = format!(
+        "{program}: mini-chat client. Run `{program} key` first (key distribution), then `{program}` (chat window) or `{program} cli` (terminal)."
+    );
+    let cli = Cli::parse_from_about(about);
+    // Local time offset must be read before any thread starts (the time crate refuses later).
+    crate::format::init_local_offset();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let folder = match ClientFolder::find(cli.config.as_deref(), Some(Path::new(manifest_dir)), program) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{program}: {e}");
+            eprintln!("{program}: pass --config PATH/client.toml, or run it from its client folder");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command.unwrap_or(Command::Chat) {
+        Command::Key { trace, show_secrets } => crate::keystep::run(&folder, trace, show_secrets),
+        Command::Chat => crate::gui::run(folder),
+        Command::Cli => crate::cli::run(&folder),
+    }
+}
+
+impl Cli {
+    fn parse_from_about(about: String) -> Self {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Self::command().about(about).get_matches();
+        Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+}

@@ -1,0 +1,102 @@
+//! Pure text formatting shared by the terminal mode and the GUI (tested without a display).
+
+use std::sync::OnceLock;
+
+use common::protocol::chat::{ChatLine, Notice, NoticeKind, OnlineUser};
+
+static LOCAL_OFFSET: OnceLock<time::UtcOffset> = OnceLock::new();
+
+/// Read the local UTC offset once, while the process is still single-threaded.
+pub fn init_local_offset() {
+    let _ = LOCAL_OFFSET.set(time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC));
+}
+
+/// `HH:MM:SS` in local time for a server timestamp in milliseconds.
+pub fn clock(time_ms: u64) -> String {
+    let offset = LOCAL_OFFSET.get().copied().unwrap_or(time::UtcOffset::UTC);
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(time_ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(offset);
+    format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
+}
+
+/// Make text safe to show: control characters (NUL, ESC, ...) become visible `\u{..}` escapes
+/// instead of truncating or corrupting the display; newlines and tabs stay.
+pub fn visible(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The header of a chat line: `NICK` or `NICK -> TO (private)` / `NICK (private)`.
+pub fn sender_label(line: &ChatLine, me: &str) -> String {
+    match &line.to {
+        None => line.from_nick.clone(),
+        Some(to) if line.from_user == me => format!("{} -> {to} (private)", line.from_nick),
+        Some(_) => format!("{} (private)", line.from_nick),
+    }
+}
+
+/// One terminal line: `[HH:MM:SS] NICKNAME: TEXT`, continuation lines indented.
+pub fn cli_line(line: &ChatLine, me: &str) -> String {
+    let text = visible(&line.text).replace('\n', "\n    ");
+    format!("[{}] {}: {}", clock(line.time_ms), sender_label(line, me), text)
+}
+
+/// A notice as one line.
+pub fn notice_line(n: &Notice, zh: bool) -> String {
+    let who = if n.nick.is_empty() { n.user.clone() } else { n.nick.clone() };
+    match (n.kind, zh) {
+        (NoticeKind::Join, true) => format!("{who} 进入了聊天室"),
+        (NoticeKind::Join, false) => format!("{who} joined"),
+        (NoticeKind::Leave, true) if n.text.is_empty() => format!("{who} 离开了聊天室"),
+        (NoticeKind::Leave, false) if n.text.is_empty() => format!("{who} left"),
+        (NoticeKind::Leave, true) => format!("{who} 离开了聊天室 ({})", n.text),
+        (NoticeKind::Leave, false) => format!("{who} left ({})", n.text),
+        (NoticeKind::Info | NoticeKind::Warn, _) => visible(&n.text),
+    }
+}
+
+/// `nick (user), nick (user)`.
+pub fn online_list(users: &[OnlineUser]) -> String {
+    users.iter().map(|u| format!("{} ({})", u.nickname, u.username)).collect::<Vec<_>>().join(", ")
+}
+
+/// A command typed in the terminal or the GUI input box.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Typed {
+    Say(String),
+    Whisper { to: String, text: String },
+    Who,
+    Quit,
+    /// Unrecognised `/command`: show usage.
+    Help(String),
+    Empty,
+}
+
+/// Parse one typed line: `/w USER TEXT`, `/who`, `/quit`, otherwise a message.
+pub fn parse_typed(line: &str) -> Typed {
+    let trimmed = line.trim_end_matches(['\r', '\n']);
+    if trimmed.trim().is_empty() {
+        return Typed::Empty;
+    }
+    let Some(cmd) = trimmed.strip_prefix('/') else { return Typed::Say(trimmed.to_owned()) };
+    let mut parts = cmd.splitn(3, ' ');
+    match parts.next().unwrap_or("") {
+        "w" | "msg" => match (parts.next(), parts.next()) {
+            (Some(to), Some(text)) if !to.is_empty() && !text.trim().is_empty() => {
+                Typed::Whisper { to: to.to_owned(), text: text.to_owned() }
+            }
+            _ => Typed::Help("usage: /w USER TEXT".into()),
+        },
+        "who" => Typed::Who,
+        "quit" | "exit" => Typed::Quit,
+        other => Typed::Help(format!("unknown command /{other}; use /w USER TEXT, /who or /quit")),
+    }
+}

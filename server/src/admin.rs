@@ -1,0 +1,285 @@
+//! What the `server db ...` and `server user ...` commands do. Each returns the message to print;
+//! `main.rs` parses the command line, opens the store and prints.
+//!
+//! Passwords are hashed here ([`hash_password`]) before they reach the store, and never printed:
+//! `user list` shows only whether a row is hashed.
+
+use std::io::BufRead;
+
+use anyhow::{Context, bail};
+
+use crate::db::UserStore;
+use common::crypto::password::{hash_password, is_hash};
+use common::protocol::check_username;
+use common::protocol::consts::{MAX_PASSWORD_LEN, MAX_USERNAME_LEN};
+
+/// Longest nickname, in characters (the seed's `varchar(20)`).
+pub const MAX_NICKNAME_CHARS: usize = 20;
+
+/// `server db init`: create the table if missing and the seed users if it is empty.
+///
+/// # Errors
+/// Database errors.
+pub fn db_init(store: &dyn UserStore) -> anyhow::Result<String> {
+    let inserted = store.init().context("initialising the database")?;
+    let total = store.list_users().context("counting users")?.len();
+    Ok(if inserted > 0 {
+        format!(
+            "{}: created {inserted} seed users (user1, user2, user3; password 111111). \
+             Change their passwords with `server user passwd`.",
+            store.describe()
+        )
+    } else {
+        format!(
+            "{}: ready, {total} users (none inserted: the table is not empty).",
+            store.describe()
+        )
+    })
+}
+
+/// `server db upgrade`: bring a legacy (seed) table up to date and hash plaintext passwords.
+///
+/// # Errors
+/// Database errors.
+pub fn db_upgrade(store: &dyn UserStore) -> anyhow::Result<String> {
+    let n = store.upgrade().context("upgrading the database")?;
+    Ok(match n {
+        0 => format!(
+            "{}: schema up to date; no plaintext passwords left.",
+            store.describe()
+        ),
+        n => format!(
+            "{}: schema up to date; hashed {n} plaintext password{}.",
+            store.describe(),
+            if n == 1 { "" } else { "s" }
+        ),
+    })
+}
+
+/// `server user add`.
+///
+/// # Errors
+/// An invalid username, nickname or password, an existing user, or a database error.
+pub fn user_add(
+    store: &dyn UserStore,
+    username: &str,
+    nickname: &str,
+    password: &str,
+) -> anyhow::Result<String> {
+    validate_username(username)?;
+    validate_nickname(nickname)?;
+    validate_password(password)?;
+    store
+        .add_user(username, &hash_password(password), nickname)
+        .with_context(|| format!("adding user {username:?}"))?;
+    Ok(format!("added user {username} ({nickname})"))
+}
+
+/// `server user passwd`.
+///
+/// # Errors
+/// An invalid password, an unknown user, or a database error.
+pub fn user_passwd(
+    store: &dyn UserStore,
+    username: &str,
+    password: &str,
+) -> anyhow::Result<String> {
+    validate_password(password)?;
+    if !store
+        .set_password(username, &hash_password(password))
+        .with_context(|| format!("changing the password of {username:?}"))?
+    {
+        bail!("no such user {username:?}");
+    }
+    Ok(format!("password of {username} changed"))
+}
+
+/// `server user list`: a table of id, name, nickname and whether the password is hashed.
+///
+/// # Errors
+/// Database errors.
+pub fn user_list(store: &dyn UserStore) -> anyhow::Result<String> {
+    let users = store.list_users().context("listing users")?;
+    let rows: Vec<[String; 4]> = users
+        .iter()
+        .map(|u| {
+            [
+                u.user_id.to_string(),
+                u.user_name.clone(),
+                u.user_nickname.clone(),
+                if is_hash(&u.user_password) {
+                    "hashed"
+                } else {
+                    "PLAINTEXT (run server db upgrade)"
+                }
+                .to_owned(),
+            ]
+        })
+        .collect();
+    let header = ["id", "name", "nickname", "password"].map(str::to_owned);
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(display_width(c));
+        }
+    }
+    let mut out = format!("{} ({} users)\n", store.describe(), users.len());
+    for r in std::iter::once(&header).chain(&rows) {
+        let mut line = String::new();
+        for (i, (c, w)) in r.iter().zip(widths).enumerate() {
+            line.push_str(c);
+            if i + 1 < r.len() {
+                line.push_str(&" ".repeat(w - display_width(c) + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    Ok(out.trim_end().to_owned())
+}
+
+/// `server user remove`.
+///
+/// # Errors
+/// An unknown user or a database error.
+pub fn user_remove(store: &dyn UserStore, username: &str) -> anyhow::Result<String> {
+    if !store
+        .remove_user(username)
+        .with_context(|| format!("removing user {username:?}"))?
+    {
+        bail!("no such user {username:?}");
+    }
+    Ok(format!("removed user {username}"))
+}
+
+/// Read a new password: from the terminal without echo, asked twice and compared; or, with
+/// `from_stdin` (for scripts), one line of standard input without its line ending.
+///
+/// # Errors
+/// No terminal, end of input, the two entries differ, or an invalid password.
+pub fn read_password(prompt: &str, from_stdin: bool) -> anyhow::Result<String> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        let n = std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from stdin")?;
+        if n == 0 {
+            bail!("no password on stdin (empty input)");
+        }
+        line.strip_suffix('\n')
+            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+            .unwrap_or(&line)
+            .to_owned()
+    } else {
+        let first = rpassword::prompt_password(prompt).context(
+            "reading the password from the terminal (no terminal? pass it on stdin instead)",
+        )?;
+        let second = rpassword::prompt_password("Repeat the password: ")
+            .context("reading the password from the terminal")?;
+        if first != second {
+            bail!("the two passwords differ; nothing changed");
+        }
+        first
+    };
+    validate_password(&password)?;
+    Ok(password)
+}
+
+/// A username for a new account: the rules of [`check_username`] (ASCII letters, digits, `_`,
+/// `-`, `.`; usernames name key files), 1 to 30 bytes.
+///
+/// # Errors
+/// A sentence saying what is wrong.
+pub fn validate_username(username: &str) -> anyhow::Result<()> {
+    if username.is_empty() || username.len() > MAX_USERNAME_LEN {
+        bail!(
+            "a username must be 1 to {MAX_USERNAME_LEN} bytes long (got {})",
+            username.len()
+        );
+    }
+    if username.chars().any(char::is_control) {
+        bail!("a username must not contain control characters");
+    }
+    check_username(username).map_err(anyhow::Error::msg)
+}
+
+/// A nickname: 1 to 20 characters (Chinese is fine), no control characters, not only spaces.
+///
+/// # Errors
+/// A sentence saying what is wrong.
+pub fn validate_nickname(nickname: &str) -> anyhow::Result<()> {
+    let n = nickname.chars().count();
+    if n == 0 || n > MAX_NICKNAME_CHARS {
+        bail!("a nickname must be 1 to {MAX_NICKNAME_CHARS} characters long (got {n})");
+    }
+    if nickname.chars().any(char::is_control) {
+        bail!("a nickname must not contain control characters");
+    }
+    if nickname.trim().is_empty() {
+        bail!("a nickname must not be only spaces");
+    }
+    Ok(())
+}
+
+/// A new password: 1 to 128 bytes, no control characters (they cannot be typed at login).
+///
+/// # Errors
+/// A sentence saying what is wrong.
+pub fn validate_password(password: &str) -> anyhow::Result<()> {
+    if password.is_empty() {
+        bail!("the password must not be empty");
+    }
+    if password.len() > MAX_PASSWORD_LEN {
+        bail!("the password must be at most {MAX_PASSWORD_LEN} bytes long");
+    }
+    if password.chars().any(char::is_control) {
+        bail!("the password must not contain control characters");
+    }
+    Ok(())
+}
+
+/// Columns a string takes in a terminal: CJK and other wide characters count two.
+fn display_width(s: &str) -> usize {
+    s.chars()
+        .map(|c| {
+            let c = c as u32;
+            let wide = (0x1100..=0x115F).contains(&c)
+                || (0x2E80..=0xA4CF).contains(&c)
+                || (0xAC00..=0xD7A3).contains(&c)
+                || (0xF900..=0xFAFF).contains(&c)
+                || (0xFE30..=0xFE4F).contains(&c)
+                || (0xFF00..=0xFF60).contains(&c)
+                || (0xFFE0..=0xFFE6).contains(&c)
+                || (0x1F300..=0x1FAFF).contains(&c)
+                || (0x20000..=0x3FFFD).contains(&c);
+            if wide { 2 } else { 1 }
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation() {
+        assert!(validate_username("user1").is_ok());
+        for bad in ["", "a\u{7}", "../x", "x/y", &"a".repeat(31), "王源"] {
+            assert!(validate_username(bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_nickname("王源").is_ok());
+        assert!(validate_nickname(&"王".repeat(20)).is_ok());
+        for bad in ["", " ", "a\nb", &"王".repeat(21)] {
+            assert!(validate_nickname(bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_password("111111").is_ok());
+        assert!(validate_password("").is_err() && validate_password("a\u{0}").is_err());
+    }
+
+    #[test]
+    fn widths() {
+        assert_eq!(display_width("abc"), 3);
+        assert_eq!(display_width("王源"), 4);
+    }
+}

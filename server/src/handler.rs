@@ -1,0 +1,417 @@
+//! One connection: hello, login, then the session loop.
+//!
+//! The session loop `select!`s on the client's frames, this user's outbox, a kick signal
+//! (slow consumer, login elsewhere), server shutdown and the idle deadline. Each recipient's
+//! task seals outgoing messages with its own user's key; the sender's task only decrypts.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::connection::{FrameReader, FrameWriter};
+use common::crypto::random;
+use common::crypto::sealed::Channel;
+use common::error::{Error, ProtocolError};
+use common::protocol::chat::{
+    ClientRequest, ErrorMsg, Hello, LOGIN_PREFIX_FIELDS, Notice, NoticeKind, ServerEvent,
+    check_text, parse_login_outer, reason,
+};
+use common::protocol::consts::{MAX_BAD_FRAMES, MAX_PASSWORD_LEN, NONCE_LEN, PROTOCOL_VERSION};
+use common::protocol::{RawMessage, check_username};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tracing::{debug, info, warn};
+
+use crate::db::{self, DbError, LoginCheck};
+use crate::keys::session_key_for;
+use crate::relay::{Kick, Outbox, Outgoing};
+use crate::server::Shared;
+
+/// How long one batch of outgoing frames may take to write before the client counts as stuck.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most frames sealed into one write.
+const BATCH: usize = 64;
+
+struct Conn {
+    reader: FrameReader<OwnedReadHalf>,
+    writer: FrameWriter<OwnedWriteHalf>,
+    who: String,
+}
+
+impl Conn {
+    async fn send_error(&mut self, e: &ErrorMsg) {
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            self.writer.write_frame(e.to_text().as_bytes()),
+        )
+        .await;
+    }
+}
+
+struct Session {
+    username: String,
+    nickname: String,
+    send: Channel,
+    recv: Channel,
+    outbox: Outbox,
+    kick: Arc<Kick>,
+    bad_frames: u32,
+}
+
+/// Serve one connection to the end. Never panics on input; every error stays here.
+pub async fn handle(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    let conn_id = shared.next_conn_id();
+    let (r, w) = stream.into_split();
+    let mut conn = Conn {
+        reader: FrameReader::new(r),
+        writer: FrameWriter::new(w),
+        who: format!("server#{conn_id}"),
+    };
+    let mut shutdown = shared.shutdown.subscribe();
+    let login = tokio::select! {
+        r = login(&mut conn, &shared, conn_id) => r,
+        _ = shutdown.recv() => Err(ErrorMsg::new(reason::SHUTDOWN, "the chat server is shutting down")),
+    };
+    match login {
+        Ok(Some(mut session)) => {
+            info!(%peer, user = session.username, "logged in");
+            let why = session_loop(&mut conn, &shared, &mut session, &mut shutdown).await;
+            shared.registry.leave(&session.username, conn_id);
+            info!(%peer, user = session.username, why, "session ended");
+        }
+        Ok(None) => debug!(%peer, "closed before login"),
+        Err(e) => {
+            info!(%peer, reason = e.reason, message = %e.message, "login refused");
+            conn.send_error(&e).await;
+        }
+    }
+    conn.writer.shutdown().await;
+}
+
+async fn login(
+    conn: &mut Conn,
+    shared: &Shared,
+    conn_id: u64,
+) -> Result<Option<Session>, ErrorMsg> {
+    let s = &shared.settings;
+    let nonce = random::bytes::<NONCE_LEN>();
+    conn.writer
+        .write_frame(
+            Hello {
+                version: PROTOCOL_VERSION,
+                nonce,
+            }
+            .to_text()
+            .as_bytes(),
+        )
+        .await
+        .map_err(|_| ErrorMsg::new(reason::BAD_FRAME, "connection lost"))?;
+    let frame = match tokio::time::timeout(s.handshake_timeout, conn.reader.read_frame()).await {
+        Err(_) => {
+            return Err(ErrorMsg::new(
+                reason::TIMEOUT,
+                format!(
+                    "no login within {} s; connect again to log in",
+                    s.handshake_timeout.as_secs()
+                ),
+            ));
+        }
+        Ok(Ok(None)) => return Ok(None),
+        Ok(Ok(Some(f))) => f,
+        Ok(Err(e)) => return Err(frame_error(&e)),
+    };
+    let msg = RawMessage::parse(&frame).map_err(|e| bad_frame(&e.to_string()))?;
+    let (username, key_id) = parse_login_outer(&msg).map_err(|e| bad_frame(&e.to_string()))?;
+    check_username(&username).map_err(|_| bad_login())?;
+    s.trace.step(
+        &conn.who,
+        format_args!(
+            "in  login from {username}: {}",
+            String::from_utf8_lossy(&frame)
+        ),
+    );
+    let dir = s.session_key_dir.clone();
+    let (u, k) = (username.clone(), key_id.clone());
+    let keyfile = tokio::task::spawn_blocking(move || session_key_for(&dir, &u, &k))
+        .await
+        .map_err(|_| internal())??;
+    let key = Arc::new(keyfile.key);
+    let (mut send, mut recv) = Channel::server(key, &nonce).split();
+    let opened = recv.open(&msg, LOGIN_PREFIX_FIELDS).map_err(|e| {
+        warn!(user = username, error = %e, "login frame failed authentication");
+        ErrorMsg::new(
+            reason::KEY_MISMATCH,
+            "the login could not be authenticated with the session key the server holds for you \
+             (keys differ, or the frame was altered or replayed); run the key step again",
+        )
+    })?;
+    opened
+        .inner
+        .expect_fields(1)
+        .map_err(|e| bad_frame(&e.to_string()))?;
+    let password = opened
+        .inner
+        .text(0)
+        .map_err(|e| bad_frame(&e.to_string()))?;
+    if password.len() > MAX_PASSWORD_LEN {
+        return Err(bad_login());
+    }
+    let store = shared.store.clone();
+    let u = username.clone();
+    let check = tokio::task::spawn_blocking(move || db::check_login(&*store, &u, &password))
+        .await
+        .map_err(|_| internal())?;
+    let nickname = match check {
+        Ok(LoginCheck::Ok { nickname }) => nickname,
+        Ok(LoginCheck::Bad) => return Err(bad_login()),
+        Err(DbError::Unavailable(e)) => {
+            warn!(error = %e, "database unavailable at login");
+            return Err(ErrorMsg::new(
+                reason::DB_UNAVAILABLE,
+                "the chat server cannot reach its user database right now; try again in a moment",
+            ));
+        }
+        Err(e) => {
+            warn!(error = %e, "database error at login");
+            return Err(internal());
+        }
+    };
+    let (outbox, kick, online) = shared.registry.join(&username, &nickname, conn_id);
+    for ev in [
+        ServerEvent::LoginOk {
+            username: username.clone(),
+            nickname: nickname.clone(),
+        },
+        ServerEvent::UserList(online),
+    ] {
+        let text = send.seal_text(ev.code(), &[], &ev.inner_text());
+        s.trace
+            .step(&conn.who, format_args!("out {username}: {text}"));
+        let _ = conn.writer.queue(text.as_bytes());
+    }
+    if conn.writer.flush().await.is_err() {
+        shared.registry.leave(&username, conn_id);
+        return Ok(None);
+    }
+    conn.who = format!("server#{conn_id} {username}");
+    Ok(Some(Session {
+        username,
+        nickname,
+        send,
+        recv,
+        outbox,
+        kick,
+        bad_frames: 0,
+    }))
+}
+
+fn bad_frame(detail: &str) -> ErrorMsg {
+    ErrorMsg::new(reason::BAD_FRAME, format!("malformed frame: {detail}"))
+}
+
+fn bad_login() -> ErrorMsg {
+    ErrorMsg::new(reason::BAD_LOGIN, "wrong username or password")
+}
+
+fn internal() -> ErrorMsg {
+    ErrorMsg::new(
+        reason::INTERNAL,
+        "internal server error; see the server log",
+    )
+}
+
+fn frame_error(e: &Error) -> ErrorMsg {
+    match e {
+        Error::Protocol(ProtocolError::TooLarge(n)) => ErrorMsg::new(
+            reason::TOO_LONG,
+            format!(
+                "a frame of {n} bytes exceeds the {} byte limit; connection closed",
+                common::protocol::consts::MAX_FRAME_LEN
+            ),
+        ),
+        other => bad_frame(&other.to_string()),
+    }
+}
+
+/// Run a logged-in session; returns why it ended (for the log).
+async fn session_loop(
+    conn: &mut Conn,
+    shared: &Shared,
+    s: &mut Session,
+    shutdown: &mut tokio::sync::broadcast::Receiver<()>,
+) -> String {
+    let idle = shared.settings.idle_timeout;
+    let mut deadline = tokio::time::Instant::now() + idle;
+    loop {
+        tokio::select! {
+            biased;
+            () = s.kick.notify.notified() => {
+                let why = s.kick.reason().unwrap_or_else(|| ErrorMsg::new(reason::SHUTDOWN, "closed by the server"));
+                conn.send_error(&why).await;
+                return why.reason;
+            }
+            _ = shutdown.recv() => {
+                conn.send_error(&ErrorMsg::new(reason::SHUTDOWN, "the chat server is shutting down; reconnect when it is back")).await;
+                return reason::SHUTDOWN.into();
+            }
+            ev = s.outbox.recv() => {
+                let Some(ev) = ev else {
+                    // Removed from the registry: a kick is pending and wins on the next turn.
+                    continue;
+                };
+                if let Err(why) = write_batch(conn, shared, s, ev).await {
+                    return why;
+                }
+            }
+            frame = conn.reader.read_frame() => {
+                deadline = tokio::time::Instant::now() + idle;
+                match frame {
+                    Ok(Some(frame)) => {
+                        if let Some(end) = client_frame(conn, shared, s, &frame).await {
+                            return end;
+                        }
+                    }
+                    Ok(None) => return "client closed the connection".into(),
+                    Err(Error::Protocol(e @ ProtocolError::TooLarge(_))) => {
+                        conn.send_error(&frame_error(&Error::Protocol(e))).await;
+                        return "frame too large".into();
+                    }
+                    Err(e) => return format!("connection error: {e}"),
+                }
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                conn.send_error(&ErrorMsg::new(
+                    reason::IDLE,
+                    format!("nothing received for {} s; connection closed", idle.as_secs()),
+                )).await;
+                return reason::IDLE.into();
+            }
+        }
+    }
+}
+
+/// Seal `first` and whatever else is already queued (up to [`BATCH`]) with this user's key and
+/// write them in one go.
+async fn write_batch(
+    conn: &mut Conn,
+    shared: &Shared,
+    s: &mut Session,
+    first: Arc<Outgoing>,
+) -> Result<(), String> {
+    let mut next = Some(first);
+    let mut n = 0;
+    while let Some(ev) = next {
+        let text = s.send.seal_text(ev.event.code(), &[], &ev.inner);
+        shared
+            .settings
+            .trace
+            .step(&conn.who, format_args!("out {}: {text}", s.username));
+        if let Err(e) = conn.writer.queue(text.as_bytes()) {
+            warn!(error = %e, "outgoing frame too large; dropped");
+        }
+        n += 1;
+        next = if n < BATCH {
+            s.outbox.try_recv().ok()
+        } else {
+            None
+        };
+    }
+    match tokio::time::timeout(WRITE_TIMEOUT, conn.writer.flush()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("write failed: {e}")),
+        Err(_) => Err("client stopped reading (write timed out)".into()),
+    }
+}
+
+async fn send_event(
+    conn: &mut Conn,
+    shared: &Shared,
+    s: &mut Session,
+    ev: ServerEvent,
+) -> Result<(), String> {
+    write_batch(conn, shared, s, Outgoing::new(ev)).await
+}
+
+fn warn_notice(text: String) -> ServerEvent {
+    ServerEvent::Notice(Notice {
+        kind: NoticeKind::Warn,
+        user: String::new(),
+        nick: String::new(),
+        text,
+    })
+}
+
+/// Handle one frame from a logged-in client; `Some(reason)` ends the session.
+async fn client_frame(
+    conn: &mut Conn,
+    shared: &Shared,
+    s: &mut Session,
+    frame: &[u8],
+) -> Option<String> {
+    let trace = shared.settings.trace;
+    trace.step(
+        &conn.who,
+        format_args!("in  {}: {}", s.username, String::from_utf8_lossy(frame)),
+    );
+    let request = RawMessage::parse(frame)
+        .map_err(Error::from)
+        .and_then(|m| s.recv.open(&m, 0))
+        .and_then(|o| ClientRequest::from_inner(&o.inner).map_err(Error::from));
+    let request = match request {
+        Ok(r) => r,
+        Err(e) => {
+            s.bad_frames += 1;
+            warn!(user = s.username, error = %e, bad_frames = s.bad_frames, "frame rejected");
+            if s.bad_frames >= MAX_BAD_FRAMES {
+                conn.send_error(&ErrorMsg::new(
+                    reason::TOO_MANY_ERRORS,
+                    format!("{MAX_BAD_FRAMES} frames from this connection failed their checks; connection closed"),
+                ))
+                .await;
+                return Some(reason::TOO_MANY_ERRORS.into());
+            }
+            let notice = warn_notice(format!(
+                "the server rejected a frame from you and dropped it: {e}"
+            ));
+            return send_event(conn, shared, s, notice).await.err();
+        }
+    };
+    match request {
+        ClientRequest::Chat { to, text } => {
+            if trace.show_secrets {
+                trace.step(
+                    &conn.who,
+                    format_args!("    decrypted: to={to:?} text={text:?}"),
+                );
+            }
+            if let Err(why) = check_text(&text) {
+                return send_event(conn, shared, s, warn_notice(format!("not sent: {why}")))
+                    .await
+                    .err();
+            }
+            let target = to.clone();
+            if let crate::relay::Delivery::NotOnline =
+                shared.registry.deliver(&s.username, &s.nickname, to, text)
+            {
+                let who = target.unwrap_or_default();
+                return send_event(
+                    conn,
+                    shared,
+                    s,
+                    warn_notice(format!(
+                        "{who} is not online; the private message was not delivered"
+                    )),
+                )
+                .await
+                .err();
+            }
+            None
+        }
+        ClientRequest::ListUsers => {
+            let list = ServerEvent::UserList(shared.registry.online());
+            send_event(conn, shared, s, list).await.err()
+        }
+        ClientRequest::Ping => send_event(conn, shared, s, ServerEvent::Pong).await.err(),
+        ClientRequest::Logout => Some("logged out".into()),
+    }
+}

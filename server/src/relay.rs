@@ -1,0 +1,265 @@
+//! Who is online, and fan-out of accepted messages to their outboxes.
+//!
+//! The registry is a `std::sync::Mutex` (never held across `.await`: every operation here is a
+//! few map lookups and non-blocking `try_send`s). Accepting a message, numbering it and pushing
+//! it to every recipient's queue happen under the one lock, so every recipient receives
+//! messages in the order the server accepted them. The expensive part, sealing the message with
+//! each recipient's own key, happens later in each recipient's own task, spread over all cores.
+//!
+//! A recipient whose bounded queue is full is removed and told why (`TOO_SLOW`); it is never
+//! skipped silently and never delays anybody else.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use common::protocol::chat::{
+    ChatLine, ErrorMsg, Notice, NoticeKind, OnlineUser, ServerEvent, reason,
+};
+use tokio::sync::{Notify, mpsc};
+
+/// An event for recipients, with its plaintext form built once (not once per recipient).
+#[derive(Debug)]
+pub struct Outgoing {
+    pub event: ServerEvent,
+    pub inner: String,
+}
+
+impl Outgoing {
+    pub fn new(event: ServerEvent) -> Arc<Self> {
+        let inner = event.inner_text();
+        Arc::new(Self { event, inner })
+    }
+}
+
+/// What a connection's task receives from others.
+pub type Outbox = mpsc::Receiver<Arc<Outgoing>>;
+
+/// Tells one connection to close, with the reason to send it. Set once, then notified.
+#[derive(Debug, Default)]
+pub struct Kick {
+    why: Mutex<Option<ErrorMsg>>,
+    pub notify: Notify,
+}
+
+impl Kick {
+    pub fn kick(&self, why: ErrorMsg) {
+        let mut slot = self.why.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(why);
+        }
+        drop(slot);
+        self.notify.notify_one();
+    }
+
+    pub fn reason(&self) -> Option<ErrorMsg> {
+        self.why.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+#[derive(Debug)]
+struct Member {
+    conn_id: u64,
+    nickname: String,
+    tx: mpsc::Sender<Arc<Outgoing>>,
+    kick: Arc<Kick>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    members: HashMap<String, Member>,
+    next_msg_id: u64,
+}
+
+/// The registry of logged-in users.
+#[derive(Debug)]
+pub struct Registry {
+    inner: Mutex<Inner>,
+    queue_len: usize,
+}
+
+/// The result of delivering one chat message.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Delivered to this many recipients (the sender's own copy included).
+    Delivered(usize),
+    /// A private message to someone who is not online.
+    NotOnline,
+}
+
+impl Registry {
+    pub fn new(queue_len: usize) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                members: HashMap::new(),
+                next_msg_id: 1,
+            }),
+            queue_len,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Add `username` (kicking an older session of the same user: the newest login wins, so a
+    /// client that crashed can log in again at once). Returns the outbox, the kick signal and
+    /// the online list including the new user. Everybody else gets a JOIN notice.
+    pub fn join(
+        &self,
+        username: &str,
+        nickname: &str,
+        conn_id: u64,
+    ) -> (Outbox, Arc<Kick>, Vec<OnlineUser>) {
+        let (tx, rx) = mpsc::channel(self.queue_len);
+        let kick = Arc::new(Kick::default());
+        let mut inner = self.lock();
+        if let Some(old) = inner.members.remove(username) {
+            old.kick.kick(ErrorMsg::new(
+                reason::LOGGED_IN_ELSEWHERE,
+                format!("{username} logged in again from another client; this session was closed"),
+            ));
+        }
+        let notice = Outgoing::new(ServerEvent::Notice(Notice {
+            kind: NoticeKind::Join,
+            user: username.to_owned(),
+            nick: nickname.to_owned(),
+            text: String::new(),
+        }));
+        Self::fan_out(&mut inner, &notice, &|_| true);
+        inner.members.insert(
+            username.to_owned(),
+            Member {
+                conn_id,
+                nickname: nickname.to_owned(),
+                tx,
+                kick: kick.clone(),
+            },
+        );
+        let online = Self::online_locked(&inner);
+        (rx, kick, online)
+    }
+
+    /// Remove `username` if `conn_id` is still its session; everybody else gets a LEAVE notice.
+    pub fn leave(&self, username: &str, conn_id: u64) {
+        let mut inner = self.lock();
+        let Some(m) = inner.members.get(username) else {
+            return;
+        };
+        if m.conn_id != conn_id {
+            return;
+        }
+        let m = inner.members.remove(username).expect("present");
+        let notice = Outgoing::new(ServerEvent::Notice(Notice {
+            kind: NoticeKind::Leave,
+            user: username.to_owned(),
+            nick: m.nickname,
+            text: String::new(),
+        }));
+        Self::fan_out(&mut inner, &notice, &|_| true);
+    }
+
+    /// Number and deliver a chat message: to everyone (`to == None`) or to the recipient and the
+    /// sender (private). The sender's copy confirms acceptance and shows the assigned order.
+    pub fn deliver(
+        &self,
+        from_user: &str,
+        from_nick: &str,
+        to: Option<String>,
+        text: String,
+    ) -> Delivery {
+        let mut inner = self.lock();
+        if let Some(t) = &to
+            && !inner.members.contains_key(t)
+        {
+            return Delivery::NotOnline;
+        }
+        let msg_id = inner.next_msg_id;
+        inner.next_msg_id += 1;
+        let time_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let event = Outgoing::new(ServerEvent::Chat(ChatLine {
+            msg_id,
+            time_ms,
+            from_user: from_user.to_owned(),
+            from_nick: from_nick.to_owned(),
+            to: to.clone(),
+            text,
+        }));
+        let n = match &to {
+            None => Self::fan_out(&mut inner, &event, &|_| true),
+            Some(t) => Self::fan_out(&mut inner, &event, &|u| u == t || u == from_user),
+        };
+        Delivery::Delivered(n)
+    }
+
+    /// Current online list.
+    pub fn online(&self) -> Vec<OnlineUser> {
+        Self::online_locked(&self.lock())
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().members.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Kick everyone (shutdown).
+    pub fn kick_all(&self, why: &ErrorMsg) {
+        for m in self.lock().members.values() {
+            m.kick.kick(why.clone());
+        }
+    }
+
+    fn online_locked(inner: &Inner) -> Vec<OnlineUser> {
+        let mut v: Vec<_> = inner
+            .members
+            .iter()
+            .map(|(u, m)| OnlineUser {
+                username: u.clone(),
+                nickname: m.nickname.clone(),
+            })
+            .collect();
+        v.sort_by(|a, b| a.username.cmp(&b.username));
+        v
+    }
+
+    /// Push `event` to every member selected by `to`; members whose queue is full are removed
+    /// and kicked with `TOO_SLOW` (after the loop, and they get LEAVE notices).
+    fn fan_out(inner: &mut Inner, event: &Arc<Outgoing>, to: &dyn Fn(&str) -> bool) -> usize {
+        let mut delivered = 0;
+        let mut slow = Vec::new();
+        for (user, m) in &inner.members {
+            if !to(user) {
+                continue;
+            }
+            match m.tx.try_send(event.clone()) {
+                Ok(()) => delivered += 1,
+                Err(mpsc::error::TrySendError::Full(_)) => slow.push(user.clone()),
+                // The task is already gone; its own leave() will clean up.
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+        for user in slow {
+            if let Some(m) = inner.members.remove(&user) {
+                tracing::warn!(user, "outgoing queue full: disconnecting slow client");
+                m.kick.kick(ErrorMsg::new(
+                    reason::TOO_SLOW,
+                    "your client fell too far behind (its message queue overflowed) and was disconnected; reconnect",
+                ));
+                let notice = Outgoing::new(ServerEvent::Notice(Notice {
+                    kind: NoticeKind::Leave,
+                    user: user.clone(),
+                    nick: m.nickname,
+                    text: "disconnected: too slow".into(),
+                }));
+                // Recursion depth is bounded: each round removes at least one member.
+                Self::fan_out(inner, &notice, &|_| true);
+            }
+        }
+        delivered
+    }
+}
