@@ -37,6 +37,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Create the server key pair if missing, print its fingerprint and exit (for packaging:
+    /// copy key_dir/server_public.pem into each client folder so clients pin it from the start).
+    Init,
     /// Manage which client public key may speak for which username.
     Clients {
         #[command(subcommand)]
@@ -80,11 +83,21 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         &[dev_default, manifest],
     )?;
     let store = KeyStore::new(loaded.resolve(&loaded.config.key_dir));
+    let cfg = &loaded.config;
     match cli.command {
         Some(Command::Clients { action }) => return clients(&store, action),
+        Some(Command::Init) => {
+            let (identity, created) = store.server_identity(cfg.rsa_bits)?;
+            println!(
+                "server_key: {} {} (fingerprint {})",
+                if created { "created" } else { "already have" },
+                store.server_public_path().display(),
+                identity.public_key().fingerprint()
+            );
+            return Ok(());
+        }
         None => {}
     }
-    let cfg = &loaded.config;
     match &loaded.path {
         Some(p) => println!("server_key: config {}", p.display()),
         None => println!("server_key: no server_key.toml found, using defaults"),
