@@ -131,7 +131,11 @@ pub struct Loaded<T> {
 impl<T> Loaded<T> {
     /// Resolve `p` against [`Self::base_dir`] (absolute paths stay as they are).
     pub fn resolve(&self, p: &Path) -> PathBuf {
-        if p.is_absolute() { p.to_path_buf() } else { self.base_dir.join(p) }
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
     }
 }
 
@@ -153,7 +157,10 @@ impl Loaded<ServerConfig> {
 /// # Errors
 /// [`ConfigError::Parse`] naming `path` and the problem (including an unknown key's name).
 pub fn parse<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T, ConfigError> {
-    toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string().trim().replace('\n', " ") })
+    toml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string().trim().replace('\n', " "),
+    })
 }
 
 /// Read and parse a config file.
@@ -161,12 +168,21 @@ pub fn parse<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T, ConfigEr
 /// # Errors
 /// [`ConfigError::Read`] or [`ConfigError::Parse`].
 pub fn load<T: DeserializeOwned>(path: &Path) -> Result<Loaded<T>, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let config = parse(&text, path)?;
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let base_dir = abs.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-    Ok(Loaded { config, path: Some(abs), base_dir })
+    let base_dir = abs
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    Ok(Loaded {
+        config,
+        path: Some(abs),
+        base_dir,
+    })
 }
 
 /// Where to look for `file_name` when no `--config` is given, in order: beside the executable,
@@ -201,7 +217,11 @@ pub fn find<T: DeserializeOwned>(
         Some(p) => load(p),
         None => Err(ConfigError::NotFound {
             name: file_name.to_owned(),
-            looked: cands.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            looked: cands
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
         }),
     }
 }

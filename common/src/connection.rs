@@ -21,7 +21,11 @@ pub struct FrameReader<R> {
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub fn new(inner: R) -> Self {
-        Self { inner, buf: Vec::with_capacity(4096), max: MAX_FRAME_LEN }
+        Self {
+            inner,
+            buf: Vec::with_capacity(4096),
+            max: MAX_FRAME_LEN,
+        }
     }
 
     /// Read one frame payload; `Ok(None)` on a clean end of stream.
@@ -39,7 +43,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 self.buf.reserve(4096);
             }
             if self.inner.read_buf(&mut self.buf).await? == 0 {
-                return if self.buf.is_empty() { Ok(None) } else { Err(ProtocolError::Truncated.into()) };
+                return if self.buf.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(ProtocolError::Truncated.into())
+                };
             }
         }
     }
@@ -54,7 +62,10 @@ pub struct FrameWriter<W> {
 
 impl<W: AsyncWrite + Unpin> FrameWriter<W> {
     pub fn new(inner: W) -> Self {
-        Self { inner, buf: Vec::with_capacity(4096) }
+        Self {
+            inner,
+            buf: Vec::with_capacity(4096),
+        }
     }
 
     /// Queue one frame without writing it yet.

@@ -17,9 +17,17 @@ pub enum ProtocolError {
     #[error("unknown message code {0:?}")]
     UnknownCode(String),
     #[error("message {code} expects {expected} fields, got {got}")]
-    FieldCount { code: String, expected: String, got: usize },
+    FieldCount {
+        code: String,
+        expected: String,
+        got: usize,
+    },
     #[error("field {index} of message {code} is invalid: {reason}")]
-    BadField { code: String, index: usize, reason: String },
+    BadField {
+        code: String,
+        index: usize,
+        reason: String,
+    },
     #[error("unexpected message {got} (expected {expected})")]
     Unexpected { got: String, expected: String },
     #[error("peer speaks protocol version {0}, we speak {v}", v = crate::protocol::consts::PROTOCOL_VERSION)]
@@ -62,7 +70,10 @@ pub enum CryptoError {
 #[non_exhaustive]
 pub enum ConfigError {
     #[error("cannot read config {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("config {path}: {message}")]
@@ -78,9 +89,15 @@ pub enum KeyFileError {
     #[error("{path} does not exist")]
     Missing { path: PathBuf },
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is malformed: {message}")]
     Malformed { path: PathBuf, message: String },
 }

@@ -64,12 +64,16 @@ impl KeyFile {
     /// # Errors
     /// [`KeyFileError::Malformed`] naming the file and the problem.
     pub fn from_toml(text: &str, path: &Path) -> Result<Self, KeyFileError> {
-        let bad = |message: String| KeyFileError::Malformed { path: path.to_path_buf(), message };
+        let bad = |message: String| KeyFileError::Malformed {
+            path: path.to_path_buf(),
+            message,
+        };
         let t: KeyFileToml = toml::from_str(text).map_err(|e| bad(e.message().to_owned()))?;
         let des = DesKey::from_hex(&t.des_key).map_err(|e| bad(format!("des_key: {e}")))?;
-        let mac_key = SessionKey::parse_mac_key(&t.mac_key).map_err(|e| bad(format!("mac_key: {e}")))?;
-        if t.key_id.len() != 16 || !t.key_id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(bad("key_id: must be 16 hex digits".into()));
+        let mac_key =
+            SessionKey::parse_mac_key(&t.mac_key).map_err(|e| bad(format!("mac_key: {e}")))?;
+        if t.key_id.len() != 16 || !t.key_id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            return Err(bad("key_id: must be 16 lowercase hex digits".into()));
         }
         Ok(Self {
             key: SessionKey {
@@ -77,7 +81,8 @@ impl KeyFile {
                 key_id: t.key_id,
                 des,
                 mac_key,
-                expires_at: parse_time(&t.expires_at).map_err(|e| bad(format!("expires_at: {e}")))?,
+                expires_at: parse_time(&t.expires_at)
+                    .map_err(|e| bad(format!("expires_at: {e}")))?,
             },
             created_at: parse_time(&t.created_at).map_err(|e| bad(format!("created_at: {e}")))?,
             server_fingerprint: t.server_fingerprint,
@@ -92,9 +97,14 @@ impl KeyFile {
     pub fn load(path: &Path) -> Result<Self, KeyFileError> {
         let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
             if source.kind() == std::io::ErrorKind::NotFound {
-                KeyFileError::Missing { path: path.to_path_buf() }
+                KeyFileError::Missing {
+                    path: path.to_path_buf(),
+                }
             } else {
-                KeyFileError::Read { path: path.to_path_buf(), source }
+                KeyFileError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                }
             }
         })?);
         Self::from_toml(&text, path)
@@ -105,7 +115,11 @@ impl KeyFile {
     /// # Errors
     /// [`KeyFileError::Write`] naming the file.
     pub fn save(&self, path: &Path) -> Result<(), KeyFileError> {
-        crate::fsutil::write_atomic(path, self.to_toml().as_bytes(), true)
-            .map_err(|source| KeyFileError::Write { path: path.to_path_buf(), source })
+        crate::fsutil::write_atomic(path, self.to_toml().as_bytes(), true).map_err(|source| {
+            KeyFileError::Write {
+                path: path.to_path_buf(),
+                source,
+            }
+        })
     }
 }

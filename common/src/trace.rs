@@ -12,7 +12,10 @@ pub struct Trace {
 
 impl Trace {
     pub fn new(enabled: bool, show_secrets: bool) -> Self {
-        Self { enabled: enabled || show_secrets, show_secrets }
+        Self {
+            enabled: enabled || show_secrets,
+            show_secrets,
+        }
     }
 
     /// Print one step, prefixed by who is speaking (e.g. `server_key#3`, `client_wy`).
@@ -34,5 +37,8 @@ impl Trace {
 
 /// Hex of `data` for trace output, grouped in 8-byte blocks (one DES block each).
 pub fn hex_blocks(data: &[u8]) -> String {
-    data.chunks(8).map(hex::encode).collect::<Vec<_>>().join(" ")
+    data.chunks(8)
+        .map(hex::encode)
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -12,7 +12,8 @@ const MSG: &str = "digital envelope: 数字信封 | line\n";
 /// Made by an independent implementation, OpenSSL 3.0:
 /// `printf 'digital envelope: 数字信封 | line\n' | openssl enc -des-cbc -provider legacy
 ///  -provider default -K 133457799bbcdff1 -iv 0011223344556677 | xxd -p`
-const OPENSSL_CT: &str = "73cf276def9107b76f7afb7fef6b0af9195bd0d8a33398b271e44318e393440811842a897b89374b";
+const OPENSSL_CT: &str =
+    "73cf276def9107b76f7afb7fef6b0af9195bd0d8a33398b271e44318e393440811842a897b89374b";
 
 fn key() -> DesKey {
     DesKey::from_hex("133457799bbcdff1").unwrap()
@@ -52,7 +53,10 @@ fn padding_always_adds_one_to_eight_bytes() {
 fn wrong_key_fails() {
     // Deterministic: this wrong key turns the last block's padding into garbage.
     let wrong = DesKey::from_hex("0123456789abcdef").unwrap();
-    assert_eq!(cbc::decrypt(&wrong, &iv(), &unhex(OPENSSL_CT)), Err(CryptoError::Decrypt));
+    assert_eq!(
+        cbc::decrypt(&wrong, &iv(), &unhex(OPENSSL_CT)),
+        Err(CryptoError::Decrypt)
+    );
 }
 
 #[test]
@@ -60,9 +64,18 @@ fn bad_padding_fails() {
     let k = key();
     // Encrypt one full block whose last byte is not valid padding, then drop the padding block:
     // the decrypted final block ends in 0x00, 0x09 (> block size) or an inconsistent run.
-    for last_block in [&b"1234567\x00"[..], b"1234567\x09", b"123456\x03\x02", b"\x08\x08\x08\x08\x08\x08\x08\x07"] {
+    for last_block in [
+        &b"1234567\x00"[..],
+        b"1234567\x09",
+        b"123456\x03\x02",
+        b"\x08\x08\x08\x08\x08\x08\x08\x07",
+    ] {
         let ct = cbc::encrypt_with_iv(&k, &iv(), last_block);
-        assert_eq!(cbc::decrypt(&k, &iv(), &ct[..8]), Err(CryptoError::Decrypt), "{last_block:?}");
+        assert_eq!(
+            cbc::decrypt(&k, &iv(), &ct[..8]),
+            Err(CryptoError::Decrypt),
+            "{last_block:?}"
+        );
     }
     // A valid run of 8 is accepted (sanity check of the construction above).
     let ct = cbc::encrypt_with_iv(&k, &iv(), b"\x08\x08\x08\x08\x08\x08\x08\x08");
@@ -73,10 +86,26 @@ fn bad_padding_fails() {
 fn malformed_inputs_fail_with_the_same_opaque_error() {
     let k = key();
     let ct = unhex(OPENSSL_CT);
-    assert_eq!(cbc::decrypt(&k, &iv(), &[]), Err(CryptoError::Decrypt), "empty");
-    assert_eq!(cbc::decrypt(&k, &iv(), &ct[..39]), Err(CryptoError::Decrypt), "not whole blocks");
-    assert_eq!(cbc::decrypt(&k, &iv()[..7], &ct), Err(CryptoError::Decrypt), "short IV");
-    assert_eq!(cbc::decrypt(&k, &[0u8; 9], &ct), Err(CryptoError::Decrypt), "long IV");
+    assert_eq!(
+        cbc::decrypt(&k, &iv(), &[]),
+        Err(CryptoError::Decrypt),
+        "empty"
+    );
+    assert_eq!(
+        cbc::decrypt(&k, &iv(), &ct[..39]),
+        Err(CryptoError::Decrypt),
+        "not whole blocks"
+    );
+    assert_eq!(
+        cbc::decrypt(&k, &iv()[..7], &ct),
+        Err(CryptoError::Decrypt),
+        "short IV"
+    );
+    assert_eq!(
+        cbc::decrypt(&k, &[0u8; 9], &ct),
+        Err(CryptoError::Decrypt),
+        "long IV"
+    );
 }
 
 #[test]

@@ -28,9 +28,17 @@ fn des_crate_single_block_matches_published_vectors() {
         let cipher = des::Des::new_from_slice(&unhex(key)).expect("8-byte key");
         let mut b = block(pt);
         cipher.encrypt_block(&mut b);
-        assert_eq!(b.as_slice(), unhex(ct).as_slice(), "DES-ECB encrypt, key {key}");
+        assert_eq!(
+            b.as_slice(),
+            unhex(ct).as_slice(),
+            "DES-ECB encrypt, key {key}"
+        );
         cipher.decrypt_block(&mut b);
-        assert_eq!(b.as_slice(), unhex(pt).as_slice(), "DES-ECB decrypt, key {key}");
+        assert_eq!(
+            b.as_slice(),
+            unhex(pt).as_slice(),
+            "DES-ECB decrypt, key {key}"
+        );
     }
 }
 
@@ -55,15 +63,21 @@ fn fips81_appendix_c_cbc_vector() {
     let pt = b"Now is the time for all ";
     let ct = cbc::encrypt_with_iv(&key, &iv, pt);
     assert_eq!(ct.len(), 32, "24 bytes of text + one whole PKCS#7 block");
-    assert_eq!(&ct[..24], unhex("e5c7cdde872bf27c 43e934008c389c0f 683788499a7c05f6").as_slice());
+    assert_eq!(
+        &ct[..24],
+        unhex("e5c7cdde872bf27c 43e934008c389c0f 683788499a7c05f6").as_slice()
+    );
     // The padding block as OpenSSL 3.0 computes it (`openssl enc -des-cbc`), then decrypt back.
     assert_eq!(&ct[24..], unhex("62c16a27e4fcf277").as_slice());
     assert_eq!(cbc::decrypt(&key, &iv, &ct).unwrap(), pt);
 }
 
+/// (case number, key, data, HMAC-SHA-256 tag).
+type Rfc4231Case = (u32, Vec<u8>, Vec<u8>, Vec<u8>);
+
 /// RFC 4231 test cases 1, 2, 3, 4, 6 and 7 (HMAC-SHA-256 column). Case 5 tests truncation,
 /// which this code never does.
-fn rfc4231() -> Vec<(u32, Vec<u8>, Vec<u8>, Vec<u8>)> {
+fn rfc4231() -> Vec<Rfc4231Case> {
     vec![
         (
             1,
@@ -109,11 +123,23 @@ fn rfc4231() -> Vec<(u32, Vec<u8>, Vec<u8>, Vec<u8>)> {
 #[test]
 fn hmac_sha256_rfc4231() {
     for (case, key, data, tag) in rfc4231() {
-        assert_eq!(mac::hmac_sha256(&key, &[&data]).as_slice(), tag.as_slice(), "RFC 4231 case {case}");
+        assert_eq!(
+            mac::hmac_sha256(&key, &[&data]).as_slice(),
+            tag.as_slice(),
+            "RFC 4231 case {case}"
+        );
         // The parts are concatenated: splitting the data anywhere gives the same tag.
         let (a, b) = data.split_at(data.len() / 3);
-        assert_eq!(mac::hmac_sha256(&key, &[a, &[], b]).as_slice(), tag.as_slice(), "case {case}, split");
-        assert_eq!(mac::verify_hmac_sha256(&key, &[&data], &tag), Ok(()), "case {case} verifies");
+        assert_eq!(
+            mac::hmac_sha256(&key, &[a, &[], b]).as_slice(),
+            tag.as_slice(),
+            "case {case}, split"
+        );
+        assert_eq!(
+            mac::verify_hmac_sha256(&key, &[&data], &tag),
+            Ok(()),
+            "case {case} verifies"
+        );
     }
 }
 
@@ -123,7 +149,11 @@ fn hmac_verify_rejects_altered_or_truncated_tags() {
         for bit in [0usize, 7, 100, 255] {
             let mut bad = tag.clone();
             bad[bit / 8] ^= 1 << (bit % 8);
-            assert_eq!(mac::verify_hmac_sha256(&key, &[&data], &bad), Err(CryptoError::BadMac), "case {case} bit {bit}");
+            assert_eq!(
+                mac::verify_hmac_sha256(&key, &[&data], &bad),
+                Err(CryptoError::BadMac),
+                "case {case} bit {bit}"
+            );
         }
         for len in [0, 16, 31] {
             assert_eq!(
@@ -134,10 +164,19 @@ fn hmac_verify_rejects_altered_or_truncated_tags() {
         }
         let mut longer = tag.clone();
         longer.push(0);
-        assert_eq!(mac::verify_hmac_sha256(&key, &[&data], &longer), Err(CryptoError::BadMac));
+        assert_eq!(
+            mac::verify_hmac_sha256(&key, &[&data], &longer),
+            Err(CryptoError::BadMac)
+        );
         // Another key or other data fails too.
-        assert_eq!(mac::verify_hmac_sha256(b"other key", &[&data], &tag), Err(CryptoError::BadMac));
-        assert_eq!(mac::verify_hmac_sha256(&key, &[&data, b"x"], &tag), Err(CryptoError::BadMac));
+        assert_eq!(
+            mac::verify_hmac_sha256(b"other key", &[&data], &tag),
+            Err(CryptoError::BadMac)
+        );
+        assert_eq!(
+            mac::verify_hmac_sha256(&key, &[&data, b"x"], &tag),
+            Err(CryptoError::BadMac)
+        );
     }
 }
 
@@ -151,6 +190,12 @@ fn ct_eq_compares_content_and_length() {
 
 #[test]
 fn sha256_fips180_vectors() {
-    assert_eq!(sha256(b"abc").to_vec(), unhex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
-    assert_eq!(sha256(b"").to_vec(), unhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+    assert_eq!(
+        sha256(b"abc").to_vec(),
+        unhex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    );
+    assert_eq!(
+        sha256(b"").to_vec(),
+        unhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    );
 }

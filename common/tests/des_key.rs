@@ -13,9 +13,18 @@ fn generated_keys_have_odd_parity_and_are_never_weak() {
         let k = DesKey::generate();
         let b = *k.as_bytes();
         for (i, byte) in b.iter().enumerate() {
-            assert_eq!(byte.count_ones() % 2, 1, "byte {i} of {} has even parity", k.to_hex());
+            assert_eq!(
+                byte.count_ones() % 2,
+                1,
+                "byte {i} of {} has even parity",
+                k.to_hex()
+            );
         }
-        assert!(des::weak_key_test(&b).is_ok(), "weak key issued: {}", k.to_hex());
+        assert!(
+            des::weak_key_test(&b).is_ok(),
+            "weak key issued: {}",
+            k.to_hex()
+        );
         assert_eq!(DesKey::from_bytes(b).unwrap(), k);
         assert_eq!(DesKey::from_hex(&k.to_hex()).unwrap(), k);
         assert!(seen.insert(b), "the same key came out twice");
@@ -27,16 +36,29 @@ fn to_hex_is_16_lowercase_digits_and_from_hex_accepts_either_case() {
     let k = DesKey::from_hex("0123456789ABCDEF").unwrap();
     assert_eq!(k.to_hex(), "0123456789abcdef");
     assert_eq!(DesKey::from_hex("0123456789abcdef").unwrap(), k);
-    assert_eq!(DesKey::from_hex(" 0123456789abcdef\n").unwrap(), k, "surrounding whitespace is trimmed");
+    assert_eq!(
+        DesKey::from_hex(" 0123456789abcdef\n").unwrap(),
+        k,
+        "surrounding whitespace is trimmed"
+    );
 }
 
 #[test]
 fn from_hex_rejects_bad_parity() {
     // 0xEE has six one bits.
-    assert!(matches!(DesKey::from_hex("0123456789abcdee"), Err(CryptoError::BadKey(_))));
+    assert!(matches!(
+        DesKey::from_hex("0123456789abcdee"),
+        Err(CryptoError::BadKey(_))
+    ));
     // An all-zero key has even parity everywhere.
-    assert!(matches!(DesKey::from_hex("0000000000000000"), Err(CryptoError::BadKey(_))));
-    assert!(matches!(DesKey::from_bytes([0x03; 8]), Err(CryptoError::BadKey(_))));
+    assert!(matches!(
+        DesKey::from_hex("0000000000000000"),
+        Err(CryptoError::BadKey(_))
+    ));
+    assert!(matches!(
+        DesKey::from_bytes([0x03; 8]),
+        Err(CryptoError::BadKey(_))
+    ));
 }
 
 #[test]
@@ -67,8 +89,18 @@ fn weak_and_semi_weak_keys_are_refused() {
 
 #[test]
 fn from_hex_rejects_wrong_length_and_non_hex() {
-    for bad in ["", "0123456789abcd", "0123456789abcdef01", "0123456789abcdeg", "0x23456789abcdef", "01234567 9abcdef"] {
-        assert!(matches!(DesKey::from_hex(bad), Err(CryptoError::BadKey(_))), "{bad:?}");
+    for bad in [
+        "",
+        "0123456789abcd",
+        "0123456789abcdef01",
+        "0123456789abcdeg",
+        "0x23456789abcdef",
+        "01234567 9abcdef",
+    ] {
+        assert!(
+            matches!(DesKey::from_hex(bad), Err(CryptoError::BadKey(_))),
+            "{bad:?}"
+        );
     }
 }
 
@@ -86,7 +118,10 @@ fn set_odd_parity_only_touches_bit_zero() {
 fn debug_does_not_print_the_key() {
     let k = DesKey::from_hex("133457799bbcdff1").unwrap();
     let shown = format!("{k:?} {k:#?}");
-    assert!(!shown.contains("133457799bbcdff1") && !shown.to_uppercase().contains("133457799BBCDFF1"), "{shown}");
+    assert!(
+        !shown.contains("133457799bbcdff1") && !shown.to_uppercase().contains("133457799BBCDFF1"),
+        "{shown}"
+    );
     assert!(!shown.contains("19, 52"), "no byte list either: {shown}");
     assert!(shown.contains("DesKey"));
 }

@@ -8,7 +8,9 @@ use common::crypto::{PrivateKey, SessionKey};
 use common::error::{CryptoError, ProtocolError};
 use common::protocol::RawMessage;
 use common::protocol::consts::PROTOCOL_VERSION;
-use common::protocol::keydist::{KeyConfirm, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript, done_text, parse_done};
+use common::protocol::keydist::{
+    KeyConfirm, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript, done_text, parse_done,
+};
 use common::protocol::message::b64;
 use support::{other_key, test_key};
 
@@ -56,13 +58,32 @@ fn wrong_recipient_or_clear_fields_fail() {
     let s = session("user1");
     let env = Envelope::seal(&client.public_key(), &s).unwrap();
     let exp = s.expires_rfc3339();
-    assert_eq!(open(&env, &other_key(), &s).unwrap_err(), CryptoError::BadEnvelope);
-    assert_eq!(env.open(&client, "user2", &s.key_id, &exp).unwrap_err(), CryptoError::BadEnvelope);
-    assert_eq!(env.open(&client, "user1 ", &s.key_id, &exp).unwrap_err(), CryptoError::BadEnvelope);
-    assert_eq!(env.open(&client, "user1", "0000000000000000", &exp).unwrap_err(), CryptoError::BadEnvelope);
+    assert_eq!(
+        open(&env, &other_key(), &s).unwrap_err(),
+        CryptoError::BadEnvelope
+    );
+    assert_eq!(
+        env.open(&client, "user2", &s.key_id, &exp).unwrap_err(),
+        CryptoError::BadEnvelope
+    );
+    assert_eq!(
+        env.open(&client, "user1 ", &s.key_id, &exp).unwrap_err(),
+        CryptoError::BadEnvelope
+    );
+    assert_eq!(
+        env.open(&client, "user1", "0000000000000000", &exp)
+            .unwrap_err(),
+        CryptoError::BadEnvelope
+    );
     let later = common::crypto::session::format_time(s.expires_at + time::Duration::seconds(1));
-    assert_eq!(env.open(&client, "user1", &s.key_id, &later).unwrap_err(), CryptoError::BadEnvelope);
-    assert_eq!(env.open(&client, "user1", &s.key_id, "").unwrap_err(), CryptoError::BadEnvelope);
+    assert_eq!(
+        env.open(&client, "user1", &s.key_id, &later).unwrap_err(),
+        CryptoError::BadEnvelope
+    );
+    assert_eq!(
+        env.open(&client, "user1", &s.key_id, "").unwrap_err(),
+        CryptoError::BadEnvelope
+    );
     // Sanity check: the right values open it.
     assert!(env.open(&client, "user1", &s.key_id, &exp).is_ok());
 }
@@ -75,24 +96,44 @@ fn any_flipped_byte_fails() {
     for i in 0..env.iv.len() {
         let mut e = env.clone();
         e.iv[i] ^= 0x01;
-        assert_eq!(open(&e, &client, &s).unwrap_err(), CryptoError::BadEnvelope, "iv byte {i}");
+        assert_eq!(
+            open(&e, &client, &s).unwrap_err(),
+            CryptoError::BadEnvelope,
+            "iv byte {i}"
+        );
     }
     for i in 0..env.sealed.len() {
         let mut e = env.clone();
         e.sealed[i] ^= 0x01;
-        assert_eq!(open(&e, &client, &s).unwrap_err(), CryptoError::BadEnvelope, "sealed byte {i}");
+        assert_eq!(
+            open(&e, &client, &s).unwrap_err(),
+            CryptoError::BadEnvelope,
+            "sealed byte {i}"
+        );
     }
     for i in 0..env.wrapped_key.len() {
         let mut e = env.clone();
         e.wrapped_key[i] ^= 0x01;
-        assert_eq!(open(&e, &client, &s).unwrap_err(), CryptoError::BadEnvelope, "wrapped byte {i}");
+        assert_eq!(
+            open(&e, &client, &s).unwrap_err(),
+            CryptoError::BadEnvelope,
+            "wrapped byte {i}"
+        );
     }
     let mut e = env.clone();
     e.sealed.truncate(e.sealed.len() - 8);
-    assert_eq!(open(&e, &client, &s).unwrap_err(), CryptoError::BadEnvelope, "truncated");
+    assert_eq!(
+        open(&e, &client, &s).unwrap_err(),
+        CryptoError::BadEnvelope,
+        "truncated"
+    );
     let mut e = env.clone();
     e.wrapped_key.pop();
-    assert_eq!(open(&e, &client, &s).unwrap_err(), CryptoError::BadEnvelope, "short wrapped key");
+    assert_eq!(
+        open(&e, &client, &s).unwrap_err(),
+        CryptoError::BadEnvelope,
+        "short wrapped key"
+    );
 }
 
 #[test]
@@ -101,7 +142,10 @@ fn envelope_from_another_session_fails_the_clear_field_check() {
     let client = test_key();
     let (s1, s2) = (session("user1"), session("user1"));
     let env2 = Envelope::seal(&client.public_key(), &s2).unwrap();
-    assert_eq!(open(&env2, &client, &s1).unwrap_err(), CryptoError::BadEnvelope);
+    assert_eq!(
+        open(&env2, &client, &s1).unwrap_err(),
+        CryptoError::BadEnvelope
+    );
 }
 
 fn reparse(text: &str) -> RawMessage {
@@ -111,15 +155,27 @@ fn reparse(text: &str) -> RawMessage {
 fn sample_envelope() -> (SessionKey, KeyEnvelope) {
     let s = session("user1");
     let envelope = Envelope::seal(&test_key().public_key(), &s).unwrap();
-    let ke = KeyEnvelope { key_id: s.key_id.clone(), expires_at: s.expires_rfc3339(), envelope, signature: vec![9; 256] };
+    let ke = KeyEnvelope {
+        key_id: s.key_id.clone(),
+        expires_at: s.expires_rfc3339(),
+        envelope,
+        signature: vec![9; 256],
+    };
     (s, ke)
 }
 
 #[test]
 fn keydist_messages_round_trip() {
     let server = other_key();
-    let hello = KeyHello { version: PROTOCOL_VERSION, server_pub: server.public_key().to_der(), server_nonce: [1; 16] };
-    assert_eq!(KeyHello::from_message(&reparse(&hello.to_text())).unwrap(), hello);
+    let hello = KeyHello {
+        version: PROTOCOL_VERSION,
+        server_pub: server.public_key().to_der(),
+        server_nonce: [1; 16],
+    };
+    assert_eq!(
+        KeyHello::from_message(&reparse(&hello.to_text())).unwrap(),
+        hello
+    );
 
     let req = KeyRequest {
         username: "用户|1".into(),
@@ -127,45 +183,94 @@ fn keydist_messages_round_trip() {
         client_nonce: [2; 16],
         signature: vec![3; 256],
     };
-    assert_eq!(KeyRequest::from_message(&reparse(&req.to_text())).unwrap(), req);
+    assert_eq!(
+        KeyRequest::from_message(&reparse(&req.to_text())).unwrap(),
+        req
+    );
 
     let (s, ke) = sample_envelope();
     let text = ke.to_text();
-    assert!(text.starts_with(&format!("1101|{}|{}|", s.key_id, s.expires_rfc3339())), "{text}");
+    assert!(
+        text.starts_with(&format!("1101|{}|{}|", s.key_id, s.expires_rfc3339())),
+        "{text}"
+    );
     assert_eq!(KeyEnvelope::from_message(&reparse(&text)).unwrap(), ke);
 
-    let confirm = KeyConfirm { key_id: s.key_id.clone(), mac: [4; 32] };
-    assert_eq!(KeyConfirm::from_message(&reparse(&confirm.to_text())).unwrap(), confirm);
+    let confirm = KeyConfirm {
+        key_id: s.key_id.clone(),
+        mac: [4; 32],
+    };
+    assert_eq!(
+        KeyConfirm::from_message(&reparse(&confirm.to_text())).unwrap(),
+        confirm
+    );
 
     let err = KeyError::new("BAD_SIGNATURE", "签名 | wrong\nnewline");
-    assert_eq!(KeyError::from_message(&reparse(&err.to_text())).unwrap(), err);
+    assert_eq!(
+        KeyError::from_message(&reparse(&err.to_text())).unwrap(),
+        err
+    );
 
     assert_eq!(done_text(&s.key_id), format!("1102|{}", s.key_id));
-    assert_eq!(parse_done(&reparse(&done_text(&s.key_id))).unwrap(), s.key_id);
+    assert_eq!(
+        parse_done(&reparse(&done_text(&s.key_id))).unwrap(),
+        s.key_id
+    );
 }
 
 #[test]
 fn keydist_messages_refuse_bad_input() {
-    let hello = KeyHello { version: PROTOCOL_VERSION + 1, server_pub: vec![1], server_nonce: [1; 16] };
-    assert_eq!(KeyHello::from_message(&reparse(&hello.to_text())), Err(ProtocolError::Version(PROTOCOL_VERSION + 1)));
-    assert!(KeyHello::from_message(&reparse(&format!("1100|1|AA==|{}", b64([0u8; 8])))).is_err(), "short nonce");
+    let hello = KeyHello {
+        version: PROTOCOL_VERSION + 1,
+        server_pub: vec![1],
+        server_nonce: [1; 16],
+    };
+    assert_eq!(
+        KeyHello::from_message(&reparse(&hello.to_text())),
+        Err(ProtocolError::Version(PROTOCOL_VERSION + 1))
+    );
+    assert!(
+        KeyHello::from_message(&reparse(&format!("1100|1|AA==|{}", b64([0u8; 8])))).is_err(),
+        "short nonce"
+    );
 
     let (_, ke) = sample_envelope();
     let mut upper = ke.clone();
-    upper.key_id = upper.key_id.to_uppercase().replace(|c: char| c.is_ascii_digit(), "A");
-    assert!(matches!(KeyEnvelope::from_message(&reparse(&upper.to_text())), Err(ProtocolError::BadField { index: 0, .. })));
+    upper.key_id = upper
+        .key_id
+        .to_uppercase()
+        .replace(|c: char| c.is_ascii_digit(), "A");
+    assert!(matches!(
+        KeyEnvelope::from_message(&reparse(&upper.to_text())),
+        Err(ProtocolError::BadField { index: 0, .. })
+    ));
     let mut bad_time = ke.clone();
     bad_time.expires_at = "tomorrow".into();
-    assert!(matches!(KeyEnvelope::from_message(&reparse(&bad_time.to_text())), Err(ProtocolError::BadField { index: 1, .. })));
+    assert!(matches!(
+        KeyEnvelope::from_message(&reparse(&bad_time.to_text())),
+        Err(ProtocolError::BadField { index: 1, .. })
+    ));
     assert!(matches!(
         KeyEnvelope::from_message(&reparse(&format!("{}|extra", ke.to_text()))),
         Err(ProtocolError::FieldCount { .. })
     ));
 
-    assert!(KeyConfirm::from_message(&reparse(&format!("0102|0123456789abcdef|{}", b64([0u8; 31])))).is_err());
+    assert!(
+        KeyConfirm::from_message(&reparse(&format!(
+            "0102|0123456789abcdef|{}",
+            b64([0u8; 31])
+        )))
+        .is_err()
+    );
     assert!(parse_done(&reparse("1102|XYZ")).is_err());
-    assert!(matches!(parse_done(&reparse("1109|x|eA==")), Err(ProtocolError::Unexpected { .. })));
-    assert!(matches!(KeyRequest::from_message(&reparse("1100|1|AA==|AA==")), Err(ProtocolError::Unexpected { .. })));
+    assert!(matches!(
+        parse_done(&reparse("1109|x|eA==")),
+        Err(ProtocolError::Unexpected { .. })
+    ));
+    assert!(matches!(
+        KeyRequest::from_message(&reparse("1100|1|AA==|AA==")),
+        Err(ProtocolError::Unexpected { .. })
+    ));
 }
 
 fn transcript() -> Transcript {
@@ -214,7 +319,12 @@ fn envelope_transcript_binds_the_envelope_and_signs() {
     // Any changed envelope field changes what the signature covers.
     let mut changed = ke.clone();
     changed.envelope.sealed[0] ^= 1;
-    assert_eq!(server.public_key().verify(&t.envelope_bytes(&changed), &sig), Err(CryptoError::BadSignature));
+    assert_eq!(
+        server
+            .public_key()
+            .verify(&t.envelope_bytes(&changed), &sig),
+        Err(CryptoError::BadSignature)
+    );
     let mut changed = ke.clone();
     changed.expires_at = "2000-01-01T00:00:00Z".into();
     assert_ne!(t.envelope_bytes(&changed), bytes);

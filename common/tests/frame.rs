@@ -21,7 +21,10 @@ fn round_trip_various_sizes() {
         let payload: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
         let f = encode(&payload).unwrap();
         assert_eq!(f.len(), FRAME_HEADER_LEN + len);
-        assert_eq!(decode(&f).unwrap(), Some((FRAME_HEADER_LEN, FRAME_HEADER_LEN + len)));
+        assert_eq!(
+            decode(&f).unwrap(),
+            Some((FRAME_HEADER_LEN, FRAME_HEADER_LEN + len))
+        );
         assert_eq!(payload_of(&f).unwrap(), payload.as_slice());
     }
 }
@@ -30,7 +33,12 @@ fn round_trip_various_sizes() {
 fn incomplete_input_asks_for_more() {
     let f = encode(b"hello world").unwrap();
     for cut in 0..f.len() {
-        assert_eq!(decode(&f[..cut]).unwrap(), None, "{cut} of {} bytes", f.len());
+        assert_eq!(
+            decode(&f[..cut]).unwrap(),
+            None,
+            "{cut} of {} bytes",
+            f.len()
+        );
     }
     assert!(decode(&f).unwrap().is_some());
 }
@@ -38,9 +46,15 @@ fn incomplete_input_asks_for_more() {
 #[test]
 fn oversize_header_fails_immediately() {
     // Only the 4 header bytes are present: the error comes before any body arrives.
-    assert_eq!(decode(&[0xFF; 4]), Err(ProtocolError::TooLarge(0xFFFF_FFFF)));
+    assert_eq!(
+        decode(&[0xFF; 4]),
+        Err(ProtocolError::TooLarge(0xFFFF_FFFF))
+    );
     let over = (MAX_FRAME_LEN as u32 + 1).to_be_bytes();
-    assert_eq!(decode(&over), Err(ProtocolError::TooLarge(MAX_FRAME_LEN + 1)));
+    assert_eq!(
+        decode(&over),
+        Err(ProtocolError::TooLarge(MAX_FRAME_LEN + 1))
+    );
     let gib = (1u32 << 30).to_be_bytes();
     assert_eq!(decode(&gib), Err(ProtocolError::TooLarge(1 << 30)));
     // Exactly the limit is fine (and needs more bytes).
@@ -72,7 +86,10 @@ fn back_to_back_frames_decode_one_at_a_time() {
         rest = &rest[e..];
     }
     assert!(rest.is_empty());
-    assert_eq!(got, [b"first".to_vec(), "第二".as_bytes().to_vec(), b"3".to_vec()]);
+    assert_eq!(
+        got,
+        [b"first".to_vec(), "第二".as_bytes().to_vec(), b"3".to_vec()]
+    );
     // A second frame that is still partial does not disturb the first.
     let mut buf = encode(b"one").unwrap();
     buf.extend_from_slice(&encode(b"two").unwrap()[..5]);
@@ -82,7 +99,10 @@ fn back_to_back_frames_decode_one_at_a_time() {
 
 #[test]
 fn encode_refuses_what_decode_would_refuse() {
-    assert_eq!(encode(&vec![0; MAX_FRAME_LEN + 1]), Err(ProtocolError::TooLarge(MAX_FRAME_LEN + 1)));
+    assert_eq!(
+        encode(&vec![0; MAX_FRAME_LEN + 1]),
+        Err(ProtocolError::TooLarge(MAX_FRAME_LEN + 1))
+    );
     assert_eq!(encode(&[]), Err(ProtocolError::Empty));
     let mut out = b"keep".to_vec();
     assert!(encode_into(&vec![0; MAX_FRAME_LEN + 1], &mut out).is_err());

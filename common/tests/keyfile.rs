@@ -29,8 +29,10 @@ fn assert_same(a: &KeyFile, b: &KeyFile) {
 }
 
 fn files_in(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     v.sort();
     v
 }
@@ -43,7 +45,10 @@ fn save_and_load_round_trip() {
     kf.save(&path).unwrap();
     assert_same(&KeyFile::load(&path).unwrap(), &kf);
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.starts_with("# mini-chat session key for 张三."), "{text}");
+    assert!(
+        text.starts_with("# mini-chat session key for 张三."),
+        "{text}"
+    );
     assert!(text.contains("SECRET"));
     assert!(text.contains(&kf.key.des.to_hex()));
     assert_same(&KeyFile::from_toml(&text, Path::new("x")).unwrap(), &kf);
@@ -72,7 +77,11 @@ fn saving_over_an_existing_file_replaces_it_cleanly() {
     a.save(&path).unwrap();
     b.save(&path).unwrap();
     assert_same(&KeyFile::load(&path).unwrap(), &b);
-    assert_eq!(files_in(dir.path()), ["session_key.txt"], "no temporary files left behind");
+    assert_eq!(
+        files_in(dir.path()),
+        ["session_key.txt"],
+        "no temporary files left behind"
+    );
 }
 
 #[test]
@@ -97,7 +106,10 @@ fn missing_file() {
 /// Replace the line `name = ...` of a valid file, or drop it when `value` is None.
 fn edit(text: &str, name: &str, value: Option<&str>) -> String {
     let prefix = format!("{name} = ");
-    assert!(text.lines().any(|l| l.starts_with(&prefix)), "{name} is in the file");
+    assert!(
+        text.lines().any(|l| l.starts_with(&prefix)),
+        "{name} is in the file"
+    );
     text.lines()
         .filter_map(|l| match (l.starts_with(&prefix), value) {
             (true, Some(v)) => Some(format!("{prefix}{v}")),
@@ -115,16 +127,52 @@ fn malformed_files_name_the_file_and_the_problem() {
     let cases: Vec<(&str, String, &str)> = vec![
         ("not toml", "username = [unclosed".into(), ""),
         ("empty", String::new(), "missing field"),
-        ("missing field", edit(&good, "client_fingerprint", None), "client_fingerprint"),
-        ("unknown field", format!("{good}\nextra_field = \"x\"\n"), "extra_field"),
+        (
+            "missing field",
+            edit(&good, "client_fingerprint", None),
+            "client_fingerprint",
+        ),
+        (
+            "unknown field",
+            format!("{good}\nextra_field = \"x\"\n"),
+            "extra_field",
+        ),
         ("wrong type", edit(&good, "username", Some("42")), ""),
-        ("bad des parity", edit(&good, "des_key", Some("\"0123456789abcdee\"")), "des_key"),
-        ("weak des key", edit(&good, "des_key", Some("\"0101010101010101\"")), "des_key"),
-        ("short des key", edit(&good, "des_key", Some("\"0123\"")), "des_key"),
-        ("short mac key", edit(&good, "mac_key", Some("\"abcd\"")), "mac_key"),
-        ("bad key id", edit(&good, "key_id", Some("\"xyz\"")), "key_id"),
-        ("bad expires_at", edit(&good, "expires_at", Some("\"tomorrow\"")), "expires_at"),
-        ("bad created_at", edit(&good, "created_at", Some("\"2026-13-01T00:00:00Z\"")), "created_at"),
+        (
+            "bad des parity",
+            edit(&good, "des_key", Some("\"0123456789abcdee\"")),
+            "des_key",
+        ),
+        (
+            "weak des key",
+            edit(&good, "des_key", Some("\"0101010101010101\"")),
+            "des_key",
+        ),
+        (
+            "short des key",
+            edit(&good, "des_key", Some("\"0123\"")),
+            "des_key",
+        ),
+        (
+            "short mac key",
+            edit(&good, "mac_key", Some("\"abcd\"")),
+            "mac_key",
+        ),
+        (
+            "bad key id",
+            edit(&good, "key_id", Some("\"xyz\"")),
+            "key_id",
+        ),
+        (
+            "bad expires_at",
+            edit(&good, "expires_at", Some("\"tomorrow\"")),
+            "expires_at",
+        ),
+        (
+            "bad created_at",
+            edit(&good, "created_at", Some("\"2026-13-01T00:00:00Z\"")),
+            "created_at",
+        ),
     ];
     for (what, text, mentions) in cases {
         let path = dir.path().join(format!("{}.txt", what.replace(' ', "_")));
@@ -132,8 +180,14 @@ fn malformed_files_name_the_file_and_the_problem() {
         match KeyFile::load(&path) {
             Err(e @ KeyFileError::Malformed { .. }) => {
                 let shown = e.to_string();
-                assert!(shown.contains(&path.display().to_string()), "{what}: {shown}");
-                assert!(shown.contains(mentions), "{what}: {shown} should mention {mentions}");
+                assert!(
+                    shown.contains(&path.display().to_string()),
+                    "{what}: {shown}"
+                );
+                assert!(
+                    shown.contains(mentions),
+                    "{what}: {shown} should mention {mentions}"
+                );
                 if let KeyFileError::Malformed { path: p, .. } = e {
                     assert_eq!(p, path);
                 }

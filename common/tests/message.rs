@@ -14,7 +14,10 @@ fn parse_and_to_text_round_trip() {
     assert_eq!(m.code, "0002");
     assert_eq!(m.fields, ["YQ==", "aGk="]);
     assert_eq!(m.to_text(), "0002|YQ==|aGk=");
-    assert_eq!(m, RawMessage::new(code::CHAT, vec!["YQ==".into(), "aGk=".into()]));
+    assert_eq!(
+        m,
+        RawMessage::new(code::CHAT, vec!["YQ==".into(), "aGk=".into()])
+    );
 
     let bare = RawMessage::parse_str("0003").unwrap();
     assert!(bare.fields.is_empty());
@@ -35,16 +38,34 @@ fn every_known_code_parses() {
 
 #[test]
 fn non_utf8_is_refused() {
-    assert_eq!(RawMessage::parse(&[0xff, 0xfe]), Err(ProtocolError::NotUtf8));
-    assert_eq!(RawMessage::parse(b"0002|\xc3\x28"), Err(ProtocolError::NotUtf8));
+    assert_eq!(
+        RawMessage::parse(&[0xff, 0xfe]),
+        Err(ProtocolError::NotUtf8)
+    );
+    assert_eq!(
+        RawMessage::parse(b"0002|\xc3\x28"),
+        Err(ProtocolError::NotUtf8)
+    );
 }
 
 #[test]
 fn unknown_codes_are_refused() {
-    assert_eq!(RawMessage::parse_str("9999|x"), Err(ProtocolError::UnknownCode("9999".into())));
-    assert_eq!(RawMessage::parse_str(""), Err(ProtocolError::UnknownCode(String::new())));
-    assert_eq!(RawMessage::parse_str("0002 |x"), Err(ProtocolError::UnknownCode("0002 ".into())));
-    assert_eq!(RawMessage::parse_str("1"), Err(ProtocolError::UnknownCode("1".into())));
+    assert_eq!(
+        RawMessage::parse_str("9999|x"),
+        Err(ProtocolError::UnknownCode("9999".into()))
+    );
+    assert_eq!(
+        RawMessage::parse_str(""),
+        Err(ProtocolError::UnknownCode(String::new()))
+    );
+    assert_eq!(
+        RawMessage::parse_str("0002 |x"),
+        Err(ProtocolError::UnknownCode("0002 ".into()))
+    );
+    assert_eq!(
+        RawMessage::parse_str("1"),
+        Err(ProtocolError::UnknownCode("1".into()))
+    );
     // The error shows at most 16 characters of whatever the peer sent.
     match RawMessage::parse_str(&"A".repeat(1000)) {
         Err(ProtocolError::UnknownCode(shown)) => assert_eq!(shown.len(), 16),
@@ -58,13 +79,23 @@ fn field_count_and_code_checks() {
     assert_eq!(m.expect_fields(1), Ok(()));
     assert_eq!(
         m.expect_fields(2),
-        Err(ProtocolError::FieldCount { code: "0002".into(), expected: "2".into(), got: 1 })
+        Err(ProtocolError::FieldCount {
+            code: "0002".into(),
+            expected: "2".into(),
+            got: 1
+        })
     );
-    assert!(matches!(m.expect_fields(0), Err(ProtocolError::FieldCount { got: 1, .. })));
+    assert!(matches!(
+        m.expect_fields(0),
+        Err(ProtocolError::FieldCount { got: 1, .. })
+    ));
     assert_eq!(m.expect_code(code::CHAT), Ok(()));
     assert_eq!(
         m.expect_code(code::LOGIN),
-        Err(ProtocolError::Unexpected { got: "0002".into(), expected: "0001".into() })
+        Err(ProtocolError::Unexpected {
+            got: "0002".into(),
+            expected: "0001".into()
+        })
     );
 }
 
@@ -89,11 +120,17 @@ fn base64_fields() {
     assert!(bad_field(m.array::<8>(1)), "wrong length");
     assert!(bad_field(m.array::<2>(1)), "wrong length");
     assert!(bad_field(m.text(3)), "0xff is not UTF-8");
-    assert_eq!(m.bytes(4).unwrap(), Vec::<u8>::new(), "empty field is empty bytes");
+    assert_eq!(
+        m.bytes(4).unwrap(),
+        Vec::<u8>::new(),
+        "empty field is empty bytes"
+    );
     assert!(bad_field(m.bytes(5)), "missing padding is refused");
     assert!(bad_field(m.bytes(6)), "missing field");
     match m.bytes(0) {
-        Err(ProtocolError::BadField { code, index, .. }) => assert_eq!((code.as_str(), index), ("0002", 0)),
+        Err(ProtocolError::BadField { code, index, .. }) => {
+            assert_eq!((code.as_str(), index), ("0002", 0))
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -105,11 +142,25 @@ fn numbers_are_plain_decimal() {
     assert_eq!(m.number(1), Ok(42));
     assert_eq!(m.number(2), Ok(u64::MAX));
     assert_eq!(m.number(3), Ok(7));
-    for bad in ["-1", "1e3", "", "+1", " 1", "1 ", "0x10", "１", "18446744073709551616", "000000000000000000001"] {
+    for bad in [
+        "-1",
+        "1e3",
+        "",
+        "+1",
+        " 1",
+        "1 ",
+        "0x10",
+        "１",
+        "18446744073709551616",
+        "000000000000000000001",
+    ] {
         let m = RawMessage::new("0002", vec![bad.to_owned()]);
         assert!(bad_field(m.number(0)), "{bad:?} must be refused");
     }
-    assert!(bad_field(RawMessage::new("0002", vec![]).number(0)), "missing");
+    assert!(
+        bad_field(RawMessage::new("0002", vec![]).number(0)),
+        "missing"
+    );
 }
 
 #[test]

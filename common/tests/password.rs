@@ -29,10 +29,18 @@ fn nopad(b: &[u8]) -> String {
 #[test]
 fn verify_password_agrees_with_the_rfc_vectors() {
     // A 32-byte PBKDF2-SHA-256 output is the first block of the 64-byte RFC output.
-    let stored = format!("pbkdf2-sha256$1${}${}", nopad(b"salt"), nopad(&unhex(RFC7914_1)[..32]));
+    let stored = format!(
+        "pbkdf2-sha256$1${}${}",
+        nopad(b"salt"),
+        nopad(&unhex(RFC7914_1)[..32])
+    );
     assert_eq!(verify_password("passwd", &stored), Ok(true));
     assert_eq!(verify_password("passwd ", &stored), Ok(false));
-    let stored = format!("pbkdf2-sha256$80000${}${}", nopad(b"NaCl"), nopad(&unhex(RFC7914_2)[..32]));
+    let stored = format!(
+        "pbkdf2-sha256$80000${}${}",
+        nopad(b"NaCl"),
+        nopad(&unhex(RFC7914_2)[..32])
+    );
     assert_eq!(verify_password("Password", &stored), Ok(true));
     assert_eq!(verify_password("password", &stored), Ok(false));
 }
@@ -96,7 +104,11 @@ fn malformed_hash_strings_are_errors() {
         format!("pbkdf2-sha256$1000${salt}${short_hash}"),
         format!("pbkdf2-sha256$1000${salt}${hash}AA"),
     ] {
-        assert_eq!(verify_password("pw", &bad), Err(CryptoError::BadHash), "{bad:?}");
+        assert_eq!(
+            verify_password("pw", &bad),
+            Err(CryptoError::BadHash),
+            "{bad:?}"
+        );
     }
     // Sanity check: the well-formed original still verifies.
     assert_eq!(verify_password("pw", &good), Ok(true));
@@ -109,5 +121,8 @@ fn is_hash_tells_hashes_from_legacy_plaintext() {
     assert!(!is_hash("pbkdf2-sha256"));
     assert!(is_hash(&hash_password_with("111111", 1000)));
     // A legacy plaintext password is not a hash string, so verify_password refuses it.
-    assert_eq!(verify_password("111111", "111111"), Err(CryptoError::BadHash));
+    assert_eq!(
+        verify_password("111111", "111111"),
+        Err(CryptoError::BadHash)
+    );
 }

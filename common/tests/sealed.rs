@@ -8,8 +8,8 @@ use common::crypto::{SessionKey, cbc, mac};
 use common::error::{CryptoError, Error, ProtocolError};
 use common::protocol::RawMessage;
 use common::protocol::chat::{
-    ChatLine, ClientRequest, ErrorMsg, Hello, LOGIN_PREFIX_FIELDS, Notice, NoticeKind, OnlineUser, ServerEvent,
-    check_text, login_request, parse_login_outer,
+    ChatLine, ClientRequest, ErrorMsg, Hello, LOGIN_PREFIX_FIELDS, Notice, NoticeKind, OnlineUser,
+    ServerEvent, check_text, login_request, parse_login_outer,
 };
 use common::protocol::consts::{MAX_FRAME_LEN, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, code};
 use common::protocol::frame;
@@ -23,7 +23,10 @@ fn key() -> Arc<SessionKey> {
 }
 
 fn pair(key: &Arc<SessionKey>) -> (Channel, Channel) {
-    (Channel::client(key.clone(), &NONCE_A), Channel::server(key.clone(), &NONCE_A))
+    (
+        Channel::client(key.clone(), &NONCE_A),
+        Channel::server(key.clone(), &NONCE_A),
+    )
 }
 
 fn parse(s: &str) -> RawMessage {
@@ -37,13 +40,20 @@ fn client_to_server_and_back() {
     let f0 = c.seal(code::CHAT, &[], &[&b64("user2"), &b64("hello")]);
     let o = s.open(&parse(&f0), 0).unwrap();
     assert_eq!(o.seq, 0);
-    assert_eq!(o.inner, RawMessage::new(code::CHAT, vec![b64("user2"), b64("hello")]));
+    assert_eq!(
+        o.inner,
+        RawMessage::new(code::CHAT, vec![b64("user2"), b64("hello")])
+    );
     let f1 = c.seal(code::PING, &[], &[]);
     let o = s.open(&parse(&f1), 0).unwrap();
     assert_eq!((o.seq, o.inner.fields.len()), (1, 0));
 
     // The other direction has its own sequence numbers.
-    let g0 = s.seal(code::CHAT_MESSAGE, &[], &["7", "1700000000000", &b64("user2")]);
+    let g0 = s.seal(
+        code::CHAT_MESSAGE,
+        &[],
+        &["7", "1700000000000", &b64("user2")],
+    );
     let o = c.open(&parse(&g0), 0).unwrap();
     assert_eq!(o.seq, 0);
     assert_eq!(o.inner.code, code::CHAT_MESSAGE);
@@ -64,8 +74,14 @@ fn wire_form_matches_the_documented_construction() {
     let input = format!("minichat-frame-v1|C|{}|{covered}", b64(NONCE_A));
     assert_eq!(b64(mac::hmac_sha256(&*k.mac_key, &[input.as_bytes()])), tag);
     let iv: [u8; 8] = m.array(1).unwrap();
-    assert_eq!(cbc::decrypt(&k.des, &iv, &m.bytes(2).unwrap()).unwrap(), inner.as_bytes());
-    assert!(!f.contains("hi there") && !f.contains(&b64("hi there")), "the text is not in clear");
+    assert_eq!(
+        cbc::decrypt(&k.des, &iv, &m.bytes(2).unwrap()).unwrap(),
+        inner.as_bytes()
+    );
+    assert!(
+        !f.contains("hi there") && !f.contains(&b64("hi there")),
+        "the text is not in clear"
+    );
 }
 
 #[test]
@@ -105,7 +121,9 @@ fn mutations(frame: &str) -> Vec<String> {
 
 fn assert_every_mutation_fails(k: &Arc<SessionKey>, frame: &str, prefix_len: usize) {
     // The untouched frame opens.
-    Channel::server(k.clone(), &NONCE_A).open(&parse(frame), prefix_len).unwrap();
+    Channel::server(k.clone(), &NONCE_A)
+        .open(&parse(frame), prefix_len)
+        .unwrap();
     let (mut bad_mac, mut bad_syntax) = (0, 0);
     for m in mutations(frame) {
         let Ok(msg) = RawMessage::parse_str(&m) else {
@@ -119,7 +137,10 @@ fn assert_every_mutation_fails(k: &Arc<SessionKey>, frame: &str, prefix_len: usi
             Err(e) => panic!("altered frame {m:?}: unexpected error {e:?}"),
         }
     }
-    assert!(bad_mac > 3 * frame.len() / 2, "most changes reach the MAC check ({bad_mac} did)");
+    assert!(
+        bad_mac > 3 * frame.len() / 2,
+        "most changes reach the MAC check ({bad_mac} did)"
+    );
     assert!(bad_syntax > 0);
 }
 
@@ -127,7 +148,11 @@ fn assert_every_mutation_fails(k: &Arc<SessionKey>, frame: &str, prefix_len: usi
 fn any_changed_character_is_detected() {
     let k = key();
     let (mut c, _) = pair(&k);
-    let f = c.seal(code::CHAT, &[], &[&b64(""), &b64("a message long enough for two blocks")]);
+    let f = c.seal(
+        code::CHAT,
+        &[],
+        &[&b64(""), &b64("a message long enough for two blocks")],
+    );
     assert_every_mutation_fails(&k, &f, 0);
 }
 
@@ -146,9 +171,15 @@ fn login_round_trip() {
     let k = key();
     let (mut c, mut s) = pair(&k);
     let f = login_request(&mut c, "user1", &k.key_id, "pass|word 密码");
-    assert!(!f.contains("pass") && !f.contains(&b64("pass|word 密码")), "password only inside the ciphertext");
+    assert!(
+        !f.contains("pass") && !f.contains(&b64("pass|word 密码")),
+        "password only inside the ciphertext"
+    );
     let m = parse(&f);
-    assert_eq!(parse_login_outer(&m).unwrap(), ("user1".to_owned(), k.key_id.clone()));
+    assert_eq!(
+        parse_login_outer(&m).unwrap(),
+        ("user1".to_owned(), k.key_id.clone())
+    );
     let o = s.open(&m, LOGIN_PREFIX_FIELDS).unwrap();
     assert_eq!(o.inner.code, code::LOGIN);
     assert_eq!(o.inner.text(0).unwrap(), "pass|word 密码");
@@ -159,9 +190,20 @@ fn login_outer_checks_username_and_key_id() {
     let k = key();
     let (mut c, _) = pair(&k);
     let long = "x".repeat(31);
-    for (user, key_id) in [("", k.key_id.as_str()), (long.as_str(), k.key_id.as_str()), ("user1", "0123456789ABCDEF"), ("user1", "0123")] {
+    for (user, key_id) in [
+        ("", k.key_id.as_str()),
+        (long.as_str(), k.key_id.as_str()),
+        ("user1", "0123456789ABCDEF"),
+        ("user1", "0123"),
+    ] {
         let f = login_request(&mut c, user, key_id, "pw");
-        assert!(matches!(parse_login_outer(&parse(&f)), Err(ProtocolError::BadField { .. })), "{user:?} {key_id:?}");
+        assert!(
+            matches!(
+                parse_login_outer(&parse(&f)),
+                Err(ProtocolError::BadField { .. })
+            ),
+            "{user:?} {key_id:?}"
+        );
     }
     let f = c.seal(code::CHAT, &[], &[]);
     assert!(parse_login_outer(&parse(&f)).is_err(), "not a login");
@@ -188,10 +230,16 @@ fn reordering_is_refused_but_gaps_are_allowed() {
     let f2 = parse(&c.seal(code::PING, &[], &[]));
     let f3 = parse(&c.seal(code::PING, &[], &[]));
     assert_eq!(s.open(&f1, 0).unwrap().seq, 1);
-    assert!(matches!(s.open(&f0, 0), Err(Error::Crypto(CryptoError::Replay { got: 0, last: 1 }))));
+    assert!(matches!(
+        s.open(&f0, 0),
+        Err(Error::Crypto(CryptoError::Replay { got: 0, last: 1 }))
+    ));
     // Sequence numbers must only increase; a skipped one is not an error.
     assert_eq!(s.open(&f3, 0).unwrap().seq, 3);
-    assert!(matches!(s.open(&f2, 0), Err(Error::Crypto(CryptoError::Replay { got: 2, last: 3 }))));
+    assert!(matches!(
+        s.open(&f2, 0),
+        Err(Error::Crypto(CryptoError::Replay { got: 2, last: 3 }))
+    ));
 }
 
 #[test]
@@ -200,8 +248,15 @@ fn a_rejected_frame_does_not_disturb_the_channel() {
     let (mut c, mut s) = pair(&k);
     let good = c.seal(code::PING, &[], &[]);
     let forged = good.replacen("|0|", "|5|", 1);
-    assert!(matches!(s.open(&parse(&forged), 0), Err(Error::Crypto(CryptoError::BadMac))));
-    assert_eq!(s.open(&parse(&good), 0).unwrap().seq, 0, "a forged higher sequence number was not recorded");
+    assert!(matches!(
+        s.open(&parse(&forged), 0),
+        Err(Error::Crypto(CryptoError::BadMac))
+    ));
+    assert_eq!(
+        s.open(&parse(&good), 0).unwrap().seq,
+        0,
+        "a forged higher sequence number was not recorded"
+    );
 }
 
 #[test]
@@ -210,7 +265,10 @@ fn frames_are_bound_to_the_connection_nonce() {
     let (mut c, _) = pair(&k);
     let f = parse(&c.seal(code::PING, &[], &[]));
     let mut other_conn = Channel::server(k.clone(), &NONCE_B);
-    assert!(matches!(other_conn.open(&f, 0), Err(Error::Crypto(CryptoError::BadMac))));
+    assert!(matches!(
+        other_conn.open(&f, 0),
+        Err(Error::Crypto(CryptoError::BadMac))
+    ));
 }
 
 #[test]
@@ -220,10 +278,19 @@ fn frames_are_bound_to_their_direction() {
     let from_client = parse(&c.seal(code::PING, &[], &[]));
     // Another client channel (or the sender itself, if the frame is reflected) refuses it.
     let mut other_client = Channel::client(k.clone(), &NONCE_A);
-    assert!(matches!(other_client.open(&from_client, 0), Err(Error::Crypto(CryptoError::BadMac))));
-    assert!(matches!(c.open(&from_client, 0), Err(Error::Crypto(CryptoError::BadMac))));
+    assert!(matches!(
+        other_client.open(&from_client, 0),
+        Err(Error::Crypto(CryptoError::BadMac))
+    ));
+    assert!(matches!(
+        c.open(&from_client, 0),
+        Err(Error::Crypto(CryptoError::BadMac))
+    ));
     let from_server = parse(&s.seal(code::PONG, &[], &[]));
-    assert!(matches!(Channel::server(k.clone(), &NONCE_A).open(&from_server, 0), Err(Error::Crypto(CryptoError::BadMac))));
+    assert!(matches!(
+        Channel::server(k.clone(), &NONCE_A).open(&from_server, 0),
+        Err(Error::Crypto(CryptoError::BadMac))
+    ));
     assert!(c.open(&from_server, 0).is_ok());
 }
 
@@ -233,7 +300,10 @@ fn frames_are_bound_to_the_session_key() {
     let (mut c, _) = pair(&k1);
     let f = parse(&c.seal(code::PING, &[], &[]));
     let mut s2 = Channel::server(k2, &NONCE_A);
-    assert!(matches!(s2.open(&f, 0), Err(Error::Crypto(CryptoError::BadMac))));
+    assert!(matches!(
+        s2.open(&f, 0),
+        Err(Error::Crypto(CryptoError::BadMac))
+    ));
 }
 
 #[test]
@@ -242,8 +312,14 @@ fn wrong_prefix_length_is_a_field_count_error() {
     let (mut c, _) = pair(&k);
     let f = parse(&login_request(&mut c, "user1", &k.key_id, "pw"));
     let mut s = Channel::server(k.clone(), &NONCE_A);
-    assert!(matches!(s.open(&f, 0), Err(Error::Protocol(ProtocolError::FieldCount { .. }))));
-    assert!(matches!(s.open(&f, 3), Err(Error::Protocol(ProtocolError::FieldCount { .. }))));
+    assert!(matches!(
+        s.open(&f, 0),
+        Err(Error::Protocol(ProtocolError::FieldCount { .. }))
+    ));
+    assert!(matches!(
+        s.open(&f, 3),
+        Err(Error::Protocol(ProtocolError::FieldCount { .. }))
+    ));
 }
 
 const TRICKY: &str = "你好，世界 🎉🔐 | not a field\nsecond line\r\n\0NUL\0 end|";
@@ -261,9 +337,18 @@ fn client_requests_round_trip_through_the_seal() {
     let k = key();
     let (mut c, mut s) = pair(&k);
     for req in [
-        ClientRequest::Chat { to: None, text: TRICKY.into() },
-        ClientRequest::Chat { to: Some("user2".into()), text: "private".into() },
-        ClientRequest::Chat { to: Some("用户|2".into()), text: "\0".into() },
+        ClientRequest::Chat {
+            to: None,
+            text: TRICKY.into(),
+        },
+        ClientRequest::Chat {
+            to: Some("user2".into()),
+            text: "private".into(),
+        },
+        ClientRequest::Chat {
+            to: Some("用户|2".into()),
+            text: "\0".into(),
+        },
         ClientRequest::ListUsers,
         ClientRequest::Logout,
         ClientRequest::Ping,
@@ -277,7 +362,10 @@ fn server_events_round_trip_through_the_seal() {
     let k = key();
     let (mut c, mut s) = pair(&k);
     let events = [
-        ServerEvent::LoginOk { username: "user1".into(), nickname: "小明 | 🐱".into() },
+        ServerEvent::LoginOk {
+            username: "user1".into(),
+            nickname: "小明 | 🐱".into(),
+        },
         ServerEvent::Chat(ChatLine {
             msg_id: 1,
             time_ms: 1_700_000_000_123,
@@ -296,13 +384,39 @@ fn server_events_round_trip_through_the_seal() {
         }),
         ServerEvent::UserList(vec![]),
         ServerEvent::UserList(vec![
-            OnlineUser { username: "user1".into(), nickname: "张三".into() },
-            OnlineUser { username: "user2".into(), nickname: String::new() },
+            OnlineUser {
+                username: "user1".into(),
+                nickname: "张三".into(),
+            },
+            OnlineUser {
+                username: "user2".into(),
+                nickname: String::new(),
+            },
         ]),
-        ServerEvent::Notice(Notice { kind: NoticeKind::Join, user: "u".into(), nick: "n".into(), text: "joined".into() }),
-        ServerEvent::Notice(Notice { kind: NoticeKind::Leave, user: "u".into(), nick: "n".into(), text: String::new() }),
-        ServerEvent::Notice(Notice { kind: NoticeKind::Info, user: String::new(), nick: String::new(), text: TRICKY.into() }),
-        ServerEvent::Notice(Notice { kind: NoticeKind::Warn, user: String::new(), nick: String::new(), text: "!".into() }),
+        ServerEvent::Notice(Notice {
+            kind: NoticeKind::Join,
+            user: "u".into(),
+            nick: "n".into(),
+            text: "joined".into(),
+        }),
+        ServerEvent::Notice(Notice {
+            kind: NoticeKind::Leave,
+            user: "u".into(),
+            nick: "n".into(),
+            text: String::new(),
+        }),
+        ServerEvent::Notice(Notice {
+            kind: NoticeKind::Info,
+            user: String::new(),
+            nick: String::new(),
+            text: TRICKY.into(),
+        }),
+        ServerEvent::Notice(Notice {
+            kind: NoticeKind::Warn,
+            user: String::new(),
+            nick: String::new(),
+            text: "!".into(),
+        }),
         ServerEvent::Pong,
     ];
     for (i, ev) in events.iter().enumerate() {
@@ -316,17 +430,38 @@ fn server_events_round_trip_through_the_seal() {
 #[test]
 fn decoders_refuse_the_wrong_family_and_shape() {
     let wrong = RawMessage::new(code::PONG, vec![]);
-    assert!(matches!(ClientRequest::from_inner(&wrong), Err(ProtocolError::Unexpected { .. })));
+    assert!(matches!(
+        ClientRequest::from_inner(&wrong),
+        Err(ProtocolError::Unexpected { .. })
+    ));
     let wrong = RawMessage::new(code::PING, vec![]);
-    assert!(matches!(ServerEvent::from_inner(&wrong), Err(ProtocolError::Unexpected { .. })));
+    assert!(matches!(
+        ServerEvent::from_inner(&wrong),
+        Err(ProtocolError::Unexpected { .. })
+    ));
     let odd = RawMessage::new(code::USER_LIST, vec![b64("a")]);
-    assert!(matches!(ServerEvent::from_inner(&odd), Err(ProtocolError::FieldCount { .. })));
-    let bad_kind = RawMessage::new(code::NOTICE, vec!["PARTY".into(), b64(""), b64(""), b64("")]);
-    assert!(matches!(ServerEvent::from_inner(&bad_kind), Err(ProtocolError::BadField { .. })));
+    assert!(matches!(
+        ServerEvent::from_inner(&odd),
+        Err(ProtocolError::FieldCount { .. })
+    ));
+    let bad_kind = RawMessage::new(
+        code::NOTICE,
+        vec!["PARTY".into(), b64(""), b64(""), b64("")],
+    );
+    assert!(matches!(
+        ServerEvent::from_inner(&bad_kind),
+        Err(ProtocolError::BadField { .. })
+    ));
     let not_ok = RawMessage::new(code::LOGIN_RESULT, vec!["NO".into(), b64("u"), b64("n")]);
-    assert!(matches!(ServerEvent::from_inner(&not_ok), Err(ProtocolError::BadField { .. })));
+    assert!(matches!(
+        ServerEvent::from_inner(&not_ok),
+        Err(ProtocolError::BadField { .. })
+    ));
     let ping_with_field = RawMessage::new(code::PING, vec!["x".into()]);
-    assert!(matches!(ClientRequest::from_inner(&ping_with_field), Err(ProtocolError::FieldCount { .. })));
+    assert!(matches!(
+        ClientRequest::from_inner(&ping_with_field),
+        Err(ProtocolError::FieldCount { .. })
+    ));
 }
 
 #[test]
@@ -338,19 +473,41 @@ fn the_longest_message_fits_in_a_frame() {
     assert_eq!(check_text(&text), Ok(()));
     assert!(check_text(&(text.clone() + "x")).is_err());
     assert!(check_text("").is_err());
-    let req = ClientRequest::Chat { to: Some("user2".into()), text };
+    let req = ClientRequest::Chat {
+        to: Some("user2".into()),
+        text,
+    };
     let f = c.seal_text(req.code(), &[], &req.inner_text());
-    assert!(f.len() < MAX_FRAME_LEN / 2, "sealed frame of {} bytes", f.len());
-    assert_eq!(ClientRequest::from_inner(&s.open(&parse(&f), 0).unwrap().inner).unwrap(), req);
+    assert!(
+        f.len() < MAX_FRAME_LEN / 2,
+        "sealed frame of {} bytes",
+        f.len()
+    );
+    assert_eq!(
+        ClientRequest::from_inner(&s.open(&parse(&f), 0).unwrap().inner).unwrap(),
+        req
+    );
 }
 
 #[test]
 fn plain_hello_and_error_round_trip() {
-    let h = Hello { version: PROTOCOL_VERSION, nonce: NONCE_B };
+    let h = Hello {
+        version: PROTOCOL_VERSION,
+        nonce: NONCE_B,
+    };
     assert_eq!(Hello::from_message(&parse(&h.to_text())).unwrap(), h);
-    let future = Hello { version: PROTOCOL_VERSION + 1, nonce: NONCE_B };
-    assert_eq!(Hello::from_message(&parse(&future.to_text())), Err(ProtocolError::Version(PROTOCOL_VERSION + 1)));
-    assert!(Hello::from_message(&parse(&format!("1000|1|{}", b64([0u8; 15])))).is_err(), "short nonce");
+    let future = Hello {
+        version: PROTOCOL_VERSION + 1,
+        nonce: NONCE_B,
+    };
+    assert_eq!(
+        Hello::from_message(&parse(&future.to_text())),
+        Err(ProtocolError::Version(PROTOCOL_VERSION + 1))
+    );
+    assert!(
+        Hello::from_message(&parse(&format!("1000|1|{}", b64([0u8; 15])))).is_err(),
+        "short nonce"
+    );
     let e = ErrorMsg::new("BAD_LOGIN", "wrong | password\n错误");
     assert_eq!(ErrorMsg::from_message(&parse(&e.to_text())).unwrap(), e);
 }

@@ -40,7 +40,7 @@ pub fn encrypt(key: &DesKey, plaintext: &[u8]) -> ([u8; IV_LEN], Vec<u8>) {
 /// [`CryptoError::Decrypt`] for a wrong IV length, a ciphertext that is not whole blocks, or bad
 /// padding (one opaque error for all).
 pub fn decrypt(key: &DesKey, iv: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-    if iv.len() != IV_LEN || ciphertext.is_empty() || ciphertext.len() % IV_LEN != 0 {
+    if iv.len() != IV_LEN || ciphertext.is_empty() || !ciphertext.len().is_multiple_of(IV_LEN) {
         return Err(CryptoError::Decrypt);
     }
     DesCbcDec::new_from_slices(key.as_bytes(), iv)

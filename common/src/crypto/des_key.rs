@@ -32,7 +32,7 @@ impl DesKey {
     ///
     /// # Errors
     /// [`CryptoError::BadKey`] if a byte has even parity, [`CryptoError::WeakKey`] for the
-    /// 4 weak and 12 semi-weak keys.
+    /// 64 keys `des::weak_key_test` refuses (4 weak, 12 semi-weak, 48 possibly weak).
     pub fn from_bytes(k: [u8; DES_KEY_LEN]) -> Result<Self, CryptoError> {
         if k.iter().any(|b| b.count_ones() % 2 == 0) {
             return Err(CryptoError::BadKey("DES key parity bits are wrong".into()));

@@ -43,7 +43,11 @@ impl Envelope {
         let one_time = DesKey::generate();
         let (iv, sealed) = cbc::encrypt(&one_time, material_text(key).as_bytes());
         let wrapped_key = recipient.oaep_encrypt(one_time.as_bytes())?;
-        Ok(Self { iv, sealed, wrapped_key })
+        Ok(Self {
+            iv,
+            sealed,
+            wrapped_key,
+        })
     }
 
     /// Open with the recipient's private key and check the material is what the clear fields said.
@@ -58,13 +62,20 @@ impl Envelope {
         expires_at: &str,
     ) -> Result<SessionKey, CryptoError> {
         let k = recipient.oaep_decrypt(&self.wrapped_key)?;
-        let k: [u8; DES_KEY_LEN] = k.as_slice().try_into().map_err(|_| CryptoError::BadEnvelope)?;
+        let k: [u8; DES_KEY_LEN] = k
+            .as_slice()
+            .try_into()
+            .map_err(|_| CryptoError::BadEnvelope)?;
         let one_time = DesKey::from_bytes(k).map_err(|_| CryptoError::BadEnvelope)?;
         let plain = Zeroizing::new(
-            cbc::decrypt(&one_time, &self.iv, &self.sealed).map_err(|_| CryptoError::BadEnvelope)?,
+            cbc::decrypt(&one_time, &self.iv, &self.sealed)
+                .map_err(|_| CryptoError::BadEnvelope)?,
         );
         let text = std::str::from_utf8(&plain).map_err(|_| CryptoError::BadEnvelope)?;
-        let m = RawMessage { code: String::new(), fields: text.split('|').map(str::to_owned).collect() };
+        let m = RawMessage {
+            code: String::new(),
+            fields: text.split('|').map(str::to_owned).collect(),
+        };
         let bad = |_| CryptoError::BadEnvelope;
         m.expect_fields(5).map_err(bad)?;
         let got_user = m.text(0).map_err(bad)?;
@@ -75,7 +86,8 @@ impl Envelope {
             username: got_user,
             key_id: key_id.to_owned(),
             des: DesKey::from_hex(&m.fields[3]).map_err(|_| CryptoError::BadEnvelope)?,
-            mac_key: SessionKey::parse_mac_key(&m.fields[4]).map_err(|_| CryptoError::BadEnvelope)?,
+            mac_key: SessionKey::parse_mac_key(&m.fields[4])
+                .map_err(|_| CryptoError::BadEnvelope)?,
             expires_at: session::parse_time(expires_at).map_err(|_| CryptoError::BadEnvelope)?,
         })
     }

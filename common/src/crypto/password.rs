@@ -33,7 +33,11 @@ pub fn hash_password_with(password: &str, iterations: u32) -> String {
     let salt = random::bytes::<PASSWORD_SALT_LEN>();
     let mut out = [0u8; HASH_LEN];
     pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), &salt, iterations, &mut out);
-    format!("{SCHEME}${iterations}${}${}", b64().encode(salt), b64().encode(out))
+    format!(
+        "{SCHEME}${iterations}${}${}",
+        b64().encode(salt),
+        b64().encode(out)
+    )
 }
 
 /// Does `stored` look like one of our hashes (as opposed to a legacy plaintext password)?
@@ -47,9 +51,13 @@ pub fn is_hash(stored: &str) -> bool {
 /// [`CryptoError::BadHash`] if `stored` is not a well-formed hash string.
 pub fn verify_password(password: &str, stored: &str) -> Result<bool, CryptoError> {
     let mut parts = stored.split('$');
-    let (Some(SCHEME), Some(iter), Some(salt), Some(hash), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(SCHEME), Some(iter), Some(salt), Some(hash), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
         return Err(CryptoError::BadHash);
     };
     let iterations: u32 = iter.parse().map_err(|_| CryptoError::BadHash)?;

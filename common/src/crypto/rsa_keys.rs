@@ -10,7 +10,9 @@ use std::fmt;
 use std::path::Path;
 
 use base64::Engine as _;
-use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use rsa::pkcs8::{
+    DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, LineEnding,
+};
 use rsa::traits::PublicKeyParts;
 use sha2::Sha256;
 use zeroize::Zeroizing;
@@ -92,9 +94,12 @@ impl PrivateKey {
     /// # Errors
     /// [`KeyFileError::Write`] naming the file.
     pub fn save(&self, private_path: &Path, public_path: &Path) -> Result<(), KeyFileError> {
-        crate::fsutil::write_atomic(private_path, self.to_pem().as_bytes(), true).map_err(|source| {
-            KeyFileError::Write { path: private_path.to_path_buf(), source }
-        })?;
+        crate::fsutil::write_atomic(private_path, self.to_pem().as_bytes(), true).map_err(
+            |source| KeyFileError::Write {
+                path: private_path.to_path_buf(),
+                source,
+            },
+        )?;
         self.public_key().save(public_path)
     }
 
@@ -184,8 +189,12 @@ impl PublicKey {
     /// # Errors
     /// [`KeyFileError::Write`] naming the file.
     pub fn save(&self, path: &Path) -> Result<(), KeyFileError> {
-        crate::fsutil::write_atomic(path, self.to_pem().as_bytes(), false)
-            .map_err(|source| KeyFileError::Write { path: path.to_path_buf(), source })
+        crate::fsutil::write_atomic(path, self.to_pem().as_bytes(), false).map_err(|source| {
+            KeyFileError::Write {
+                path: path.to_path_buf(),
+                source,
+            }
+        })
     }
 
     /// Load a PEM public key file.
@@ -245,9 +254,14 @@ pub fn fingerprint(spki_der: &[u8]) -> String {
 fn read_text(path: &Path) -> Result<String, KeyFileError> {
     std::fs::read_to_string(path).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
-            KeyFileError::Missing { path: path.to_path_buf() }
+            KeyFileError::Missing {
+                path: path.to_path_buf(),
+            }
         } else {
-            KeyFileError::Read { path: path.to_path_buf(), source }
+            KeyFileError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
         }
     })
 }

@@ -41,16 +41,38 @@ pub struct Opened {
 impl Channel {
     /// The client's side: sends `C` frames, receives `S` frames.
     pub fn client(key: Arc<SessionKey>, conn_nonce: &[u8]) -> Self {
-        Self::new(key, conn_nonce, label::CLIENT_TO_SERVER, label::SERVER_TO_CLIENT)
+        Self::new(
+            key,
+            conn_nonce,
+            label::CLIENT_TO_SERVER,
+            label::SERVER_TO_CLIENT,
+        )
     }
 
     /// The server's side: sends `S` frames, receives `C` frames.
     pub fn server(key: Arc<SessionKey>, conn_nonce: &[u8]) -> Self {
-        Self::new(key, conn_nonce, label::SERVER_TO_CLIENT, label::CLIENT_TO_SERVER)
+        Self::new(
+            key,
+            conn_nonce,
+            label::SERVER_TO_CLIENT,
+            label::CLIENT_TO_SERVER,
+        )
     }
 
-    fn new(key: Arc<SessionKey>, nonce: &[u8], send_dir: &'static str, recv_dir: &'static str) -> Self {
-        Self { key, nonce_b64: b64(nonce), send_dir, recv_dir, next_send: 0, last_recv: None }
+    fn new(
+        key: Arc<SessionKey>,
+        nonce: &[u8],
+        send_dir: &'static str,
+        recv_dir: &'static str,
+    ) -> Self {
+        Self {
+            key,
+            nonce_b64: b64(nonce),
+            send_dir,
+            recv_dir,
+            next_send: 0,
+            last_recv: None,
+        }
     }
 
     /// Two copies for two tasks: use one only to seal and the other only to open, so the reading
@@ -86,7 +108,8 @@ impl Channel {
         text
     }
 
-    /// Seal inner fields.
+    /// Seal inner fields. An empty inner text opens as zero fields, so `[]` and `[""]` seal alike;
+    /// the message encoders never produce a single empty field.
     pub fn seal(&mut self, code: &str, prefix: &[&str], fields: &[&str]) -> String {
         self.seal_text(code, prefix, &fields.join("|"))
     }
@@ -94,7 +117,15 @@ impl Channel {
     fn tag(&self, dir: &str, covered: &str) -> [u8; 32] {
         mac::hmac_sha256(
             &*self.key.mac_key,
-            &[label::FRAME_MAC.as_bytes(), b"|", dir.as_bytes(), b"|", self.nonce_b64.as_bytes(), b"|", covered.as_bytes()],
+            &[
+                label::FRAME_MAC.as_bytes(),
+                b"|",
+                dir.as_bytes(),
+                b"|",
+                self.nonce_b64.as_bytes(),
+                b"|",
+                covered.as_bytes(),
+            ],
         )
     }
 
@@ -109,11 +140,22 @@ impl Channel {
         msg.expect_fields(prefix_len + 4)?;
         let mac_tag = msg.bytes(prefix_len + 3)?;
         let covered_len = msg.code.len()
-            + msg.fields[..prefix_len + 3].iter().map(|f| f.len() + 1).sum::<usize>();
+            + msg.fields[..prefix_len + 3]
+                .iter()
+                .map(|f| f.len() + 1)
+                .sum::<usize>();
         let covered = &msg.to_text()[..covered_len];
         mac::verify_hmac_sha256(
             &*self.key.mac_key,
-            &[label::FRAME_MAC.as_bytes(), b"|", self.recv_dir.as_bytes(), b"|", self.nonce_b64.as_bytes(), b"|", covered.as_bytes()],
+            &[
+                label::FRAME_MAC.as_bytes(),
+                b"|",
+                self.recv_dir.as_bytes(),
+                b"|",
+                self.nonce_b64.as_bytes(),
+                b"|",
+                covered.as_bytes(),
+            ],
             &mac_tag,
         )?;
         let seq = msg.number(prefix_len)?;
@@ -127,7 +169,17 @@ impl Channel {
         let plain = cbc::decrypt(&self.key.des, &iv, &ct)?;
         let text = String::from_utf8(plain).map_err(|_| ProtocolError::NotUtf8)?;
         self.last_recv = Some(seq);
-        let fields = if text.is_empty() { Vec::new() } else { text.split(DELIMITER).map(str::to_owned).collect() };
-        Ok(Opened { seq, inner: RawMessage { code: msg.code.clone(), fields } })
+        let fields = if text.is_empty() {
+            Vec::new()
+        } else {
+            text.split(DELIMITER).map(str::to_owned).collect()
+        };
+        Ok(Opened {
+            seq,
+            inner: RawMessage {
+                code: msg.code.clone(),
+                fields,
+            },
+        })
     }
 }

@@ -25,7 +25,9 @@ pub struct SessionKey {
 impl SessionKey {
     /// Fresh key material for `username`, valid for `ttl`.
     pub fn generate(username: &str, ttl: time::Duration) -> Self {
-        let now = OffsetDateTime::now_utc().replace_nanosecond(0).expect("0 is a valid nanosecond");
+        let now = OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .expect("0 is a valid nanosecond");
         Self {
             username: username.to_owned(),
             key_id: hex::encode(random::bytes::<KEY_ID_LEN>()),
@@ -54,8 +56,9 @@ impl SessionKey {
     /// [`CryptoError::BadKey`].
     pub fn parse_mac_key(s: &str) -> Result<Zeroizing<[u8; MAC_KEY_LEN]>, CryptoError> {
         let mut k = Zeroizing::new([0u8; MAC_KEY_LEN]);
-        hex::decode_to_slice(s.trim(), &mut *k)
-            .map_err(|_| CryptoError::BadKey(format!("a MAC key is {} hex digits", MAC_KEY_LEN * 2)))?;
+        hex::decode_to_slice(s.trim(), &mut *k).map_err(|_| {
+            CryptoError::BadKey(format!("a MAC key is {} hex digits", MAC_KEY_LEN * 2))
+        })?;
         Ok(k)
     }
 }

@@ -14,7 +14,9 @@
 
 use crate::crypto::sealed::Channel;
 use crate::error::ProtocolError;
-use crate::protocol::consts::{KEY_ID_LEN, MAX_MESSAGE_BYTES, MAX_USERNAME_LEN, NONCE_LEN, PROTOCOL_VERSION, code};
+use crate::protocol::consts::{
+    KEY_ID_LEN, MAX_MESSAGE_BYTES, MAX_USERNAME_LEN, NONCE_LEN, PROTOCOL_VERSION, code,
+};
 use crate::protocol::message::{RawMessage, b64};
 
 /// Plain server hello carrying the connection nonce that every MAC on this connection covers.
@@ -38,7 +40,10 @@ impl Hello {
         if version != PROTOCOL_VERSION {
             return Err(ProtocolError::Version(version));
         }
-        Ok(Self { version, nonce: m.array(1)? })
+        Ok(Self {
+            version,
+            nonce: m.array(1)?,
+        })
     }
 }
 
@@ -99,7 +104,10 @@ pub struct ErrorMsg {
 
 impl ErrorMsg {
     pub fn new(reason: &str, message: impl Into<String>) -> Self {
-        Self { reason: reason.to_owned(), message: message.into() }
+        Self {
+            reason: reason.to_owned(),
+            message: message.into(),
+        }
     }
 
     pub fn to_text(&self) -> String {
@@ -111,7 +119,10 @@ impl ErrorMsg {
     pub fn from_message(m: &RawMessage) -> Result<Self, ProtocolError> {
         m.expect_code(code::ERROR)?;
         m.expect_fields(2)?;
-        Ok(Self { reason: m.token(0)?.to_owned(), message: m.text(1)? })
+        Ok(Self {
+            reason: m.token(0)?.to_owned(),
+            message: m.text(1)?,
+        })
     }
 }
 
@@ -119,7 +130,10 @@ impl ErrorMsg {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientRequest {
     /// `to = None` sends to everyone; `Some(username)` privately.
-    Chat { to: Option<String>, text: String },
+    Chat {
+        to: Option<String>,
+        text: String,
+    },
     ListUsers,
     Logout,
     Ping,
@@ -138,7 +152,9 @@ impl ClientRequest {
     /// The plaintext inside the seal.
     pub fn inner_text(&self) -> String {
         match self {
-            Self::Chat { to, text } => format!("{}|{}", b64(to.as_deref().unwrap_or("")), b64(text)),
+            Self::Chat { to, text } => {
+                format!("{}|{}", b64(to.as_deref().unwrap_or("")), b64(text))
+            }
             Self::ListUsers | Self::Logout | Self::Ping => String::new(),
         }
     }
@@ -152,12 +168,18 @@ impl ClientRequest {
             code::CHAT => {
                 m.expect_fields(2)?;
                 let to = m.text(0)?;
-                Ok(Self::Chat { to: (!to.is_empty()).then_some(to), text: m.text(1)? })
+                Ok(Self::Chat {
+                    to: (!to.is_empty()).then_some(to),
+                    text: m.text(1)?,
+                })
             }
             code::LIST_USERS => m.expect_fields(0).map(|()| Self::ListUsers),
             code::LOGOUT => m.expect_fields(0).map(|()| Self::Logout),
             code::PING => m.expect_fields(0).map(|()| Self::Ping),
-            other => Err(ProtocolError::Unexpected { got: other.to_owned(), expected: "a chat request".into() }),
+            other => Err(ProtocolError::Unexpected {
+                got: other.to_owned(),
+                expected: "a chat request".into(),
+            }),
         }
     }
 }
@@ -171,7 +193,10 @@ pub fn check_text(text: &str) -> Result<(), String> {
         return Err("empty message".into());
     }
     if text.len() > MAX_MESSAGE_BYTES {
-        return Err(format!("message is {} bytes; the limit is {MAX_MESSAGE_BYTES} bytes", text.len()));
+        return Err(format!(
+            "message is {} bytes; the limit is {MAX_MESSAGE_BYTES} bytes",
+            text.len()
+        ));
     }
     Ok(())
 }
@@ -260,7 +285,9 @@ impl ServerEvent {
     /// The plaintext inside the seal.
     pub fn inner_text(&self) -> String {
         match self {
-            Self::LoginOk { username, nickname } => format!("OK|{}|{}", b64(username), b64(nickname)),
+            Self::LoginOk { username, nickname } => {
+                format!("OK|{}|{}", b64(username), b64(nickname))
+            }
             Self::Chat(c) => format!(
                 "{}|{}|{}|{}|{}|{}",
                 c.msg_id,
@@ -275,7 +302,13 @@ impl ServerEvent {
                 .map(|u| format!("{}|{}", b64(&u.username), b64(&u.nickname)))
                 .collect::<Vec<_>>()
                 .join("|"),
-            Self::Notice(n) => format!("{}|{}|{}|{}", n.kind.as_str(), b64(&n.user), b64(&n.nick), b64(&n.text)),
+            Self::Notice(n) => format!(
+                "{}|{}|{}|{}",
+                n.kind.as_str(),
+                b64(&n.user),
+                b64(&n.nick),
+                b64(&n.text)
+            ),
             Self::Pong => String::new(),
         }
     }
@@ -289,9 +322,16 @@ impl ServerEvent {
             code::LOGIN_RESULT => {
                 m.expect_fields(3)?;
                 if m.token(0)? != "OK" {
-                    return Err(ProtocolError::BadField { code: m.code.clone(), index: 0, reason: "expected OK".into() });
+                    return Err(ProtocolError::BadField {
+                        code: m.code.clone(),
+                        index: 0,
+                        reason: "expected OK".into(),
+                    });
                 }
-                Ok(Self::LoginOk { username: m.text(1)?, nickname: m.text(2)? })
+                Ok(Self::LoginOk {
+                    username: m.text(1)?,
+                    nickname: m.text(2)?,
+                })
             }
             code::CHAT_MESSAGE => {
                 m.expect_fields(6)?;
@@ -306,7 +346,7 @@ impl ServerEvent {
                 }))
             }
             code::USER_LIST => {
-                if m.fields.len() % 2 != 0 {
+                if !m.fields.len().is_multiple_of(2) {
                     return Err(ProtocolError::FieldCount {
                         code: m.code.clone(),
                         expected: "an even number of".into(),
@@ -314,21 +354,35 @@ impl ServerEvent {
                     });
                 }
                 (0..m.fields.len() / 2)
-                    .map(|i| Ok(OnlineUser { username: m.text(2 * i)?, nickname: m.text(2 * i + 1)? }))
+                    .map(|i| {
+                        Ok(OnlineUser {
+                            username: m.text(2 * i)?,
+                            nickname: m.text(2 * i + 1)?,
+                        })
+                    })
                     .collect::<Result<_, _>>()
                     .map(Self::UserList)
             }
             code::NOTICE => {
                 m.expect_fields(4)?;
-                let kind = NoticeKind::parse(m.token(0)?).ok_or_else(|| ProtocolError::BadField {
-                    code: m.code.clone(),
-                    index: 0,
-                    reason: "unknown notice kind".into(),
-                })?;
-                Ok(Self::Notice(Notice { kind, user: m.text(1)?, nick: m.text(2)?, text: m.text(3)? }))
+                let kind =
+                    NoticeKind::parse(m.token(0)?).ok_or_else(|| ProtocolError::BadField {
+                        code: m.code.clone(),
+                        index: 0,
+                        reason: "unknown notice kind".into(),
+                    })?;
+                Ok(Self::Notice(Notice {
+                    kind,
+                    user: m.text(1)?,
+                    nick: m.text(2)?,
+                    text: m.text(3)?,
+                }))
             }
             code::PONG => m.expect_fields(0).map(|()| Self::Pong),
-            other => Err(ProtocolError::Unexpected { got: other.to_owned(), expected: "a server event".into() }),
+            other => Err(ProtocolError::Unexpected {
+                got: other.to_owned(),
+                expected: "a server event".into(),
+            }),
         }
     }
 }

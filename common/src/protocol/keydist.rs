@@ -69,7 +69,13 @@ pub struct KeyError {
 
 impl KeyHello {
     pub fn to_text(&self) -> String {
-        format!("{}|{}|{}|{}", code::KEY_HELLO, self.version, b64(&self.server_pub), b64(self.server_nonce))
+        format!(
+            "{}|{}|{}|{}",
+            code::KEY_HELLO,
+            self.version,
+            b64(&self.server_pub),
+            b64(self.server_nonce)
+        )
     }
 
     /// # Errors
@@ -81,7 +87,11 @@ impl KeyHello {
         if version != PROTOCOL_VERSION {
             return Err(ProtocolError::Version(version));
         }
-        Ok(Self { version, server_pub: m.bytes(1)?, server_nonce: m.array(2)? })
+        Ok(Self {
+            version,
+            server_pub: m.bytes(1)?,
+            server_nonce: m.array(2)?,
+        })
     }
 }
 
@@ -102,7 +112,12 @@ impl KeyRequest {
     pub fn from_message(m: &RawMessage) -> Result<Self, ProtocolError> {
         m.expect_code(code::KEY_REQUEST)?;
         m.expect_fields(4)?;
-        Ok(Self { username: m.text(0)?, client_pub: m.bytes(1)?, client_nonce: m.array(2)?, signature: m.bytes(3)? })
+        Ok(Self {
+            username: m.text(0)?,
+            client_pub: m.bytes(1)?,
+            client_nonce: m.array(2)?,
+            signature: m.bytes(3)?,
+        })
     }
 }
 
@@ -119,7 +134,12 @@ impl KeyEnvelope {
     }
 
     pub fn to_text(&self) -> String {
-        format!("{}|{}|{}", code::KEY_ENVELOPE, self.wire_fields().join("|"), b64(&self.signature))
+        format!(
+            "{}|{}|{}",
+            code::KEY_ENVELOPE,
+            self.wire_fields().join("|"),
+            b64(&self.signature)
+        )
     }
 
     /// # Errors
@@ -131,11 +151,20 @@ impl KeyEnvelope {
             key_id: m.hex_id(0, KEY_ID_LEN)?,
             expires_at: {
                 let t = m.token(1)?;
-                crate::crypto::session::parse_time(t)
-                    .map_err(|reason| ProtocolError::BadField { code: m.code.clone(), index: 1, reason })?;
+                crate::crypto::session::parse_time(t).map_err(|reason| {
+                    ProtocolError::BadField {
+                        code: m.code.clone(),
+                        index: 1,
+                        reason,
+                    }
+                })?;
                 t.to_owned()
             },
-            envelope: Envelope { iv: m.array(2)?, sealed: m.bytes(3)?, wrapped_key: m.bytes(4)? },
+            envelope: Envelope {
+                iv: m.array(2)?,
+                sealed: m.bytes(3)?,
+                wrapped_key: m.bytes(4)?,
+            },
             signature: m.bytes(5)?,
         })
     }
@@ -151,7 +180,10 @@ impl KeyConfirm {
     pub fn from_message(m: &RawMessage) -> Result<Self, ProtocolError> {
         m.expect_code(code::KEY_CONFIRM)?;
         m.expect_fields(2)?;
-        Ok(Self { key_id: m.hex_id(0, KEY_ID_LEN)?, mac: m.array(1)? })
+        Ok(Self {
+            key_id: m.hex_id(0, KEY_ID_LEN)?,
+            mac: m.array(1)?,
+        })
     }
 }
 
@@ -172,7 +204,10 @@ pub fn parse_done(m: &RawMessage) -> Result<String, ProtocolError> {
 
 impl KeyError {
     pub fn new(reason: &str, message: impl Into<String>) -> Self {
-        Self { reason: reason.to_owned(), message: message.into() }
+        Self {
+            reason: reason.to_owned(),
+            message: message.into(),
+        }
     }
 
     pub fn to_text(&self) -> String {
@@ -184,7 +219,10 @@ impl KeyError {
     pub fn from_message(m: &RawMessage) -> Result<Self, ProtocolError> {
         m.expect_code(code::KEY_ERROR)?;
         m.expect_fields(2)?;
-        Ok(Self { reason: m.token(0)?.to_owned(), message: m.text(1)? })
+        Ok(Self {
+            reason: m.token(0)?.to_owned(),
+            message: m.text(1)?,
+        })
     }
 }
 
@@ -218,13 +256,22 @@ impl Transcript {
     /// What the server signs: the request transcript under the envelope label, then
     /// `|key_id|expires_at|iv|sealed|wrapped_key` exactly as sent.
     pub fn envelope_bytes(&self, env: &KeyEnvelope) -> Vec<u8> {
-        format!("{}|{}", self.base(label::KEY_ENVELOPE), env.wire_fields().join("|")).into_bytes()
+        format!(
+            "{}|{}",
+            self.base(label::KEY_ENVELOPE),
+            env.wire_fields().join("|")
+        )
+        .into_bytes()
     }
 
     /// What the client's confirmation MAC covers: `minichat-keyconfirm-v1|` + hex SHA-256 of the
     /// signed envelope transcript.
     pub fn confirm_bytes(&self, env: &KeyEnvelope) -> Vec<u8> {
-        format!("{}|{}", label::KEY_CONFIRM, hex::encode(crate::crypto::sha256(&self.envelope_bytes(env))))
-            .into_bytes()
+        format!(
+            "{}|{}",
+            label::KEY_CONFIRM,
+            hex::encode(crate::crypto::sha256(&self.envelope_bytes(env)))
+        )
+        .into_bytes()
     }
 }

@@ -45,7 +45,10 @@ pub fn b64(data: impl AsRef<[u8]>) -> String {
 
 impl RawMessage {
     pub fn new(code: &str, fields: Vec<String>) -> Self {
-        Self { code: code.to_owned(), fields }
+        Self {
+            code: code.to_owned(),
+            fields,
+        }
     }
 
     /// Parse a frame payload.
@@ -69,12 +72,16 @@ impl RawMessage {
             let shown: String = code.chars().take(16).collect();
             return Err(ProtocolError::UnknownCode(shown));
         }
-        Ok(Self { code: code.to_owned(), fields: parts.map(str::to_owned).collect() })
+        Ok(Self {
+            code: code.to_owned(),
+            fields: parts.map(str::to_owned).collect(),
+        })
     }
 
     /// The `CODE|field|...` text.
     pub fn to_text(&self) -> String {
-        let mut s = String::with_capacity(5 + self.fields.iter().map(|f| f.len() + 1).sum::<usize>());
+        let mut s =
+            String::with_capacity(5 + self.fields.iter().map(|f| f.len() + 1).sum::<usize>());
         s.push_str(&self.code);
         for f in &self.fields {
             s.push(DELIMITER);
@@ -107,16 +114,26 @@ impl RawMessage {
         if self.code == code {
             Ok(())
         } else {
-            Err(ProtocolError::Unexpected { got: self.code.clone(), expected: code.to_owned() })
+            Err(ProtocolError::Unexpected {
+                got: self.code.clone(),
+                expected: code.to_owned(),
+            })
         }
     }
 
     fn bad(&self, index: usize, reason: impl Into<String>) -> ProtocolError {
-        ProtocolError::BadField { code: self.code.clone(), index, reason: reason.into() }
+        ProtocolError::BadField {
+            code: self.code.clone(),
+            index,
+            reason: reason.into(),
+        }
     }
 
     fn raw(&self, index: usize) -> Result<&str, ProtocolError> {
-        self.fields.get(index).map(String::as_str).ok_or_else(|| self.bad(index, "missing"))
+        self.fields
+            .get(index)
+            .map(String::as_str)
+            .ok_or_else(|| self.bad(index, "missing"))
     }
 
     /// Field `index` as an ASCII token.
@@ -164,7 +181,8 @@ impl RawMessage {
         if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(self.bad(index, "not a decimal number"));
         }
-        s.parse().map_err(|_| self.bad(index, "number out of range"))
+        s.parse()
+            .map_err(|_| self.bad(index, "number out of range"))
     }
 
     /// Field `index` as a lowercase hex id of exactly `len` bytes.
@@ -173,7 +191,11 @@ impl RawMessage {
     /// [`ProtocolError::BadField`].
     pub fn hex_id(&self, index: usize, len: usize) -> Result<String, ProtocolError> {
         let s = self.raw(index)?;
-        if s.len() != len * 2 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if s.len() != len * 2
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(self.bad(index, format!("must be {} lowercase hex digits", len * 2)));
         }
         Ok(s.to_owned())

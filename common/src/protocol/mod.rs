@@ -25,7 +25,9 @@ use consts::MAX_USERNAME_LEN;
 /// # Errors
 /// A sentence for the user.
 pub fn check_username(name: &str) -> Result<(), String> {
-    let ok_chars = name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+    let ok_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
     if name.is_empty() || name.len() > MAX_USERNAME_LEN || !ok_chars || name.starts_with('.') {
         return Err(format!(
             "invalid username {name:?}: use 1 to {MAX_USERNAME_LEN} ASCII letters, digits, '_', '-' or '.', not starting with '.'"

@@ -8,7 +8,10 @@ use common::crypto::PrivateKey;
 
 /// A file in `common/tests/fixtures/` (test-only keys, see the README there).
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("fixtures")
+        .join(name)
 }
 
 /// The fixed 2048-bit test key pair (`test_rsa_private.pem` / `test_rsa_public.pem`).
@@ -18,7 +21,8 @@ pub fn test_key() -> PrivateKey {
 
 /// A second, unrelated 2048-bit test key pair.
 pub fn other_key() -> PrivateKey {
-    PrivateKey::load(&fixture("test_rsa_other_private.pem")).expect("fixture test_rsa_other_private.pem loads")
+    PrivateKey::load(&fixture("test_rsa_other_private.pem"))
+        .expect("fixture test_rsa_other_private.pem loads")
 }
 
 /// Hex to bytes (test vectors).
@@ -29,7 +33,11 @@ pub fn unhex(s: &str) -> Vec<u8> {
 
 /// Is the `openssl` command line tool usable? Prints why a test is skipped when it is not.
 pub fn have_openssl(test: &str) -> bool {
-    let ok = Command::new("openssl").arg("version").output().map(|o| o.status.success()).unwrap_or(false);
+    let ok = Command::new("openssl")
+        .arg("version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     if !ok {
         eprintln!("SKIPPED {test}: the `openssl` command is not on PATH");
     }
@@ -38,7 +46,11 @@ pub fn have_openssl(test: &str) -> bool {
 
 /// Run `openssl` with `args` in `dir`.
 pub fn openssl(dir: &Path, args: &[&str]) -> Output {
-    Command::new("openssl").args(args).current_dir(dir).output().expect("openssl runs")
+    Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs")
 }
 
 /// Run `openssl` and require success.
@@ -57,5 +69,9 @@ pub fn openssl_ok(dir: &Path, args: &[&str]) -> Output {
 #[cfg(unix)]
 pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).expect("file exists").permissions().mode() & 0o777
+    std::fs::metadata(path)
+        .expect("file exists")
+        .permissions()
+        .mode()
+        & 0o777
 }
