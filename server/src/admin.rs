@@ -30,10 +30,7 @@ pub fn db_init(store: &dyn UserStore) -> anyhow::Result<String> {
             store.describe()
         )
     } else {
-        format!(
-            "{}: ready, {total} users (none inserted: the table is not empty).",
-            store.describe()
-        )
+        format!("{}: ready, {total} users.", store.describe())
     })
 }
 
@@ -173,7 +170,7 @@ pub fn read_password(prompt: &str, from_stdin: bool) -> anyhow::Result<String> {
             .to_owned()
     } else {
         let first = rpassword::prompt_password(prompt).context(
-            "reading the password from the terminal (no terminal? pass it on stdin instead)",
+            "reading the password from the terminal (no terminal? use --password-stdin)",
         )?;
         let second = rpassword::prompt_password("Repeat the password: ")
             .context("reading the password from the terminal")?;

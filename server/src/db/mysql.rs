@@ -55,6 +55,7 @@ const DISCONNECT_CODES: [u16; 6] = [
 ];
 const ER_DUP_ENTRY: u16 = 1062;
 const ER_DATA_TOO_LONG: u16 = 1406;
+const ER_TRUNCATED_WRONG_VALUE_FOR_FIELD: u16 = 1366;
 
 /// `(COLUMN_NAME, CHARACTER_SET_NAME, COLLATION_NAME, CHARACTER_MAXIMUM_LENGTH)`.
 type ColumnInfo = (String, Option<String>, Option<String>, Option<u64>);
@@ -437,10 +438,14 @@ fn map_err(e: mysql::Error) -> DbError {
     match &e {
         _ if is_disconnect(&e) => DbError::Unavailable(e.to_string()),
         mysql::Error::MySqlError(m) if m.code == ER_DUP_ENTRY => DbError::Exists(m.message.clone()),
-        mysql::Error::MySqlError(m) if m.code == ER_DATA_TOO_LONG => DbError::Query(format!(
-            "{} (a legacy table? run `server db upgrade`)",
-            m.message
-        )),
+        mysql::Error::MySqlError(m)
+            if m.code == ER_DATA_TOO_LONG || m.code == ER_TRUNCATED_WRONG_VALUE_FOR_FIELD =>
+        {
+            DbError::Query(format!(
+                "{} (a legacy table? run `server db upgrade`)",
+                m.message
+            ))
+        }
         _ => DbError::Query(e.to_string()),
     }
 }
