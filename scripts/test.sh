@@ -36,5 +36,8 @@ scripts/gui-test.sh
 step "portable client folder test"
 scripts/dist-test.sh
 
+step "short load run (100 clients, 5 s): no loss, duplicate or reordering"
+scripts/load.sh --short
+
 echo
 echo "test.sh: all tests passed"

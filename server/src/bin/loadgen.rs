@@ -1,0 +1,436 @@
+//! `loadgen`: drives a running server_key + server through the real protocol and checks and
+//! measures what happens. Used by `scripts/load.sh` (attack/fault/load suite) and
+//! `scripts/bench.sh` (benchmarks).
+//!
+//! Modes:
+//! - `relay`: key step for N users (one shared client key, so 1,000 users cost one key
+//!   generation), log all in, S of them send messages of `--size` bytes at `--rate` messages/s
+//!   in total (0 = as fast as the server accepts, with `--window` unacknowledged messages per
+//!   sender), for `--duration` seconds. Every receiver records every message; the checker
+//!   verifies that each accepted message (the server echoes it to its sender) reached every user
+//!   exactly once and in order, and reports throughput and end-to-end latency.
+//! - `keydist`: K concurrent clients run key steps back to back for `--duration` seconds.
+//! - `idle`: log N users in and hold them for `--duration` seconds (memory per connection).
+//!
+//! Users `lg00001`.. are created in the server's database (`--db`, the same URL the server
+//! uses) with a cheap PBKDF2 cost (1,000 iterations), so 1,000 logins measure the relay, not
+//! password hashing. Message text: `<sender>|<seq>|<send time µs>|` padded to `--size`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use clap::{Parser, ValueEnum};
+use common::client::chat_client::{ChatReceiver, ChatSender, Incoming, login};
+use common::client::folder::ClientFolder;
+use common::client::key_client::{KeyStepOptions, run_key_step_with};
+use common::config::ClientConfig;
+use common::crypto::PrivateKey;
+use common::protocol::chat::{ClientRequest, ServerEvent};
+use tokio::sync::{Semaphore, mpsc};
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    Relay,
+    Keydist,
+    Idle,
+}
+
+/// Load generator and checker for mini-chat.
+#[derive(Parser)]
+struct Args {
+    #[arg(long, value_enum, default_value = "relay")]
+    mode: Mode,
+    /// Host of both servers.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    #[arg(long, default_value_t = 8090)]
+    chat_port: u16,
+    #[arg(long, default_value_t = 8091)]
+    key_port: u16,
+    /// The server's database URL, to create the load users in.
+    #[arg(long)]
+    db: String,
+    /// Logged-in users.
+    #[arg(long, default_value_t = 50)]
+    users: usize,
+    /// How many of them send.
+    #[arg(long, default_value_t = 10)]
+    senders: usize,
+    /// Total messages per second over all senders; 0 = as fast as accepted.
+    #[arg(long, default_value_t = 100.0)]
+    rate: f64,
+    /// Unacknowledged messages allowed per sender at rate 0.
+    #[arg(long, default_value_t = 4)]
+    window: usize,
+    /// Seconds of sending (relay), handshaking (keydist) or holding (idle).
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Message size in bytes.
+    #[arg(long, default_value_t = 100)]
+    size: usize,
+    /// Concurrent key steps (keydist) and concurrent logins (all modes).
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Exit 1 on any loss, duplicate or reordering.
+    #[arg(long)]
+    check: bool,
+    /// Folder for the load users' key files and the shared client key. Reuse it across runs:
+    /// server_key binds each load username to that key on first use.
+    #[arg(long, default_value = "target/loadgen")]
+    work_dir: PathBuf,
+}
+
+const PASSWORD: &str = "load-password";
+
+fn now_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+}
+
+fn username(i: usize) -> String {
+    format!("lg{i:05}")
+}
+
+fn folder(args: &Args, dir: &std::path::Path, i: usize) -> ClientFolder {
+    let cfg = ClientConfig {
+        server_host: args.host.clone(),
+        chat_port: args.chat_port,
+        key_port: args.key_port,
+        username: username(i),
+        ..ClientConfig::default()
+    };
+    ClientFolder::new(cfg, dir.join(username(i)), "loadgen")
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let work = args.work_dir.clone();
+    std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async_main(args, work))
+}
+
+async fn async_main(args: Args, work: PathBuf) -> anyhow::Result<()> {
+    let t0 = Instant::now();
+    let n = if args.mode == Mode::Keydist { args.concurrency } else { args.users };
+    create_users(&args.db, n)?;
+    let (priv_path, pub_path) = (work.join("loadgen_client_private.pem"), work.join("loadgen_client_public.pem"));
+    let client_key =
+        Arc::new(tokio::task::spawn_blocking(move || PrivateKey::load_or_create(&priv_path, &pub_path, 2048)).await??.0);
+    let folders: Vec<ClientFolder> = (0..n).map(|i| folder(&args, &work, i)).collect();
+    if args.mode == Mode::Keydist {
+        return keydist(&args, folders, client_key).await;
+    }
+    key_steps(&args, &folders, &client_key).await?;
+    eprintln!("loadgen: key step for {n} users done in {:.1} s", t0.elapsed().as_secs_f64());
+    let t1 = Instant::now();
+    let sessions = login_all(&args, &folders).await?;
+    eprintln!("loadgen: {n} users logged in in {:.1} s", t1.elapsed().as_secs_f64());
+    match args.mode {
+        Mode::Idle => {
+            println!("IDLE users={n} holding={}s", args.duration);
+            tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
+            drop(sessions);
+            Ok(())
+        }
+        _ => relay(&args, sessions).await,
+    }
+}
+
+fn create_users(db: &str, n: usize) -> anyhow::Result<()> {
+    let store = server::db::open(db).with_context(|| format!("opening {}", server::db::redact_url(db)))?;
+    let existing: std::collections::HashSet<String> =
+        store.list_users()?.into_iter().map(|u| u.user_name).collect();
+    let hash = common::crypto::password::hash_password_with(PASSWORD, 1000);
+    for i in 0..n {
+        let u = username(i);
+        if existing.contains(&u) {
+            store.set_password(&u, &hash)?;
+        } else {
+            store.add_user(&u, &hash, &format!("load{i}"))?;
+        }
+    }
+    Ok(())
+}
+
+async fn key_steps(args: &Args, folders: &[ClientFolder], key: &Arc<PrivateKey>) -> anyhow::Result<()> {
+    let limit = Arc::new(Semaphore::new(args.concurrency.max(1)));
+    let mut tasks = Vec::new();
+    for f in folders.iter().cloned() {
+        let (limit, key) = (limit.clone(), key.clone());
+        tasks.push(tokio::spawn(async move {
+            let _p = limit.acquire().await;
+            run_key_step_with(&f, &key, KeyStepOptions::default()).await.map(|_| ())
+        }));
+    }
+    for t in tasks {
+        t.await?.map_err(|e| anyhow::anyhow!("key step: {e}"))?;
+    }
+    Ok(())
+}
+
+async fn login_all(args: &Args, folders: &[ClientFolder]) -> anyhow::Result<Vec<(ChatSender, ChatReceiver)>> {
+    let limit = Arc::new(Semaphore::new(args.concurrency.max(1)));
+    let mut tasks = Vec::new();
+    for f in folders.iter().cloned() {
+        let limit = limit.clone();
+        tasks.push(tokio::spawn(async move {
+            let _p = limit.acquire().await;
+            login(&f, PASSWORD, Duration::from_secs(60)).await.map(|(s, r, _)| (s, r))
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await?.map_err(|e| anyhow::anyhow!("login: {e}"))?);
+    }
+    Ok(out)
+}
+
+async fn keydist(args: &Args, folders: Vec<ClientFolder>, key: Arc<PrivateKey>) -> anyhow::Result<()> {
+    // One warm-up round binds every username to the shared key.
+    key_steps(args, &folders, &key).await?;
+    let done = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let end = Instant::now() + Duration::from_secs_f64(args.duration);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for f in folders {
+        let (key, done, failed) = (key.clone(), done.clone(), failed.clone());
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < end {
+                match run_key_step_with(&f, &key, KeyStepOptions::default()).await {
+                    Ok(_) => done.fetch_add(1, Ordering::Relaxed),
+                    Err(e) => {
+                        eprintln!("loadgen: key step failed: {e}");
+                        failed.fetch_add(1, Ordering::Relaxed)
+                    }
+                };
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let n = done.load(Ordering::Relaxed);
+    println!(
+        "KEYDIST concurrency={} handshakes={n} failed={} seconds={secs:.2} handshakes_per_s={:.1}",
+        args.concurrency,
+        failed.load(Ordering::Relaxed),
+        n as f64 / secs
+    );
+    if args.check && failed.load(Ordering::Relaxed) > 0 {
+        bail!("some key steps failed");
+    }
+    Ok(())
+}
+
+/// What one receiver saw.
+#[derive(Default)]
+struct Seen {
+    /// Per sender: the sequence numbers in arrival order.
+    per_sender: HashMap<usize, Vec<u64>>,
+    last_msg_id: u64,
+    msg_id_regressions: u64,
+    latencies_us: Vec<u32>,
+    closed: Option<String>,
+}
+
+fn parse_payload(text: &str) -> Option<(usize, u64, u64)> {
+    let mut p = text.split('|');
+    Some((p.next()?.parse().ok()?, p.next()?.parse().ok()?, p.next()?.parse().ok()?))
+}
+
+async fn relay(args: &Args, sessions: Vec<(ChatSender, ChatReceiver)>) -> anyhow::Result<()> {
+    let n = sessions.len();
+    let senders = args.senders.min(n);
+    let stop_at = Instant::now() + Duration::from_secs_f64(args.duration);
+    // Receivers record until told to stop; each sender's receiver also feeds its ack channel.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut recv_tasks = Vec::new();
+    let mut send_tasks = Vec::new();
+    let accepted = Arc::new(AtomicU64::new(0));
+    for (i, (sender, mut receiver)) in sessions.into_iter().enumerate() {
+        let (ack_tx, ack_rx) = mpsc::unbounded_channel::<u64>();
+        let mut stop = stop_rx.clone();
+        recv_tasks.push(tokio::spawn(async move {
+            let mut seen = Seen::default();
+            loop {
+                let next = tokio::select! {
+                    r = receiver.next() => r,
+                    _ = stop.changed() => break,
+                };
+                match next {
+                    Ok(Some(Incoming::Event { event: ServerEvent::Chat(line), .. })) => {
+                        if line.msg_id <= seen.last_msg_id {
+                            seen.msg_id_regressions += 1;
+                        }
+                        seen.last_msg_id = line.msg_id;
+                        if let Some((from, seq, sent)) = parse_payload(&line.text) {
+                            seen.per_sender.entry(from).or_default().push(seq);
+                            seen.latencies_us.push(now_us().saturating_sub(sent).min(u64::from(u32::MAX)) as u32);
+                            if from == i {
+                                let _ = ack_tx.send(seq);
+                            }
+                        }
+                    }
+                    Ok(Some(Incoming::ServerError(e))) => {
+                        seen.closed = Some(format!("{}: {}", e.reason, e.message));
+                        break;
+                    }
+                    Ok(Some(Incoming::Rejected { why, .. })) => {
+                        seen.closed = Some(format!("rejected frame: {why}"));
+                    }
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        seen.closed = Some("server closed".into());
+                        break;
+                    }
+                    Err(e) => {
+                        seen.closed = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+            seen
+        }));
+        if i < senders {
+            let per_sender_rate = args.rate / senders as f64;
+            let (size, window, accepted) = (args.size, args.window.max(1), accepted.clone());
+            send_tasks.push(tokio::spawn(sender_loop(i, sender, ack_rx, per_sender_rate, window, size, stop_at, accepted)));
+        } else {
+            // Non-senders keep their sender alive (dropping it would close the socket).
+            send_tasks.push(tokio::spawn(async move {
+                tokio::time::sleep_until(stop_at.into()).await;
+                (sender, 0u64)
+            }));
+        }
+    }
+    let t_start = Instant::now();
+    let mut sent_counts = Vec::new();
+    let mut keep = Vec::new();
+    for t in send_tasks {
+        let (s, c) = t.await?;
+        keep.push(s);
+        sent_counts.push(c);
+    }
+    let send_secs = t_start.elapsed().as_secs_f64();
+    // Let the last messages drain, then stop the receivers.
+    let accepted_now = accepted.load(Ordering::Relaxed);
+    let drain_deadline = Instant::now() + Duration::from_secs(30);
+    let _ = drain_deadline;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let _ = stop_tx.send(true);
+    let mut seens = Vec::new();
+    for t in recv_tasks {
+        seens.push(t.await?);
+    }
+    drop(keep);
+
+    // Check: every accepted message (sender i, seq 0..accepted_i) reached every receiver once, in order.
+    let accepted_per_sender: Vec<u64> = sent_counts.iter().take(senders).copied().collect();
+    let total_accepted: u64 = accepted_per_sender.iter().sum();
+    let (mut delivered, mut lost, mut duplicated, mut reordered, mut regress, mut disconnected) = (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut lat: Vec<u32> = Vec::new();
+    for seen in &mut seens {
+        if let Some(why) = &seen.closed {
+            disconnected += 1;
+            eprintln!("loadgen: a receiver ended early: {why}");
+        }
+        regress += seen.msg_id_regressions;
+        for (s, &acc) in accepted_per_sender.iter().enumerate() {
+            let seqs = seen.per_sender.get(&s).map(Vec::as_slice).unwrap_or(&[]);
+            delivered += seqs.len() as u64;
+            let mut uniq = std::collections::HashSet::new();
+            let mut prev: Option<u64> = None;
+            for &q in seqs {
+                if !uniq.insert(q) {
+                    duplicated += 1;
+                }
+                if prev.is_some_and(|p| q <= p) {
+                    reordered += 1;
+                }
+                prev = Some(q);
+            }
+            lost += (0..acc).filter(|q| !uniq.contains(q)).count() as u64;
+        }
+        lat.append(&mut seen.latencies_us);
+    }
+    lat.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if lat.is_empty() { 0.0 } else { f64::from(lat[((lat.len() - 1) as f64 * p) as usize]) / 1000.0 }
+    };
+    println!(
+        "RELAY users={n} senders={senders} rate={} size={} seconds={send_secs:.2} accepted={total_accepted} \
+         (echoed {accepted_now}) expected_deliveries={} delivered={delivered} lost={lost} duplicated={duplicated} \
+         reordered={reordered} msg_id_regressions={regress} disconnected={disconnected} deliveries_per_s={:.0} \
+         latency_ms_p50={:.2} p99={:.2} max={:.2}",
+        args.rate,
+        args.size,
+        total_accepted * n as u64,
+        delivered as f64 / send_secs,
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    );
+    let ok = lost == 0 && duplicated == 0 && reordered == 0 && regress == 0 && disconnected == 0 && total_accepted > 0;
+    println!("CHECK {}", if ok { "PASS" } else { "FAIL" });
+    if args.check && !ok {
+        bail!("loss, duplication, reordering or disconnection detected");
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn sender_loop(
+    me: usize,
+    mut sender: ChatSender,
+    mut acks: mpsc::UnboundedReceiver<u64>,
+    rate: f64,
+    window: usize,
+    size: usize,
+    stop_at: Instant,
+    accepted: Arc<AtomicU64>,
+) -> (ChatSender, u64) {
+    let mut seq = 0u64;
+    let mut acked = 0u64;
+    let interval = (rate > 0.0).then(|| Duration::from_secs_f64(1.0 / rate));
+    let mut next_at = tokio::time::Instant::now();
+    while Instant::now() < stop_at {
+        if let Some(iv) = interval {
+            tokio::time::sleep_until(next_at).await;
+            next_at += iv;
+        } else {
+            while seq - acked >= window as u64 {
+                match tokio::time::timeout(Duration::from_secs(10), acks.recv()).await {
+                    Ok(Some(_)) => acked += 1,
+                    _ => return (sender, seq),
+                }
+            }
+        }
+        while let Ok(_a) = acks.try_recv() {
+            acked += 1;
+        }
+        let mut text = format!("{me}|{seq}|{}|", now_us());
+        while text.len() < size {
+            text.push('x');
+        }
+        if sender.send(&ClientRequest::Chat { to: None, text }).await.is_err() {
+            break;
+        }
+        seq += 1;
+    }
+    // Wait for the echoes of everything sent: an echo means the server accepted it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while acked < seq {
+        match tokio::time::timeout_at(deadline, acks.recv()).await {
+            Ok(Some(_)) => acked += 1,
+            _ => break,
+        }
+    }
+    accepted.fetch_add(acked, Ordering::Relaxed);
+    (sender, acked)
+}
