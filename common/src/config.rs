@@ -52,6 +52,30 @@ impl Default for ServerKeyConfig {
     }
 }
 
+impl ServerKeyConfig {
+    /// Longest accepted `session_ttl_hours` (one year): a DES key should not live longer, and
+    /// larger values would overflow expiry arithmetic.
+    pub const MAX_TTL_HOURS: u64 = 24 * 366;
+
+    /// Check values serde cannot.
+    ///
+    /// # Errors
+    /// A message naming the key and the accepted range.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=Self::MAX_TTL_HOURS).contains(&self.session_ttl_hours) {
+            return Err(format!(
+                "session_ttl_hours = {} is outside 1..={}",
+                self.session_ttl_hours,
+                Self::MAX_TTL_HOURS
+            ));
+        }
+        if self.rsa_bits < crate::protocol::consts::MIN_RSA_BITS || self.rsa_bits > 16384 {
+            return Err(format!("rsa_bits = {} is outside {}..=16384", self.rsa_bits, crate::protocol::consts::MIN_RSA_BITS));
+        }
+        Ok(())
+    }
+}
+
 /// `server.toml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

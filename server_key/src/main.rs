@@ -82,6 +82,9 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         "server_key.toml",
         &[dev_default, manifest],
     )?;
+    loaded.config.validate().map_err(|m| {
+        anyhow::anyhow!("config {}: {m}", loaded.path.as_deref().map_or("(defaults)".into(), |p| p.display().to_string()))
+    })?;
     let store = KeyStore::new(loaded.resolve(&loaded.config.key_dir));
     let cfg = &loaded.config;
     match cli.command {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::config::Registration;
+use common::config::{Registration, ServerKeyConfig};
 use common::connection::{FrameReader, FrameWriter};
 use common::crypto::envelope::Envelope;
 use common::crypto::{PrivateKey, PublicKey, SessionKey, mac, random};
@@ -52,7 +52,8 @@ impl KeyServer {
             fingerprint: public.fingerprint(),
             identity: Arc::new(identity),
             registration,
-            ttl: time::Duration::hours(i64::try_from(ttl_hours).unwrap_or(i64::MAX / 3600)),
+            // Clamped so expiry arithmetic cannot overflow even if a caller skipped validation.
+            ttl: time::Duration::hours(ttl_hours.clamp(1, ServerKeyConfig::MAX_TTL_HOURS) as i64),
             trace,
             handshake_timeout: Duration::from_secs(HANDSHAKE_TIMEOUT_SECS),
             max_connections: MAX_KEY_CLIENTS,

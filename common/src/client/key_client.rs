@@ -43,6 +43,11 @@ pub enum KeyStepError {
     Timeout(u64),
     #[error("the key server closed the connection {during}; your previous session key (if any) is still valid")]
     Closed { during: &'static str },
+    #[error(
+        "the key server closed the connection before confirming the new key; it may already hold the new key \
+         while this folder keeps the old one - run the key step again"
+    )]
+    Unconfirmed,
     #[error("unexpected answer from the key server: {0}")]
     Protocol(String),
     #[error("{0}")]
@@ -237,8 +242,11 @@ pub async fn run_key_step_with(
         mac: mac::hmac_sha256(&*session.mac_key, &[&transcript.confirm_bytes(&env)]),
     };
     writer.write_frame(confirm.to_text().as_bytes()).await.map_err(send_err)?;
-    let done = parse_done(&next_message(&mut reader, &opts, "before confirming the key").await?)
-        .map_err(|e| KeyStepError::Protocol(e.to_string()))?;
+    let done = match next_message(&mut reader, &opts, "before confirming the key").await {
+        Ok(m) => parse_done(&m).map_err(|e| KeyStepError::Protocol(e.to_string()))?,
+        Err(KeyStepError::Closed { .. } | KeyStepError::Timeout(_)) => return Err(KeyStepError::Unconfirmed),
+        Err(e) => return Err(e),
+    };
     if done.as_str() != env.key_id {
         return Err(KeyStepError::Protocol(format!("done names key {done}, expected {}", env.key_id)));
     }
