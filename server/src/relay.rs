@@ -113,7 +113,8 @@ impl Registry {
         let (tx, rx) = mpsc::channel(self.queue_len);
         let kick = Arc::new(Kick::default());
         let mut inner = self.lock();
-        if let Some(old) = inner.members.remove(username) {
+        let replaced = inner.members.remove(username);
+        if let Some(old) = &replaced {
             old.kick.kick(ErrorMsg::new(
                 reason::LOGGED_IN_ELSEWHERE,
                 format!("{username} logged in again from another client; this session was closed"),
@@ -125,7 +126,10 @@ impl Registry {
             nick: nickname.to_owned(),
             text: String::new(),
         }));
-        Self::fan_out(&mut inner, &notice, &|_| true);
+        // A user who replaces their own session never went offline: no new JOIN for the others.
+        if replaced.is_none() {
+            Self::fan_out(&mut inner, &notice, &|_| true);
+        }
         inner.members.insert(
             username.to_owned(),
             Member {

@@ -167,6 +167,14 @@ pub async fn run_key_step_with(
         .map_err(|e| KeyStepError::Protocol(e.to_string()))?;
     let server_key = PublicKey::from_der(&hello.server_pub).map_err(|e| KeyStepError::Protocol(e.to_string()))?;
     let server_fp = server_key.fingerprint();
+    // A weak server key would make every signature worthless; 16384 bounds verification cost.
+    if !(crate::protocol::consts::MIN_RSA_BITS..=16384).contains(&server_key.bits()) {
+        return Err(KeyStepError::Protocol(format!(
+            "the server's RSA key has {} bits; refusing keys outside {}..=16384",
+            server_key.bits(),
+            crate::protocol::consts::MIN_RSA_BITS
+        )));
+    }
     t.step(who, format_args!("1. connected to {addr}; server key {server_fp}, server nonce {}", hex::encode(hello.server_nonce)));
     let pin_path = folder.server_key_path();
     let pinned = match PublicKey::load(&pin_path) {

@@ -77,8 +77,6 @@ pub const LOGIN_PREFIX_FIELDS: usize = 2;
 /// Reasons in `1009` errors.
 pub mod reason {
     pub const BAD_FRAME: &str = "BAD_FRAME";
-    pub const UNKNOWN_CODE: &str = "UNKNOWN_CODE";
-    pub const NOT_LOGGED_IN: &str = "NOT_LOGGED_IN";
     pub const NO_SESSION_KEY: &str = "NO_SESSION_KEY";
     pub const KEY_EXPIRED: &str = "KEY_EXPIRED";
     pub const KEY_MISMATCH: &str = "KEY_MISMATCH";

@@ -3,7 +3,8 @@
 //! The four seed codes (`0001`, `0002`, `1001`, `1002`) and the `|` delimiter come from the
 //! original design; the other codes extend it. PROTOCOL.md lists every one.
 
-/// Version of the wire protocol, sent in both hello messages; a peer with another version is refused.
+/// Version of the wire protocol, sent in both servers' hello messages; a client refuses a server
+/// that speaks another version.
 pub const PROTOCOL_VERSION: u32 = 1;
 
 /// The seed's field delimiter.
@@ -75,7 +76,8 @@ pub const MAX_KEY_CLIENTS: usize = 256;
 /// rather than delaying everyone else or being silently skipped.
 pub const CLIENT_QUEUE_LEN: usize = 4096;
 
-/// A handshake step (hello, request, confirm, login) must arrive within this many seconds.
+/// Servers wait at most this many seconds for each client handshake message (key request, key
+/// confirmation, login).
 pub const HANDSHAKE_TIMEOUT_SECS: u64 = 10;
 
 /// Clients send a ping this often when otherwise idle.
