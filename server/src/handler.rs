@@ -145,14 +145,20 @@ async fn login(
              (keys differ, or the frame was altered or replayed); run the key step again",
         )
     })?;
-    opened
-        .inner
-        .expect_fields(1)
-        .map_err(|e| bad_frame(&e.to_string()))?;
-    let password = opened
-        .inner
-        .text(0)
-        .map_err(|e| bad_frame(&e.to_string()))?;
+    // An empty password seals as an empty plaintext, which opens as zero fields: it is a wrong
+    // password (BAD_LOGIN, after the same PBKDF2 work), not a malformed frame.
+    let password = if opened.inner.fields.is_empty() {
+        String::new()
+    } else {
+        opened
+            .inner
+            .expect_fields(1)
+            .map_err(|e| bad_frame(&e.to_string()))?;
+        opened
+            .inner
+            .text(0)
+            .map_err(|e| bad_frame(&e.to_string()))?
+    };
     if password.len() > MAX_PASSWORD_LEN {
         return Err(bad_login());
     }
@@ -256,8 +262,10 @@ async fn session_loop(
             }
             ev = s.outbox.recv() => {
                 let Some(ev) = ev else {
-                    // Removed from the registry: a kick is pending and wins on the next turn.
-                    continue;
+                    // Removed from the registry: it always sets the kick reason first.
+                    let why = s.kick.reason().unwrap_or_else(|| ErrorMsg::new(reason::SHUTDOWN, "closed by the server"));
+                    conn.send_error(&why).await;
+                    return why.reason;
                 };
                 if let Err(why) = write_batch(conn, shared, s, ev).await {
                     return why;
@@ -272,9 +280,11 @@ async fn session_loop(
                         }
                     }
                     Ok(None) => return "client closed the connection".into(),
-                    Err(Error::Protocol(e @ ProtocolError::TooLarge(_))) => {
+                    // An oversize or empty frame leaves the stream unreadable: say why, close.
+                    Err(Error::Protocol(e)) if e != ProtocolError::Truncated => {
+                        let why = format!("bad frame: {e}");
                         conn.send_error(&frame_error(&Error::Protocol(e))).await;
-                        return "frame too large".into();
+                        return why;
                     }
                     Err(e) => return format!("connection error: {e}"),
                 }
