@@ -1,0 +1,321 @@
+//! Login through the real server: wrong passwords and unknown users, SQL-injection usernames,
+//! missing, expired and stale session keys, a key redistributed while the server runs, the
+//! database stopping and coming back, and a legacy (seed SQL, plaintext) database.
+
+#[path = "common/mod.rs"]
+mod harness;
+
+use std::sync::Arc;
+
+use common::client::chat_client::{self, LoginError};
+use common::crypto::password::is_hash;
+use common::protocol::chat::{ClientRequest, ServerEvent, reason};
+use harness::*;
+
+/// `(reason, message)` of a refusal; panics on any other error.
+fn refused(e: &LoginError) -> (String, String) {
+    match e {
+        LoginError::Refused {
+            reason, message, ..
+        } => (reason.clone(), message.clone()),
+        other => panic!("expected a refusal from the server, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_and_unknown_user_get_the_same_answer() {
+    let server = TestServer::start().await;
+    let wrong = server
+        .login_error("user1", server.key("user1"), "111112")
+        .await;
+    // server_key hands out keys to any username, so an unknown user can have one.
+    let unknown = server.login_error("nobody", server.key("nobody"), PW).await;
+    let (r1, m1) = refused(&wrong);
+    let (r2, m2) = refused(&unknown);
+    assert_eq!(r1, reason::BAD_LOGIN);
+    assert_eq!((r1, &m1), (r2, &m2), "the answers must not differ");
+    assert_eq!(wrong.to_string(), unknown.to_string());
+    assert!(m1.contains("wrong username or password"), "{m1}");
+    assert!(!wrong.needs_key_step());
+
+    for bad in ["", "11111", "1111111", &"1".repeat(200)] {
+        let e = server.login_error("user1", server.key("user1"), bad).await;
+        assert_eq!(refused(&e).0, reason::BAD_LOGIN, "password {bad:?}");
+    }
+    // None of that locks anybody out.
+    let c = server.login("user1").await;
+    assert_eq!(c.info.nickname, "wang_yuan");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql_injection_and_path_usernames_are_refused() {
+    let server = TestServer::start().await;
+    for name in [
+        "' OR '1'='1",
+        "user1'--",
+        "user1' OR 1=1 --",
+        "user1'; DROP TABLE users; --",
+        "../sessions/user1",
+        "user1\0",
+        "",
+    ] {
+        // A key that names the attacker's username (the server has none for it).
+        let key = Arc::new(new_key(name));
+        let e = server.login_error(name, key, PW).await;
+        let (r, m) = refused(&e);
+        assert!(
+            r == reason::BAD_LOGIN || r == reason::BAD_FRAME,
+            "{name:?}: {r} {m}"
+        );
+    }
+    // Even with user1's real key, an injected name is not user1.
+    let e = server
+        .login_error("user1' OR '1'='1", server.key("user1"), PW)
+        .await;
+    assert_eq!(refused(&e).0, reason::BAD_LOGIN);
+
+    let users = server.store.list_users().expect("table intact");
+    assert_eq!(users.len(), 3);
+    let mut c = server.login("user1").await;
+    c.say("still here").await;
+    assert_eq!(c.chat().await.text, "still here");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_expired_and_stale_keys() {
+    let server = TestServer::start().await;
+
+    // The server has no key file for user2.
+    let e = server
+        .login_error("user2", Arc::new(new_key("user2")), PW)
+        .await;
+    assert_eq!(refused(&e).0, reason::NO_SESSION_KEY, "{e}");
+    assert!(e.needs_key_step());
+    assert!(e.to_string().contains("key"), "{e}");
+
+    // The client folder has no session_key.txt.
+    let folder = server.folder("user2");
+    match chat_client::login(&folder, PW, T).await {
+        Err(e @ LoginError::NoSessionKey { .. }) => assert!(e.needs_key_step()),
+        other => panic!("expected NoSessionKey, got {:?}", other.err()),
+    }
+
+    // An expired key on both sides: the client refuses it itself; forced, the server does too.
+    let mut expired = new_key("user1");
+    expired.expires_at = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+    server.write_key(&expired);
+    let folder = server.folder("user1");
+    key_file(&expired)
+        .save(&folder.session_key_path())
+        .expect("client key");
+    match chat_client::login(&folder, PW, T).await {
+        Err(e @ LoginError::KeyExpired { .. }) => {
+            assert!(e.needs_key_step());
+            assert!(e.to_string().contains("expired"), "{e}");
+        }
+        other => panic!("expected KeyExpired, got {:?}", other.err()),
+    }
+    let e = server
+        .login_error("user1", Arc::new(expired.clone()), PW)
+        .await;
+    let (r, m) = refused(&e);
+    assert_eq!(r, reason::KEY_EXPIRED, "{m}");
+    assert!(m.contains("expired"), "{m}");
+    assert!(e.needs_key_step());
+
+    // The server holds a newer key than the client.
+    let old = server.issue_key("user3");
+    let new = server.issue_key("user3");
+    let e = server.login_error("user3", old, PW).await;
+    assert_eq!(refused(&e).0, reason::KEY_MISMATCH, "{e}");
+    assert!(e.needs_key_step());
+    assert!(server.try_login("user3", new, PW).await.is_ok());
+
+    // A client folder holding another user's key.
+    let folder = server.folder("user2");
+    key_file(&server.key("user3"))
+        .save(&folder.session_key_path())
+        .expect("client key");
+    match chat_client::login(&folder, PW, T).await {
+        Err(e @ LoginError::WrongKeyUser { .. }) => assert!(e.needs_key_step()),
+        other => panic!("expected WrongKeyUser, got {:?}", other.err()),
+    }
+
+    // The server's file for user2 holds user1's key, or garbage: no key for user2.
+    let k1 = new_key("user1");
+    key_file(&k1)
+        .save(&server.sessions.join("user2.txt"))
+        .unwrap();
+    let mut as_user2 = k1.clone();
+    as_user2.username = "user2".into();
+    let e = server.login_error("user2", Arc::new(as_user2), PW).await;
+    assert_eq!(refused(&e).0, reason::NO_SESSION_KEY, "{e}");
+    std::fs::write(server.sessions.join("user2.txt"), "not a key file").unwrap();
+    let e = server
+        .login_error("user2", Arc::new(new_key("user2")), PW)
+        .await;
+    assert_eq!(refused(&e).0, reason::NO_SESSION_KEY, "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_redistributed_while_running() {
+    let server = TestServer::start().await;
+    let folder = server.folder("user1");
+    let old = server.key("user1");
+    key_file(&old).save(&folder.session_key_path()).unwrap();
+    let (tx, mut rx, info) = within("login", chat_client::login(&folder, PW, T))
+        .await
+        .expect("login with the folder's key");
+    assert_eq!(info.username, "user1");
+    let _list = within("user list", rx.next()).await;
+
+    // server_key distributes a new key (the client folder too, as the key step does).
+    let new = server.issue_key("user1");
+    key_file(&new).save(&folder.session_key_path()).unwrap();
+
+    let (r, m) = refused(&server.login_error("user1", old.clone(), PW).await);
+    assert_eq!(r, reason::KEY_MISMATCH, "{m}");
+    let mut fresh = {
+        let (tx2, rx2, _) = within("login", chat_client::login(&folder, PW, T))
+            .await
+            .expect("login with the new key, no restart");
+        (tx2, rx2)
+    };
+    // The new login replaced the old session (which had the old key).
+    loop {
+        match within("old session", rx.next()).await {
+            Ok(Some(chat_client::Incoming::ServerError(e))) => {
+                assert_eq!(e.reason, reason::LOGGED_IN_ELSEWHERE);
+                break;
+            }
+            Ok(Some(_)) => {}
+            other => panic!("old session: {other:?}"),
+        }
+    }
+    drop(tx);
+    within("send", fresh.0.send(&say("new key works")))
+        .await
+        .unwrap();
+    loop {
+        match within("receive", fresh.1.next()).await {
+            Ok(Some(chat_client::Incoming::Event {
+                event: ServerEvent::Chat(c),
+                ..
+            })) => {
+                assert_eq!(c.text, "new key works");
+                break;
+            }
+            Ok(Some(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_outlives_a_key_redistribution() {
+    let server = TestServer::start().await;
+    let mut u1 = server.login("user1").await;
+    let mut u2 = server.login("user2").await;
+    u1.joined("user2").await;
+    server.issue_key("user1");
+    // The running session keeps the key it logged in with.
+    u1.say("old key, same session").await;
+    assert_eq!(u1.chat().await.text, "old key, same session");
+    assert_eq!(u2.chat().await.text, "old key, same session");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_stops_and_comes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = SwitchableStore::new(fast_store(&dir.path().join("users.db")));
+    let server = TestServer::start_with(db.clone(), |_| {}).await;
+    let mut u1 = server.login("user1").await;
+    let mut u2 = server.login("user2").await;
+    u1.joined("user2").await;
+
+    db.stop();
+    let e = server.login_error("user3", server.key("user3"), PW).await;
+    let (r, m) = refused(&e);
+    assert_eq!(r, reason::DB_UNAVAILABLE);
+    assert!(m.contains("database"), "{m}");
+    assert!(e.to_string().contains("try again"), "{e}");
+    assert!(!e.needs_key_step());
+    // A wrong password is not told apart while the database is down.
+    let (r, _) = refused(&server.login_error("user3", server.key("user3"), "x").await);
+    assert_eq!(r, reason::DB_UNAVAILABLE);
+
+    // Logged-in users keep chatting meanwhile.
+    u1.say("the database is down but we are not").await;
+    for c in [&mut u1, &mut u2] {
+        assert_eq!(c.chat().await.text, "the database is down but we are not");
+    }
+    u2.send(&ClientRequest::ListUsers).await;
+    assert!(matches!(u2.event().await, ServerEvent::UserList(l) if l.len() == 2));
+
+    db.start();
+    let mut u3 = server.login("user3").await;
+    u1.joined("user3").await;
+    u2.joined("user3").await;
+    u3.say("back").await;
+    for c in [&mut u1, &mut u2, &mut u3] {
+        assert_eq!(c.chat().await.text, "back");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_seed_database_logs_in_and_upgrades() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("legacy.db");
+    {
+        // The seed's table and plaintext rows, in SQLite syntax.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE users (user_id INTEGER PRIMARY KEY AUTOINCREMENT, \
+               user_name varchar(30) NOT NULL, user_password varchar(30) NOT NULL, \
+               user_nickname varchar(20) NOT NULL);
+             insert into users values(NULL,'user1','111111','wang_yuan');
+             insert into users values(NULL,'user2','111111','ding_zhen');
+             insert into users values(NULL,'user3','111111','cxk');",
+        )
+        .unwrap();
+    }
+    let store = server::db::open(&format!("sqlite://{}", path.display())).unwrap();
+    let server = TestServer::start_with(store.clone(), |_| {}).await;
+
+    let mut u1 = server.login("user1").await;
+    assert_eq!(u1.info.nickname, "wang_yuan");
+    let (r, _) = refused(
+        &server
+            .login_error("user2", server.key("user2"), "11111")
+            .await,
+    );
+    assert_eq!(r, reason::BAD_LOGIN);
+
+    // `server db upgrade` while the chat server runs.
+    let s = store.clone();
+    let msg = tokio::task::spawn_blocking(move || server::admin::db_upgrade(&*s))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(msg.contains("hashed 3"), "{msg}");
+    assert!(
+        store
+            .list_users()
+            .unwrap()
+            .iter()
+            .all(|u| is_hash(&u.user_password))
+    );
+
+    let mut u2 = server.login("user2").await;
+    u1.joined("user2").await;
+    let (r, _) = refused(
+        &server
+            .login_error("user3", server.key("user3"), "111112")
+            .await,
+    );
+    assert_eq!(r, reason::BAD_LOGIN);
+    u2.say("after the upgrade").await;
+    for c in [&mut u1, &mut u2] {
+        assert_eq!(c.chat().await.text, "after the upgrade");
+    }
+}
