@@ -1,11 +1,94 @@
-//! The FLTK chat client (login window, chat window).
+//! The FLTK chat client: a login window, then the chat window.
+//!
+//! # Layout
+//! - [`logic`]: every decision, without widgets (tested by `tests/gui_logic.rs`).
+//! - [`msg`]: [`UiMsg`] (into the GUI thread) and [`NetCmd`] (into the network thread).
+//! - `view`: widget construction; callbacks only send a [`UiMsg`].
+//! - `app`: the controller with the one `match` over [`UiMsg`].
+//! - `net`: the network thread (tokio runtime, connection, session key).
+//! - `x11`: the urgency hint and whether the window has the focus (Xlib; FLTK has no API).
+//!
+//! With `MINICHAT_GUI_TEST=1` the program prints `GUI-WINDOW <login|chat> <xid>` to stderr when
+//! a window appears and, if `MINICHAT_GUI_LOG` names a file, appends every line it displays
+//! there (`scripts/gui-test.sh` uses both).
+
+mod app;
+pub mod logic;
+pub mod msg;
+mod net;
+mod view;
+mod x11;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use common::client::folder::ClientFolder;
+use fltk::app as fl;
 
-/// Open the login window, then the chat window.
+pub use msg::{NetCmd, UiMsg};
+
+/// How often the GUI checks whether the chat window has the focus (unread count, urgency).
+const TICK_SECS: f64 = 0.5;
+
+/// True when there is a display to open (X11 or Wayland); otherwise FLTK would abort.
+fn have_display() -> bool {
+    if cfg!(any(target_os = "windows", target_os = "macos")) {
+        return true;
+    }
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+}
+
+/// With Pango (Linux), a line that mixes Latin text with CJK glyphs from a fallback font sits
+/// lower than its neighbours and loses its descenders (`wang_yuan` shows as `wang yuan`). A
+/// primary font that has both avoids the fallback. Pango takes the first installed family of
+/// each list (`fonts-noto-cjk`, installed by scripts/bootstrap.sh), else the usual default.
+fn prefer_cjk_fonts() {
+    if cfg!(all(unix, not(target_os = "macos"))) {
+        use fltk::enums::Font;
+        Font::set_font(Font::Helvetica, "Noto Sans CJK SC,WenQuanYi Micro Hei,Sans");
+        Font::set_font(
+            Font::HelveticaBold,
+            "Noto Sans CJK SC,WenQuanYi Micro Hei,Sans Bold",
+        );
+        Font::set_font(Font::Courier, "Noto Sans Mono CJK SC,Monospace");
+    }
+}
+
+/// Open the login window, then the chat window; returns when the user closes them.
 pub fn run(folder: ClientFolder) -> ExitCode {
-    eprintln!("{}: the chat window is not built yet; use `{} cli`", folder.program, folder.program);
-    ExitCode::FAILURE
+    let program = folder.program.clone();
+    if !have_display() {
+        eprintln!(
+            "{program}: no display (DISPLAY is not set); use `{program} cli` for the terminal mode"
+        );
+        return ExitCode::FAILURE;
+    }
+    let fltk_app = fl::App::default().with_scheme(fl::Scheme::Gtk);
+    prefer_cjk_fonts();
+    fl::set_font_size(14);
+    let (tx, rx) = fl::channel::<UiMsg>();
+    let (net, net_done) = net::spawn(folder.clone(), tx);
+    let mut ctl = app::Controller::new(folder, tx, net.clone());
+    ctl.start();
+    fl::add_timeout3(TICK_SECS, move |h| {
+        tx.send(UiMsg::Tick);
+        fl::repeat_timeout3(TICK_SECS, h);
+    });
+    while !ctl.done && fltk_app.wait() {
+        // Wake-ups coalesce: handle everything queued, then draw once.
+        while let Some(msg) = rx.recv() {
+            ctl.handle(msg);
+        }
+        ctl.flush();
+    }
+    // Log out and give the network thread a moment to send the logout.
+    let _ = net.send(NetCmd::Quit);
+    let _ = net_done.recv_timeout(Duration::from_secs(3));
+    if ctl.failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

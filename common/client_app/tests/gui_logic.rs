@@ -1,0 +1,701 @@
+//! The chat window's logic, without a display: what each event shows, the online list and the
+//! private-message target, input history, the unread counter, login failures.
+
+use client_app::gui::logic::{
+    ChatState, Compose, EN, Entry, EntryKind, History, LoginDialog, LoginFailure, WireDir, ZH,
+    chat_title, key_step_failed_text, labels, login_dialog, login_failure, one_line,
+    recall_applies, render, status_text, style, title_with_unread, validate_login, wrap_text,
+};
+use common::client::chat_client::{Incoming, LoginError, SessionEvent};
+use common::config::Language;
+use common::protocol::chat::{
+    ChatLine, ClientRequest, ErrorMsg, Notice, NoticeKind, OnlineUser, ServerEvent, reason,
+};
+
+const NOW: u64 = 1_700_000_000_000;
+
+fn user(username: &str, nickname: &str) -> OnlineUser {
+    OnlineUser {
+        username: username.into(),
+        nickname: nickname.into(),
+    }
+}
+
+fn chat(from: &str, nick: &str, to: Option<&str>, text: &str) -> SessionEvent {
+    SessionEvent::Incoming(Incoming::Event {
+        event: ServerEvent::Chat(ChatLine {
+            msg_id: 1,
+            time_ms: NOW,
+            from_user: from.into(),
+            from_nick: nick.into(),
+            to: to.map(Into::into),
+            text: text.into(),
+        }),
+        wire: format!("1002|wire-of-{text}"),
+    })
+}
+
+fn notice(kind: NoticeKind, user: &str, nick: &str) -> SessionEvent {
+    SessionEvent::Incoming(Incoming::Event {
+        event: ServerEvent::Notice(Notice {
+            kind,
+            user: user.into(),
+            nick: nick.into(),
+            text: String::new(),
+        }),
+        wire: "1004|notice".into(),
+    })
+}
+
+fn user_list(users: &[OnlineUser]) -> SessionEvent {
+    SessionEvent::Incoming(Incoming::Event {
+        event: ServerEvent::UserList(users.to_vec()),
+        wire: "1003|list".into(),
+    })
+}
+
+/// wang_yuan (user1) logged in, with ding_zhen (user2) and cxk (user3) online.
+fn state(lang: Language) -> ChatState {
+    let mut s = ChatState::new(lang, "client_wy", "user1", "wang_yuan");
+    s.on_logged_in("wang_yuan", "0123456789abcdef", false, NOW);
+    s.on_event(
+        user_list(&[
+            user("user2", "ding_zhen"),
+            user("user1", "wang_yuan"),
+            user("user3", "cxk"),
+        ]),
+        NOW,
+    );
+    s
+}
+
+// ------------------------------------------------------------------------------------------ labels
+
+#[test]
+fn chinese_by_default_english_on_request() {
+    assert_eq!(
+        chat_title(Language::Zh, "wang_yuan"),
+        "欢迎 wang_yuan 进入聊天室!"
+    );
+    assert_eq!(
+        chat_title(Language::En, "wang_yuan"),
+        "Welcome wang_yuan to the chat room!"
+    );
+    assert_eq!(labels(Language::Zh).login, "登录");
+    assert_eq!(labels(Language::Zh).reset, "重置");
+    assert_eq!(labels(Language::Zh).send, "发送");
+    assert_eq!(labels(Language::Zh).everyone, "所有人");
+    assert_eq!(labels(Language::En).everyone, "Everyone");
+    assert_eq!(labels(Language::Zh).show_wire, "显示密文");
+    assert_eq!(labels(Language::Zh).reconnect, "重新连接");
+    assert_eq!(Language::default(), Language::Zh);
+}
+
+#[test]
+fn every_label_is_translated() {
+    let zh = format!("{ZH:?}");
+    let en = format!("{EN:?}");
+    // Same fields, and no English label left empty or equal to its Chinese one (except symbols).
+    let fields = |s: &str| s.matches(": \"").count();
+    assert_eq!(fields(&zh), fields(&en));
+    assert!(!en.contains(": \"\""));
+    assert!(!zh.contains(": \"\""));
+    assert_ne!(ZH.login_window, EN.login_window);
+}
+
+#[test]
+fn unread_count_goes_in_front_of_the_title() {
+    assert_eq!(
+        title_with_unread("欢迎 a 进入聊天室!", 0),
+        "欢迎 a 进入聊天室!"
+    );
+    assert_eq!(
+        title_with_unread("欢迎 a 进入聊天室!", 3),
+        "(3) 欢迎 a 进入聊天室!"
+    );
+}
+
+#[test]
+fn nicknames_with_control_characters_stay_on_one_line() {
+    assert_eq!(one_line("a\nb\tc\u{0}d"), "a b c\\u{0}d");
+    assert_eq!(
+        chat_title(Language::En, "x\u{1b}[31m"),
+        "Welcome x\\u{1b}[31m to the chat room!"
+    );
+}
+
+#[test]
+fn long_dialog_lines_are_wrapped_at_spaces() {
+    let text = "cannot reach the chat server at 127.0.0.1:8090: Connection refused. Is `server` running there, and is TCP port 8090 open?";
+    let wrapped = wrap_text(text, 40);
+    assert!(
+        wrapped.lines().all(|l| l.chars().count() <= 40),
+        "{wrapped}"
+    );
+    assert_eq!(wrapped.replace('\n', " "), text);
+    // CJK counts double; a long word is never split.
+    assert_eq!(wrap_text("一二三 四五六", 8), "一二三\n四五六");
+    assert_eq!(wrap_text("aaaaaaaaaaaa b", 4), "aaaaaaaaaaaa\nb");
+    assert_eq!(wrap_text("a\nb", 10), "a\nb");
+}
+
+// ------------------------------------------------------------------------------------------ login
+
+#[test]
+fn login_form_is_checked_before_anything_is_sent() {
+    assert!(validate_login("user1", "111111", Language::Zh).is_ok());
+    assert_eq!(
+        validate_login("user1", "", Language::Zh).unwrap_err(),
+        "请输入密码"
+    );
+    assert_eq!(
+        validate_login("user1", "", Language::En).unwrap_err(),
+        "Please enter the password"
+    );
+    assert!(validate_login("", "x", Language::En).is_err());
+    assert!(validate_login("a|b", "x", Language::En).is_err());
+    assert!(validate_login("user1", &"x".repeat(1000), Language::En).is_err());
+}
+
+#[test]
+fn missing_or_expired_key_offers_the_key_step() {
+    let e = LoginError::NoSessionKey {
+        user: "user1".into(),
+        path: "/x/session_key.txt".into(),
+        program: "client_wy".into(),
+    };
+    let f = login_failure(&e);
+    assert!(f.needs_key_step);
+    assert!(f.message.contains("client_wy key"), "{}", f.message);
+    match login_dialog(&f, Language::Zh) {
+        LoginDialog::OfferKeyStep { text, cancel, run } => {
+            assert!(text.starts_with("登录失败"), "{text}");
+            assert!(text.contains("session_key.txt"), "{text}");
+            assert!(text.contains("密钥分发"), "{text}");
+            assert_eq!((cancel, run), ("取消", "获取密钥并登录"));
+        }
+        other => panic!("expected the key step offer, got {other:?}"),
+    }
+    let e = LoginError::KeyExpired {
+        user: "user1".into(),
+        expires_at: "2020-01-01T00:00:00Z".into(),
+        program: "client_wy".into(),
+    };
+    assert!(matches!(
+        login_dialog(&login_failure(&e), Language::En),
+        LoginDialog::OfferKeyStep { .. }
+    ));
+    let e = LoginError::Refused {
+        reason: reason::KEY_MISMATCH.into(),
+        message: "stale key".into(),
+        hint: String::new(),
+    };
+    assert!(matches!(
+        login_dialog(&login_failure(&e), Language::En),
+        LoginDialog::OfferKeyStep { .. }
+    ));
+}
+
+#[test]
+fn other_login_failures_explain_what_to_do() {
+    let e = LoginError::Refused {
+        reason: reason::BAD_LOGIN.into(),
+        message: "wrong username or password".into(),
+        hint: " - check the username and password".into(),
+    };
+    match login_dialog(&login_failure(&e), Language::En) {
+        LoginDialog::Alert(text) => {
+            assert!(text.starts_with("Login failed:\n"), "{text}");
+            assert!(text.contains("check the username and password"), "{text}");
+        }
+        other => panic!("expected an alert, got {other:?}"),
+    }
+    let e = LoginError::Unreachable {
+        addr: "127.0.0.1:8090".into(),
+        port: 8090,
+        source: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused"),
+    };
+    let LoginDialog::Alert(text) = login_dialog(&login_failure(&e), Language::Zh) else {
+        panic!("alert expected")
+    };
+    assert!(text.contains("firewall"), "{text}");
+    assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+    let f = LoginFailure {
+        message: "x".into(),
+        needs_key_step: false,
+    };
+    assert_eq!(
+        login_dialog(&f, Language::En),
+        LoginDialog::Alert("Login failed:\nx".into())
+    );
+    assert!(key_step_failed_text("server down", Language::Zh).starts_with("密钥分发失败"));
+}
+
+// ------------------------------------------------------------------------------------------ rendering
+
+#[test]
+fn chat_lines_render_a_green_header_and_the_text_beneath() {
+    let mut s = state(Language::Zh);
+    let up = s.on_event(chat("user2", "ding_zhen", None, "你好，数字信封 ✉"), NOW);
+    assert_eq!(up.new_entries.len(), 1);
+    assert_eq!(up.incoming_chat, 1);
+    let e = &up.new_entries[0];
+    assert_eq!(e.kind, EntryKind::Chat);
+    assert!(e.header.starts_with("ding_zhen  "), "{}", e.header);
+    let r = render(e, false, Language::Zh);
+    let (header, body) = r.text.split_once('\n').unwrap();
+    assert_eq!(body, "你好，数字信封 ✉\n");
+    // One style letter per byte: green for the header line, text style for the body.
+    assert_eq!(r.style.len(), r.text.len());
+    assert!(r.style[..=header.len()].chars().all(|c| c == style::HEADER));
+    assert!(
+        r.style[header.len() + 1..]
+            .chars()
+            .all(|c| c == style::TEXT)
+    );
+}
+
+#[test]
+fn system_messages_are_red_and_local_information_blue() {
+    let mut s = state(Language::Zh);
+    let up = s.on_event(notice(NoticeKind::Join, "user4", "李雷"), NOW);
+    let r = render(&up.new_entries[0], false, Language::Zh);
+    assert!(r.text.ends_with("李雷 进入了聊天室\n"), "{}", r.text);
+    assert!(r.style.chars().all(|c| c == style::SYSTEM));
+    let r = render(&Entry::info("hello", NOW), false, Language::Zh);
+    assert!(r.style.chars().all(|c| c == style::INFO));
+    let up = s.on_event(
+        SessionEvent::Incoming(Incoming::Rejected {
+            why: "bad MAC".into(),
+            wire: "1002|x".into(),
+        }),
+        NOW,
+    );
+    assert_eq!(up.new_entries[0].kind, EntryKind::System);
+    assert!(up.new_entries[0].body.contains("bad MAC"));
+}
+
+#[test]
+fn control_characters_neither_truncate_nor_corrupt_a_message() {
+    let mut s = state(Language::En);
+    let up = s.on_event(
+        chat("user2", "ding_zhen", None, "before\u{0}after\u{1b}[2J\r!"),
+        NOW,
+    );
+    let r = render(&up.new_entries[0], false, Language::En);
+    assert!(
+        r.text.contains("before\\u{0}after\\u{1b}[2J\\u{d}!"),
+        "{}",
+        r.text
+    );
+    assert!(!r.text.contains('\0'));
+    assert_eq!(r.style.len(), r.text.len());
+    // What is sent is the text as typed.
+    assert_eq!(
+        s.compose("a\u{0}b", NOW),
+        Compose::Send {
+            to: None,
+            text: "a\u{0}b".into()
+        }
+    );
+}
+
+#[test]
+fn multi_line_messages_keep_their_lines() {
+    let mut s = state(Language::En);
+    let up = s.on_event(chat("user2", "ding_zhen", None, "line 1\nline 2"), NOW);
+    let r = render(&up.new_entries[0], false, Language::En);
+    assert!(r.text.ends_with("\nline 1\nline 2\n"), "{}", r.text);
+}
+
+// ------------------------------------------------------------------------------------------ ciphertext view
+
+#[test]
+fn ciphertext_view_shows_the_frames_that_crossed_the_wire() {
+    let mut s = state(Language::Zh);
+    // Our own message: the sealed request goes out, the server's copy comes back.
+    s.on_event(
+        SessionEvent::Sent {
+            request: ClientRequest::Chat {
+                to: None,
+                text: "hi".into(),
+            },
+            wire: "0002|1|iv|ct|mac".into(),
+        },
+        NOW,
+    );
+    let up = s.on_event(chat("user1", "wang_yuan", None, "hi"), NOW);
+    assert_eq!(up.incoming_chat, 0, "our own echo is not unread");
+    let e = &up.new_entries[0];
+    assert_eq!(
+        e.wires,
+        vec![
+            (WireDir::Sent, "0002|1|iv|ct|mac".into()),
+            (WireDir::Received, "1002|wire-of-hi".into())
+        ]
+    );
+    let hidden = render(e, false, Language::Zh);
+    assert!(!hidden.text.contains("0002|"));
+    let shown = render(e, true, Language::Zh);
+    assert!(
+        shown.text.contains("↑ 发出的密文帧: 0002|1|iv|ct|mac\n"),
+        "{}",
+        shown.text
+    );
+    assert!(
+        shown.text.contains("↓ 收到的密文帧: 1002|wire-of-hi\n"),
+        "{}",
+        shown.text
+    );
+    assert_eq!(shown.style.len(), shown.text.len());
+    assert!(shown.style.ends_with(&style::WIRE.to_string()));
+    // Toggling renders everything again with or without the frames.
+    assert!(s.render_all(true).text.contains("0002|1|iv|ct|mac"));
+    assert!(!s.render_all(false).text.contains("0002|1|iv|ct|mac"));
+}
+
+#[test]
+fn sent_frames_are_matched_to_their_echo_by_content() {
+    let mut s = state(Language::En);
+    for (to, text, wire) in [(None, "a", "0002|A"), (Some("user2"), "b", "0002|B")] {
+        s.on_event(
+            SessionEvent::Sent {
+                request: ClientRequest::Chat {
+                    to: to.map(Into::into),
+                    text: text.into(),
+                },
+                wire: wire.into(),
+            },
+            NOW,
+        );
+    }
+    let up = s.on_event(chat("user1", "wang_yuan", Some("user2"), "b"), NOW);
+    assert_eq!(up.new_entries[0].wires[0], (WireDir::Sent, "0002|B".into()));
+    let up = s.on_event(chat("user1", "wang_yuan", None, "a"), NOW);
+    assert_eq!(up.new_entries[0].wires[0], (WireDir::Sent, "0002|A".into()));
+    // Pings and list requests show nothing.
+    let up = s.on_event(
+        SessionEvent::Sent {
+            request: ClientRequest::Ping,
+            wire: "0005|x".into(),
+        },
+        NOW,
+    );
+    assert!(up.new_entries.is_empty());
+}
+
+// ------------------------------------------------------------------------------------------ users and target
+
+#[test]
+fn online_list_starts_with_everyone_then_me() {
+    let s = state(Language::Zh);
+    assert_eq!(
+        s.user_rows(),
+        vec![
+            "所有人",
+            "wang_yuan (user1)（我）",
+            "ding_zhen (user2)",
+            "cxk (user3)"
+        ]
+    );
+    assert_eq!(s.selected_row(), 1);
+    assert_eq!(s.target_label(), "发送给: 所有人");
+    let s = state(Language::En);
+    assert_eq!(s.user_rows()[0], "Everyone");
+    assert_eq!(s.user_rows()[1], "wang_yuan (user1) (me)");
+}
+
+#[test]
+fn selecting_a_user_makes_the_next_message_private() {
+    let mut s = state(Language::Zh);
+    assert!(s.select_row(3));
+    assert_eq!(s.target(), Some("user2"));
+    assert_eq!(s.selected_row(), 3);
+    assert_eq!(s.target_label(), "私聊给: ding_zhen (user2)");
+    assert_eq!(
+        s.compose("悄悄话", NOW),
+        Compose::Send {
+            to: Some("user2".into()),
+            text: "悄悄话".into()
+        }
+    );
+    // `/w` overrides the selection; Everyone and myself mean everyone.
+    assert_eq!(
+        s.compose("/w user3 hi", NOW),
+        Compose::Send {
+            to: Some("user3".into()),
+            text: "hi".into()
+        }
+    );
+    assert!(s.select_row(1));
+    assert_eq!(s.target(), None);
+    s.select_row(2);
+    assert_eq!(s.target(), None, "selecting yourself sends to everyone");
+    assert_eq!(s.selected_row(), 1);
+    assert!(!s.select_row(0));
+    assert!(!s.select_row(99));
+}
+
+#[test]
+fn private_messages_are_marked() {
+    let mut s = state(Language::Zh);
+    let up = s.on_event(chat("user2", "ding_zhen", Some("user1"), "x"), NOW);
+    assert!(
+        up.new_entries[0]
+            .header
+            .starts_with("ding_zhen → wang_yuan  [私聊]  "),
+        "{}",
+        up.new_entries[0].header
+    );
+    let up = s.on_event(chat("user1", "wang_yuan", Some("user3"), "y"), NOW);
+    assert!(
+        up.new_entries[0]
+            .header
+            .starts_with("wang_yuan → cxk  [私聊]"),
+        "{}",
+        up.new_entries[0].header
+    );
+}
+
+#[test]
+fn joins_and_leaves_update_the_list_and_reset_a_departed_target() {
+    let mut s = state(Language::En);
+    let up = s.on_event(notice(NoticeKind::Join, "user4", "li_lei"), NOW);
+    assert!(up.users_changed);
+    assert!(s.users().iter().any(|u| u.username == "user4"));
+    // A second join of the same user does not duplicate it.
+    s.on_event(notice(NoticeKind::Join, "user4", "li_lei"), NOW);
+    assert_eq!(
+        s.users().iter().filter(|u| u.username == "user4").count(),
+        1
+    );
+
+    s.select_row(3); // ding_zhen
+    assert_eq!(s.target(), Some("user2"));
+    let up = s.on_event(notice(NoticeKind::Leave, "user2", "ding_zhen"), NOW);
+    assert!(up.users_changed && up.target_changed);
+    assert_eq!(s.target(), None);
+    assert!(!s.users().iter().any(|u| u.username == "user2"));
+    assert!(
+        up.new_entries
+            .iter()
+            .any(|e| e.body.contains("ding_zhen left") && e.kind == EntryKind::System)
+    );
+    assert!(
+        up.new_entries
+            .iter()
+            .any(|e| e.body.contains("now go to everyone"))
+    );
+}
+
+// ------------------------------------------------------------------------------------------ input
+
+#[test]
+fn compose_handles_commands_empty_input_and_limits() {
+    let mut s = state(Language::En);
+    assert_eq!(s.compose("", NOW), Compose::Nothing);
+    assert_eq!(s.compose("  \n", NOW), Compose::Nothing);
+    assert_eq!(
+        s.compose("hello\n", NOW),
+        Compose::Send {
+            to: None,
+            text: "hello".into()
+        }
+    );
+    assert_eq!(s.compose("/who", NOW), Compose::ListUsers);
+    assert_eq!(s.compose("/quit", NOW), Compose::Quit);
+    assert!(matches!(s.compose("/nope", NOW), Compose::Local(_)));
+    let Compose::Local(e) = s.compose(&"x".repeat(9000), NOW) else {
+        panic!("too long must not be sent")
+    };
+    assert!(e.body.contains("limit"), "{}", e.body);
+}
+
+#[test]
+fn nothing_is_sent_while_disconnected_and_the_text_is_kept() {
+    let mut s = state(Language::Zh);
+    let up = s.on_event(
+        SessionEvent::Closed {
+            reason: "connection lost: reset".into(),
+        },
+        NOW,
+    );
+    assert!(up.connection_changed);
+    assert!(!s.connected());
+    let r = render(&up.new_entries[0], false, Language::Zh);
+    assert!(
+        r.text
+            .contains("连接已断开: connection lost: reset. 点击“重新连接”"),
+        "{}",
+        r.text
+    );
+    assert!(up.users_changed, "the online list is stale");
+    assert_eq!(s.user_rows(), vec!["所有人"]);
+    assert!(r.style.chars().all(|c| c == style::SYSTEM));
+    assert_eq!(status_text(&s, false), "已断开连接");
+    assert_eq!(status_text(&s, true), "正在重新连接…");
+    let Compose::Local(e) = s.compose("still here", NOW) else {
+        panic!("must not send")
+    };
+    assert!(e.body.contains("重新连接"));
+    // Reconnected.
+    let up = s.on_logged_in("wang_yuan", "k2", true, NOW);
+    assert!(up.connection_changed && s.connected());
+    assert!(up.new_entries[0].body.contains("已重新连接"));
+    assert_eq!(status_text(&s, false), "已连接 · 发送给: 所有人");
+}
+
+#[test]
+fn server_errors_say_why_and_what_to_do() {
+    let mut s = state(Language::En);
+    let up = s.on_event(
+        SessionEvent::Incoming(Incoming::ServerError(ErrorMsg::new(
+            reason::LOGGED_IN_ELSEWHERE,
+            "user1 logged in again",
+        ))),
+        NOW,
+    );
+    let body = &up.new_entries[0].body;
+    assert!(
+        body.contains("user1 logged in again (LOGGED_IN_ELSEWHERE)"),
+        "{body}"
+    );
+    assert!(body.contains("another window"), "{body}");
+    // The close that follows does not repeat the message.
+    let up = s.on_event(
+        SessionEvent::Closed {
+            reason: "user1 logged in again".into(),
+        },
+        NOW,
+    );
+    assert_eq!(up.new_entries.len(), 1);
+    assert!(
+        !up.new_entries[0].body.contains("user1 logged in again"),
+        "{}",
+        up.new_entries[0].body
+    );
+}
+
+#[test]
+fn logging_out_on_purpose_is_not_an_error() {
+    let mut s = state(Language::En);
+    s.logging_out();
+    let up = s.on_event(
+        SessionEvent::Closed {
+            reason: "logged out".into(),
+        },
+        NOW,
+    );
+    assert!(up.new_entries.is_empty());
+}
+
+#[test]
+fn history_recalls_sent_lines_like_a_shell() {
+    let mut h = History::default();
+    assert_eq!(h.up("draft"), None);
+    for t in ["one", "two", "two", "three"] {
+        h.push(t);
+    }
+    assert_eq!(h.len(), 3, "repeats are stored once");
+    assert_eq!(h.up("draft").as_deref(), Some("three"));
+    assert_eq!(h.up("three").as_deref(), Some("two"));
+    assert_eq!(h.up("two").as_deref(), Some("one"));
+    assert_eq!(h.up("one"), None, "stays at the oldest");
+    assert_eq!(h.down().as_deref(), Some("two"));
+    assert_eq!(h.down().as_deref(), Some("three"));
+    assert_eq!(h.down().as_deref(), Some("draft"), "back to what was typed");
+    assert_eq!(h.down(), None);
+    for i in 0..500 {
+        h.push(&format!("m{i}"));
+    }
+    assert_eq!(h.len(), History::CAP);
+}
+
+#[test]
+fn sent_messages_enter_the_history() {
+    let mut s = state(Language::En);
+    s.compose("first\n", NOW);
+    s.compose("second", NOW);
+    assert_eq!(s.history.up("").as_deref(), Some("second"));
+    assert_eq!(s.history.up("").as_deref(), Some("first"));
+}
+
+#[test]
+fn up_and_down_recall_only_on_the_first_and_last_line() {
+    assert!(recall_applies("", 0, true));
+    assert!(recall_applies("", 0, false));
+    assert!(recall_applies("abc", 2, true));
+    assert!(recall_applies("abc", 2, false));
+    let two = "first\nsecond";
+    assert!(recall_applies(two, 3, true));
+    assert!(!recall_applies(two, 3, false));
+    assert!(!recall_applies(two, 8, true));
+    assert!(recall_applies(two, 8, false));
+    assert!(
+        recall_applies(two, 999, false),
+        "positions past the end are clamped"
+    );
+}
+
+// ------------------------------------------------------------------------------------------ unread, bursts
+
+#[test]
+fn unread_messages_count_only_while_unfocused() {
+    let mut s = state(Language::Zh);
+    let base = s.title();
+    assert_eq!(base, "欢迎 wang_yuan 进入聊天室!");
+    assert!(!s.note_incoming(1, true));
+    assert!(!s.note_incoming(0, false));
+    assert!(s.note_incoming(2, false));
+    assert!(s.note_incoming(1, false));
+    assert_eq!(s.unread(), 3);
+    assert_eq!(s.title(), format!("(3) {base}"));
+    assert!(s.focus_seen());
+    assert_eq!(s.title(), base);
+    assert!(!s.focus_seen());
+}
+
+#[test]
+fn a_burst_of_a_thousand_messages_shows_every_one() {
+    let mut s = state(Language::En);
+    let mut shown = String::new();
+    let mut incoming = 0;
+    for i in 0..1000 {
+        let up = s.on_event(
+            chat("user2", "ding_zhen", None, &format!("burst {i:04}")),
+            NOW,
+        );
+        incoming += up.incoming_chat;
+        assert!(!up.rerender);
+        for e in &up.new_entries {
+            shown.push_str(&render(e, false, Language::En).text);
+        }
+    }
+    assert_eq!(incoming, 1000);
+    for i in 0..1000 {
+        assert!(
+            shown.contains(&format!("\nburst {i:04}\n")),
+            "message {i} missing"
+        );
+    }
+    assert_eq!(
+        s.entries().filter(|e| e.kind == EntryKind::Chat).count(),
+        1000
+    );
+}
+
+#[test]
+fn old_entries_are_dropped_in_chunks_and_the_list_rendered_again() {
+    let mut s =
+        ChatState::new(Language::En, "client_wy", "user1", "wang_yuan").with_max_entries(10);
+    let mut rerenders = 0;
+    for i in 0..25 {
+        let up = s.on_event(chat("user2", "ding_zhen", None, &format!("m{i}")), NOW);
+        rerenders += usize::from(up.rerender);
+    }
+    assert!(rerenders > 0);
+    assert!(s.entries().count() <= 10);
+    let all = s.render_all(false).text;
+    assert!(all.contains("\nm24\n"), "the newest is kept");
+    assert!(!all.contains("\nm0\n"), "the oldest is dropped");
+}

@@ -1,0 +1,370 @@
+#!/usr/bin/env bash
+# Headless end-to-end test of the FLTK chat window, driven like a person would drive it.
+#
+#   scripts/gui-test.sh
+#
+# Starts Xvfb on a free display, server_key and server on free ports with temporary folders,
+# runs the key step for client_wy (wang_yuan) and client_dz (ding_zhen), opens both chat clients,
+# types the password into each login window, turns on "show ciphertext" in wang_yuan's window,
+# types a Chinese message there (Esc in between: the window must stay open and keep the text),
+# presses Enter, and checks that the message reached ding_zhen's window.
+#
+# How arrival is checked: with MINICHAT_GUI_TEST=1 the client prints `GUI-WINDOW <kind> <xid>`
+# to stderr when a window appears and appends every line it displays to $MINICHAT_GUI_LOG; the
+# script greps ding_zhen's log for the exact text, and wang_yuan's for the ciphertext frame.
+# Then ding_zhen's terminal client sends a burst of 1000 messages (all must appear in wang_yuan's
+# window, in order); as it logs in as the same user, ding_zhen's window loses its session, shows
+# that, and the script clicks Reconnect.
+#
+# ding_zhen's session key is removed first, so its login window must offer the key step, which
+# the script accepts with Enter.
+#
+# wang_yuan first types a wrong password (an alert must say so; 重置 clears the field).
+#
+# Screenshots go to target/gui-test/ (login.png, login_failed.png, login_key_offer.png, chat_sender.png,
+# chat_receiver.png, chat_burst.png, chat_disconnected.png, screen.png), with the clients' logs. The last line printed is `gui-test: PASS` or `gui-test: FAIL <why>`.
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+OUT="$ROOT/target/gui-test"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
+WAIT_SECS="${GUI_TEST_WAIT_SECS:-30}"
+PASSWORD=111111
+MESSAGE="你好，丁真！数字信封 ✉"
+
+VERDICT="FAIL interrupted"
+TMP=""
+PIDS=()
+
+cleanup() {
+    local i p
+    # Newest first: the clients before the servers and the X server.
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+        p=${PIDS[i]}
+        kill "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    if [ -n "$TMP" ] && [ -d "$TMP" ]; then
+        cp "$TMP"/*.log "$TMP"/*.err "$OUT"/ 2>/dev/null
+        rm -rf "$TMP"
+    fi
+    echo "gui-test: $VERDICT"
+    [ "$VERDICT" = PASS ]
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail() {
+    VERDICT="FAIL $*"
+    exit 1
+}
+step() { echo "gui-test: $*"; }
+
+# wait_until SECONDS DESCRIPTION COMMAND...: poll COMMAND every 0.2 s.
+wait_until() {
+    local secs=$1 what=$2
+    shift 2
+    local deadline=$((SECONDS + secs))
+    until "$@"; do
+        [ "$SECONDS" -lt "$deadline" ] || fail "timed out after ${secs}s waiting for $what"
+        sleep 0.2
+    done
+}
+
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A port below the kernel's ephemeral range (32768-60999 by default) that nothing listens on.
+free_port() {
+    local p
+    for _ in $(seq 1 200); do
+        p=$((20000 + RANDOM % 12000))
+        if ! listening "$p" && [ "$p" != "${1:-}" ]; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# window_id KIND NAME: the xid printed by client NAME for window KIND, once it is viewable.
+window_id() {
+    grep -m1 "^GUI-WINDOW $1 " "$TMP/$2.err" 2>/dev/null | awk '{print $3}'
+}
+has_window() { [ -n "$(window_id "$1" "$2")" ]; }
+viewable() { xwininfo -id "$1" 2>/dev/null | grep -q 'IsViewable'; }
+log_has() { grep -qF -- "$2" "$TMP/$1.log" 2>/dev/null; }
+log_line() { grep -qxF -- "$2" "$TMP/$1.log" 2>/dev/null; }
+alive() { kill -0 "$1" 2>/dev/null; }
+
+# ------------------------------------------------------------------ prepare
+mkdir -p "$OUT"
+rm -f "$OUT"/*.png "$OUT"/*.log "$OUT"/*.err
+scripts/bootstrap.sh || fail "scripts/bootstrap.sh failed"
+step "building"
+cargo build -q -p server -p server_key -p client_wy -p client_dz || fail "cargo build failed"
+for b in server server_key client_wy client_dz; do
+    [ -x "$BIN/$b" ] || fail "$BIN/$b missing after the build"
+done
+
+TMP=$(mktemp -d -t minichat-gui.XXXXXX) || fail "mktemp failed"
+[ -d "$TMP" ] || fail "no temporary folder"
+START=$SECONDS
+
+# ------------------------------------------------------------------ X server
+unset WAYLAND_DISPLAY
+Xvfb -displayfd 3 -screen 0 1920x1080x24 -nolisten tcp 3>"$TMP/display" >"$TMP/xvfb.log" 2>&1 &
+PIDS+=($!)
+wait_until 15 "Xvfb to start" test -s "$TMP/display"
+export DISPLAY=":$(head -n1 "$TMP/display")"
+step "Xvfb on $DISPLAY"
+
+# ------------------------------------------------------------------ servers
+mkdir -p "$TMP/sk" "$TMP/srv" "$TMP/wy" "$TMP/dz"
+cat >"$TMP/sk/server_key.toml" <<EOF
+key_dir = "$TMP/sk/keys"
+EOF
+cat >"$TMP/srv/server.toml" <<EOF
+session_key_dir = "$TMP/sk/keys/sessions"
+EOF
+
+# start_server NAME PORT_VAR PID_VAR ARGS...: start NAME listening on a free port (@PORT@ in ARGS
+# is replaced by it); another port is tried when the chosen one was taken in the meantime.
+start_server() {
+    local name=$1 port_var=$2 pid_var=$3 port pid deadline
+    shift 3
+    for _ in 1 2 3 4 5; do
+        port=$(free_port "${KEY_PORT:-}") || fail "no free port"
+        "$BIN/$name" "${@//@PORT@/$port}" >"$TMP/$name.log" 2>&1 &
+        pid=$!
+        PIDS+=("$pid")
+        deadline=$((SECONDS + 30))
+        while ! listening "$port" && alive "$pid" && [ "$SECONDS" -lt "$deadline" ]; do
+            sleep 0.2
+        done
+        if listening "$port" && alive "$pid"; then
+            printf -v "$port_var" '%s' "$port"
+            printf -v "$pid_var" '%s' "$pid"
+            return 0
+        fi
+        kill "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        grep -q "in use" "$TMP/$name.log" || fail "$name did not start (see $OUT/$name.log)"
+    done
+    fail "$name found no free port"
+}
+start_server server_key KEY_PORT SK_PID --config "$TMP/sk/server_key.toml" --listen "127.0.0.1:@PORT@"
+start_server server CHAT_PORT SRV_PID --config "$TMP/srv/server.toml" --listen "127.0.0.1:@PORT@" \
+    --database "sqlite://$TMP/db.sqlite"
+step "server_key on $KEY_PORT, server on $CHAT_PORT"
+
+# ------------------------------------------------------------------ client folders and key step
+for c in wy dz; do
+    sed -e "s/^chat_port *=.*/chat_port = $CHAT_PORT/" -e "s/^key_port *=.*/key_port = $KEY_PORT/" \
+        -e "s/^server_host *=.*/server_host = \"127.0.0.1\"/" "client_$c/client.toml" >"$TMP/$c/client.toml"
+    grep -q "^chat_port = $CHAT_PORT\$" "$TMP/$c/client.toml" && grep -q "^key_port = $KEY_PORT\$" "$TMP/$c/client.toml" \
+        || fail "could not set the ports in a copy of client_$c/client.toml"
+    "$BIN/client_$c" key --config "$TMP/$c/client.toml" >"$TMP/key_$c.log" 2>&1 \
+        || fail "key step of client_$c failed: $(tail -n1 "$TMP/key_$c.log")"
+done
+step "key step done for client_wy and client_dz"
+# As if ding_zhen's session key had expired: its login window must offer to run the key step.
+mv "$TMP/dz/session_key.txt" "$TMP/dz_session_key.old" || fail "client_dz key stored no session_key.txt"
+
+# ------------------------------------------------------------------ GUIs
+for c in wy dz; do
+    MINICHAT_GUI_TEST=1 MINICHAT_GUI_LOG="$TMP/$c.log" \
+        "$BIN/client_$c" --config "$TMP/$c/client.toml" >"$TMP/$c.out" 2>"$TMP/$c.err" &
+    PIDS+=($!)
+    eval "PID_$c=$!"
+done
+
+login() { # login NAME X Y
+    local name=$1 xid
+    wait_until "$WAIT_SECS" "client_$name's login window" has_window login "$name"
+    xid=$(window_id login "$name")
+    wait_until 10 "client_$name's login window to be mapped" viewable "$xid"
+    xdotool windowmove "$xid" "$2" "$3"
+    eval "LOGIN_$name=$xid"
+}
+login wy 300 200
+login dz 1100 200
+sleep 0.7
+import -window root -crop 1280x330+250+150 +repage "$OUT/login.png" || fail "screenshot failed"
+
+type_password() { # NAME
+    local xid
+    eval "xid=\$LOGIN_$1"
+    xdotool windowfocus --sync "$xid" || fail "cannot focus client_$1's login window"
+    sleep 0.2
+    xdotool type --delay 20 "$PASSWORD"
+    xdotool key Return
+}
+# A wrong password first: an alert says why; Enter closes it, 重置 (reset) clears the field.
+xdotool windowfocus --sync "$LOGIN_wy" || fail "cannot focus client_wy's login window"
+sleep 0.2
+xdotool type --delay 20 "wrong-password"
+xdotool key Return
+wait_until "$WAIT_SECS" "the wrong-password alert of client_wy" log_has wy "# dialog: "
+grep '^# dialog: ' "$TMP/wy.log" | grep -q "password" || fail "client_wy's alert does not mention the password: $(grep '^# dialog: ' "$TMP/wy.log")"
+sleep 0.5
+import -window root -crop 1280x500+250+100 +repage "$OUT/login_failed.png" || fail "screenshot failed"
+xdotool key Return
+sleep 0.5
+xdotool mousemove --window "$LOGIN_wy" 132 189 click 1 # 重置 (view.rs: 85, 172, 95, 34)
+sleep 0.3
+type_password wy
+type_password dz
+# ding_zhen has no session key: the login fails with a dialog offering the key step, whose
+# default button (Enter) runs it and logs in.
+wait_until "$WAIT_SECS" "the key step offer in client_dz's login window" log_has dz "# dialog: "
+grep '^# dialog: ' "$TMP/dz.log" | grep -q "密钥分发" || fail "client_dz's dialog does not offer the key step: $(grep '^# dialog: ' "$TMP/dz.log")"
+sleep 0.7
+import -window root -crop 1280x500+250+100 +repage "$OUT/login_key_offer.png" || fail "screenshot failed"
+xdotool key Return
+
+chat_window() { # NAME X Y
+    local name=$1 pid xid
+    eval "pid=\$PID_$name"
+    wait_until "$WAIT_SECS" "client_$name's chat window (login failed? see $OUT/$name.err)" has_window chat "$name"
+    alive "$pid" || fail "client_$name exited"
+    xid=$(window_id chat "$name")
+    wait_until 10 "client_$name's chat window to be mapped" viewable "$xid"
+    xdotool windowmove "$xid" "$2" "$3"
+    eval "CHAT_$name=$xid"
+}
+chat_window wy 40 60
+chat_window dz 1080 60
+step "both logged in"
+# ding_zhen's join notice reaches wang_yuan's window (a red system line).
+wait_until "$WAIT_SECS" "ding_zhen's join notice in wang_yuan's window" log_has wy "ding_zhen"
+
+# ------------------------------------------------------------------ send a message
+# Turn on "show ciphertext" (view::layout::WIRE is (400, 432, 180, 26)) with the mouse.
+xdotool mousemove --window "$CHAT_wy" 430 445 click 1
+sleep 0.3
+xdotool windowfocus --sync "$CHAT_wy" || fail "cannot focus wang_yuan's chat window"
+sleep 0.5
+# type_lines LINE...: type into wang_yuan's input box (Shift+Enter between lines), then press Esc:
+# the window must stay open and keep the text. In test mode it logs the input box's text on Esc
+# (newlines as \n), so we also know xdotool typed every character: xdotool occasionally drops a
+# remapped Unicode key, and then the box is cleared and the text typed again.
+inputs() { grep -c '^# input: ' "$TMP/wy.log" 2>/dev/null; }
+more_inputs() { [ "$(inputs)" -gt "$1" ]; }
+last_input() { grep '^# input: ' "$TMP/wy.log" | tail -n1 | cut -c10-; }
+esc_shows() { # esc_shows EXPECTED: press Esc and compare the logged input box
+    local before
+    before=$(inputs)
+    xdotool key Escape
+    wait_until 10 "wang_yuan's window to log its input box after Esc" more_inputs "$before"
+    viewable "$CHAT_wy" || fail "Esc closed wang_yuan's chat window"
+    alive "$PID_wy" || fail "client_wy exited after Esc"
+    [ "$(last_input)" = "$1" ]
+}
+type_lines() {
+    local expected attempt line first
+    expected=$(printf '%s\\n' "$@")
+    expected=${expected%\\n}
+    for attempt in 1 2 3; do
+        first=yes
+        for line in "$@"; do
+            [ "$first" = yes ] || xdotool key shift+Return
+            first=no
+            xdotool type --delay 60 "$line"
+        done
+        sleep 0.2
+        esc_shows "$expected" && return 0
+        step "attempt $attempt: the input box holds '$(last_input)', not '$expected'; typing again"
+        xdotool key ctrl+a BackSpace
+        sleep 0.3
+    done
+    fail "could not type '$expected' into wang_yuan's input box (xdotool)"
+}
+type_lines "$MESSAGE"
+xdotool key Return
+
+wait_until "$WAIT_SECS" "the message in ding_zhen's window (see $OUT/dz.log)" log_line dz "$MESSAGE"
+step "message arrived in ding_zhen's window"
+wait_until 10 "the message echoed in wang_yuan's window" log_line wy "$MESSAGE"
+wait_until 10 "the ciphertext frame (0002|...) in wang_yuan's window" log_has wy "0002|"
+# The header above the text names the sender.
+grep -B1 -xF -- "$MESSAGE" "$TMP/dz.log" | head -n1 | grep -q "wang_yuan" \
+    || fail "the line above the message in ding_zhen's window does not name wang_yuan"
+# ding_zhen's window was in the background: the message counts as unread there (title and
+# urgency hint).
+wait_until 10 "the unread count in ding_zhen's window" log_has dz "# unread 1"
+xprop -id "$CHAT_dz" _NET_WM_NAME | grep -qF '"(1) ' || fail "ding_zhen's title does not show the unread count"
+xprop -id "$CHAT_dz" WM_HINTS | grep -q 'urgency hint bit is set' || fail "ding_zhen's window has no urgency hint"
+step "ding_zhen's title: $(xprop -id "$CHAT_dz" _NET_WM_NAME | cut -d= -f2-), urgency hint set"
+
+# A private message of two lines (Shift+Enter) to ding_zhen, picked in the online list (row 3:
+# 所有人, wang_yuan (me), ding_zhen).
+xdotool mousemove --window "$CHAT_wy" 690 88 click 1
+sleep 0.3
+xdotool windowfocus --sync "$CHAT_wy"
+type_lines "悄悄话 private" "第二行 line 2"
+xdotool key Return
+private_arrived() { grep -A2 -F '[私聊]' "$TMP/dz.log" | grep -qxF '悄悄话 private'; }
+wait_until "$WAIT_SECS" "the private message in ding_zhen's window" private_arrived
+grep -A1 -xF '悄悄话 private' "$TMP/dz.log" | tail -n1 | grep -qxF '第二行 line 2' \
+    || fail "the second line of the private message is missing in ding_zhen's window"
+grep -B1 -xF '悄悄话 private' "$TMP/dz.log" | head -n1 | grep -qF 'wang_yuan → ding_zhen' \
+    || fail "the private message's header in ding_zhen's window does not say wang_yuan → ding_zhen"
+step "private two-line message arrived"
+# Up in the empty input box recalls it.
+xdotool key Up
+esc_shows '悄悄话 private\n第二行 line 2' || fail "Up did not recall the last message (got '$(last_input)')"
+xdotool key ctrl+a BackSpace
+step "Up recalled the last message"
+
+sleep 0.8
+xdotool windowraise "$CHAT_wy"
+import -window "$CHAT_wy" "$OUT/chat_sender.png" || fail "screenshot failed"
+xdotool windowraise "$CHAT_dz"
+import -window "$CHAT_dz" "$OUT/chat_receiver.png" || fail "screenshot failed"
+import -window root "$OUT/screen.png" || fail "screenshot failed"
+# Focusing ding_zhen's window clears the unread count and the urgency hint.
+xdotool windowfocus --sync "$CHAT_dz" || fail "cannot focus ding_zhen's chat window"
+title_plain() { xprop -id "$CHAT_dz" _NET_WM_NAME | grep -qF '= "欢迎 ding_zhen'; }
+not_urgent() { ! xprop -id "$CHAT_dz" WM_HINTS | grep -q 'urgency hint bit is set'; }
+wait_until 10 "ding_zhen's title without the unread count" title_plain
+wait_until 10 "ding_zhen's urgency hint to clear" not_urgent
+step "focusing ding_zhen's window cleared the unread count and the urgency hint"
+
+# ------------------------------------------------------------------ burst, lost connection, reconnect
+# ding_zhen's terminal client sends 1000 messages at once. It logs in as user2, so the server
+# closes ding_zhen's window's session (logged in elsewhere): the window must say so and offer
+# to reconnect. wang_yuan's window must show all 1000 messages, in order.
+# The terminal client leaves at end of input, so its input stays open until the server has
+# relayed all 1000 back to it (it prints every chat line it receives, its own included).
+{
+    printf 'nul[\000]end\n' # a NUL must neither cut nor corrupt the line
+    seq -f 'burst %04g' 1 1000
+    for _ in $(seq 1 300); do
+        [ "$(grep -c ': burst ' "$TMP/dz_cli.log" 2>/dev/null)" -ge 1000 ] && break
+        sleep 0.1
+    done
+} | CHAT_PASSWORD=$PASSWORD timeout 60 "$BIN/client_dz" cli --config "$TMP/dz/client.toml" \
+    >"$TMP/dz_cli.log" 2>"$TMP/dz_cli.err" || fail "client_dz cli failed: $(tail -n1 "$TMP/dz_cli.err")"
+bursts() { grep -cx 'burst [0-9]\{4\}' "$TMP/wy.log"; }
+all_bursts() { [ "$(bursts)" -ge 1000 ]; }
+wait_until "$WAIT_SECS" "1000 burst messages in wang_yuan's window" all_bursts
+[ "$(bursts)" -eq 1000 ] || fail "wang_yuan's window shows $(bursts) burst messages, not 1000"
+grep -x 'burst [0-9]\{4\}' "$TMP/wy.log" | sort -c || fail "the burst arrived out of order in wang_yuan's window"
+step "all 1000 burst messages shown in wang_yuan's window, in order"
+log_line wy 'nul[\u{0}]end' || fail "the message with a NUL is not shown as nul[\\u{0}]end in wang_yuan's window"
+sleep 0.5
+xdotool windowraise "$CHAT_wy"
+import -window "$CHAT_wy" "$OUT/chat_burst.png" || fail "screenshot failed"
+wait_until 10 "the lost connection in ding_zhen's window" log_has dz "LOGGED_IN_ELSEWHERE"
+sleep 0.5
+xdotool windowraise "$CHAT_dz"
+import -window "$CHAT_dz" "$OUT/chat_disconnected.png" || fail "screenshot failed"
+# The Reconnect button (view.rs: 650, 432, 140, 26) logs in again with the remembered password.
+xdotool mousemove --window "$CHAT_dz" 720 445 click 1
+wait_until "$WAIT_SECS" "ding_zhen's window to reconnect" log_has dz "已重新连接"
+step "ding_zhen's window showed the lost connection and reconnected"
+
+alive "$SK_PID" && alive "$SRV_PID" || fail "a server exited during the test"
+step "done in $((SECONDS - START)) s after the build; screenshots in $OUT"
+VERDICT=PASS
