@@ -74,16 +74,26 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
 
     let mut cmd_tx = Some(cmd_tx);
     let mut stdout = std::io::stdout();
+    // EOF must not lose what was typed: log out only once the server has answered every message
+    // sent (its echo to us, or a warning such as "not online"), or after a grace period.
+    let (mut sent, mut answered) = (0u64, 0u64);
+    let mut quitting: Option<tokio::time::Instant> = None;
     loop {
+        if let Some(deadline) = quitting
+            && (answered >= sent || tokio::time::Instant::now() >= deadline)
+        {
+            cmd_tx = None;
+            quitting = None;
+        }
         tokio::select! {
-            typed = line_rx.recv(), if cmd_tx.is_some() => {
+            typed = line_rx.recv(), if cmd_tx.is_some() && quitting.is_none() => {
                 let req = match typed.unwrap_or(Typed::Quit) {
                     Typed::Say(text) => Some(ClientRequest::Chat { to: None, text }),
                     Typed::Whisper { to, text } => Some(ClientRequest::Chat { to: Some(to), text }),
                     Typed::Who => Some(ClientRequest::ListUsers),
                     Typed::Help(h) => { eprintln!("{h}"); None }
                     Typed::Empty => None,
-                    Typed::Quit => { cmd_tx = None; None }
+                    Typed::Quit => { quitting = Some(tokio::time::Instant::now() + Duration::from_secs(10)); None }
                 };
                 if let (Some(req), Some(tx)) = (req, &cmd_tx) {
                     if let ClientRequest::Chat { text, .. } = &req
@@ -92,16 +102,27 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
                         eprintln!("not sent: {why}");
                         continue;
                     }
+                    if matches!(req, ClientRequest::Chat { .. }) {
+                        sent += 1;
+                    }
                     let _ = tx.send(req).await;
                 }
             }
             ev = events.recv() => match ev {
                 Some(SessionEvent::Incoming(Incoming::Event { event, .. })) => match event {
                     ServerEvent::Chat(line) => {
+                        if line.from_user == me {
+                            answered += 1;
+                        }
                         let _ = writeln!(stdout, "{}", cli_line(&line, &me));
                         let _ = stdout.flush();
                     }
-                    ServerEvent::Notice(n) => eprintln!("* {}", notice_line(&n, zh)),
+                    ServerEvent::Notice(n) => {
+                        if n.kind == common::protocol::chat::NoticeKind::Warn {
+                            answered += 1;
+                        }
+                        eprintln!("* {}", notice_line(&n, zh));
+                    }
                     ServerEvent::UserList(users) => eprintln!("* online: {}", online_list(&users)),
                     ServerEvent::LoginOk { .. } | ServerEvent::Pong => {}
                 },
@@ -121,7 +142,8 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
                     return ExitCode::from(2);
                 }
                 None => return ExitCode::from(2),
-            }
+            },
+            () = tokio::time::sleep(Duration::from_millis(100)), if quitting.is_some() => {}
         }
     }
 }
