@@ -70,7 +70,11 @@ impl ServerKeyConfig {
             ));
         }
         if self.rsa_bits < crate::protocol::consts::MIN_RSA_BITS || self.rsa_bits > 16384 {
-            return Err(format!("rsa_bits = {} is outside {}..=16384", self.rsa_bits, crate::protocol::consts::MIN_RSA_BITS));
+            return Err(format!(
+                "rsa_bits = {} is outside {}..=16384",
+                self.rsa_bits,
+                crate::protocol::consts::MIN_RSA_BITS
+            ));
         }
         Ok(())
     }

@@ -22,7 +22,11 @@ pub enum BindingError {
         "{user} is registered with another client key ({bound}); this request used {got}. \
          If the client folder was re-created, ask the operator to run `server_key clients revoke {user}`"
     )]
-    Mismatch { user: String, bound: String, got: String },
+    Mismatch {
+        user: String,
+        bound: String,
+        got: String,
+    },
     #[error(
         "{user} is not registered and this server only accepts registered keys (registration = \"strict\"); \
          ask the operator to run `server_key clients register {user} <client_public.pem>`"
@@ -44,7 +48,10 @@ pub struct KeyStore {
 
 impl KeyStore {
     pub fn new(dir: PathBuf) -> Self {
-        Self { dir, bind_lock: Mutex::new(()) }
+        Self {
+            dir,
+            bind_lock: Mutex::new(()),
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -80,7 +87,11 @@ impl KeyStore {
     /// # Errors
     /// A malformed existing key file, or a write failure.
     pub fn server_identity(&self, bits: usize) -> Result<(PrivateKey, bool), common::Error> {
-        PrivateKey::load_or_create(&self.server_private_path(), &self.server_public_path(), bits)
+        PrivateKey::load_or_create(
+            &self.server_private_path(),
+            &self.server_public_path(),
+            bits,
+        )
     }
 
     /// The key bound to `user`, if any.
@@ -101,7 +112,12 @@ impl KeyStore {
     ///
     /// # Errors
     /// [`BindingError`].
-    pub fn check_binding(&self, user: &str, key: &PublicKey, mode: Registration) -> Result<bool, BindingError> {
+    pub fn check_binding(
+        &self,
+        user: &str,
+        key: &PublicKey,
+        mode: Registration,
+    ) -> Result<bool, BindingError> {
         let _guard = self.bind_lock.lock().unwrap_or_else(|e| e.into_inner());
         match self.bound_key(user)? {
             Some(bound) if bound == *key => Ok(false),
@@ -110,9 +126,12 @@ impl KeyStore {
                 bound: bound.fingerprint(),
                 got: key.fingerprint(),
             }),
-            None if mode == Registration::Strict => Err(BindingError::Unknown { user: user.to_owned() }),
+            None if mode == Registration::Strict => Err(BindingError::Unknown {
+                user: user.to_owned(),
+            }),
             None => {
-                key.save(&self.client_path(user)).map_err(common::Error::from)?;
+                key.save(&self.client_path(user))
+                    .map_err(common::Error::from)?;
                 Ok(true)
             }
         }
@@ -125,7 +144,8 @@ impl KeyStore {
     pub fn register(&self, user: &str, key: &PublicKey) -> Result<(), BindingError> {
         check_username(user).map_err(BindingError::BadUsername)?;
         let _guard = self.bind_lock.lock().unwrap_or_else(|e| e.into_inner());
-        key.save(&self.client_path(user)).map_err(common::Error::from)?;
+        key.save(&self.client_path(user))
+            .map_err(common::Error::from)?;
         Ok(())
     }
 
@@ -159,12 +179,20 @@ impl KeyStore {
         }
         for entry in std::fs::read_dir(&dir)? {
             let path = entry?.path();
-            let Some(user) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else { continue };
-            if path.extension().and_then(|e| e.to_str()) != Some("pem") || check_username(&user).is_err() {
+            let Some(user) = path.file_stem().and_then(|s| s.to_str()).map(str::to_owned) else {
+                continue;
+            };
+            if path.extension().and_then(|e| e.to_str()) != Some("pem")
+                || check_username(&user).is_err()
+            {
                 continue;
             }
-            let fp = PublicKey::load(&path).map(|k| k.fingerprint()).unwrap_or_else(|e| format!("unreadable: {e}"));
-            let expiry = KeyFile::load(&self.session_path(&user)).ok().map(|k| k.key.expires_rfc3339());
+            let fp = PublicKey::load(&path)
+                .map(|k| k.fingerprint())
+                .unwrap_or_else(|e| format!("unreadable: {e}"));
+            let expiry = KeyFile::load(&self.session_path(&user))
+                .ok()
+                .map(|k| k.key.expires_rfc3339());
             out.push((user, fp, expiry));
         }
         out.sort();

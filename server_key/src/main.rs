@@ -83,7 +83,13 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         &[dev_default, manifest],
     )?;
     loaded.config.validate().map_err(|m| {
-        anyhow::anyhow!("config {}: {m}", loaded.path.as_deref().map_or("(defaults)".into(), |p| p.display().to_string()))
+        anyhow::anyhow!(
+            "config {}: {m}",
+            loaded
+                .path
+                .as_deref()
+                .map_or("(defaults)".into(), |p| p.display().to_string())
+        )
     })?;
     let store = KeyStore::new(loaded.resolve(&loaded.config.key_dir));
     let cfg = &loaded.config;
@@ -105,9 +111,12 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         Some(p) => println!("server_key: config {}", p.display()),
         None => println!("server_key: no server_key.toml found, using defaults"),
     }
-    let (identity, created) = store
-        .server_identity(cfg.rsa_bits)
-        .with_context(|| format!("cannot load or create the server key in {}", store.dir().display()))?;
+    let (identity, created) = store.server_identity(cfg.rsa_bits).with_context(|| {
+        format!(
+            "cannot load or create the server key in {}",
+            store.dir().display()
+        )
+    })?;
     let server = Arc::new(KeyServer::new(
         store,
         identity,
@@ -151,7 +160,10 @@ fn clients(store: &KeyStore, action: ClientsAction) -> anyhow::Result<()> {
                 println!("no client keys bound in {}", store.clients_dir().display());
             }
             for (user, fp, expiry) in list {
-                let expiry = expiry.map_or_else(|| "no session key".to_owned(), |e| format!("session key expires {e}"));
+                let expiry = expiry.map_or_else(
+                    || "no session key".to_owned(),
+                    |e| format!("session key expires {e}"),
+                );
                 println!("{user:<16} {fp}  {expiry}");
             }
         }

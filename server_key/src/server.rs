@@ -17,9 +17,12 @@ use common::crypto::envelope::Envelope;
 use common::crypto::{PrivateKey, PublicKey, SessionKey, mac, random};
 use common::keyfile::KeyFile;
 use common::protocol::consts::{
-    HANDSHAKE_TIMEOUT_SECS, MAX_CLIENT_RSA_BITS, MAX_KEY_CLIENTS, MIN_CLIENT_RSA_BITS, NONCE_LEN, PROTOCOL_VERSION,
+    HANDSHAKE_TIMEOUT_SECS, MAX_CLIENT_RSA_BITS, MAX_KEY_CLIENTS, MIN_CLIENT_RSA_BITS, NONCE_LEN,
+    PROTOCOL_VERSION,
 };
-use common::protocol::keydist::{KeyConfirm, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript, done_text, reason};
+use common::protocol::keydist::{
+    KeyConfirm, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript, done_text, reason,
+};
 use common::protocol::{RawMessage, check_username};
 use common::trace::{Trace, hex_blocks};
 use tokio::net::{TcpListener, TcpStream};
@@ -44,7 +47,13 @@ pub struct KeyServer {
 }
 
 impl KeyServer {
-    pub fn new(store: KeyStore, identity: PrivateKey, registration: Registration, ttl_hours: u64, trace: Trace) -> Self {
+    pub fn new(
+        store: KeyStore,
+        identity: PrivateKey,
+        registration: Registration,
+        ttl_hours: u64,
+        trace: Trace,
+    ) -> Self {
         let public = identity.public_key();
         Self {
             store,
@@ -70,7 +79,10 @@ struct Refusal {
 }
 
 fn refuse(reason: &'static str, message: impl Into<String>) -> Refusal {
-    Refusal { reason, message: message.into() }
+    Refusal {
+        reason,
+        message: message.into(),
+    }
 }
 
 /// Serve until `shutdown` completes.
@@ -121,8 +133,17 @@ async fn handle(stream: TcpStream, peer: SocketAddr, server: &KeyServer) {
         Ok(user) => info!(%peer, user, "session key distributed"),
         Err(refusal) => {
             warn!(%peer, reason = refusal.reason, message = %refusal.message, "key request refused");
-            server.trace.step(&who, format_args!("refused: {} - {}", refusal.reason, refusal.message));
-            let _ = writer.write_frame(KeyError::new(refusal.reason, refusal.message).to_text().as_bytes()).await;
+            server.trace.step(
+                &who,
+                format_args!("refused: {} - {}", refusal.reason, refusal.message),
+            );
+            let _ = writer
+                .write_frame(
+                    KeyError::new(refusal.reason, refusal.message)
+                        .to_text()
+                        .as_bytes(),
+                )
+                .await;
         }
     }
     writer.shutdown().await;
@@ -136,10 +157,18 @@ async fn read_message(
     let frame = tokio::time::timeout(server.handshake_timeout, reader.read_frame())
         .await
         .map_err(|_| {
-            refuse(reason::TIMEOUT, format!("no {what} within {} s", server.handshake_timeout.as_secs()))
+            refuse(
+                reason::TIMEOUT,
+                format!("no {what} within {} s", server.handshake_timeout.as_secs()),
+            )
         })?
         .map_err(|e| refuse(reason::BAD_REQUEST, format!("bad {what}: {e}")))?
-        .ok_or_else(|| refuse(reason::BAD_REQUEST, format!("connection closed before the {what}")))?;
+        .ok_or_else(|| {
+            refuse(
+                reason::BAD_REQUEST,
+                format!("connection closed before the {what}"),
+            )
+        })?;
     RawMessage::parse(&frame).map_err(|e| refuse(reason::BAD_REQUEST, format!("bad {what}: {e}")))
 }
 
@@ -152,8 +181,19 @@ async fn exchange(
     let t = server.trace;
     // 1. Hello: our public key and a fresh nonce.
     let server_nonce = random::bytes::<NONCE_LEN>();
-    let hello = KeyHello { version: PROTOCOL_VERSION, server_pub: server.identity_der.clone(), server_nonce };
-    t.step(who, format_args!("1. send hello: server key {} + server nonce {}", server.fingerprint, hex::encode(server_nonce)));
+    let hello = KeyHello {
+        version: PROTOCOL_VERSION,
+        server_pub: server.identity_der.clone(),
+        server_nonce,
+    };
+    t.step(
+        who,
+        format_args!(
+            "1. send hello: server key {} + server nonce {}",
+            server.fingerprint,
+            hex::encode(server_nonce)
+        ),
+    );
     writer
         .write_frame(hello.to_text().as_bytes())
         .await
@@ -161,7 +201,8 @@ async fn exchange(
 
     // 2. The client's signed request.
     let msg = read_message(reader, server, "key request").await?;
-    let req = KeyRequest::from_message(&msg).map_err(|e| refuse(reason::BAD_REQUEST, e.to_string()))?;
+    let req =
+        KeyRequest::from_message(&msg).map_err(|e| refuse(reason::BAD_REQUEST, e.to_string()))?;
     check_username(&req.username).map_err(|e| refuse(reason::BAD_REQUEST, e))?;
     let client_key = PublicKey::from_der(&req.client_pub)
         .map_err(|e| refuse(reason::BAD_REQUEST, format!("client public key: {e}")))?;
@@ -169,7 +210,9 @@ async fn exchange(
     if !(MIN_CLIENT_RSA_BITS..=MAX_CLIENT_RSA_BITS).contains(&bits) {
         return Err(refuse(
             reason::KEY_SIZE,
-            format!("client key has {bits} bits; {MIN_CLIENT_RSA_BITS} to {MAX_CLIENT_RSA_BITS} are accepted"),
+            format!(
+                "client key has {bits} bits; {MIN_CLIENT_RSA_BITS} to {MAX_CLIENT_RSA_BITS} are accepted"
+            ),
         ));
     }
     let transcript = Transcript {
@@ -188,22 +231,46 @@ async fn exchange(
             hex::encode(req.client_nonce)
         ),
     );
-    client_key.verify(&transcript.request_bytes(), &req.signature).map_err(|_| {
-        refuse(reason::BAD_SIGNATURE, "the request's signature does not verify with the client key it carries")
-    })?;
-    t.step(who, format_args!("   client signature over the request: valid"));
-    let newly_bound = server.store.check_binding(&req.username, &client_key, server.registration).map_err(|e| match e {
-        BindingError::Mismatch { .. } => refuse(reason::KEY_MISMATCH, e.to_string()),
-        BindingError::Unknown { .. } => refuse(reason::UNKNOWN_CLIENT, e.to_string()),
-        BindingError::BadUsername(m) => refuse(reason::BAD_REQUEST, m),
-        BindingError::Store(e) => {
-            warn!(error = %e, "binding store failed");
-            refuse(reason::INTERNAL, "the key server could not read or write its key folder")
-        }
-    })?;
+    client_key
+        .verify(&transcript.request_bytes(), &req.signature)
+        .map_err(|_| {
+            refuse(
+                reason::BAD_SIGNATURE,
+                "the request's signature does not verify with the client key it carries",
+            )
+        })?;
+    t.step(
+        who,
+        format_args!("   client signature over the request: valid"),
+    );
+    let newly_bound = server
+        .store
+        .check_binding(&req.username, &client_key, server.registration)
+        .map_err(|e| match e {
+            BindingError::Mismatch { .. } => refuse(reason::KEY_MISMATCH, e.to_string()),
+            BindingError::Unknown { .. } => refuse(reason::UNKNOWN_CLIENT, e.to_string()),
+            BindingError::BadUsername(m) => refuse(reason::BAD_REQUEST, m),
+            BindingError::Store(e) => {
+                warn!(error = %e, "binding store failed");
+                refuse(
+                    reason::INTERNAL,
+                    "the key server could not read or write its key folder",
+                )
+            }
+        })?;
     if newly_bound {
-        info!(user = req.username, fingerprint = transcript.client_fingerprint, "client key bound on first use");
-        t.step(who, format_args!("   bound {} to {} (trust on first use)", req.username, transcript.client_fingerprint));
+        info!(
+            user = req.username,
+            fingerprint = transcript.client_fingerprint,
+            "client key bound on first use"
+        );
+        t.step(
+            who,
+            format_args!(
+                "   bound {} to {} (trust on first use)",
+                req.username, transcript.client_fingerprint
+            ),
+        );
     }
 
     // 3. The envelope: session key under a one-time DES key, that key under the client's RSA key,
@@ -225,12 +292,38 @@ async fn exchange(
     })
     .await
     .map_err(|e| refuse(reason::INTERNAL, format!("signing task failed: {e}")))??;
-    t.step(who, format_args!("3. session key {} generated, expires {}", session.key_id, session.expires_rfc3339()));
+    t.step(
+        who,
+        format_args!(
+            "3. session key {} generated, expires {}",
+            session.key_id,
+            session.expires_rfc3339()
+        ),
+    );
     t.secret(who, "   DES working key wk", &session.des.to_hex());
     t.secret(who, "   HMAC key", &session.mac_key_hex());
-    t.step(who, format_args!("   E_k(session material), DES-CBC, IV {}: {}", hex::encode(env_msg.envelope.iv), hex_blocks(&env_msg.envelope.sealed)));
-    t.step(who, format_args!("   RSA-OAEP(client key, k): {}", hex::encode(&env_msg.envelope.wrapped_key)));
-    t.step(who, format_args!("   RSA-SHA256 signature over the whole transcript: {}", hex::encode(&env_msg.signature)));
+    t.step(
+        who,
+        format_args!(
+            "   E_k(session material), DES-CBC, IV {}: {}",
+            hex::encode(env_msg.envelope.iv),
+            hex_blocks(&env_msg.envelope.sealed)
+        ),
+    );
+    t.step(
+        who,
+        format_args!(
+            "   RSA-OAEP(client key, k): {}",
+            hex::encode(&env_msg.envelope.wrapped_key)
+        ),
+    );
+    t.step(
+        who,
+        format_args!(
+            "   RSA-SHA256 signature over the whole transcript: {}",
+            hex::encode(&env_msg.signature)
+        ),
+    );
     writer
         .write_frame(env_msg.to_text().as_bytes())
         .await
@@ -238,13 +331,28 @@ async fn exchange(
 
     // 4. Key confirmation: the client proves it opened the envelope before anything is stored.
     let msg = read_message(reader, server, "key confirmation").await?;
-    let confirm = KeyConfirm::from_message(&msg).map_err(|e| refuse(reason::BAD_REQUEST, e.to_string()))?;
+    let confirm =
+        KeyConfirm::from_message(&msg).map_err(|e| refuse(reason::BAD_REQUEST, e.to_string()))?;
     if confirm.key_id != session.key_id
-        || mac::verify_hmac_sha256(&*session.mac_key, &[&transcript.confirm_bytes(&env_msg)], &confirm.mac).is_err()
+        || mac::verify_hmac_sha256(
+            &*session.mac_key,
+            &[&transcript.confirm_bytes(&env_msg)],
+            &confirm.mac,
+        )
+        .is_err()
     {
-        return Err(refuse(reason::BAD_CONFIRM, "key confirmation does not match this envelope"));
+        return Err(refuse(
+            reason::BAD_CONFIRM,
+            "key confirmation does not match this envelope",
+        ));
     }
-    t.step(who, format_args!("4. client confirmed key {} (HMAC over the transcript: valid)", session.key_id));
+    t.step(
+        who,
+        format_args!(
+            "4. client confirmed key {} (HMAC over the transcript: valid)",
+            session.key_id
+        ),
+    );
     let file = KeyFile {
         key: session,
         created_at: time::OffsetDateTime::now_utc(),
@@ -254,9 +362,15 @@ async fn exchange(
     let path = server.store.session_path(&req.username);
     file.save(&path).map_err(|e| {
         warn!(error = %e, "cannot store session key");
-        refuse(reason::INTERNAL, "the key server could not store the session key; the previous key is still valid")
+        refuse(
+            reason::INTERNAL,
+            "the key server could not store the session key; the previous key is still valid",
+        )
     })?;
-    t.step(who, format_args!("5. stored {} and sent done", path.display()));
+    t.step(
+        who,
+        format_args!("5. stored {} and sent done", path.display()),
+    );
     writer
         .write_frame(done_text(&file.key.key_id).as_bytes())
         .await

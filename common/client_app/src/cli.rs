@@ -30,7 +30,9 @@ pub fn run(folder: &ClientFolder) -> ExitCode {
     let pw = match password(folder) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("{program}: cannot read the password ({e}); set CHAT_PASSWORD or run in a terminal");
+            eprintln!(
+                "{program}: cannot read the password ({e}); set CHAT_PASSWORD or run in a terminal"
+            );
             return ExitCode::FAILURE;
         }
     };
@@ -56,7 +58,12 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
         }
     };
     drop(pw);
-    eprintln!("{program}: logged in as {} ({}) to {}", info.nickname, info.username, folder.chat_addr());
+    eprintln!(
+        "{program}: logged in as {} ({}) to {}",
+        info.nickname,
+        info.username,
+        folder.chat_addr()
+    );
     let (cmd_tx, cmd_rx) = mpsc::channel::<ClientRequest>(256);
     let mut events = spawn_session(sender, receiver, cmd_rx, 4096);
 

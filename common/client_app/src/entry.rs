@@ -45,19 +45,30 @@ pub fn main(program: &str, manifest_dir: &str) -> ExitCode {
     // Local time offset must be read before any thread starts (the time crate refuses later).
     crate::format::init_local_offset();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
-    let folder = match ClientFolder::find(cli.config.as_deref(), Some(Path::new(manifest_dir)), program) {
+    let folder = match ClientFolder::find(
+        cli.config.as_deref(),
+        Some(Path::new(manifest_dir)),
+        program,
+    ) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("{program}: {e}");
-            eprintln!("{program}: pass --config PATH/client.toml, or run it from its client folder");
+            eprintln!(
+                "{program}: pass --config PATH/client.toml, or run it from its client folder"
+            );
             return ExitCode::FAILURE;
         }
     };
     match cli.command.unwrap_or(Command::Chat) {
-        Command::Key { trace, show_secrets } => crate::keystep::run(&folder, trace, show_secrets),
+        Command::Key {
+            trace,
+            show_secrets,
+        } => crate::keystep::run(&folder, trace, show_secrets),
         Command::Chat => crate::gui::run(folder),
         Command::Cli => crate::cli::run(&folder),
     }

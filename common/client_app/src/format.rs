@@ -8,7 +8,8 @@ static LOCAL_OFFSET: OnceLock<time::UtcOffset> = OnceLock::new();
 
 /// Read the local UTC offset once, while the process is still single-threaded.
 pub fn init_local_offset() {
-    let _ = LOCAL_OFFSET.set(time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC));
+    let _ =
+        LOCAL_OFFSET.set(time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC));
 }
 
 /// `HH:MM:SS` in local time for a server timestamp in milliseconds.
@@ -46,12 +47,21 @@ pub fn sender_label(line: &ChatLine, me: &str) -> String {
 /// One terminal line: `[HH:MM:SS] NICKNAME: TEXT`, continuation lines indented.
 pub fn cli_line(line: &ChatLine, me: &str) -> String {
     let text = visible(&line.text).replace('\n', "\n    ");
-    format!("[{}] {}: {}", clock(line.time_ms), sender_label(line, me), text)
+    format!(
+        "[{}] {}: {}",
+        clock(line.time_ms),
+        sender_label(line, me),
+        text
+    )
 }
 
 /// A notice as one line.
 pub fn notice_line(n: &Notice, zh: bool) -> String {
-    let who = if n.nick.is_empty() { n.user.clone() } else { n.nick.clone() };
+    let who = if n.nick.is_empty() {
+        n.user.clone()
+    } else {
+        n.nick.clone()
+    };
     match (n.kind, zh) {
         (NoticeKind::Join, true) => format!("{who} 进入了聊天室"),
         (NoticeKind::Join, false) => format!("{who} joined"),
@@ -65,14 +75,21 @@ pub fn notice_line(n: &Notice, zh: bool) -> String {
 
 /// `nick (user), nick (user)`.
 pub fn online_list(users: &[OnlineUser]) -> String {
-    users.iter().map(|u| format!("{} ({})", u.nickname, u.username)).collect::<Vec<_>>().join(", ")
+    users
+        .iter()
+        .map(|u| format!("{} ({})", u.nickname, u.username))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A command typed in the terminal or the GUI input box.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Typed {
     Say(String),
-    Whisper { to: String, text: String },
+    Whisper {
+        to: String,
+        text: String,
+    },
     Who,
     Quit,
     /// Unrecognised `/command`: show usage.
@@ -86,17 +103,22 @@ pub fn parse_typed(line: &str) -> Typed {
     if trimmed.trim().is_empty() {
         return Typed::Empty;
     }
-    let Some(cmd) = trimmed.strip_prefix('/') else { return Typed::Say(trimmed.to_owned()) };
+    let Some(cmd) = trimmed.strip_prefix('/') else {
+        return Typed::Say(trimmed.to_owned());
+    };
     let mut parts = cmd.splitn(3, ' ');
     match parts.next().unwrap_or("") {
         "w" | "msg" => match (parts.next(), parts.next()) {
-            (Some(to), Some(text)) if !to.is_empty() && !text.trim().is_empty() => {
-                Typed::Whisper { to: to.to_owned(), text: text.to_owned() }
-            }
+            (Some(to), Some(text)) if !to.is_empty() && !text.trim().is_empty() => Typed::Whisper {
+                to: to.to_owned(),
+                text: text.to_owned(),
+            },
             _ => Typed::Help("usage: /w USER TEXT".into()),
         },
         "who" => Typed::Who,
         "quit" | "exit" => Typed::Quit,
-        other => Typed::Help(format!("unknown command /{other}; use /w USER TEXT, /who or /quit")),
+        other => Typed::Help(format!(
+            "unknown command /{other}; use /w USER TEXT, /who or /quit"
+        )),
     }
 }

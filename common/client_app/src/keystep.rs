@@ -9,7 +9,10 @@ use common::trace::Trace;
 /// Run the key step; exit 0 on success, 1 with a one-line reason otherwise.
 pub fn run(folder: &ClientFolder, trace: bool, show_secrets: bool) -> ExitCode {
     let program = &folder.program;
-    let opts = KeyStepOptions { trace: Trace::new(trace, show_secrets), ..KeyStepOptions::default() };
+    let opts = KeyStepOptions {
+        trace: Trace::new(trace, show_secrets),
+        ..KeyStepOptions::default()
+    };
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -20,7 +23,11 @@ pub fn run(folder: &ClientFolder, trace: bool, show_secrets: bool) -> ExitCode {
     match rt.block_on(run_key_step(folder, opts)) {
         Ok(out) => {
             if out.client_key_created {
-                println!("{program}: created client key pair {} ({})", folder.private_key_path().display(), out.client_fingerprint);
+                println!(
+                    "{program}: created client key pair {} ({})",
+                    folder.private_key_path().display(),
+                    out.client_fingerprint
+                );
             }
             if out.pinned_now {
                 println!(
@@ -29,7 +36,10 @@ pub fn run(folder: &ClientFolder, trace: bool, show_secrets: bool) -> ExitCode {
                     folder.server_key_path().display()
                 );
             } else {
-                println!("{program}: server key {} matches the pinned key", out.server_fingerprint);
+                println!(
+                    "{program}: server key {} matches the pinned key",
+                    out.server_fingerprint
+                );
             }
             println!(
                 "{program}: session key {} for {} stored in {} (valid until {})",

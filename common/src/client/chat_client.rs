@@ -25,21 +25,44 @@ use crate::protocol::consts::{HEARTBEAT_SECS, code};
 #[non_exhaustive]
 pub enum LoginError {
     #[error("no session key for {user} ({path} is missing) - run `{program} key` first")]
-    NoSessionKey { user: String, path: String, program: String },
-    #[error("the session key for {user} expired at {expires_at} - run `{program} key` to get a new one")]
-    KeyExpired { user: String, expires_at: String, program: String },
+    NoSessionKey {
+        user: String,
+        path: String,
+        program: String,
+    },
+    #[error(
+        "the session key for {user} expired at {expires_at} - run `{program} key` to get a new one"
+    )]
+    KeyExpired {
+        user: String,
+        expires_at: String,
+        program: String,
+    },
     #[error("{path} holds the key of {found}, not {user} - run `{program} key` again")]
-    WrongKeyUser { user: String, found: String, path: String, program: String },
+    WrongKeyUser {
+        user: String,
+        found: String,
+        path: String,
+        program: String,
+    },
     #[error("{0} - run `{1} key` to get a new one")]
     BadKeyFile(KeyFileError, String),
     #[error(
         "cannot reach the chat server at {addr}: {source}. Is `server` running there, and is TCP port {port} open \
          in that machine's firewall? (server_host/chat_port are set in client.toml)"
     )]
-    Unreachable { addr: String, port: u16, source: std::io::Error },
+    Unreachable {
+        addr: String,
+        port: u16,
+        source: std::io::Error,
+    },
     /// The server answered with a `1009` error; `hint` is what to do next.
     #[error("{message}{hint}")]
-    Refused { reason: String, message: String, hint: String },
+    Refused {
+        reason: String,
+        message: String,
+        hint: String,
+    },
     #[error("the chat server did not answer within {0} s")]
     Timeout(u64),
     #[error("the chat server closed the connection during login")]
@@ -52,10 +75,16 @@ impl LoginError {
     /// True when running the key step would fix this.
     pub fn needs_key_step(&self) -> bool {
         match self {
-            Self::NoSessionKey { .. } | Self::KeyExpired { .. } | Self::WrongKeyUser { .. } | Self::BadKeyFile(..) => true,
-            Self::Refused { reason: r, .. } => {
-                [reason::NO_SESSION_KEY, reason::KEY_EXPIRED, reason::KEY_MISMATCH].contains(&r.as_str())
-            }
+            Self::NoSessionKey { .. }
+            | Self::KeyExpired { .. }
+            | Self::WrongKeyUser { .. }
+            | Self::BadKeyFile(..) => true,
+            Self::Refused { reason: r, .. } => [
+                reason::NO_SESSION_KEY,
+                reason::KEY_EXPIRED,
+                reason::KEY_MISMATCH,
+            ]
+            .contains(&r.as_str()),
             _ => false,
         }
     }
@@ -86,9 +115,11 @@ pub fn load_session_key(folder: &ClientFolder) -> Result<KeyFile, LoginError> {
     let user = folder.config.username.clone();
     let program = folder.program.clone();
     let file = KeyFile::load(&path).map_err(|e| match e {
-        KeyFileError::Missing { .. } => {
-            LoginError::NoSessionKey { user: user.clone(), path: path.display().to_string(), program: program.clone() }
-        }
+        KeyFileError::Missing { .. } => LoginError::NoSessionKey {
+            user: user.clone(),
+            path: path.display().to_string(),
+            program: program.clone(),
+        },
         other => LoginError::BadKeyFile(other, program.clone()),
     })?;
     if file.key.username != user {
@@ -100,7 +131,11 @@ pub fn load_session_key(folder: &ClientFolder) -> Result<KeyFile, LoginError> {
         });
     }
     if file.key.is_expired() {
-        return Err(LoginError::KeyExpired { user, expires_at: file.key.expires_rfc3339(), program });
+        return Err(LoginError::KeyExpired {
+            user,
+            expires_at: file.key.expires_rfc3339(),
+            program,
+        });
     }
     Ok(file)
 }
@@ -141,7 +176,11 @@ pub enum Incoming {
 ///
 /// # Errors
 /// [`LoginError`].
-pub async fn login(folder: &ClientFolder, password: &str, timeout: Duration) -> Result<(ChatSender, ChatReceiver, LoginInfo), LoginError> {
+pub async fn login(
+    folder: &ClientFolder,
+    password: &str,
+    timeout: Duration,
+) -> Result<(ChatSender, ChatReceiver, LoginInfo), LoginError> {
     let key = load_session_key(folder)?;
     login_with_key(folder, Arc::new(key.key), password, timeout).await
 }
@@ -165,27 +204,46 @@ pub async fn login_with_key(
             port,
             source: std::io::Error::new(std::io::ErrorKind::TimedOut, "connection timed out"),
         })?
-        .map_err(|source| LoginError::Unreachable { addr: addr.clone(), port, source })?;
+        .map_err(|source| LoginError::Unreachable {
+            addr: addr.clone(),
+            port,
+            source,
+        })?;
     let _ = stream.set_nodelay(true);
     let (r, w) = stream.into_split();
     let mut reader = FrameReader::new(r);
     let mut writer = FrameWriter::new(w);
     let program = folder.program.clone();
 
-    let hello = Hello::from_message(&next_login_message(&mut reader, timeout, &program).await?).map_err(|e| LoginError::Protocol(e.to_string()))?;
+    let hello = Hello::from_message(&next_login_message(&mut reader, timeout, &program).await?)
+        .map_err(|e| LoginError::Protocol(e.to_string()))?;
     let key_id = key.key_id.clone();
     let (mut send_ch, mut recv_ch) = Channel::client(key, &hello.nonce).split();
     let req = login_request(&mut send_ch, &folder.config.username, &key_id, password);
-    writer.write_frame(req.as_bytes()).await.map_err(|_| LoginError::Closed)?;
+    writer
+        .write_frame(req.as_bytes())
+        .await
+        .map_err(|_| LoginError::Closed)?;
     let reply = next_login_message(&mut reader, timeout, &program).await?;
-    let opened = recv_ch.open(&reply, 0).map_err(|e| LoginError::Protocol(format!("login reply rejected: {e}")))?;
+    let opened = recv_ch
+        .open(&reply, 0)
+        .map_err(|e| LoginError::Protocol(format!("login reply rejected: {e}")))?;
     match ServerEvent::from_inner(&opened.inner) {
         Ok(ServerEvent::LoginOk { username, nickname }) => Ok((
-            ChatSender { writer, channel: send_ch },
-            ChatReceiver { reader, channel: recv_ch },
+            ChatSender {
+                writer,
+                channel: send_ch,
+            },
+            ChatReceiver {
+                reader,
+                channel: recv_ch,
+            },
             LoginInfo { username, nickname },
         )),
-        Ok(other) => Err(LoginError::Protocol(format!("expected a login result, got {}", other.code()))),
+        Ok(other) => Err(LoginError::Protocol(format!(
+            "expected a login result, got {}",
+            other.code()
+        ))),
         Err(e) => Err(LoginError::Protocol(e.to_string())),
     }
 }
@@ -204,7 +262,11 @@ async fn next_login_message(
     if msg.code == code::ERROR {
         let e = ErrorMsg::from_message(&msg).map_err(|e| LoginError::Protocol(e.to_string()))?;
         let hint = hint_for(&e.reason, program);
-        return Err(LoginError::Refused { reason: e.reason, message: e.message, hint });
+        return Err(LoginError::Refused {
+            reason: e.reason,
+            message: e.message,
+            hint,
+        });
     }
     Ok(msg)
 }
@@ -232,25 +294,43 @@ impl ChatReceiver {
     /// # Errors
     /// I/O and framing errors: the connection is unusable afterwards.
     pub async fn next(&mut self) -> Result<Option<Incoming>, Error> {
-        let Some(frame) = self.reader.read_frame().await? else { return Ok(None) };
+        let Some(frame) = self.reader.read_frame().await? else {
+            return Ok(None);
+        };
         let wire = String::from_utf8_lossy(&frame).into_owned();
         let msg = match RawMessage::parse(&frame) {
             Ok(m) => m,
-            Err(e) => return Ok(Some(Incoming::Rejected { why: e.to_string(), wire })),
+            Err(e) => {
+                return Ok(Some(Incoming::Rejected {
+                    why: e.to_string(),
+                    wire,
+                }));
+            }
         };
         if msg.code == code::ERROR {
             return Ok(Some(match ErrorMsg::from_message(&msg) {
                 Ok(e) => Incoming::ServerError(e),
-                Err(e) => Incoming::Rejected { why: e.to_string(), wire },
+                Err(e) => Incoming::Rejected {
+                    why: e.to_string(),
+                    wire,
+                },
             }));
         }
         let opened = match self.channel.open(&msg, 0) {
             Ok(o) => o,
-            Err(e) => return Ok(Some(Incoming::Rejected { why: e.to_string(), wire })),
+            Err(e) => {
+                return Ok(Some(Incoming::Rejected {
+                    why: e.to_string(),
+                    wire,
+                }));
+            }
         };
         Ok(Some(match ServerEvent::from_inner(&opened.inner) {
             Ok(event) => Incoming::Event { event, wire },
-            Err(e) => Incoming::Rejected { why: e.to_string(), wire },
+            Err(e) => Incoming::Rejected {
+                why: e.to_string(),
+                wire,
+            },
         }))
     }
 }
@@ -260,9 +340,14 @@ impl ChatReceiver {
 pub enum SessionEvent {
     Incoming(Incoming),
     /// A request went out; `wire` is the sealed frame text.
-    Sent { request: ClientRequest, wire: String },
+    Sent {
+        request: ClientRequest,
+        wire: String,
+    },
     /// The session ended; `reason` says why, for the user.
-    Closed { reason: String },
+    Closed {
+        reason: String,
+    },
 }
 
 /// Run a logged-in session in a task: requests in through `commands`, everything that happens

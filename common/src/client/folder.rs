@@ -22,19 +22,33 @@ impl ClientFolder {
     ///
     /// # Errors
     /// [`ConfigError`] naming where it looked or what is wrong.
-    pub fn find(explicit: Option<&Path>, dev_dir: Option<&Path>, program: &str) -> Result<Self, ConfigError> {
+    pub fn find(
+        explicit: Option<&Path>,
+        dev_dir: Option<&Path>,
+        program: &str,
+    ) -> Result<Self, ConfigError> {
         let extra: Vec<PathBuf> = dev_dir.map(|d| d.join("client.toml")).into_iter().collect();
         let loaded: Loaded<ClientConfig> = config::find(explicit, "client.toml", &extra)?;
-        crate::protocol::check_username(&loaded.config.username).map_err(|message| ConfigError::Invalid {
-            path: loaded.path.clone().unwrap_or_default(),
-            message,
+        crate::protocol::check_username(&loaded.config.username).map_err(|message| {
+            ConfigError::Invalid {
+                path: loaded.path.clone().unwrap_or_default(),
+                message,
+            }
         })?;
-        Ok(Self { config: loaded.config, dir: loaded.base_dir, program: program.to_owned() })
+        Ok(Self {
+            config: loaded.config,
+            dir: loaded.base_dir,
+            program: program.to_owned(),
+        })
     }
 
     /// A folder from parts (tests, load generators).
     pub fn new(config: ClientConfig, dir: PathBuf, program: &str) -> Self {
-        Self { config, dir, program: program.to_owned() }
+        Self {
+            config,
+            dir,
+            program: program.to_owned(),
+        }
     }
 
     pub fn private_key_path(&self) -> PathBuf {
