@@ -14,7 +14,9 @@ use crate::connection::{FrameReader, FrameWriter};
 use crate::crypto::{PrivateKey, PublicKey, mac, random};
 use crate::keyfile::KeyFile;
 use crate::protocol::consts::{DEFAULT_RSA_BITS, NONCE_LEN, code};
-use crate::protocol::keydist::{KeyConfirm, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript, parse_done};
+use crate::protocol::keydist::{
+    KeyConfirm, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript, parse_done,
+};
 use crate::protocol::message::RawMessage;
 use crate::trace::{Trace, hex_blocks};
 
@@ -26,7 +28,11 @@ pub enum KeyStepError {
         "cannot reach the key server at {addr}: {source}. Is server_key running there, and is TCP port {port} \
          open in that machine's firewall? (server_host/key_port are set in client.toml)"
     )]
-    Unreachable { addr: String, port: u16, source: std::io::Error },
+    Unreachable {
+        addr: String,
+        port: u16,
+        source: std::io::Error,
+    },
     #[error("the key server refused the request ({reason}): {message}")]
     Refused { reason: String, message: String },
     #[error(
@@ -34,20 +40,42 @@ pub enum KeyStepError {
          Someone may be intercepting the connection. If the server's key really changed, replace {path} with \
          the new server_public.pem (or delete it to trust the new key) and run the key step again"
     )]
-    ServerKeyMismatch { addr: String, got: String, pinned: String, path: String },
-    #[error("the envelope's signature is invalid (not made by server key {server} for this exchange); nothing was stored")]
+    ServerKeyMismatch {
+        addr: String,
+        got: String,
+        pinned: String,
+        path: String,
+    },
+    #[error(
+        "the envelope's signature is invalid (not made by server key {server} for this exchange); nothing was stored"
+    )]
     BadSignature { server: String },
-    #[error("the digital envelope could not be opened with this folder's private key; nothing was stored")]
+    #[error(
+        "the digital envelope could not be opened with this folder's private key; nothing was stored"
+    )]
     BadEnvelope,
-    #[error("the key server did not answer within {0} s; your previous session key (if any) is still valid")]
+    #[error(
+        "the key server did not answer within {0} s; your previous session key (if any) is still valid"
+    )]
     Timeout(u64),
-    #[error("the key server closed the connection {during}; your previous session key (if any) is still valid")]
+    #[error(
+        "the key server closed the connection {during}; your previous session key (if any) is still valid"
+    )]
     Closed { during: &'static str },
     #[error(
         "the key server closed the connection before confirming the new key; it may already hold the new key \
          while this folder keeps the old one - run the key step again"
     )]
     Unconfirmed,
+    #[error(
+        "cannot store the new session key in {path}: {source}. Nothing was confirmed to the key server, so your \
+         previous session key (if any) is still valid; free some disk space (or make the folder writable) and run \
+         the key step again"
+    )]
+    CannotStore {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("unexpected answer from the key server: {0}")]
     Protocol(String),
     #[error("{0}")]
@@ -66,7 +94,11 @@ pub struct KeyStepOptions {
 
 impl Default for KeyStepOptions {
     fn default() -> Self {
-        Self { trace: Trace::default(), client_rsa_bits: DEFAULT_RSA_BITS, timeout: Duration::from_secs(30) }
+        Self {
+            trace: Trace::default(),
+            client_rsa_bits: DEFAULT_RSA_BITS,
+            timeout: Duration::from_secs(30),
+        }
     }
 }
 
@@ -88,7 +120,10 @@ pub struct KeyStepOutcome {
 ///
 /// # Errors
 /// A malformed key file or a write failure.
-pub async fn load_or_create_client_key(folder: &ClientFolder, bits: usize) -> Result<(PrivateKey, bool), crate::Error> {
+pub async fn load_or_create_client_key(
+    folder: &ClientFolder,
+    bits: usize,
+) -> Result<(PrivateKey, bool), crate::Error> {
     let (priv_path, pub_path) = (folder.private_key_path(), folder.public_key_path());
     tokio::task::spawn_blocking(move || PrivateKey::load_or_create(&priv_path, &pub_path, bits))
         .await
@@ -99,12 +134,19 @@ pub async fn load_or_create_client_key(folder: &ClientFolder, bits: usize) -> Re
 ///
 /// # Errors
 /// [`KeyStepError`]; on any error nothing in the folder changes except a newly created client key.
-pub async fn run_key_step(folder: &ClientFolder, opts: KeyStepOptions) -> Result<KeyStepOutcome, KeyStepError> {
+pub async fn run_key_step(
+    folder: &ClientFolder,
+    opts: KeyStepOptions,
+) -> Result<KeyStepOutcome, KeyStepError> {
     let (client_key, created) = load_or_create_client_key(folder, opts.client_rsa_bits).await?;
     if created {
         opts.trace.step(
             &folder.program,
-            format_args!("created client key pair {} ({})", folder.private_key_path().display(), client_key.public_key().fingerprint()),
+            format_args!(
+                "created client key pair {} ({})",
+                folder.private_key_path().display(),
+                client_key.public_key().fingerprint()
+            ),
         );
     }
     let mut outcome = run_key_step_with(folder, &client_key, opts).await?;
@@ -121,7 +163,8 @@ async fn next_message(
         .await
         .map_err(|_| KeyStepError::Timeout(opts.timeout.as_secs()))?
         .map_err(|e| match e {
-            crate::Error::Io(_) | crate::Error::Protocol(crate::error::ProtocolError::Truncated) => {
+            crate::Error::Io(_)
+            | crate::Error::Protocol(crate::error::ProtocolError::Truncated) => {
                 KeyStepError::Closed { during }
             }
             other => KeyStepError::Protocol(other.to_string()),
@@ -129,8 +172,12 @@ async fn next_message(
         .ok_or(KeyStepError::Closed { during })?;
     let msg = RawMessage::parse(&frame).map_err(|e| KeyStepError::Protocol(e.to_string()))?;
     if msg.code == code::KEY_ERROR {
-        let err = KeyError::from_message(&msg).map_err(|e| KeyStepError::Protocol(e.to_string()))?;
-        return Err(KeyStepError::Refused { reason: err.reason, message: err.message });
+        let err =
+            KeyError::from_message(&msg).map_err(|e| KeyStepError::Protocol(e.to_string()))?;
+        return Err(KeyStepError::Refused {
+            reason: err.reason,
+            message: err.message,
+        });
     }
     Ok(msg)
 }
@@ -155,17 +202,25 @@ pub async fn run_key_step_with(
             port: folder.config.key_port,
             source: std::io::Error::new(std::io::ErrorKind::TimedOut, "connection timed out"),
         })?
-        .map_err(|source| KeyStepError::Unreachable { addr: addr.clone(), port: folder.config.key_port, source })?;
+        .map_err(|source| KeyStepError::Unreachable {
+            addr: addr.clone(),
+            port: folder.config.key_port,
+            source,
+        })?;
     let _ = stream.set_nodelay(true);
     let (r, w) = stream.into_split();
     let mut reader = FrameReader::new(r);
     let mut writer = FrameWriter::new(w);
-    let send_err = |_| KeyStepError::Closed { during: "while we were sending" };
+    let send_err = |_| KeyStepError::Closed {
+        during: "while we were sending",
+    };
 
     // 1. Hello: the server's key, checked against the pinned one.
-    let hello = KeyHello::from_message(&next_message(&mut reader, &opts, "before its hello").await?)
+    let hello =
+        KeyHello::from_message(&next_message(&mut reader, &opts, "before its hello").await?)
+            .map_err(|e| KeyStepError::Protocol(e.to_string()))?;
+    let server_key = PublicKey::from_der(&hello.server_pub)
         .map_err(|e| KeyStepError::Protocol(e.to_string()))?;
-    let server_key = PublicKey::from_der(&hello.server_pub).map_err(|e| KeyStepError::Protocol(e.to_string()))?;
     let server_fp = server_key.fingerprint();
     // A weak server key would make every signature worthless; 16384 bounds verification cost.
     if !(crate::protocol::consts::MIN_RSA_BITS..=16384).contains(&server_key.bits()) {
@@ -175,7 +230,13 @@ pub async fn run_key_step_with(
             crate::protocol::consts::MIN_RSA_BITS
         )));
     }
-    t.step(who, format_args!("1. connected to {addr}; server key {server_fp}, server nonce {}", hex::encode(hello.server_nonce)));
+    t.step(
+        who,
+        format_args!(
+            "1. connected to {addr}; server key {server_fp}, server nonce {}",
+            hex::encode(hello.server_nonce)
+        ),
+    );
     let pin_path = folder.server_key_path();
     let pinned = match PublicKey::load(&pin_path) {
         Ok(k) => Some(k),
@@ -191,7 +252,10 @@ pub async fn run_key_step_with(
                 path: pin_path.display().to_string(),
             });
         }
-        t.step(who, format_args!("   matches the pinned key in {}", pin_path.display()));
+        t.step(
+            who,
+            format_args!("   matches the pinned key in {}", pin_path.display()),
+        );
     }
 
     // 2. Signed request.
@@ -223,54 +287,136 @@ pub async fn run_key_step_with(
             hex::encode(&req.signature)
         ),
     );
-    writer.write_frame(req.to_text().as_bytes()).await.map_err(send_err)?;
+    writer
+        .write_frame(req.to_text().as_bytes())
+        .await
+        .map_err(send_err)?;
 
     // 3. The envelope: verify the signature over the whole transcript first, then open it.
-    let env = KeyEnvelope::from_message(&next_message(&mut reader, &opts, "before sending the envelope").await?)
-        .map_err(|e| KeyStepError::Protocol(e.to_string()))?;
-    t.step(who, format_args!("3. envelope {} (expires {})", env.key_id, env.expires_at));
-    t.step(who, format_args!("   E_k(session material), DES-CBC, IV {}: {}", hex::encode(env.envelope.iv), hex_blocks(&env.envelope.sealed)));
-    t.step(who, format_args!("   RSA-OAEP(our key, k): {}", hex::encode(&env.envelope.wrapped_key)));
-    t.step(who, format_args!("   signature: {}", hex::encode(&env.signature)));
+    let env = KeyEnvelope::from_message(
+        &next_message(&mut reader, &opts, "before sending the envelope").await?,
+    )
+    .map_err(|e| KeyStepError::Protocol(e.to_string()))?;
+    t.step(
+        who,
+        format_args!("3. envelope {} (expires {})", env.key_id, env.expires_at),
+    );
+    t.step(
+        who,
+        format_args!(
+            "   E_k(session material), DES-CBC, IV {}: {}",
+            hex::encode(env.envelope.iv),
+            hex_blocks(&env.envelope.sealed)
+        ),
+    );
+    t.step(
+        who,
+        format_args!(
+            "   RSA-OAEP(our key, k): {}",
+            hex::encode(&env.envelope.wrapped_key)
+        ),
+    );
+    t.step(
+        who,
+        format_args!("   signature: {}", hex::encode(&env.signature)),
+    );
     server_key
         .verify(&transcript.envelope_bytes(&env), &env.signature)
-        .map_err(|_| KeyStepError::BadSignature { server: server_fp.clone() })?;
-    t.step(who, format_args!("   signature over username, both keys, both nonces, key id, expiry and envelope: VALID"));
+        .map_err(|_| KeyStepError::BadSignature {
+            server: server_fp.clone(),
+        })?;
+    t.step(
+        who,
+        format_args!(
+            "   signature over username, both keys, both nonces, key id, expiry and envelope: VALID"
+        ),
+    );
     let session = env
         .envelope
         .open(client_key, &username, &env.key_id, &env.expires_at)
         .map_err(|_| KeyStepError::BadEnvelope)?;
-    t.step(who, format_args!("   envelope opened: k unwrapped with our private key, session material decrypted"));
+    t.step(
+        who,
+        format_args!(
+            "   envelope opened: k unwrapped with our private key, session material decrypted"
+        ),
+    );
     t.secret(who, "   DES working key wk", &session.des.to_hex());
     t.secret(who, "   HMAC key", &session.mac_key_hex());
 
-    // 4. Confirm, wait for done, then store.
+    // 4. Stage the files, confirm, wait for done, then put the files in place. Staging comes
+    //    first: once server_key has the confirmation it replaces its copy of the key, so a key
+    //    we then failed to store (full disk, read-only folder) would leave this folder with a
+    //    key the server no longer accepts. A staging failure aborts with nothing confirmed.
     let confirm = KeyConfirm {
         key_id: env.key_id.clone(),
         mac: mac::hmac_sha256(&*session.mac_key, &[&transcript.confirm_bytes(&env)]),
     };
-    writer.write_frame(confirm.to_text().as_bytes()).await.map_err(send_err)?;
-    let done = match next_message(&mut reader, &opts, "before confirming the key").await {
-        Ok(m) => parse_done(&m).map_err(|e| KeyStepError::Protocol(e.to_string()))?,
-        Err(KeyStepError::Closed { .. } | KeyStepError::Timeout(_)) => return Err(KeyStepError::Unconfirmed),
-        Err(e) => return Err(e),
-    };
-    if done.as_str() != env.key_id {
-        return Err(KeyStepError::Protocol(format!("done names key {done}, expected {}", env.key_id)));
-    }
     let pinned_now = pinned.is_none();
-    if pinned_now {
-        server_key.save(&pin_path).map_err(crate::Error::from)?;
-        t.step(who, format_args!("   trusting server key {server_fp} on first use; pinned in {}", pin_path.display()));
-    }
     let file = KeyFile {
         key: session,
         created_at: time::OffsetDateTime::now_utc(),
         server_fingerprint: server_fp.clone(),
         client_fingerprint: transcript.client_fingerprint.clone(),
     };
-    file.save(&folder.session_key_path()).map_err(crate::Error::from)?;
-    t.step(who, format_args!("4. confirmed; stored {}", folder.session_key_path().display()));
+    let key_path = folder.session_key_path();
+    let stage = |path: &std::path::Path, data: &[u8], secret: bool| {
+        crate::fsutil::Staged::write(path, data, secret).map_err(|source| {
+            KeyStepError::CannotStore {
+                path: path.display().to_string(),
+                source,
+            }
+        })
+    };
+    let staged_key = stage(&key_path, file.to_toml().as_bytes(), true)?;
+    let staged_pin = if pinned_now {
+        Some(stage(&pin_path, server_key.to_pem().as_bytes(), false)?)
+    } else {
+        None
+    };
+    writer
+        .write_frame(confirm.to_text().as_bytes())
+        .await
+        .map_err(send_err)?;
+    let done = match next_message(&mut reader, &opts, "before confirming the key").await {
+        Ok(m) => parse_done(&m).map_err(|e| KeyStepError::Protocol(e.to_string()))?,
+        Err(KeyStepError::Closed { .. } | KeyStepError::Timeout(_)) => {
+            return Err(KeyStepError::Unconfirmed);
+        }
+        Err(e) => return Err(e),
+    };
+    if done.as_str() != env.key_id {
+        return Err(KeyStepError::Protocol(format!(
+            "done names key {done}, expected {}",
+            env.key_id
+        )));
+    }
+    let placed = |path: &std::path::Path, r: std::io::Result<()>| {
+        r.map_err(|source| {
+            crate::Error::from(crate::error::KeyFileError::Write {
+                path: path.to_path_buf(),
+                source,
+            })
+        })
+    };
+    if let Some(pin) = staged_pin {
+        placed(&pin_path, pin.commit())?;
+        t.step(
+            who,
+            format_args!(
+                "   trusting server key {server_fp} on first use; pinned in {}",
+                pin_path.display()
+            ),
+        );
+    }
+    placed(&key_path, staged_key.commit())?;
+    t.step(
+        who,
+        format_args!(
+            "4. confirmed; stored {}",
+            folder.session_key_path().display()
+        ),
+    );
     Ok(KeyStepOutcome {
         key_id: env.key_id,
         expires_at: env.expires_at,
