@@ -52,10 +52,13 @@ impl KeyFile {
             client_fingerprint: self.client_fingerprint.clone(),
         };
         let body = toml::to_string(&t).expect("plain strings always serialize");
+        // The username is escaped in the comment: a control character there is invalid TOML and a
+        // newline would put the rest of the name into the TOML (found by fuzzing: the file then
+        // failed to load).
         Zeroizing::new(format!(
             "# mini-chat session key for {}. SECRET: whoever holds this file can read and forge\n\
              # this user's chat traffic until expires_at. Written by the key step; do not edit.\n{body}",
-            self.key.username
+            self.key.username.escape_debug()
         ))
     }
 
@@ -72,7 +75,12 @@ impl KeyFile {
         let des = DesKey::from_hex(&t.des_key).map_err(|e| bad(format!("des_key: {e}")))?;
         let mac_key =
             SessionKey::parse_mac_key(&t.mac_key).map_err(|e| bad(format!("mac_key: {e}")))?;
-        if t.key_id.len() != 16 || !t.key_id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if t.key_id.len() != 16
+            || !t
+                .key_id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(bad("key_id: must be 16 lowercase hex digits".into()));
         }
         Ok(Self {

@@ -7,6 +7,7 @@
 //!   sealed chat frames.
 //! - [`keyfile`]: the session-key txt file both sides store.
 //! - [`config`]: the three TOML configs.
+//! - [`net`]: listening sockets with a classroom-sized backlog.
 //! - [`client`]: client logic shared by the three client folders (key step, chat session).
 //! - [`trace`]: the `--trace` teaching view.
 //! - [`error`]: typed errors.
@@ -18,6 +19,7 @@ pub mod crypto;
 pub mod error;
 pub mod fsutil;
 pub mod keyfile;
+pub mod net;
 pub mod protocol;
 pub mod trace;
 

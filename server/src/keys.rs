@@ -13,7 +13,7 @@ use common::protocol::chat::{ErrorMsg, reason};
 /// The `1009` error to send the client.
 pub fn session_key_for(dir: &Path, username: &str, key_id: &str) -> Result<KeyFile, ErrorMsg> {
     let path = dir.join(format!("{username}.txt"));
-    let run_key = "run the key step (`client_xx key`) first";
+    let run_key = "run the key step first";
     let file = KeyFile::load(&path).map_err(|e| match e {
         KeyFileError::Missing { .. } => ErrorMsg::new(
             reason::NO_SESSION_KEY,
@@ -47,7 +47,7 @@ pub fn session_key_for(dir: &Path, username: &str, key_id: &str) -> Result<KeyFi
         return Err(ErrorMsg::new(
             reason::KEY_MISMATCH,
             format!(
-                "your session key {key_id} is not the server's current key for {username}; {run_key} again"
+                "your session key {key_id} is not the server's current key for {username}; run the key step again"
             ),
         ));
     }

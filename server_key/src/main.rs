@@ -133,7 +133,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
     let listen = cli.listen.unwrap_or_else(|| cfg.listen.clone());
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind(&listen).await.with_context(|| {
+        let listener = common::net::listen(&listen).await.with_context(|| {
             format!("cannot listen on {listen} (is another server_key running? use --listen to pick another port)")
         })?;
         println!(

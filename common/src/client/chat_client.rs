@@ -93,15 +93,11 @@ impl LoginError {
 /// What to tell the user to do about a `1009` reason.
 pub fn hint_for(reason_code: &str, program: &str) -> String {
     match reason_code {
-        reason::NO_SESSION_KEY | reason::KEY_EXPIRED | reason::KEY_MISMATCH => {
-            format!(" - run `{program} key` to get a new session key, then log in again")
-        }
+        reason::NO_SESSION_KEY | reason::KEY_EXPIRED | reason::KEY_MISMATCH => format!(" (`{program} key`)"),
         reason::BAD_LOGIN => " - check the username and password".into(),
-        reason::DB_UNAVAILABLE => " - the server's database is down; try again in a moment".into(),
-        reason::SERVER_FULL => " - try again later".into(),
+        reason::IDLE => " - reconnect to continue".into(),
         reason::LOGGED_IN_ELSEWHERE => " - this account logged in from another window or PC".into(),
-        reason::TOO_SLOW => " - this client fell too far behind; reconnect".into(),
-        reason::IDLE | reason::SHUTDOWN => " - reconnect when the server is back".into(),
+        // The server's own message already says what to do for the others.
         _ => String::new(),
     }
 }

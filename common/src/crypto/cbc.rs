@@ -15,9 +15,40 @@ use crate::protocol::consts::IV_LEN;
 type DesCbcEnc = cbc::Encryptor<des::Des>;
 type DesCbcDec = cbc::Decryptor<des::Des>;
 
-/// A fresh random IV.
+/// IV bytes fetched from the OS CSPRNG per `getrandom` call (64 IVs).
+const IV_POOL_LEN: usize = 64 * IV_LEN;
+
+/// A fresh random IV: eight bytes straight from the OS CSPRNG, taken from a per-thread buffer
+/// that is refilled with one `getrandom` call per 64 IVs. Each byte is used once. The chat server
+/// seals every message once per recipient, and one system call per IV was about a tenth of its
+/// CPU time (perf, scripts/bench.sh); a CBC IV must be unpredictable until it is used, not
+/// secret (it travels in clear), so holding the next few in memory gives nothing away. Keys and
+/// nonces still come from [`random`] directly. (Not fork-safe: a forked child would repeat the
+/// parent's buffered IVs; none of our programs forks.)
 pub fn random_iv() -> [u8; IV_LEN] {
-    random::bytes::<IV_LEN>()
+    use std::cell::RefCell;
+    struct Pool {
+        bytes: [u8; IV_POOL_LEN],
+        used: usize,
+    }
+    thread_local! {
+        static POOL: RefCell<Pool> = const {
+            RefCell::new(Pool { bytes: [0; IV_POOL_LEN], used: IV_POOL_LEN })
+        };
+    }
+    POOL.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        if pool.used == IV_POOL_LEN {
+            random::fill(&mut pool.bytes).expect("operating system random number generator failed");
+            pool.used = 0;
+        }
+        let at = pool.used;
+        let mut iv = [0u8; IV_LEN];
+        iv.copy_from_slice(&pool.bytes[at..at + IV_LEN]);
+        pool.bytes[at..at + IV_LEN].fill(0);
+        pool.used += IV_LEN;
+        iv
+    })
 }
 
 /// Encrypt with an explicit IV (known-answer tests and [`encrypt`]).

@@ -82,9 +82,17 @@ pub fn format_time(t: OffsetDateTime) -> String {
 
 /// Parse RFC 3339.
 ///
+/// Only times whose UTC form is in the years 0000 to 9999 are accepted, so that [`format_time`]
+/// can always write them back: `0000-01-01T00:00:00+00:01` is year -1 in UTC and
+/// `9999-12-31T23:59:59-00:01` is year 10000 (found by fuzzing; both used to panic when printed).
+///
 /// # Errors
 /// A message naming the expected format.
 pub fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
-    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .map_err(|e| format!("{s:?} is not an RFC 3339 time ({e})"))
+    let t = OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("{s:?} is not an RFC 3339 time ({e})"))?;
+    match t.checked_to_offset(time::UtcOffset::UTC) {
+        Some(utc) if (0..=9999).contains(&utc.year()) => Ok(t),
+        _ => Err(format!("{s:?} is outside the years 0000 to 9999 in UTC")),
+    }
 }
