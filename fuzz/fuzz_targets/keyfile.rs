@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = kf.key.is_expired();
     let written = kf.to_toml();
     let back = KeyFile::from_toml(&written, path)
-        .unwrap_or_else(|e| panic!("to_toml output does not load: {e}\n{}", &*written));
+        .unwrap_or_else(|e| panic!("to_toml output does not load: {e}\n{}", *written));
     assert_eq!(back.key.username, kf.key.username);
     assert_eq!(back.key.key_id, kf.key.key_id);
     assert_eq!(back.key.des, kf.key.des);
