@@ -13,11 +13,17 @@ pub const LISTEN_BACKLOG: u32 = 1024;
 /// # Errors
 /// Resolution, bind (address in use) and listen errors.
 pub async fn listen(addr: &str) -> std::io::Result<TcpListener> {
-    let resolved: SocketAddr = tokio::net::lookup_host(addr)
-        .await?
-        .next()
-        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{addr} resolves to nothing")))?;
-    let socket = if resolved.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    let resolved: SocketAddr = tokio::net::lookup_host(addr).await?.next().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{addr} resolves to nothing"),
+        )
+    })?;
+    let socket = if resolved.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
     #[cfg(unix)]
     socket.set_reuseaddr(true)?;
     socket.bind(resolved)?;

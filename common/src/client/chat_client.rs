@@ -93,7 +93,9 @@ impl LoginError {
 /// What to tell the user to do about a `1009` reason.
 pub fn hint_for(reason_code: &str, program: &str) -> String {
     match reason_code {
-        reason::NO_SESSION_KEY | reason::KEY_EXPIRED | reason::KEY_MISMATCH => format!(" (`{program} key`)"),
+        reason::NO_SESSION_KEY | reason::KEY_EXPIRED | reason::KEY_MISMATCH => {
+            format!(" (`{program} key`)")
+        }
         reason::BAD_LOGIN => " - check the username and password".into(),
         reason::IDLE => " - reconnect to continue".into(),
         reason::LOGGED_IN_ELSEWHERE => " - this account logged in from another window or PC".into(),
