@@ -14,17 +14,25 @@
 //!
 //! Users `lg00001`.. are created in the server's database (`--db`, the same URL the server
 //! uses) with a cheap PBKDF2 cost (1,000 iterations), so 1,000 logins measure the relay, not
-//! password hashing. Message text: `<sender>|<seq>|<send time µs>|` padded to `--size`.
+//! password hashing. Message text: `<sender>|<seq>|<send time µs>|` padded to `--size`; the send
+//! time is on this process's monotonic clock (senders and receivers are in this one process).
+//!
+//! At a fixed `--rate`, sender i starts i/rate seconds after sender 0, so the offered load is
+//! spread evenly instead of arriving in bursts of S messages. `--server-pid` (relay, keydist)
+//! adds the server's CPU seconds during the measured phase (from /proc/PID/stat) and this
+//! process's own, so results can be set against the CPU the server actually got on a shared
+//! machine. `--reuse-keys` skips the key step for users whose session key file is present and
+//! unexpired (repeated runs against the same server_key/server folders).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
-use common::client::chat_client::{ChatReceiver, ChatSender, Incoming, login};
+use common::client::chat_client::{ChatReceiver, ChatSender, Incoming, load_session_key, login};
 use common::client::folder::ClientFolder;
 use common::client::key_client::{KeyStepOptions, run_key_step_with};
 use common::config::ClientConfig;
@@ -82,12 +90,69 @@ struct Args {
     /// server_key binds each load username to that key on first use.
     #[arg(long, default_value = "target/loadgen")]
     work_dir: PathBuf,
+    /// The server's process id (chat server for relay, server_key for keydist): report its CPU
+    /// seconds during the measured phase.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Skip the key step for users whose session key file is present and unexpired.
+    #[arg(long)]
+    reuse_keys: bool,
 }
 
 const PASSWORD: &str = "load-password";
 
+static T0: OnceLock<Instant> = OnceLock::new();
+
+/// Microseconds on this process's monotonic clock (send and receive times are taken here).
 fn now_us() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+    T0.get_or_init(Instant::now).elapsed().as_micros() as u64
+}
+
+/// CPU seconds (user + system, all threads) of a process, from /proc/PID/stat.
+fn proc_cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on every Linux architecture this runs on.
+    Some(ticks / 100.0)
+}
+
+/// CPU seconds of the server (`--server-pid`) and of this process, for a measured phase.
+struct CpuMeter {
+    server_pid: Option<String>,
+    server0: Option<f64>,
+    self0: Option<f64>,
+}
+
+impl CpuMeter {
+    fn start(server_pid: Option<u32>) -> Self {
+        let server_pid = server_pid.map(|p| p.to_string());
+        Self {
+            server0: server_pid.as_deref().and_then(proc_cpu_seconds),
+            server_pid,
+            self0: proc_cpu_seconds("self"),
+        }
+    }
+
+    /// ` server_cpu_s=.. server_cores=.. client_cpu_s=..` for what could be measured.
+    fn fields(&self, secs: f64) -> String {
+        let mut out = String::new();
+        if let (Some(pid), Some(c0)) = (&self.server_pid, self.server0)
+            && let Some(c1) = proc_cpu_seconds(pid)
+        {
+            out.push_str(&format!(
+                " server_cpu_s={:.2} server_cores={:.2}",
+                c1 - c0,
+                (c1 - c0) / secs
+            ));
+        }
+        if let (Some(c0), Some(c1)) = (self.self0, proc_cpu_seconds("self")) {
+            out.push_str(&format!(" client_cpu_s={:.2}", c1 - c0));
+        }
+        out
+    }
 }
 
 fn username(i: usize) -> String {
@@ -107,28 +172,49 @@ fn folder(args: &Args, dir: &std::path::Path, i: usize) -> ClientFolder {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    now_us();
     let work = args.work_dir.clone();
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async_main(args, work))
 }
 
 async fn async_main(args: Args, work: PathBuf) -> anyhow::Result<()> {
     let t0 = Instant::now();
-    let n = if args.mode == Mode::Keydist { args.concurrency } else { args.users };
+    let n = if args.mode == Mode::Keydist {
+        args.concurrency
+    } else {
+        args.users
+    };
     create_users(&args.db, n)?;
-    let (priv_path, pub_path) = (work.join("loadgen_client_private.pem"), work.join("loadgen_client_public.pem"));
-    let client_key =
-        Arc::new(tokio::task::spawn_blocking(move || PrivateKey::load_or_create(&priv_path, &pub_path, 2048)).await??.0);
+    let (priv_path, pub_path) = (
+        work.join("loadgen_client_private.pem"),
+        work.join("loadgen_client_public.pem"),
+    );
+    let client_key = Arc::new(
+        tokio::task::spawn_blocking(move || {
+            PrivateKey::load_or_create(&priv_path, &pub_path, 2048)
+        })
+        .await??
+        .0,
+    );
     let folders: Vec<ClientFolder> = (0..n).map(|i| folder(&args, &work, i)).collect();
     if args.mode == Mode::Keydist {
         return keydist(&args, folders, client_key).await;
     }
     key_steps(&args, &folders, &client_key).await?;
-    eprintln!("loadgen: key step for {n} users done in {:.1} s", t0.elapsed().as_secs_f64());
+    eprintln!(
+        "loadgen: key step for {n} users done in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
     let t1 = Instant::now();
     let sessions = login_all(&args, &folders).await?;
-    eprintln!("loadgen: {n} users logged in in {:.1} s", t1.elapsed().as_secs_f64());
+    eprintln!(
+        "loadgen: {n} users logged in in {:.1} s",
+        t1.elapsed().as_secs_f64()
+    );
     match args.mode {
         Mode::Idle => {
             println!("IDLE users={n} holding={}s", args.duration);
@@ -141,9 +227,13 @@ async fn async_main(args: Args, work: PathBuf) -> anyhow::Result<()> {
 }
 
 fn create_users(db: &str, n: usize) -> anyhow::Result<()> {
-    let store = server::db::open(db).with_context(|| format!("opening {}", server::db::redact_url(db)))?;
-    let existing: std::collections::HashSet<String> =
-        store.list_users()?.into_iter().map(|u| u.user_name).collect();
+    let store =
+        server::db::open(db).with_context(|| format!("opening {}", server::db::redact_url(db)))?;
+    let existing: std::collections::HashSet<String> = store
+        .list_users()?
+        .into_iter()
+        .map(|u| u.user_name)
+        .collect();
     let hash = common::crypto::password::hash_password_with(PASSWORD, 1000);
     for i in 0..n {
         let u = username(i);
@@ -156,14 +246,23 @@ fn create_users(db: &str, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn key_steps(args: &Args, folders: &[ClientFolder], key: &Arc<PrivateKey>) -> anyhow::Result<()> {
+async fn key_steps(
+    args: &Args,
+    folders: &[ClientFolder],
+    key: &Arc<PrivateKey>,
+) -> anyhow::Result<()> {
     let limit = Arc::new(Semaphore::new(args.concurrency.max(1)));
     let mut tasks = Vec::new();
-    for f in folders.iter().cloned() {
-        let (limit, key) = (limit.clone(), key.clone());
+    for f in folders {
+        if args.reuse_keys && args.mode != Mode::Keydist && load_session_key(f).is_ok() {
+            continue;
+        }
+        let (f, limit, key) = (f.clone(), limit.clone(), key.clone());
         tasks.push(tokio::spawn(async move {
             let _p = limit.acquire().await;
-            run_key_step_with(&f, &key, KeyStepOptions::default()).await.map(|_| ())
+            run_key_step_with(&f, &key, KeyStepOptions::default())
+                .await
+                .map(|_| ())
         }));
     }
     for t in tasks {
@@ -172,14 +271,19 @@ async fn key_steps(args: &Args, folders: &[ClientFolder], key: &Arc<PrivateKey>)
     Ok(())
 }
 
-async fn login_all(args: &Args, folders: &[ClientFolder]) -> anyhow::Result<Vec<(ChatSender, ChatReceiver)>> {
+async fn login_all(
+    args: &Args,
+    folders: &[ClientFolder],
+) -> anyhow::Result<Vec<(ChatSender, ChatReceiver)>> {
     let limit = Arc::new(Semaphore::new(args.concurrency.max(1)));
     let mut tasks = Vec::new();
-    for f in folders.iter().cloned() {
-        let limit = limit.clone();
+    for f in folders {
+        let (f, limit) = (f.clone(), limit.clone());
         tasks.push(tokio::spawn(async move {
             let _p = limit.acquire().await;
-            login(&f, PASSWORD, Duration::from_secs(60)).await.map(|(s, r, _)| (s, r))
+            login(&f, PASSWORD, Duration::from_secs(60))
+                .await
+                .map(|(s, r, _)| (s, r))
         }));
     }
     let mut out = Vec::new();
@@ -189,13 +293,18 @@ async fn login_all(args: &Args, folders: &[ClientFolder]) -> anyhow::Result<Vec<
     Ok(out)
 }
 
-async fn keydist(args: &Args, folders: Vec<ClientFolder>, key: Arc<PrivateKey>) -> anyhow::Result<()> {
+async fn keydist(
+    args: &Args,
+    folders: Vec<ClientFolder>,
+    key: Arc<PrivateKey>,
+) -> anyhow::Result<()> {
     // One warm-up round binds every username to the shared key.
     key_steps(args, &folders, &key).await?;
     let done = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let end = Instant::now() + Duration::from_secs_f64(args.duration);
     let start = Instant::now();
+    let cpu = CpuMeter::start(args.server_pid);
     let mut tasks = Vec::new();
     for f in folders {
         let (key, done, failed) = (key.clone(), done.clone(), failed.clone());
@@ -217,10 +326,11 @@ async fn keydist(args: &Args, folders: Vec<ClientFolder>, key: Arc<PrivateKey>) 
     let secs = start.elapsed().as_secs_f64();
     let n = done.load(Ordering::Relaxed);
     println!(
-        "KEYDIST concurrency={} handshakes={n} failed={} seconds={secs:.2} handshakes_per_s={:.1}",
+        "KEYDIST concurrency={} handshakes={n} failed={} seconds={secs:.2} handshakes_per_s={:.1}{}",
         args.concurrency,
         failed.load(Ordering::Relaxed),
-        n as f64 / secs
+        n as f64 / secs,
+        cpu.fields(secs)
     );
     if args.check && failed.load(Ordering::Relaxed) > 0 {
         bail!("some key steps failed");
@@ -241,7 +351,11 @@ struct Seen {
 
 fn parse_payload(text: &str) -> Option<(usize, u64, u64)> {
     let mut p = text.split('|');
-    Some((p.next()?.parse().ok()?, p.next()?.parse().ok()?, p.next()?.parse().ok()?))
+    Some((
+        p.next()?.parse().ok()?,
+        p.next()?.parse().ok()?,
+        p.next()?.parse().ok()?,
+    ))
 }
 
 async fn relay(args: &Args, sessions: Vec<(ChatSender, ChatReceiver)>) -> anyhow::Result<()> {
@@ -253,6 +367,7 @@ async fn relay(args: &Args, sessions: Vec<(ChatSender, ChatReceiver)>) -> anyhow
     let mut recv_tasks = Vec::new();
     let mut send_tasks = Vec::new();
     let accepted = Arc::new(AtomicU64::new(0));
+    let cpu = CpuMeter::start(args.server_pid);
     for (i, (sender, mut receiver)) in sessions.into_iter().enumerate() {
         let (ack_tx, ack_rx) = mpsc::unbounded_channel::<u64>();
         let mut stop = stop_rx.clone();
@@ -299,12 +414,38 @@ async fn relay(args: &Args, sessions: Vec<(ChatSender, ChatReceiver)>) -> anyhow
         }));
         if i < senders {
             let per_sender_rate = args.rate / senders as f64;
+            // Spread the senders over one interval so the offered load is even, not in bursts.
+            let phase = if args.rate > 0.0 {
+                Duration::from_secs_f64(i as f64 / args.rate)
+            } else {
+                Duration::ZERO
+            };
             let (size, window, accepted) = (args.size, args.window.max(1), accepted.clone());
-            send_tasks.push(tokio::spawn(sender_loop(i, sender, ack_rx, per_sender_rate, window, size, stop_at, accepted)));
+            send_tasks.push(tokio::spawn(sender_loop(
+                i,
+                sender,
+                ack_rx,
+                per_sender_rate,
+                phase,
+                window,
+                size,
+                stop_at,
+                accepted,
+            )));
         } else {
-            // Non-senders keep their sender alive (dropping it would close the socket).
+            // Non-senders keep their sender alive (dropping it would close the socket) and ping
+            // like a real client, so the server's idle timeout never drops them in long runs.
             send_tasks.push(tokio::spawn(async move {
-                tokio::time::sleep_until(stop_at.into()).await;
+                let mut sender = sender;
+                let beat = Duration::from_secs(common::protocol::consts::HEARTBEAT_SECS);
+                loop {
+                    let next = (Instant::now() + beat).min(stop_at);
+                    tokio::time::sleep_until(next.into()).await;
+                    if Instant::now() >= stop_at || sender.send(&ClientRequest::Ping).await.is_err()
+                    {
+                        break;
+                    }
+                }
                 (sender, 0u64)
             }));
         }
@@ -318,6 +459,7 @@ async fn relay(args: &Args, sessions: Vec<(ChatSender, ChatReceiver)>) -> anyhow
         sent_counts.push(c);
     }
     let send_secs = t_start.elapsed().as_secs_f64();
+    let cpu_fields = cpu.fields(send_secs);
     // Let the last messages drain, then stop the receivers.
     let accepted_now = accepted.load(Ordering::Relaxed);
     let drain_deadline = Instant::now() + Duration::from_secs(30);
@@ -333,7 +475,8 @@ async fn relay(args: &Args, sessions: Vec<(ChatSender, ChatReceiver)>) -> anyhow
     // Check: every accepted message (sender i, seq 0..accepted_i) reached every receiver once, in order.
     let accepted_per_sender: Vec<u64> = sent_counts.iter().take(senders).copied().collect();
     let total_accepted: u64 = accepted_per_sender.iter().sum();
-    let (mut delivered, mut lost, mut duplicated, mut reordered, mut regress, mut disconnected) = (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
+    let (mut delivered, mut lost, mut duplicated, mut reordered, mut regress, mut disconnected) =
+        (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
     let mut lat: Vec<u32> = Vec::new();
     for seen in &mut seens {
         if let Some(why) = &seen.closed {
@@ -361,13 +504,17 @@ async fn relay(args: &Args, sessions: Vec<(ChatSender, ChatReceiver)>) -> anyhow
     }
     lat.sort_unstable();
     let pct = |p: f64| -> f64 {
-        if lat.is_empty() { 0.0 } else { f64::from(lat[((lat.len() - 1) as f64 * p) as usize]) / 1000.0 }
+        if lat.is_empty() {
+            0.0
+        } else {
+            f64::from(lat[((lat.len() - 1) as f64 * p) as usize]) / 1000.0
+        }
     };
     println!(
         "RELAY users={n} senders={senders} rate={} size={} seconds={send_secs:.2} accepted={total_accepted} \
          (echoed {accepted_now}) expected_deliveries={} delivered={delivered} lost={lost} duplicated={duplicated} \
          reordered={reordered} msg_id_regressions={regress} disconnected={disconnected} deliveries_per_s={:.0} \
-         latency_ms_p50={:.2} p99={:.2} max={:.2}",
+         latency_ms_p50={:.2} p99={:.2} max={:.2}{cpu_fields}",
         args.rate,
         args.size,
         total_accepted * n as u64,
@@ -376,7 +523,12 @@ async fn relay(args: &Args, sessions: Vec<(ChatSender, ChatReceiver)>) -> anyhow
         pct(0.99),
         pct(1.0)
     );
-    let ok = lost == 0 && duplicated == 0 && reordered == 0 && regress == 0 && disconnected == 0 && total_accepted > 0;
+    let ok = lost == 0
+        && duplicated == 0
+        && reordered == 0
+        && regress == 0
+        && disconnected == 0
+        && total_accepted > 0;
     println!("CHECK {}", if ok { "PASS" } else { "FAIL" });
     if args.check && !ok {
         bail!("loss, duplication, reordering or disconnection detected");
@@ -390,6 +542,7 @@ async fn sender_loop(
     mut sender: ChatSender,
     mut acks: mpsc::UnboundedReceiver<u64>,
     rate: f64,
+    phase: Duration,
     window: usize,
     size: usize,
     stop_at: Instant,
@@ -398,11 +551,14 @@ async fn sender_loop(
     let mut seq = 0u64;
     let mut acked = 0u64;
     let interval = (rate > 0.0).then(|| Duration::from_secs_f64(1.0 / rate));
-    let mut next_at = tokio::time::Instant::now();
+    let mut next_at = tokio::time::Instant::now() + phase;
     while Instant::now() < stop_at {
         if let Some(iv) = interval {
             tokio::time::sleep_until(next_at).await;
             next_at += iv;
+            if Instant::now() >= stop_at {
+                break;
+            }
         } else {
             while seq - acked >= window as u64 {
                 match tokio::time::timeout(Duration::from_secs(10), acks.recv()).await {
@@ -418,7 +574,11 @@ async fn sender_loop(
         while text.len() < size {
             text.push('x');
         }
-        if sender.send(&ClientRequest::Chat { to: None, text }).await.is_err() {
+        if sender
+            .send(&ClientRequest::Chat { to: None, text })
+            .await
+            .is_err()
+        {
             break;
         }
         seq += 1;
