@@ -21,6 +21,9 @@
 //! RELAY line, so throughput can be set against the CPU the server actually got on a shared
 //! machine.
 
+#[path = "loadcheck/mod.rs"]
+mod loadcheck;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -403,43 +406,25 @@ async fn async_main(args: Args) -> anyhow::Result<()> {
     drop(idle_writers);
 
     let total_accepted: u64 = accepted_per_sender.iter().sum();
-    let (mut delivered, mut lost, mut duplicated, mut reordered, mut disconnected) =
-        (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut disconnected = 0u64;
+    let mut tally = loadcheck::Tally::default();
     let mut lat: Vec<u32> = Vec::new();
     for (r, seen) in seens.iter_mut().enumerate() {
         if let Some(why) = &seen.closed {
             disconnected += 1;
             eprintln!("ircload: a receiver ended early: {why}");
         }
-        for (s, &acc) in accepted_per_sender.iter().enumerate() {
-            let seqs = seen.per_sender.get(&s).map(Vec::as_slice).unwrap_or(&[]);
-            delivered += seqs.len() as u64;
-            if s == r {
-                continue;
-            }
-            let mut uniq = std::collections::HashSet::new();
-            let mut prev: Option<u64> = None;
-            for &q in seqs {
-                if !uniq.insert(q) {
-                    duplicated += 1;
-                }
-                if prev.is_some_and(|p| q <= p) {
-                    reordered += 1;
-                }
-                prev = Some(q);
-            }
-            lost += (0..acc).filter(|q| !uniq.contains(q)).count() as u64;
-        }
+        tally.add_receiver(&seen.per_sender, &accepted_per_sender, Some(r));
         lat.append(&mut seen.latencies_us);
     }
     lat.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if lat.is_empty() {
-            0.0
-        } else {
-            f64::from(lat[((lat.len() - 1) as f64 * p) as usize]) / 1000.0
-        }
-    };
+    let loadcheck::Tally {
+        delivered,
+        lost,
+        duplicated,
+        reordered,
+    } = tally;
+    let pct = |p: f64| loadcheck::percentile_ms(&lat, p);
     let mut cpu = String::new();
     if let Some(c) = server_cpu {
         cpu.push_str(&format!(

@@ -24,6 +24,9 @@
 //! machine. `--reuse-keys` skips the key step for users whose session key file is present and
 //! unexpired (repeated runs against the same server_key/server folders).
 
+#[path = "loadcheck/mod.rs"]
+mod loadcheck;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -475,8 +478,8 @@ async fn relay(args: &Args, sessions: Vec<(ChatSender, ChatReceiver)>) -> anyhow
     // Check: every accepted message (sender i, seq 0..accepted_i) reached every receiver once, in order.
     let accepted_per_sender: Vec<u64> = sent_counts.iter().take(senders).copied().collect();
     let total_accepted: u64 = accepted_per_sender.iter().sum();
-    let (mut delivered, mut lost, mut duplicated, mut reordered, mut regress, mut disconnected) =
-        (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
+    let (mut regress, mut disconnected) = (0u64, 0u64);
+    let mut tally = loadcheck::Tally::default();
     let mut lat: Vec<u32> = Vec::new();
     for seen in &mut seens {
         if let Some(why) = &seen.closed {
@@ -484,32 +487,17 @@ async fn relay(args: &Args, sessions: Vec<(ChatSender, ChatReceiver)>) -> anyhow
             eprintln!("loadgen: a receiver ended early: {why}");
         }
         regress += seen.msg_id_regressions;
-        for (s, &acc) in accepted_per_sender.iter().enumerate() {
-            let seqs = seen.per_sender.get(&s).map(Vec::as_slice).unwrap_or(&[]);
-            delivered += seqs.len() as u64;
-            let mut uniq = std::collections::HashSet::new();
-            let mut prev: Option<u64> = None;
-            for &q in seqs {
-                if !uniq.insert(q) {
-                    duplicated += 1;
-                }
-                if prev.is_some_and(|p| q <= p) {
-                    reordered += 1;
-                }
-                prev = Some(q);
-            }
-            lost += (0..acc).filter(|q| !uniq.contains(q)).count() as u64;
-        }
+        tally.add_receiver(&seen.per_sender, &accepted_per_sender, None);
         lat.append(&mut seen.latencies_us);
     }
     lat.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if lat.is_empty() {
-            0.0
-        } else {
-            f64::from(lat[((lat.len() - 1) as f64 * p) as usize]) / 1000.0
-        }
-    };
+    let loadcheck::Tally {
+        delivered,
+        lost,
+        duplicated,
+        reordered,
+    } = tally;
+    let pct = |p: f64| loadcheck::percentile_ms(&lat, p);
     println!(
         "RELAY users={n} senders={senders} rate={} size={} seconds={send_secs:.2} accepted={total_accepted} \
          (echoed {accepted_now}) expected_deliveries={} delivered={delivered} lost={lost} duplicated={duplicated} \
