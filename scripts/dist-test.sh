@@ -26,7 +26,13 @@ for c in client_wy client_dz; do
     sed -i -e "s/^chat_port = .*/chat_port = $cp_/" -e "s/^key_port = .*/key_port = $kp/" \
         "$tmp/classmate-$c/Desktop/$c/client.toml"
 done
-sleep 1
+# Wait for both servers to listen (on a busy machine their start-up, which creates the server key
+# and seeds the database, can take more than a fixed sleep).
+wait_port() {
+    for _ in $(seq 1 600); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+    echo "dist-test: FAIL: nothing listens on port $1 after 60 s"; cat "$tmp/sk.log" "$tmp/srv.log"; exit 1
+}
+wait_port "$kp"; wait_port "$cp_"
 
 cd /  # a different working directory: the clients must find client.toml beside themselves
 for c in client_wy client_dz; do
@@ -36,10 +42,15 @@ test -s "$tmp/classmate-client_wy/Desktop/client_wy/session_key.txt"
 test -s "$tmp/teacher-pc/keys/sessions/user1.txt"
 
 msg="hello from a copied folder 复制的文件夹 $$"
-( sleep 4 ) | CHAT_PASSWORD=111111 "$tmp/classmate-client_dz/Desktop/client_dz/client_dz" cli >"$tmp/dz.out" 2>"$tmp/dz.err" &
+# dz stays logged in until the message arrived (or 60 s passed); wy sends only once dz is online,
+# so the test waits on events rather than on guessed sleeps.
+( for _ in $(seq 1 600); do [ -e "$tmp/done" ] && break; sleep 0.1; done ) |
+    CHAT_PASSWORD=111111 "$tmp/classmate-client_dz/Desktop/client_dz/client_dz" cli >"$tmp/dz.out" 2>"$tmp/dz.err" &
 dzpid=$!
-sleep 1.5
-( echo "$msg"; sleep 1 ) | CHAT_PASSWORD=111111 "$tmp/classmate-client_wy/Desktop/client_wy/client_wy" cli >"$tmp/wy.out" 2>"$tmp/wy.err"
+for _ in $(seq 1 600); do grep -q "logged in" "$tmp/dz.err" 2>/dev/null && break; sleep 0.1; done
+( echo "$msg"; for _ in $(seq 1 300); do grep -qF "$msg" "$tmp/dz.out" 2>/dev/null && break; sleep 0.1; done ) |
+    CHAT_PASSWORD=111111 "$tmp/classmate-client_wy/Desktop/client_wy/client_wy" cli >"$tmp/wy.out" 2>"$tmp/wy.err"
+touch "$tmp/done"
 wait "$dzpid" || true
 cd "$root"
 if grep -qF "wang_yuan: $msg" "$tmp/dz.out"; then
