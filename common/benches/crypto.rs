@@ -80,6 +80,20 @@ fn des_cbc<M: Measurement>(c: &mut Criterion<M>) {
         g.bench_with_input(BenchmarkId::new("decrypt", size), &ct, |b, ct| {
             b.iter(|| cbc::decrypt(&key, &iv, black_box(ct)).expect("decrypts"));
         });
+        // The same DES-CBC over RustCrypto's `des` crate, which common used before its own
+        // table-driven DES (kept to show the difference; see crypto/des_cipher.rs).
+        g.bench_with_input(
+            BenchmarkId::new("encrypt_des_crate", size),
+            &plain,
+            |b, p| {
+                use ::cbc::cipher::{BlockModeEncrypt, KeyIvInit, block_padding::Pkcs7};
+                b.iter(|| {
+                    ::cbc::Encryptor::<des::Des>::new_from_slices(key.as_bytes(), &iv)
+                        .expect("valid lengths")
+                        .encrypt_padded_vec::<Pkcs7>(black_box(p))
+                });
+            },
+        );
     }
     g.finish();
 }

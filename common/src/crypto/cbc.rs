@@ -6,14 +6,15 @@
 //! decrypting (see [`crate::crypto::sealed`]); use [`encrypt`] with a fresh random IV per message
 //! (the seed's all-zero IV made equal message prefixes visible).
 
-use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit, block_padding::Pkcs7};
+use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, InnerIvInit, block_padding::Pkcs7};
 
+use crate::crypto::des_cipher::Des;
 use crate::crypto::{DesKey, random};
 use crate::error::CryptoError;
 use crate::protocol::consts::IV_LEN;
 
-type DesCbcEnc = cbc::Encryptor<des::Des>;
-type DesCbcDec = cbc::Decryptor<des::Des>;
+type DesCbcEnc = cbc::Encryptor<Des>;
+type DesCbcDec = cbc::Decryptor<Des>;
 
 /// IV bytes fetched from the OS CSPRNG per `getrandom` call (64 IVs).
 const IV_POOL_LEN: usize = 64 * IV_LEN;
@@ -53,9 +54,7 @@ pub fn random_iv() -> [u8; IV_LEN] {
 
 /// Encrypt with an explicit IV (known-answer tests and [`encrypt`]).
 pub fn encrypt_with_iv(key: &DesKey, iv: &[u8; IV_LEN], plaintext: &[u8]) -> Vec<u8> {
-    DesCbcEnc::new_from_slices(key.as_bytes(), iv)
-        .expect("DES key and IV have fixed valid lengths")
-        .encrypt_padded_vec::<Pkcs7>(plaintext)
+    DesCbcEnc::inner_iv_init(key.cipher().clone(), iv.into()).encrypt_padded_vec::<Pkcs7>(plaintext)
 }
 
 /// Encrypt under a fresh random IV; returns `(iv, ciphertext)`.
@@ -74,7 +73,7 @@ pub fn decrypt(key: &DesKey, iv: &[u8], ciphertext: &[u8]) -> Result<Vec<u8>, Cr
     if iv.len() != IV_LEN || ciphertext.is_empty() || !ciphertext.len().is_multiple_of(IV_LEN) {
         return Err(CryptoError::Decrypt);
     }
-    DesCbcDec::new_from_slices(key.as_bytes(), iv)
+    DesCbcDec::inner_iv_slice_init(key.cipher().clone(), iv)
         .map_err(|_| CryptoError::Decrypt)?
         .decrypt_padded_vec::<Pkcs7>(ciphertext)
         .map_err(|_| CryptoError::Decrypt)

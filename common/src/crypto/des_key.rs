@@ -5,16 +5,57 @@
 //! weak and semi-weak keys are never issued or accepted.
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
+use crate::crypto::des_cipher::Des;
 use crate::crypto::random;
 use crate::error::CryptoError;
 use crate::protocol::consts::DES_KEY_LEN;
 
 /// A DES key with correct parity that is neither weak nor semi-weak.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
-pub struct DesKey([u8; DES_KEY_LEN]);
+///
+/// It keeps its expanded key schedule once first used: a session key seals thousands of frames,
+/// and expanding the schedule for each one cost more than a short message's encryption. Both the
+/// key bytes and the schedule are wiped on drop.
+pub struct DesKey {
+    bytes: [u8; DES_KEY_LEN],
+    schedule: OnceLock<Des>,
+}
+
+impl Clone for DesKey {
+    fn clone(&self) -> Self {
+        Self {
+            bytes: self.bytes,
+            schedule: OnceLock::new(),
+        }
+    }
+}
+
+impl PartialEq for DesKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for DesKey {}
+
+impl Zeroize for DesKey {
+    fn zeroize(&mut self) {
+        self.bytes.zeroize();
+        // Dropping the schedule wipes it (Des zeroizes its round keys on drop).
+        self.schedule = OnceLock::new();
+    }
+}
+
+impl Drop for DesKey {
+    fn drop(&mut self) {
+        self.bytes.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for DesKey {}
 
 impl DesKey {
     /// A fresh random key.
@@ -38,7 +79,10 @@ impl DesKey {
             return Err(CryptoError::BadKey("DES key parity bits are wrong".into()));
         }
         des::weak_key_test(&k).map_err(|_| CryptoError::WeakKey)?;
-        Ok(Self(k))
+        Ok(Self {
+            bytes: k,
+            schedule: OnceLock::new(),
+        })
     }
 
     /// Parse 16 hex digits.
@@ -54,11 +98,17 @@ impl DesKey {
 
     /// 16 lowercase hex digits (for the key file and the `--show-secrets` trace only).
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        hex::encode(self.bytes)
     }
 
     pub fn as_bytes(&self) -> &[u8; DES_KEY_LEN] {
-        &self.0
+        &self.bytes
+    }
+
+    /// The expanded DES key schedule, computed on first use.
+    pub fn cipher(&self) -> &Des {
+        self.schedule
+            .get_or_init(|| Des::new_from_bytes(&self.bytes))
     }
 }
 
