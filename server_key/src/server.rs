@@ -43,6 +43,10 @@ pub struct KeyServer {
     pub trace: Trace,
     pub handshake_timeout: Duration,
     pub max_connections: usize,
+    /// Private-key operations allowed to run at once: one per core. With more, K concurrent
+    /// handshakes' signatures preempt each other on the blocking pool and each costs ~1.3x its
+    /// CPU time (cache refills; docs/BENCHMARKS.md); queued handshakes wait here instead.
+    signers: Semaphore,
     next_conn: AtomicU64,
 }
 
@@ -66,6 +70,9 @@ impl KeyServer {
             trace,
             handshake_timeout: Duration::from_secs(HANDSHAKE_TIMEOUT_SECS),
             max_connections: MAX_KEY_CLIENTS,
+            signers: Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+            ),
             next_conn: AtomicU64::new(1),
         }
     }
@@ -278,7 +285,12 @@ async fn exchange(
     let session = SessionKey::generate(&req.username, server.ttl);
     let identity = server.identity.clone();
     let tr = transcript.clone();
-    let (env_msg, session) = tokio::task::spawn_blocking(move || -> Result<_, Refusal> {
+    let signer = server
+        .signers
+        .acquire()
+        .await
+        .map_err(|_| refuse(reason::INTERNAL, "server_key is shutting down"))?;
+    let signed = tokio::task::spawn_blocking(move || -> Result<_, Refusal> {
         let envelope = Envelope::seal(&client_key, &session)
             .map_err(|e| refuse(reason::INTERNAL, format!("cannot seal envelope: {e}")))?;
         let mut env = KeyEnvelope {
@@ -290,8 +302,10 @@ async fn exchange(
         env.signature = identity.sign(&tr.envelope_bytes(&env));
         Ok((env, session))
     })
-    .await
-    .map_err(|e| refuse(reason::INTERNAL, format!("signing task failed: {e}")))??;
+    .await;
+    drop(signer); // before any network I/O: the permit covers the signing only
+    let (env_msg, session) =
+        signed.map_err(|e| refuse(reason::INTERNAL, format!("signing task failed: {e}")))??;
     t.step(
         who,
         format_args!(
