@@ -370,10 +370,13 @@ async fn relay(args: &Args, sessions: Vec<(ChatSender, ChatReceiver)>) -> anyhow
     let mut recv_tasks = Vec::new();
     let mut send_tasks = Vec::new();
     let accepted = Arc::new(AtomicU64::new(0));
+    // Load messages received by all receivers together, for the drain at the end.
+    let arrived = Arc::new(AtomicU64::new(0));
     let cpu = CpuMeter::start(args.server_pid);
     for (i, (sender, mut receiver)) in sessions.into_iter().enumerate() {
         let (ack_tx, ack_rx) = mpsc::unbounded_channel::<u64>();
         let mut stop = stop_rx.clone();
+        let arrived = arrived.clone();
         recv_tasks.push(tokio::spawn(async move {
             let mut seen = Seen::default();
             loop {
@@ -389,6 +392,7 @@ async fn relay(args: &Args, sessions: Vec<(ChatSender, ChatReceiver)>) -> anyhow
                         seen.last_msg_id = line.msg_id;
                         if let Some((from, seq, sent)) = parse_payload(&line.text) {
                             seen.per_sender.entry(from).or_default().push(seq);
+                            arrived.fetch_add(1, Ordering::Relaxed);
                             seen.latencies_us.push(now_us().saturating_sub(sent).min(u64::from(u32::MAX)) as u32);
                             if from == i {
                                 let _ = ack_tx.send(seq);
@@ -463,11 +467,21 @@ async fn relay(args: &Args, sessions: Vec<(ChatSender, ChatReceiver)>) -> anyhow
     }
     let send_secs = t_start.elapsed().as_secs_f64();
     let cpu_fields = cpu.fields(send_secs);
-    // Let the last messages drain, then stop the receivers.
+    // Let the last messages drain: under saturation the server's per-recipient queues still hold
+    // messages it accepted when the senders stop. Wait until every receiver has every accepted
+    // message, or until nothing has arrived for 10 s (a real loss), then stop the receivers.
     let accepted_now = accepted.load(Ordering::Relaxed);
-    let drain_deadline = Instant::now() + Duration::from_secs(30);
-    let _ = drain_deadline;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let expected: u64 = sent_counts.iter().take(senders).sum::<u64>() * n as u64;
+    let (mut last, mut last_change) = (arrived.load(Ordering::Relaxed), Instant::now());
+    while last < expected && last_change.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = arrived.load(Ordering::Relaxed);
+        if now != last {
+            (last, last_change) = (now, Instant::now());
+        }
+    }
+    let drain_secs = t_start.elapsed().as_secs_f64() - send_secs;
+    tokio::time::sleep(Duration::from_millis(200)).await; // duplicates would show up here
     let _ = stop_tx.send(true);
     let mut seens = Vec::new();
     for t in recv_tasks {
@@ -502,11 +516,11 @@ async fn relay(args: &Args, sessions: Vec<(ChatSender, ChatReceiver)>) -> anyhow
         "RELAY users={n} senders={senders} rate={} size={} seconds={send_secs:.2} accepted={total_accepted} \
          (echoed {accepted_now}) expected_deliveries={} delivered={delivered} lost={lost} duplicated={duplicated} \
          reordered={reordered} msg_id_regressions={regress} disconnected={disconnected} deliveries_per_s={:.0} \
-         latency_ms_p50={:.2} p99={:.2} max={:.2}{cpu_fields}",
+         latency_ms_p50={:.2} p99={:.2} max={:.2} drain_seconds={drain_secs:.1}{cpu_fields}",
         args.rate,
         args.size,
         total_accepted * n as u64,
-        delivered as f64 / send_secs,
+        delivered as f64 / (send_secs + drain_secs),
         pct(0.5),
         pct(0.99),
         pct(1.0)
