@@ -125,6 +125,19 @@ fn flip_b64(field: &str) -> String {
     b64(bytes)
 }
 
+/// A MAC "downgraded" to its first 16 bytes (a 128-bit tag instead of 256).
+fn truncate_b64(field: &str) -> String {
+    let bytes = RawMessage::new(code::CHAT, vec![field.to_owned()])
+        .bytes(0)
+        .expect("base64");
+    b64(&bytes[..16])
+}
+
+/// `text` without its last `|`-field (a frame with its MAC removed).
+fn drop_last(text: &str) -> String {
+    text.rsplit_once('|').expect("a field").0.to_owned()
+}
+
 /// `text` with its last `|`-field replaced by `f(field)`.
 fn edit_last(text: &str, f: impl FnOnce(&str) -> String) -> String {
     let (head, last) = text.rsplit_once('|').expect("a field");
@@ -386,6 +399,20 @@ fn chat_cases() -> Vec<ChatCase> {
             CLOSED_KEY_MISMATCH,
         ),
         fresh(
+            "missing MAC",
+            "login without its tag field",
+            |raw, ctx| frame(drop_last(&good_login(raw, ctx)).as_bytes()),
+            Wait,
+            CLOSED_BAD_FRAME,
+        ),
+        fresh(
+            "downgraded MAC",
+            "login, tag cut to its first 16 bytes",
+            |raw, ctx| frame(edit_last(&good_login(raw, ctx), truncate_b64).as_bytes()),
+            Wait,
+            CLOSED_KEY_MISMATCH,
+        ),
+        fresh(
             "replayed login",
             "user1's login from an earlier connection",
             |_, ctx| frame(ctx.recorded_login.as_bytes()),
@@ -506,6 +533,36 @@ fn chat_cases() -> Vec<ChatCase> {
             |raw, _| {
                 let sealed = raw.seal(code::CHAT, &format!("|{}", b64("forged")));
                 frame(edit_last(&sealed, flip_b64).as_bytes())
+            },
+            Wait,
+            WARNED,
+        ),
+        logged_in(
+            "missing MAC",
+            "after login: sealed 0002 without its tag field",
+            |raw, _| {
+                let sealed = raw.seal(code::CHAT, &format!("|{}", b64("forged")));
+                frame(drop_last(&sealed).as_bytes())
+            },
+            Wait,
+            WARNED,
+        ),
+        logged_in(
+            "downgraded MAC",
+            "after login: sealed 0002, tag cut to its first 16 bytes",
+            |raw, _| {
+                let sealed = raw.seal(code::CHAT, &format!("|{}", b64("forged")));
+                frame(edit_last(&sealed, truncate_b64).as_bytes())
+            },
+            Wait,
+            WARNED,
+        ),
+        logged_in(
+            "empty MAC",
+            "after login: sealed 0002 with an empty tag field",
+            |raw, _| {
+                let sealed = raw.seal(code::CHAT, &format!("|{}", b64("forged")));
+                frame(edit_last(&sealed, |_| String::new()).as_bytes())
             },
             Wait,
             WARNED,
@@ -973,8 +1030,9 @@ enum KeyAction {
         build: KeyBuild,
         then: Then,
     },
-    /// A correct request, then a `0102` with a wrong MAC.
-    BadConfirm,
+    /// A correct request, then a `0102` whose MAC field is this (base64 or empty; `None`: the
+    /// field left out).
+    BadConfirm(Option<&'static [u8]>),
     /// [`KEY_FLOOD`] idle connections.
     Flood,
 }
@@ -1177,8 +1235,21 @@ fn key_cases() -> Vec<KeyCase> {
         KeyCase {
             name: "wrong key confirmation",
             sent: "user1's correct 0101, then 0102 with a zero MAC",
-            action: KeyAction::BadConfirm,
+            action: KeyAction::BadConfirm(Some(&[0u8; 32])),
             expected: "1101 envelope, then 1109 BAD_CONFIRM, closed; sessions/user1.txt unchanged",
+        },
+        KeyCase {
+            name: "downgraded key confirmation MAC",
+            sent: "user1's correct 0101, then 0102 with a 16-byte MAC",
+            action: KeyAction::BadConfirm(Some(&[0u8; 16])),
+            // A MAC of the wrong length is a malformed message (PROTOCOL.md §6), not a wrong MAC.
+            expected: "1101 envelope, then 1109 BAD_REQUEST, closed; sessions/user1.txt unchanged",
+        },
+        KeyCase {
+            name: "missing key confirmation MAC",
+            sent: "user1's correct 0101, then 0102 without its MAC field",
+            action: KeyAction::BadConfirm(None),
+            expected: "1101 envelope, then 1109 BAD_REQUEST, closed; sessions/user1.txt unchanged",
         },
         KeyCase {
             name: "300 idle connections",
@@ -1259,7 +1330,7 @@ async fn key_server_bad_input_table() {
                 }
                 Row::exact(case.name, case.sent, case.expected, c.answer().await)
             }
-            KeyAction::BadConfirm => {
+            KeyAction::BadConfirm(tag) => {
                 let stored = sys.server_session_file("user1");
                 let before = std::fs::read(&stored).expect("user1's server key");
                 let mut c = KeyConn::open(port, true).await;
@@ -1268,7 +1339,10 @@ async fn key_server_bad_input_table() {
                 let env = c.message().await.expect("an answer");
                 let first = format!("{} envelope", env.code);
                 let key_id = env.fields.first().cloned().unwrap_or_default();
-                let confirm = format!("{}|{key_id}|{}", code::KEY_CONFIRM, b64([0u8; 32]));
+                let confirm = match tag {
+                    Some(tag) => format!("{}|{key_id}|{}", code::KEY_CONFIRM, b64(tag)),
+                    None => format!("{}|{key_id}", code::KEY_CONFIRM),
+                };
                 c.write(&frame(confirm.as_bytes())).await.expect("write");
                 let then = c.answer().await;
                 let same = std::fs::read(&stored).expect("user1's server key") == before;
