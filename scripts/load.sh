@@ -41,7 +41,8 @@ pids+=($!)
 spid=$!
 pids+=($spid)
 for p in "$kp" "$cp_"; do
-    for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && break; sleep 0.1; done
+    # Up to 60 s: on a loaded machine start-up (server key, database seeding) can be slow.
+    for _ in $(seq 1 600); do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && break; sleep 0.1; done
 done
 
 echo "load: $USERS clients, $SENDERS senders, $RATE messages/s in total, ${DURATION}s, $PROFILE build"
