@@ -86,11 +86,16 @@ echo
 echo "== what crossed the network, from the server's --trace (first frames of the conversation)"
 grep -E '\] (in|out) ' "$logs/server.log" | grep -E ' (0002|1002)\|' | head -6 | cut -c1-160
 leaked=0
+# Only the frame lines: the server's log also has its first-start notice naming the seed
+# password, which is not something that crossed the network.
+grep -E '\] (in|out) ' "$logs/server.log" >"$logs/frames.log" || true
+if [ ! -s "$logs/frames.log" ]; then echo "demo: the server's trace has no frames: nothing to check"; leaked=1; fi
 for m in "$m1" "$m2" "$m3" "111111"; do
-    if grep -qF "$m" "$logs/server.log"; then echo "demo: PLAINTEXT FOUND in the trace: $m"; leaked=1; fi
+    if grep -qF "$m" "$logs/frames.log"; then echo "demo: PLAINTEXT FOUND in the trace: $m"; leaked=1; fi
 done
 if [ "$leaked" -eq 0 ]; then
     echo "demo: none of the messages (nor the password) appears in clear in the server's trace:"
     echo "      every frame in and out was DES-CBC ciphertext with an HMAC, re-encrypted per recipient."
 fi
 echo "demo: logs in $logs/"
+[ "$leaked" -eq 0 ] || exit 1
