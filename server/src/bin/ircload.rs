@@ -43,24 +43,9 @@ struct Args {
     host: String,
     #[arg(long, default_value_t = 6667)]
     port: u16,
-    /// Registered clients, all in one channel.
-    #[arg(long, default_value_t = 50)]
-    users: usize,
-    /// How many of them send.
-    #[arg(long, default_value_t = 10)]
-    senders: usize,
-    /// Total messages per second over all senders; 0 = as fast as accepted.
-    #[arg(long, default_value_t = 100.0)]
-    rate: f64,
-    /// Unacknowledged messages allowed per sender at rate 0.
-    #[arg(long, default_value_t = 4)]
-    window: usize,
-    /// Seconds of sending.
-    #[arg(long, default_value_t = 10.0)]
-    duration: f64,
-    /// Message size in bytes (IRC lines are at most 512 bytes with the prefix).
-    #[arg(long, default_value_t = 100)]
-    size: usize,
+    /// Clients (all registered in one channel), senders, rate, window, duration and size.
+    #[command(flatten)]
+    load: loadcheck::Pattern,
     /// Concurrent registrations.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
@@ -315,7 +300,7 @@ async fn sender_loop(
 }
 
 async fn async_main(args: Args) -> anyhow::Result<()> {
-    let n = args.users;
+    let n = args.load.users;
     if n < 2 {
         bail!("--users must be at least 2 (IRC does not echo to the sender)");
     }
@@ -352,21 +337,21 @@ async fn async_main(args: Args) -> anyhow::Result<()> {
     // Let the last JOIN notices drain before measuring.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let senders = args.senders.min(n);
+    let senders = args.load.senders.min(n);
     let server_cpu0 = args
         .server_pid
         .and_then(|p| proc_cpu_seconds(&p.to_string()));
     let self_cpu0 = proc_cpu_seconds("self");
-    let stop_at = Instant::now() + Duration::from_secs_f64(args.duration);
+    let stop_at = Instant::now() + Duration::from_secs_f64(args.load.duration);
     let acked_total = Arc::new(AtomicU64::new(0));
-    let per_sender_rate = args.rate / senders as f64;
+    let per_sender_rate = args.load.rate / senders as f64;
     let mut send_tasks = Vec::new();
     let mut idle_writers = Vec::new();
     for (i, (w, ack_rx)) in writers.into_iter().zip(ack_rxs).enumerate() {
         if i < senders {
             // Spread the senders over one interval so the offered load is even, not in bursts.
-            let phase = if args.rate > 0.0 {
-                Duration::from_secs_f64(i as f64 / args.rate)
+            let phase = if args.load.rate > 0.0 {
+                Duration::from_secs_f64(i as f64 / args.load.rate)
             } else {
                 Duration::ZERO
             };
@@ -377,8 +362,8 @@ async fn async_main(args: Args) -> anyhow::Result<()> {
                 args.channel.clone(),
                 per_sender_rate,
                 phase,
-                args.window.max(1),
-                args.size,
+                args.load.window.max(1),
+                args.load.size,
                 stop_at,
                 acked_total.clone(),
             )));
@@ -440,8 +425,8 @@ async fn async_main(args: Args) -> anyhow::Result<()> {
          (echoed {}) expected_deliveries={} delivered={delivered} lost={lost} duplicated={duplicated} \
          reordered={reordered} msg_id_regressions=0 disconnected={disconnected} deliveries_per_s={:.0} \
          latency_ms_p50={:.2} p99={:.2} max={:.2}{cpu}",
-        args.rate,
-        args.size,
+        args.load.rate,
+        args.load.size,
         acked_total.load(Ordering::Relaxed),
         total_accepted * (n as u64 - 1),
         delivered as f64 / send_secs,

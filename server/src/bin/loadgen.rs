@@ -65,24 +65,10 @@ struct Args {
     /// The server's database URL, to create the load users in.
     #[arg(long)]
     db: String,
-    /// Logged-in users.
-    #[arg(long, default_value_t = 50)]
-    users: usize,
-    /// How many of them send.
-    #[arg(long, default_value_t = 10)]
-    senders: usize,
-    /// Total messages per second over all senders; 0 = as fast as accepted.
-    #[arg(long, default_value_t = 100.0)]
-    rate: f64,
-    /// Unacknowledged messages allowed per sender at rate 0.
-    #[arg(long, default_value_t = 4)]
-    window: usize,
-    /// Seconds of sending (relay), handshaking (keydist) or holding (idle).
-    #[arg(long, default_value_t = 10.0)]
-    duration: f64,
-    /// Message size in bytes.
-    #[arg(long, default_value_t = 100)]
-    size: usize,
+    /// Logged-in users, senders, rate, window, duration (of sending in relay, handshaking in
+    /// keydist, holding in idle) and message size.
+    #[command(flatten)]
+    load: loadcheck::Pattern,
     /// Concurrent key steps (keydist) and concurrent logins (all modes).
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
@@ -189,7 +175,7 @@ async fn async_main(args: Args, work: PathBuf) -> anyhow::Result<()> {
     let n = if args.mode == Mode::Keydist {
         args.concurrency
     } else {
-        args.users
+        args.load.users
     };
     create_users(&args.db, n)?;
     let (priv_path, pub_path) = (
@@ -220,8 +206,8 @@ async fn async_main(args: Args, work: PathBuf) -> anyhow::Result<()> {
     );
     match args.mode {
         Mode::Idle => {
-            println!("IDLE users={n} holding={}s", args.duration);
-            tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;
+            println!("IDLE users={n} holding={}s", args.load.duration);
+            tokio::time::sleep(Duration::from_secs_f64(args.load.duration)).await;
             drop(sessions);
             Ok(())
         }
@@ -305,7 +291,7 @@ async fn keydist(
     key_steps(args, &folders, &key).await?;
     let done = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
-    let end = Instant::now() + Duration::from_secs_f64(args.duration);
+    let end = Instant::now() + Duration::from_secs_f64(args.load.duration);
     let start = Instant::now();
     let cpu = CpuMeter::start(args.server_pid);
     let mut tasks = Vec::new();
@@ -363,8 +349,8 @@ fn parse_payload(text: &str) -> Option<(usize, u64, u64)> {
 
 async fn relay(args: &Args, sessions: Vec<(ChatSender, ChatReceiver)>) -> anyhow::Result<()> {
     let n = sessions.len();
-    let senders = args.senders.min(n);
-    let stop_at = Instant::now() + Duration::from_secs_f64(args.duration);
+    let senders = args.load.senders.min(n);
+    let stop_at = Instant::now() + Duration::from_secs_f64(args.load.duration);
     // Receivers record until told to stop; each sender's receiver also feeds its ack channel.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut recv_tasks = Vec::new();
@@ -420,14 +406,15 @@ async fn relay(args: &Args, sessions: Vec<(ChatSender, ChatReceiver)>) -> anyhow
             seen
         }));
         if i < senders {
-            let per_sender_rate = args.rate / senders as f64;
+            let per_sender_rate = args.load.rate / senders as f64;
             // Spread the senders over one interval so the offered load is even, not in bursts.
-            let phase = if args.rate > 0.0 {
-                Duration::from_secs_f64(i as f64 / args.rate)
+            let phase = if args.load.rate > 0.0 {
+                Duration::from_secs_f64(i as f64 / args.load.rate)
             } else {
                 Duration::ZERO
             };
-            let (size, window, accepted) = (args.size, args.window.max(1), accepted.clone());
+            let (size, window, accepted) =
+                (args.load.size, args.load.window.max(1), accepted.clone());
             send_tasks.push(tokio::spawn(sender_loop(
                 i,
                 sender,
@@ -517,8 +504,8 @@ async fn relay(args: &Args, sessions: Vec<(ChatSender, ChatReceiver)>) -> anyhow
          (echoed {accepted_now}) expected_deliveries={} delivered={delivered} lost={lost} duplicated={duplicated} \
          reordered={reordered} msg_id_regressions={regress} disconnected={disconnected} deliveries_per_s={:.0} \
          latency_ms_p50={:.2} p99={:.2} max={:.2} drain_seconds={drain_secs:.1}{cpu_fields}",
-        args.rate,
-        args.size,
+        args.load.rate,
+        args.load.size,
         total_accepted * n as u64,
         delivered as f64 / (send_secs + drain_secs),
         pct(0.5),

@@ -3,6 +3,29 @@
 
 use std::collections::{HashMap, HashSet};
 
+/// The load pattern both generators take, with the same flags and defaults.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Pattern {
+    /// Clients.
+    #[arg(long, default_value_t = 50)]
+    pub users: usize,
+    /// How many of them send.
+    #[arg(long, default_value_t = 10)]
+    pub senders: usize,
+    /// Total messages per second over all senders; 0 = as fast as accepted.
+    #[arg(long, default_value_t = 100.0)]
+    pub rate: f64,
+    /// Unacknowledged messages allowed per sender at rate 0.
+    #[arg(long, default_value_t = 4)]
+    pub window: usize,
+    /// Seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Message size in bytes (IRC lines are at most 512 bytes with the prefix).
+    #[arg(long, default_value_t = 100)]
+    pub size: usize,
+}
+
 /// What one receiver's deliveries from all senders add up to.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Tally {
