@@ -235,24 +235,25 @@ impl Des {
     /// Encrypt one block (big-endian u64).
     #[inline]
     pub fn encrypt_u64(&self, block: u64) -> u64 {
-        let x = permute64(&IP_T, block);
-        let (mut l, mut r) = ((x >> 32) as u32, x as u32);
-        for k in &self.round_keys {
-            (l, r) = (r, l ^ feistel(r, *k));
-        }
-        permute64(&FP_T, (u64::from(r) << 32) | u64::from(l))
+        crypt(block, self.round_keys.iter())
     }
 
-    /// Decrypt one block (big-endian u64).
+    /// Decrypt one block (big-endian u64): the same rounds with the round keys reversed.
     #[inline]
     pub fn decrypt_u64(&self, block: u64) -> u64 {
-        let x = permute64(&IP_T, block);
-        let (mut l, mut r) = ((x >> 32) as u32, x as u32);
-        for k in self.round_keys.iter().rev() {
-            (l, r) = (r, l ^ feistel(r, *k));
-        }
-        permute64(&FP_T, (u64::from(r) << 32) | u64::from(l))
+        crypt(block, self.round_keys.iter().rev())
     }
+}
+
+/// IP, 16 Feistel rounds with `round_keys` in the order given, the final swap and FP.
+#[inline(always)]
+fn crypt<'a>(block: u64, round_keys: impl Iterator<Item = &'a [u32; 2]>) -> u64 {
+    let x = permute64(&IP_T, block);
+    let (mut l, mut r) = ((x >> 32) as u32, x as u32);
+    for k in round_keys {
+        (l, r) = (r, l ^ feistel(r, *k));
+    }
+    permute64(&FP_T, (u64::from(r) << 32) | u64::from(l))
 }
 
 impl Drop for Des {
