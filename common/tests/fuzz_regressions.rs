@@ -11,8 +11,8 @@ use std::sync::Arc;
 use common::config::{ClientConfig, ServerConfig, ServerKeyConfig, parse};
 use common::connection::FrameReader;
 use common::crypto::envelope::Envelope;
-use common::crypto::sealed::Channel;
-use common::crypto::{DesKey, SessionKey, cbc, mac};
+use common::crypto::sealed::{self, Channel};
+use common::crypto::{DesKey, SessionKey, cbc};
 use common::error::{CryptoError, Error, ProtocolError};
 use common::keyfile::KeyFile;
 use common::protocol::RawMessage;
@@ -89,18 +89,7 @@ fn session_key() -> Arc<SessionKey> {
 /// key would: the MAC check passes and everything after it is exercised.
 fn with_good_mac(key: &SessionKey, text: &str) -> RawMessage {
     let covered = &text[..text.rfind('|').unwrap()];
-    let tag = mac::hmac_sha256(
-        &*key.mac_key,
-        &[
-            label::FRAME_MAC.as_bytes(),
-            b"|",
-            label::CLIENT_TO_SERVER.as_bytes(),
-            b"|",
-            b64(NONCE).as_bytes(),
-            b"|",
-            covered.as_bytes(),
-        ],
-    );
+    let tag = sealed::frame_tag(key, label::CLIENT_TO_SERVER, &b64(NONCE), covered);
     RawMessage::parse_str(&format!("{covered}|{}", b64(tag))).unwrap()
 }
 

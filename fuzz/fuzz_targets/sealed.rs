@@ -9,8 +9,8 @@
 
 use std::sync::{Arc, LazyLock};
 
-use common::crypto::sealed::Channel;
-use common::crypto::{DesKey, SessionKey, mac};
+use common::crypto::sealed::{self, Channel};
+use common::crypto::{DesKey, SessionKey};
 use common::error::{CryptoError, Error};
 use common::protocol::RawMessage;
 use common::protocol::chat::LOGIN_PREFIX_FIELDS;
@@ -56,18 +56,7 @@ fn fix_mac(m: &mut RawMessage) {
         covered.push('|');
         covered.push_str(f);
     }
-    let tag = mac::hmac_sha256(
-        &*KEY.mac_key,
-        &[
-            label::FRAME_MAC.as_bytes(),
-            b"|",
-            label::CLIENT_TO_SERVER.as_bytes(),
-            b"|",
-            b64(NONCE).as_bytes(),
-            b"|",
-            covered.as_bytes(),
-        ],
-    );
+    let tag = sealed::frame_tag(&KEY, label::CLIENT_TO_SERVER, &b64(NONCE), &covered);
     m.fields[n] = b64(tag);
 }
 

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use common::client::chat_client::{Incoming, SessionEvent};
 use common::connection::{FrameReader, FrameWriter};
 use common::crypto::random;
-use common::crypto::{PrivateKey, SessionKey, cbc, fingerprint, mac};
+use common::crypto::{PrivateKey, SessionKey, cbc, fingerprint, sealed};
 use common::protocol::chat::{login_request, reason};
 use common::protocol::consts::{MAX_KEY_CLIENTS, code, label};
 use common::protocol::keydist::{KeyError, KeyHello, KeyRequest, Transcript};
@@ -125,6 +125,11 @@ fn flip_b64(field: &str) -> String {
     b64(bytes)
 }
 
+/// A correctly sealed `0002` to everyone (text "forged"), for the MAC cases to damage.
+fn sealed_chat(raw: &mut Raw) -> String {
+    raw.seal(code::CHAT, &format!("|{}", b64("forged")))
+}
+
 /// A MAC "downgraded" to its first 16 bytes (a 128-bit tag instead of 256).
 fn truncate_b64(field: &str) -> String {
     let bytes = RawMessage::new(code::CHAT, vec![field.to_owned()])
@@ -161,18 +166,7 @@ fn seal_by_hand(
         covered.push_str(p);
     }
     covered.push_str(&format!("|{seq}|{}|{}", b64(iv), b64(ct)));
-    let tag = mac::hmac_sha256(
-        &*key.mac_key,
-        &[
-            label::FRAME_MAC.as_bytes(),
-            b"|",
-            label::CLIENT_TO_SERVER.as_bytes(),
-            b"|",
-            b64(nonce).as_bytes(),
-            b"|",
-            covered.as_bytes(),
-        ],
-    );
+    let tag = sealed::frame_tag(key, label::CLIENT_TO_SERVER, &b64(nonce), &covered);
     format!("{covered}|{}", b64(tag))
 }
 
@@ -531,7 +525,7 @@ fn chat_cases() -> Vec<ChatCase> {
             "wrong MAC",
             "after login: sealed 0002, one tag bit flipped",
             |raw, _| {
-                let sealed = raw.seal(code::CHAT, &format!("|{}", b64("forged")));
+                let sealed = sealed_chat(raw);
                 frame(edit_last(&sealed, flip_b64).as_bytes())
             },
             Wait,
@@ -541,7 +535,7 @@ fn chat_cases() -> Vec<ChatCase> {
             "missing MAC",
             "after login: sealed 0002 without its tag field",
             |raw, _| {
-                let sealed = raw.seal(code::CHAT, &format!("|{}", b64("forged")));
+                let sealed = sealed_chat(raw);
                 frame(drop_last(&sealed).as_bytes())
             },
             Wait,
@@ -551,7 +545,7 @@ fn chat_cases() -> Vec<ChatCase> {
             "downgraded MAC",
             "after login: sealed 0002, tag cut to its first 16 bytes",
             |raw, _| {
-                let sealed = raw.seal(code::CHAT, &format!("|{}", b64("forged")));
+                let sealed = sealed_chat(raw);
                 frame(edit_last(&sealed, truncate_b64).as_bytes())
             },
             Wait,
@@ -561,7 +555,7 @@ fn chat_cases() -> Vec<ChatCase> {
             "empty MAC",
             "after login: sealed 0002 with an empty tag field",
             |raw, _| {
-                let sealed = raw.seal(code::CHAT, &format!("|{}", b64("forged")));
+                let sealed = sealed_chat(raw);
                 frame(edit_last(&sealed, |_| String::new()).as_bytes())
             },
             Wait,

@@ -23,6 +23,25 @@ use crate::error::{CryptoError, Error, ProtocolError};
 use crate::protocol::consts::{DELIMITER, IV_LEN, label};
 use crate::protocol::message::{RawMessage, b64};
 
+/// The MAC of a sealed frame: HMAC-SHA-256 under `key`'s MAC key over
+/// `minichat-frame-v1|<dir>|<nonce_b64>|<covered>`, where `dir` is `C` or `S` and `covered` is the
+/// frame text up to (not including) the final `|mac`. [`Channel`] uses it to seal; it is public
+/// so that tests and fuzz targets that build frames by hand do not restate the MAC input.
+pub fn frame_tag(key: &SessionKey, dir: &str, nonce_b64: &str, covered: &str) -> [u8; 32] {
+    mac::hmac_sha256(
+        &*key.mac_key,
+        &[
+            label::FRAME_MAC.as_bytes(),
+            b"|",
+            dir.as_bytes(),
+            b"|",
+            nonce_b64.as_bytes(),
+            b"|",
+            covered.as_bytes(),
+        ],
+    )
+}
+
 /// One side of one connection's sealed channel.
 #[derive(Debug, Clone)]
 pub struct Channel {
@@ -124,18 +143,7 @@ impl Channel {
     }
 
     fn tag(&self, dir: &str, covered: &str) -> [u8; 32] {
-        mac::hmac_sha256(
-            &*self.key.mac_key,
-            &[
-                label::FRAME_MAC.as_bytes(),
-                b"|",
-                dir.as_bytes(),
-                b"|",
-                self.nonce_b64.as_bytes(),
-                b"|",
-                covered.as_bytes(),
-            ],
-        )
+        frame_tag(&self.key, dir, &self.nonce_b64, covered)
     }
 
     /// Verify and decrypt a received sealed frame with `prefix_len` clear fields before `seq`.
