@@ -25,8 +25,8 @@
 mod loadcheck;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -62,27 +62,9 @@ struct Args {
     server_pid: Option<u32>,
 }
 
-static T0: OnceLock<Instant> = OnceLock::new();
-
-/// Microseconds on this process's monotonic clock.
-fn now_us() -> u64 {
-    T0.get_or_init(Instant::now).elapsed().as_micros() as u64
-}
-
-/// CPU seconds (user + system, all threads) of a process, from /proc/PID/stat.
-fn proc_cpu_seconds(pid: &str) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    // USER_HZ is 100 on every Linux architecture this runs on.
-    Some(ticks / 100.0)
-}
-
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    now_us();
+    loadcheck::now_us();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -154,15 +136,6 @@ struct Seen {
     closed: Option<String>,
 }
 
-fn parse_payload(text: &str) -> Option<(usize, u64, u64)> {
-    let mut p = text.split('|');
-    Some((
-        p.next()?.parse().ok()?,
-        p.next()?.parse().ok()?,
-        p.next()?.parse().ok()?,
-    ))
-}
-
 /// `:nick!user@host PRIVMSG #chan :payload` -> payload.
 fn privmsg_payload(line: &str) -> Option<&str> {
     let at = line.find(" PRIVMSG ")?;
@@ -200,11 +173,11 @@ async fn receive(
                 break;
             }
         }
-        let arrived = now_us();
+        let arrived = loadcheck::now_us();
         let line = String::from_utf8_lossy(&buf);
         let line = line.trim_end();
         if let Some(payload) = privmsg_payload(line) {
-            if let Some((from, seq, sent)) = parse_payload(payload) {
+            if let Some((from, seq, sent)) = loadcheck::parse_payload(payload) {
                 seen.per_sender.entry(from).or_default().push(seq);
                 seen.latencies_us
                     .push(arrived.saturating_sub(sent).min(u64::from(u32::MAX)) as u32);
@@ -256,7 +229,7 @@ async fn sender_loop(
         line.clear();
         let head = format!("PRIVMSG {channel} :");
         line.push_str(&head);
-        line.push_str(&format!("{me}|{seq}|{}|", now_us()));
+        line.push_str(&format!("{me}|{seq}|{}|", loadcheck::now_us()));
         while line.len() - head.len() < size {
             line.push('x');
         }
@@ -340,8 +313,8 @@ async fn async_main(args: Args) -> anyhow::Result<()> {
     let senders = args.load.senders.min(n);
     let server_cpu0 = args
         .server_pid
-        .and_then(|p| proc_cpu_seconds(&p.to_string()));
-    let self_cpu0 = proc_cpu_seconds("self");
+        .and_then(|p| loadcheck::proc_cpu_seconds(&p.to_string()));
+    let self_cpu0 = loadcheck::proc_cpu_seconds("self");
     let stop_at = Instant::now() + Duration::from_secs_f64(args.load.duration);
     let acked_total = Arc::new(AtomicU64::new(0));
     let per_sender_rate = args.load.rate / senders as f64;
@@ -379,9 +352,9 @@ async fn async_main(args: Args) -> anyhow::Result<()> {
         accepted_per_sender.push(acked);
     }
     let send_secs = t_start.elapsed().as_secs_f64();
-    let server_cpu =
-        server_cpu0.and_then(|c0| Some(proc_cpu_seconds(&args.server_pid?.to_string())? - c0));
-    let self_cpu = self_cpu0.and_then(|c0| Some(proc_cpu_seconds("self")? - c0));
+    let server_cpu = server_cpu0
+        .and_then(|c0| Some(loadcheck::proc_cpu_seconds(&args.server_pid?.to_string())? - c0));
+    let self_cpu = self_cpu0.and_then(|c0| Some(loadcheck::proc_cpu_seconds("self")? - c0));
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let _ = stop_tx.send(true);
     let mut seens = Vec::new();
@@ -453,7 +426,7 @@ mod tests {
             privmsg_payload(":ib00001!~ib00001@127.0.0.1 PRIVMSG #bench :1|2|3|xx"),
             Some("1|2|3|xx")
         );
-        assert_eq!(parse_payload("1|2|3|xx"), Some((1, 2, 3)));
+        assert_eq!(loadcheck::parse_payload("1|2|3|xx"), Some((1, 2, 3)));
         assert_eq!(
             pong_token(":bench.irc.local PONG bench.irc.local :42"),
             Some(42)
@@ -463,6 +436,6 @@ mod tests {
 
     #[test]
     fn reads_own_cpu_time() {
-        assert!(proc_cpu_seconds("self").is_some());
+        assert!(loadcheck::proc_cpu_seconds("self").is_some());
     }
 }

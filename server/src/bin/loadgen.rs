@@ -29,8 +29,8 @@ mod loadcheck;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -90,24 +90,6 @@ struct Args {
 
 const PASSWORD: &str = "load-password";
 
-static T0: OnceLock<Instant> = OnceLock::new();
-
-/// Microseconds on this process's monotonic clock (send and receive times are taken here).
-fn now_us() -> u64 {
-    T0.get_or_init(Instant::now).elapsed().as_micros() as u64
-}
-
-/// CPU seconds (user + system, all threads) of a process, from /proc/PID/stat.
-fn proc_cpu_seconds(pid: &str) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    // USER_HZ is 100 on every Linux architecture this runs on.
-    Some(ticks / 100.0)
-}
-
 /// CPU seconds of the server (`--server-pid`) and of this process, for a measured phase.
 struct CpuMeter {
     server_pid: Option<String>,
@@ -119,9 +101,9 @@ impl CpuMeter {
     fn start(server_pid: Option<u32>) -> Self {
         let server_pid = server_pid.map(|p| p.to_string());
         Self {
-            server0: server_pid.as_deref().and_then(proc_cpu_seconds),
+            server0: server_pid.as_deref().and_then(loadcheck::proc_cpu_seconds),
             server_pid,
-            self0: proc_cpu_seconds("self"),
+            self0: loadcheck::proc_cpu_seconds("self"),
         }
     }
 
@@ -129,7 +111,7 @@ impl CpuMeter {
     fn fields(&self, secs: f64) -> String {
         let mut out = String::new();
         if let (Some(pid), Some(c0)) = (&self.server_pid, self.server0)
-            && let Some(c1) = proc_cpu_seconds(pid)
+            && let Some(c1) = loadcheck::proc_cpu_seconds(pid)
         {
             out.push_str(&format!(
                 " server_cpu_s={:.2} server_cores={:.2}",
@@ -137,7 +119,7 @@ impl CpuMeter {
                 (c1 - c0) / secs
             ));
         }
-        if let (Some(c0), Some(c1)) = (self.self0, proc_cpu_seconds("self")) {
+        if let (Some(c0), Some(c1)) = (self.self0, loadcheck::proc_cpu_seconds("self")) {
             out.push_str(&format!(" client_cpu_s={:.2}", c1 - c0));
         }
         out
@@ -161,7 +143,7 @@ fn folder(args: &Args, dir: &std::path::Path, i: usize) -> ClientFolder {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    now_us();
+    loadcheck::now_us();
     let work = args.work_dir.clone();
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -338,15 +320,6 @@ struct Seen {
     closed: Option<String>,
 }
 
-fn parse_payload(text: &str) -> Option<(usize, u64, u64)> {
-    let mut p = text.split('|');
-    Some((
-        p.next()?.parse().ok()?,
-        p.next()?.parse().ok()?,
-        p.next()?.parse().ok()?,
-    ))
-}
-
 async fn relay(args: &Args, sessions: Vec<(ChatSender, ChatReceiver)>) -> anyhow::Result<()> {
     let n = sessions.len();
     let senders = args.load.senders.min(n);
@@ -371,15 +344,23 @@ async fn relay(args: &Args, sessions: Vec<(ChatSender, ChatReceiver)>) -> anyhow
                     _ = stop.changed() => break,
                 };
                 match next {
-                    Ok(Some(Incoming::Event { event: ServerEvent::Chat(line), .. })) => {
+                    Ok(Some(Incoming::Event {
+                        event: ServerEvent::Chat(line),
+                        ..
+                    })) => {
                         if line.msg_id <= seen.last_msg_id {
                             seen.msg_id_regressions += 1;
                         }
                         seen.last_msg_id = line.msg_id;
-                        if let Some((from, seq, sent)) = parse_payload(&line.text) {
+                        if let Some((from, seq, sent)) = loadcheck::parse_payload(&line.text) {
                             seen.per_sender.entry(from).or_default().push(seq);
                             arrived.fetch_add(1, Ordering::Relaxed);
-                            seen.latencies_us.push(now_us().saturating_sub(sent).min(u64::from(u32::MAX)) as u32);
+                            seen.latencies_us.push(
+                                loadcheck::now_us()
+                                    .saturating_sub(sent)
+                                    .min(u64::from(u32::MAX))
+                                    as u32,
+                            );
                             if from == i {
                                 let _ = ack_tx.send(seq);
                             }
@@ -559,7 +540,7 @@ async fn sender_loop(
         while let Ok(_a) = acks.try_recv() {
             acked += 1;
         }
-        let mut text = format!("{me}|{seq}|{}|", now_us());
+        let mut text = format!("{me}|{seq}|{}|", loadcheck::now_us());
         while text.len() < size {
             text.push('x');
         }

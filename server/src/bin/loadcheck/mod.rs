@@ -2,6 +2,38 @@
 //! judged by exactly the same rules. (A folder without `main.rs`: cargo does not make it a binary.)
 
 use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+static T0: OnceLock<Instant> = OnceLock::new();
+
+/// Microseconds on this process's monotonic clock (send times written into the messages and
+/// arrival times are both taken here).
+pub fn now_us() -> u64 {
+    T0.get_or_init(Instant::now).elapsed().as_micros() as u64
+}
+
+/// CPU seconds (user + system, all threads) of a process, from /proc/PID/stat.
+pub fn proc_cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on every Linux architecture this runs on.
+    Some(ticks / 100.0)
+}
+
+/// `sender|seq|send time µs|padding` -> (sender, seq, send time): the load message both
+/// generators send.
+pub fn parse_payload(text: &str) -> Option<(usize, u64, u64)> {
+    let mut p = text.split('|');
+    Some((
+        p.next()?.parse().ok()?,
+        p.next()?.parse().ok()?,
+        p.next()?.parse().ok()?,
+    ))
+}
 
 /// The load pattern both generators take, with the same flags and defaults.
 #[derive(Debug, Clone, clap::Args)]
