@@ -1,12 +1,17 @@
 //! The chat window's logic, without a display: what each event shows, the online list and the
-//! private-message target, input history, the unread counter, login failures.
+//! private-message target, input history, the unread counter, login failures, the phases.
 
-use client_app::gui::logic::{
-    ChatState, Compose, EN, Entry, EntryKind, History, LoginDialog, LoginFailure, WireDir, ZH,
-    chat_title, key_step_failed_text, labels, login_dialog, login_failure, one_line,
-    recall_applies, render, status_text, style, title_with_unread, validate_login, wrap_text,
+use client_app::gui::logic::chat::{ChatState, Compose, Update, status_text};
+use client_app::gui::logic::input_history::{InputHistory, recall_applies};
+use client_app::gui::logic::labels::{EN, ZH, chat_title, labels, title_with_unread};
+use client_app::gui::logic::login::{
+    LoginDialog, LoginFailure, key_step_failed_text, login_dialog, login_failure, validate_login,
 };
-use common::client::chat_client::{Incoming, LoginError, SessionEvent};
+use client_app::gui::logic::phase::Phase;
+use client_app::gui::logic::render::{
+    Entry, EntryKind, WireDir, one_line, render, style, wrap_text,
+};
+use common::client::chat_client::LoginError;
 use common::config::Language;
 use common::protocol::chat::{
     ChatLine, ClientRequest, ErrorMsg, Notice, NoticeKind, OnlineUser, ServerEvent, reason,
@@ -21,9 +26,17 @@ fn user(username: &str, nickname: &str) -> OnlineUser {
     }
 }
 
-fn chat(from: &str, nick: &str, to: Option<&str>, text: &str) -> SessionEvent {
-    SessionEvent::Incoming(Incoming::Event {
-        event: ServerEvent::Chat(ChatLine {
+/// A server event and its frame, as the network worker passes it on (`UiMsg::Event`).
+type Event = (ServerEvent, String);
+
+/// Feed a server event to the chat model, as the controller does.
+fn feed(s: &mut ChatState, (event, wire): Event) -> Update {
+    s.on_server_event(event, wire, NOW)
+}
+
+fn chat(from: &str, nick: &str, to: Option<&str>, text: &str) -> Event {
+    (
+        ServerEvent::Chat(ChatLine {
             msg_id: 1,
             time_ms: NOW,
             from_user: from.into(),
@@ -31,40 +44,37 @@ fn chat(from: &str, nick: &str, to: Option<&str>, text: &str) -> SessionEvent {
             to: to.map(Into::into),
             text: text.into(),
         }),
-        wire: format!("1002|wire-of-{text}"),
-    })
+        format!("1002|wire-of-{text}"),
+    )
 }
 
-fn notice(kind: NoticeKind, user: &str, nick: &str) -> SessionEvent {
-    SessionEvent::Incoming(Incoming::Event {
-        event: ServerEvent::Notice(Notice {
+fn notice(kind: NoticeKind, user: &str, nick: &str) -> Event {
+    (
+        ServerEvent::Notice(Notice {
             kind,
             user: user.into(),
             nick: nick.into(),
             text: String::new(),
         }),
-        wire: "1004|notice".into(),
-    })
+        "1004|notice".into(),
+    )
 }
 
-fn user_list(users: &[OnlineUser]) -> SessionEvent {
-    SessionEvent::Incoming(Incoming::Event {
-        event: ServerEvent::UserList(users.to_vec()),
-        wire: "1003|list".into(),
-    })
+fn user_list(users: &[OnlineUser]) -> Event {
+    (ServerEvent::UserList(users.to_vec()), "1003|list".into())
 }
 
 /// wang_yuan (user1) logged in, with ding_zhen (user2) and cxk (user3) online.
 fn state(lang: Language) -> ChatState {
     let mut s = ChatState::new(lang, "client_wy", "user1", "wang_yuan");
     s.on_logged_in("wang_yuan", "0123456789abcdef", false, NOW);
-    s.on_event(
+    feed(
+        &mut s,
         user_list(&[
             user("user2", "ding_zhen"),
             user("user1", "wang_yuan"),
             user("user3", "cxk"),
         ]),
-        NOW,
     );
     s
 }
@@ -236,7 +246,7 @@ fn other_login_failures_explain_what_to_do() {
 #[test]
 fn chat_lines_render_a_green_header_and_the_text_beneath() {
     let mut s = state(Language::Zh);
-    let up = s.on_event(chat("user2", "ding_zhen", None, "你好，数字信封 ✉"), NOW);
+    let up = feed(&mut s, chat("user2", "ding_zhen", None, "你好，数字信封 ✉"));
     assert_eq!(up.new_entries.len(), 1);
     assert_eq!(up.incoming_chat, 1);
     let e = &up.new_entries[0];
@@ -258,19 +268,13 @@ fn chat_lines_render_a_green_header_and_the_text_beneath() {
 #[test]
 fn system_messages_are_red_and_local_information_blue() {
     let mut s = state(Language::Zh);
-    let up = s.on_event(notice(NoticeKind::Join, "user4", "李雷"), NOW);
+    let up = feed(&mut s, notice(NoticeKind::Join, "user4", "李雷"));
     let r = render(&up.new_entries[0], false, Language::Zh);
     assert!(r.text.ends_with("李雷 进入了聊天室\n"), "{}", r.text);
     assert!(r.style.chars().all(|c| c == style::SYSTEM));
     let r = render(&Entry::info("hello", NOW), false, Language::Zh);
     assert!(r.style.chars().all(|c| c == style::INFO));
-    let up = s.on_event(
-        SessionEvent::Incoming(Incoming::Rejected {
-            why: "bad MAC".into(),
-            wire: "1002|x".into(),
-        }),
-        NOW,
-    );
+    let up = s.on_rejected("bad MAC", "1002|x".into(), NOW);
     assert_eq!(up.new_entries[0].kind, EntryKind::System);
     assert!(up.new_entries[0].body.contains("bad MAC"));
 }
@@ -278,9 +282,9 @@ fn system_messages_are_red_and_local_information_blue() {
 #[test]
 fn control_characters_neither_truncate_nor_corrupt_a_message() {
     let mut s = state(Language::En);
-    let up = s.on_event(
+    let up = feed(
+        &mut s,
         chat("user2", "ding_zhen", None, "before\u{0}after\u{1b}[2J\r!"),
-        NOW,
     );
     let r = render(&up.new_entries[0], false, Language::En);
     assert!(
@@ -292,18 +296,18 @@ fn control_characters_neither_truncate_nor_corrupt_a_message() {
     assert_eq!(r.style.len(), r.text.len());
     // What is sent is the text as typed.
     assert_eq!(
-        s.compose("a\u{0}b", NOW),
-        Compose::Send {
+        s.compose("a\u{0}b", Phase::Online, NOW),
+        Compose::Send(ClientRequest::Chat {
             to: None,
             text: "a\u{0}b".into()
-        }
+        })
     );
 }
 
 #[test]
 fn multi_line_messages_keep_their_lines() {
     let mut s = state(Language::En);
-    let up = s.on_event(chat("user2", "ding_zhen", None, "line 1\nline 2"), NOW);
+    let up = feed(&mut s, chat("user2", "ding_zhen", None, "line 1\nline 2"));
     let r = render(&up.new_entries[0], false, Language::En);
     assert!(r.text.ends_with("\nline 1\nline 2\n"), "{}", r.text);
 }
@@ -314,17 +318,14 @@ fn multi_line_messages_keep_their_lines() {
 fn ciphertext_view_shows_the_frames_that_crossed_the_wire() {
     let mut s = state(Language::Zh);
     // Our own message: the sealed request goes out, the server's copy comes back.
-    s.on_event(
-        SessionEvent::Sent {
-            request: ClientRequest::Chat {
-                to: None,
-                text: "hi".into(),
-            },
-            wire: "0002|1|iv|ct|mac".into(),
+    s.on_sent(
+        ClientRequest::Chat {
+            to: None,
+            text: "hi".into(),
         },
-        NOW,
+        "0002|1|iv|ct|mac".into(),
     );
-    let up = s.on_event(chat("user1", "wang_yuan", None, "hi"), NOW);
+    let up = feed(&mut s, chat("user1", "wang_yuan", None, "hi"));
     assert_eq!(up.incoming_chat, 0, "our own echo is not unread");
     let e = &up.new_entries[0];
     assert_eq!(
@@ -358,30 +359,18 @@ fn ciphertext_view_shows_the_frames_that_crossed_the_wire() {
 fn sent_frames_are_matched_to_their_echo_by_content() {
     let mut s = state(Language::En);
     for (to, text, wire) in [(None, "a", "0002|A"), (Some("user2"), "b", "0002|B")] {
-        s.on_event(
-            SessionEvent::Sent {
-                request: ClientRequest::Chat {
-                    to: to.map(Into::into),
-                    text: text.into(),
-                },
-                wire: wire.into(),
+        s.on_sent(
+            ClientRequest::Chat {
+                to: to.map(Into::into),
+                text: text.into(),
             },
-            NOW,
+            wire.into(),
         );
     }
-    let up = s.on_event(chat("user1", "wang_yuan", Some("user2"), "b"), NOW);
+    let up = feed(&mut s, chat("user1", "wang_yuan", Some("user2"), "b"));
     assert_eq!(up.new_entries[0].wires[0], (WireDir::Sent, "0002|B".into()));
-    let up = s.on_event(chat("user1", "wang_yuan", None, "a"), NOW);
+    let up = feed(&mut s, chat("user1", "wang_yuan", None, "a"));
     assert_eq!(up.new_entries[0].wires[0], (WireDir::Sent, "0002|A".into()));
-    // Pings and list requests show nothing.
-    let up = s.on_event(
-        SessionEvent::Sent {
-            request: ClientRequest::Ping,
-            wire: "0005|x".into(),
-        },
-        NOW,
-    );
-    assert!(up.new_entries.is_empty());
 }
 
 // ------------------------------------------------------------------------------------------ users and target
@@ -413,19 +402,19 @@ fn selecting_a_user_makes_the_next_message_private() {
     assert_eq!(s.selected_row(), 3);
     assert_eq!(s.target_label(), "私聊给: ding_zhen (user2)");
     assert_eq!(
-        s.compose("悄悄话", NOW),
-        Compose::Send {
+        s.compose("悄悄话", Phase::Online, NOW),
+        Compose::Send(ClientRequest::Chat {
             to: Some("user2".into()),
             text: "悄悄话".into()
-        }
+        })
     );
     // `/w` overrides the selection; Everyone and myself mean everyone.
     assert_eq!(
-        s.compose("/w user3 hi", NOW),
-        Compose::Send {
+        s.compose("/w user3 hi", Phase::Online, NOW),
+        Compose::Send(ClientRequest::Chat {
             to: Some("user3".into()),
             text: "hi".into()
-        }
+        })
     );
     assert!(s.select_row(1));
     assert_eq!(s.target(), None);
@@ -439,7 +428,7 @@ fn selecting_a_user_makes_the_next_message_private() {
 #[test]
 fn private_messages_are_marked() {
     let mut s = state(Language::Zh);
-    let up = s.on_event(chat("user2", "ding_zhen", Some("user1"), "x"), NOW);
+    let up = feed(&mut s, chat("user2", "ding_zhen", Some("user1"), "x"));
     assert!(
         up.new_entries[0]
             .header
@@ -447,7 +436,7 @@ fn private_messages_are_marked() {
         "{}",
         up.new_entries[0].header
     );
-    let up = s.on_event(chat("user1", "wang_yuan", Some("user3"), "y"), NOW);
+    let up = feed(&mut s, chat("user1", "wang_yuan", Some("user3"), "y"));
     assert!(
         up.new_entries[0]
             .header
@@ -460,11 +449,11 @@ fn private_messages_are_marked() {
 #[test]
 fn joins_and_leaves_update_the_list_and_reset_a_departed_target() {
     let mut s = state(Language::En);
-    let up = s.on_event(notice(NoticeKind::Join, "user4", "li_lei"), NOW);
+    let up = feed(&mut s, notice(NoticeKind::Join, "user4", "li_lei"));
     assert!(up.users_changed);
     assert!(s.users().iter().any(|u| u.username == "user4"));
     // A second join of the same user does not duplicate it.
-    s.on_event(notice(NoticeKind::Join, "user4", "li_lei"), NOW);
+    feed(&mut s, notice(NoticeKind::Join, "user4", "li_lei"));
     assert_eq!(
         s.users().iter().filter(|u| u.username == "user4").count(),
         1
@@ -472,7 +461,7 @@ fn joins_and_leaves_update_the_list_and_reset_a_departed_target() {
 
     s.select_row(3); // ding_zhen
     assert_eq!(s.target(), Some("user2"));
-    let up = s.on_event(notice(NoticeKind::Leave, "user2", "ding_zhen"), NOW);
+    let up = feed(&mut s, notice(NoticeKind::Leave, "user2", "ding_zhen"));
     assert!(up.users_changed && up.target_changed);
     assert_eq!(s.target(), None);
     assert!(!s.users().iter().any(|u| u.username == "user2"));
@@ -493,19 +482,25 @@ fn joins_and_leaves_update_the_list_and_reset_a_departed_target() {
 #[test]
 fn compose_handles_commands_empty_input_and_limits() {
     let mut s = state(Language::En);
-    assert_eq!(s.compose("", NOW), Compose::Nothing);
-    assert_eq!(s.compose("  \n", NOW), Compose::Nothing);
+    assert_eq!(s.compose("", Phase::Online, NOW), Compose::Nothing);
+    assert_eq!(s.compose("  \n", Phase::Online, NOW), Compose::Nothing);
     assert_eq!(
-        s.compose("hello\n", NOW),
-        Compose::Send {
+        s.compose("hello\n", Phase::Online, NOW),
+        Compose::Send(ClientRequest::Chat {
             to: None,
             text: "hello".into()
-        }
+        })
     );
-    assert_eq!(s.compose("/who", NOW), Compose::ListUsers);
-    assert_eq!(s.compose("/quit", NOW), Compose::Quit);
-    assert!(matches!(s.compose("/nope", NOW), Compose::Local(_)));
-    let Compose::Local(e) = s.compose(&"x".repeat(9000), NOW) else {
+    assert_eq!(
+        s.compose("/who", Phase::Online, NOW),
+        Compose::Send(ClientRequest::ListUsers)
+    );
+    assert_eq!(s.compose("/quit", Phase::Online, NOW), Compose::Quit);
+    assert!(matches!(
+        s.compose("/nope", Phase::Online, NOW),
+        Compose::Local(_)
+    ));
+    let Compose::Local(e) = s.compose(&"x".repeat(9000), Phase::Online, NOW) else {
         panic!("too long must not be sent")
     };
     assert!(e.body.contains("limit"), "{}", e.body);
@@ -514,14 +509,9 @@ fn compose_handles_commands_empty_input_and_limits() {
 #[test]
 fn nothing_is_sent_while_disconnected_and_the_text_is_kept() {
     let mut s = state(Language::Zh);
-    let up = s.on_event(
-        SessionEvent::Closed {
-            reason: "connection lost: reset".into(),
-        },
-        NOW,
-    );
-    assert!(up.connection_changed);
-    assert!(!s.connected());
+    let up = s.on_closed("connection lost: reset", NOW);
+    let phase = Phase::Online.closed();
+    assert_eq!(phase, Phase::Offline);
     let r = render(&up.new_entries[0], false, Language::Zh);
     assert!(
         r.text
@@ -532,27 +522,25 @@ fn nothing_is_sent_while_disconnected_and_the_text_is_kept() {
     assert!(up.users_changed, "the online list is stale");
     assert_eq!(s.user_rows(), vec!["所有人"]);
     assert!(r.style.chars().all(|c| c == style::SYSTEM));
-    assert_eq!(status_text(&s, false), "已断开连接");
-    assert_eq!(status_text(&s, true), "正在重新连接…");
-    let Compose::Local(e) = s.compose("still here", NOW) else {
+    assert_eq!(status_text(&s, phase), "已断开连接");
+    assert_eq!(status_text(&s, phase.reconnect().unwrap()), "正在重新连接…");
+    let Compose::Local(e) = s.compose("still here", phase, NOW) else {
         panic!("must not send")
     };
     assert!(e.body.contains("重新连接"));
     // Reconnected.
     let up = s.on_logged_in("wang_yuan", "k2", true, NOW);
-    assert!(up.connection_changed && s.connected());
+    let phase = phase.reconnect().unwrap().logged_in();
+    assert!(phase.online());
     assert!(up.new_entries[0].body.contains("已重新连接"));
-    assert_eq!(status_text(&s, false), "已连接 · 发送给: 所有人");
+    assert_eq!(status_text(&s, phase), "已连接 · 发送给: 所有人");
 }
 
 #[test]
 fn server_errors_say_why_and_what_to_do() {
     let mut s = state(Language::En);
-    let up = s.on_event(
-        SessionEvent::Incoming(Incoming::ServerError(ErrorMsg::new(
-            reason::LOGGED_IN_ELSEWHERE,
-            "user1 logged in again",
-        ))),
+    let up = s.on_server_error(
+        ErrorMsg::new(reason::LOGGED_IN_ELSEWHERE, "user1 logged in again"),
         NOW,
     );
     let body = &up.new_entries[0].body;
@@ -562,12 +550,7 @@ fn server_errors_say_why_and_what_to_do() {
     );
     assert!(body.contains("another window"), "{body}");
     // The close that follows does not repeat the message.
-    let up = s.on_event(
-        SessionEvent::Closed {
-            reason: "user1 logged in again".into(),
-        },
-        NOW,
-    );
+    let up = s.on_closed("user1 logged in again", NOW);
     assert_eq!(up.new_entries.len(), 1);
     assert!(
         !up.new_entries[0].body.contains("user1 logged in again"),
@@ -578,20 +561,21 @@ fn server_errors_say_why_and_what_to_do() {
 
 #[test]
 fn logging_out_on_purpose_is_not_an_error() {
+    // The session's own report of a logout shows nothing ...
     let mut s = state(Language::En);
-    s.logging_out();
-    let up = s.on_event(
-        SessionEvent::Closed {
-            reason: "logged out".into(),
-        },
-        NOW,
-    );
+    let up = s.on_closed("logged out", NOW);
     assert!(up.new_entries.is_empty());
+    // ... while any other end says what happened.
+    let up = s.on_closed("the server closed the connection", NOW);
+    assert_eq!(up.new_entries.len(), 1);
+    // Once the window is closed (or `/quit`), what the session still reports is not shown.
+    assert!(Phase::Online.in_chat() && Phase::Offline.in_chat());
+    assert!(!Phase::Done.in_chat() && Phase::Done.ended());
 }
 
 #[test]
 fn history_recalls_sent_lines_like_a_shell() {
-    let mut h = History::default();
+    let mut h = InputHistory::default();
     assert_eq!(h.up("draft"), None);
     for t in ["one", "two", "two", "three"] {
         h.push(t);
@@ -608,14 +592,14 @@ fn history_recalls_sent_lines_like_a_shell() {
     for i in 0..500 {
         h.push(&format!("m{i}"));
     }
-    assert_eq!(h.len(), History::CAP);
+    assert_eq!(h.len(), InputHistory::CAP);
 }
 
 #[test]
 fn sent_messages_enter_the_history() {
     let mut s = state(Language::En);
-    s.compose("first\n", NOW);
-    s.compose("second", NOW);
+    s.compose("first\n", Phase::Online, NOW);
+    s.compose("second", Phase::Online, NOW);
     assert_eq!(s.history.up("").as_deref(), Some("second"));
     assert_eq!(s.history.up("").as_deref(), Some("first"));
 }
@@ -661,9 +645,9 @@ fn a_burst_of_a_thousand_messages_shows_every_one() {
     let mut shown = String::new();
     let mut incoming = 0;
     for i in 0..1000 {
-        let up = s.on_event(
+        let up = feed(
+            &mut s,
             chat("user2", "ding_zhen", None, &format!("burst {i:04}")),
-            NOW,
         );
         incoming += up.incoming_chat;
         assert!(!up.rerender);
@@ -690,7 +674,7 @@ fn old_entries_are_dropped_in_chunks_and_the_list_rendered_again() {
         ChatState::new(Language::En, "client_wy", "user1", "wang_yuan").with_max_entries(10);
     let mut rerenders = 0;
     for i in 0..25 {
-        let up = s.on_event(chat("user2", "ding_zhen", None, &format!("m{i}")), NOW);
+        let up = feed(&mut s, chat("user2", "ding_zhen", None, &format!("m{i}")));
         rerenders += usize::from(up.rerender);
     }
     assert!(rerenders > 0);
@@ -698,4 +682,60 @@ fn old_entries_are_dropped_in_chunks_and_the_list_rendered_again() {
     let all = s.render_all(false).text;
     assert!(all.contains("\nm24\n"), "the newest is kept");
     assert!(!all.contains("\nm0\n"), "the oldest is dropped");
+}
+
+// ------------------------------------------------------------------------------------------ phases
+
+#[test]
+fn one_login_at_a_time_and_the_key_step_leads_back_to_it() {
+    let p = Phase::Login;
+    assert!(p.in_login() && !p.busy());
+    let p = p.submit_login().expect("the idle login window submits");
+    assert_eq!(p, Phase::LoggingIn);
+    assert!(p.busy(), "the login button is off while a login runs");
+    assert_eq!(p.submit_login(), None, "no second login while one runs");
+    assert_eq!(p.start_key_step(), None);
+    // Failed, key step accepted: busy again, then back to the login window to try again.
+    let p = p.login_failed();
+    assert_eq!(p, Phase::Login);
+    let p = p
+        .start_key_step()
+        .expect("the key step runs from the login window");
+    assert_eq!(p, Phase::LoginKeyStep);
+    assert!(p.busy() && p.in_login());
+    assert_eq!(p.submit_login(), None);
+    let p = p.key_step_done();
+    assert_eq!(p, Phase::Login);
+    let p = p.submit_login().unwrap().logged_in();
+    assert_eq!(p, Phase::Online);
+    assert!(p.in_chat() && p.online() && !p.busy() && !p.in_login());
+}
+
+#[test]
+fn reconnect_is_offered_only_while_offline() {
+    let p = Phase::Online;
+    assert_eq!(p.reconnect(), None, "connected: nothing to reconnect");
+    let p = p.closed();
+    assert_eq!(p, Phase::Offline);
+    assert!(p.in_chat() && !p.online() && !p.busy());
+    let p = p.reconnect().expect("offline: Reconnect works");
+    assert_eq!(p, Phase::Reconnecting);
+    assert!(p.busy() && !p.online());
+    assert_eq!(p.reconnect(), None, "one reconnect at a time");
+    // It failed and asked for the key step: while that runs, Reconnect does nothing.
+    let p = p.login_failed();
+    assert_eq!(p, Phase::Offline);
+    let p = p.start_key_step().unwrap();
+    assert_eq!(p, Phase::ChatKeyStep);
+    assert!(p.in_chat() && p.busy());
+    assert_eq!(p.reconnect(), None);
+    let p = p.key_step_done();
+    assert_eq!(p.reconnect(), Some(Phase::Reconnecting));
+    assert_eq!(Phase::Reconnecting.logged_in(), Phase::Online);
+    // Leaving and failing end the loop and stay ended.
+    for end in [Phase::Done, Phase::Failed] {
+        assert!(end.ended() && !end.in_chat() && !end.in_login());
+        assert_eq!(end.logged_in(), end);
+        assert_eq!(end.closed(), end);
+    }
 }

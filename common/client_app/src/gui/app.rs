@@ -1,6 +1,6 @@
-//! The GUI thread's controller: owns the two views, the chat model and the command sender to the
-//! network thread, and holds the one `match` over [`UiMsg`]. Decisions live in `logic.rs`; this
-//! file applies them to the widgets.
+//! The GUI thread's controller: owns the two views, the chat model, the [`Phase`] and the command
+//! sender to the network worker, and holds the one `match` over [`UiMsg`]. Decisions live in
+//! `logic/`; this file applies them to the widgets.
 
 use std::fs::File;
 use std::io::Write;
@@ -14,10 +14,13 @@ use fltk::enums::Color;
 use fltk::prelude::*;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::logic::{
-    ChatState, Compose, Entry, Labels, LoginDialog, Rendered, Update, chat_title,
-    key_step_failed_text, labels, log_lines, login_dialog, render, status_text, validate_login,
+use super::logic::chat::{ChatState, Compose, Update, status_text};
+use super::logic::labels::{Labels, chat_title, labels};
+use super::logic::login::{
+    LoginDialog, LoginFailure, key_step_failed_text, login_dialog, validate_login,
 };
+use super::logic::phase::Phase;
+use super::logic::render::{Entry, Paint, Screen, log_lines};
 use super::msg::{NetCmd, UiMsg};
 use super::view::{ChatView, LoginView, chat_view, login_view};
 use super::x11;
@@ -28,91 +31,75 @@ fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Login,
-    Chat,
+/// `MINICHAT_GUI_TEST=1`: window ids go to stderr and, with `MINICHAT_GUI_LOG`, every displayed
+/// line, dialog and unread count to that file (scripts/gui-test.sh reads both).
+struct TestHooks {
+    log: Option<File>,
+}
+
+impl TestHooks {
+    fn from_env() -> Option<Self> {
+        if !std::env::var("MINICHAT_GUI_TEST").is_ok_and(|v| v == "1") {
+            return None;
+        }
+        let log = std::env::var_os("MINICHAT_GUI_LOG")
+            .and_then(|p| File::options().create(true).append(true).open(p).ok());
+        Some(Self { log })
+    }
 }
 
 /// The controller.
 pub struct Controller {
-    folder: ClientFolder,
     lang: Language,
-    l: &'static Labels,
     net: UnboundedSender<NetCmd>,
     login: LoginView,
     chat: ChatView,
     phase: Phase,
     state: ChatState,
-    show_wire: bool,
-    /// Text appended since the last flush.
-    batch: Rendered,
-    /// The whole list must be rendered again at the next flush.
-    rerender: bool,
-    /// A login or key step is running.
-    in_flight: bool,
-    reconnecting: bool,
-    urgent: bool,
-    /// `MINICHAT_GUI_TEST=1`: print window ids; with `MINICHAT_GUI_LOG`, log displayed lines.
-    test_mode: bool,
-    log: Option<File>,
-    /// Set when the program should end.
-    pub done: bool,
-    pub failed: bool,
+    screen: Screen,
+    test: Option<TestHooks>,
 }
 
 impl Controller {
-    pub fn new(folder: ClientFolder, tx: Sender<UiMsg>, net: UnboundedSender<NetCmd>) -> Self {
+    pub fn new(folder: &ClientFolder, tx: Sender<UiMsg>, net: UnboundedSender<NetCmd>) -> Self {
         let lang = folder.config.language;
         let l = labels(lang);
         super::view::set_dialog_labels(lang);
-        let login = login_view(l, &folder.config.username, &folder.chat_addr(), tx);
-        let chat = chat_view(l, tx);
-        let test_mode = std::env::var("MINICHAT_GUI_TEST").is_ok_and(|v| v == "1");
-        let log = std::env::var_os("MINICHAT_GUI_LOG")
-            .filter(|_| test_mode)
-            .and_then(|p| File::options().create(true).append(true).open(p).ok());
-        let state = ChatState::new(
-            lang,
-            &folder.program,
-            &folder.config.username,
-            &folder.config.username,
-        );
+        let user = &folder.config.username;
         Self {
-            folder,
             lang,
-            l,
             net,
-            login,
-            chat,
+            login: login_view(l, user, &folder.chat_addr(), tx),
+            chat: chat_view(l, tx),
             phase: Phase::Login,
-            state,
-            show_wire: false,
-            batch: Rendered::default(),
-            rerender: false,
-            in_flight: false,
-            reconnecting: false,
-            urgent: false,
-            test_mode,
-            log,
-            done: false,
-            failed: false,
+            state: ChatState::new(lang, &folder.program, user, user),
+            screen: Screen::default(),
+            test: TestHooks::from_env(),
         }
     }
 
+    /// Where the client is; the loop ends once it [`Phase::ended`].
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    fn l(&self) -> &'static Labels {
+        labels(self.lang)
+    }
+
     fn net(&self, cmd: NetCmd) {
-        // Fails only when the network thread is gone, which NetFailed already reported.
+        // Fails only when the network worker is gone, which NetFailed already reported.
         let _ = self.net.send(cmd);
     }
 
     fn announce(&self, kind: &str, win: &fltk::window::Window) {
-        if self.test_mode {
+        if self.test.is_some() {
             eprintln!("GUI-WINDOW {kind} {}", win.raw_handle());
         }
     }
 
     fn log(&mut self, line: &str) {
-        if let Some(f) = &mut self.log {
+        if let Some(TestHooks { log: Some(f) }) = &mut self.test {
             let _ = writeln!(f, "{line}");
         }
     }
@@ -138,6 +125,20 @@ impl Controller {
         self.announce("login", &self.login.win);
     }
 
+    /// Move to `phase`: the login button is on only while nothing runs, and the chat window's
+    /// status line and buttons follow.
+    fn set_phase(&mut self, phase: Phase) {
+        self.phase = phase;
+        if phase.busy() {
+            self.login.login.deactivate();
+        } else {
+            self.login.login.activate();
+        }
+        if phase.in_chat() {
+            self.refresh_status();
+        }
+    }
+
     /// React to one message (the one `match`).
     pub fn handle(&mut self, msg: UiMsg) {
         match msg {
@@ -147,9 +148,9 @@ impl Controller {
                 let _ = self.login.password.take_focus();
             }
             UiMsg::LoginWindowClosed => {
-                if self.phase == Phase::Login {
+                if self.phase.in_login() {
                     self.login.win.hide();
-                    self.done = true;
+                    self.phase = Phase::Done;
                 }
             }
             UiMsg::SendClicked => self.send_input(),
@@ -162,18 +163,13 @@ impl Controller {
                 let _ = self.chat.input.take_focus();
             }
             UiMsg::WireToggled(on) => {
-                self.show_wire = on;
-                self.rerender = true;
+                self.screen.set_show_wire(on);
                 let _ = self.chat.input.take_focus();
             }
             UiMsg::ReconnectClicked => self.reconnect(),
-            UiMsg::ChatWindowClosed => {
-                self.state.logging_out();
-                self.chat.win.hide();
-                self.done = true;
-            }
+            UiMsg::ChatWindowClosed => self.leave(),
             UiMsg::EscapePressed => {
-                if self.test_mode {
+                if self.test.is_some() {
                     let text =
                         crate::format::visible(&self.chat.input_buf.text()).replace('\n', "\\n");
                     self.log(&format!("# input: {text}"));
@@ -184,133 +180,139 @@ impl Controller {
                 username,
                 nickname,
                 key_info,
-                reconnect,
-            } => {
-                self.logged_in(&username, &nickname, &key_info, reconnect);
+            } => self.logged_in(&username, &nickname, &key_info),
+            UiMsg::LoginFailed(failure) => self.login_failed(&failure),
+            UiMsg::KeyStepDone(result) => self.key_step_done(result),
+            UiMsg::NetFailed(why) => {
+                self.alert("mini-chat", &why);
+                self.login.win.hide();
+                self.chat.win.hide();
+                self.phase = Phase::Failed;
             }
-            UiMsg::LoginFailed { failure, reconnect } => {
-                self.in_flight = false;
-                self.login.login.activate();
-                if reconnect && self.phase == Phase::Chat {
-                    self.reconnecting = false;
-                    let up = self.state.add(Entry::system(
-                        format!("{}: {}", self.l.reconnect, failure.message),
-                        now_ms(),
-                    ));
-                    self.apply(up);
-                    self.refresh_status();
-                } else {
-                    self.login.status.set_label(self.l.login_failed);
-                }
-                match login_dialog(&failure, self.lang) {
-                    LoginDialog::Alert(text) => {
-                        self.alert(self.l.login_failed, &text);
-                        if self.phase == Phase::Login {
-                            let _ = self.login.password.take_focus();
-                        }
-                    }
-                    LoginDialog::OfferKeyStep { text, cancel, run } => {
-                        if self.ask(self.l.login_failed, &text, cancel, run) {
-                            self.run_key_step();
-                        }
-                    }
-                }
+            session => self.session(session),
+        }
+    }
+
+    /// What the session reports; shown only while the chat window is (after leaving, the close
+    /// we asked for is not an error).
+    fn session(&mut self, msg: UiMsg) {
+        if !self.phase.in_chat() {
+            return;
+        }
+        let now = now_ms();
+        let up = match msg {
+            UiMsg::Event { event, wire } => self.state.on_server_event(event, wire, now),
+            UiMsg::ServerError(e) => self.state.on_server_error(e, now),
+            UiMsg::Rejected { why, wire } => self.state.on_rejected(&why, wire, now),
+            UiMsg::Sent { request, wire } => {
+                self.state.on_sent(request, wire);
+                return;
             }
-            UiMsg::KeyStepDone(Ok(summary)) => {
-                let text = format!(
-                    "{}: {} {summary}",
-                    self.l.key_step_done, self.l.session_key_info
-                );
-                if self.phase == Phase::Chat {
-                    let up = self.state.add(Entry::info(text, now_ms()));
-                    self.apply(up);
-                    self.in_flight = false;
-                    self.reconnect();
-                } else {
-                    self.login.status.set_label(&text);
-                    self.in_flight = false;
-                    self.submit_login();
-                }
-            }
-            UiMsg::KeyStepDone(Err(why)) => {
-                self.in_flight = false;
-                self.login.login.activate();
-                self.login.status.set_label(self.l.key_step_failed);
-                self.refresh_status();
-                self.alert(
-                    self.l.key_step_failed,
-                    &key_step_failed_text(&why, self.lang),
-                );
-            }
-            UiMsg::Session(ev) => {
-                if self.phase == Phase::Chat {
-                    let up = self.state.on_event(ev, now_ms());
-                    self.apply(up);
-                }
+            UiMsg::Closed { reason } => {
+                let up = self.state.on_closed(&reason, now);
+                self.set_phase(self.phase.closed());
+                up
             }
             UiMsg::NotSent { text } => {
                 if self.chat.input_buf.length() == 0 {
                     self.chat.input_buf.set_text(&text);
                 }
-                let up = self
-                    .state
-                    .add(Entry::system(self.l.not_connected, now_ms()));
-                self.apply(up);
+                self.state.add(Entry::system(self.l().not_connected, now))
             }
-            UiMsg::NetFailed(why) => {
-                self.alert("mini-chat", &why);
-                self.failed = true;
-                self.login.win.hide();
-                self.chat.win.hide();
-                self.done = true;
-            }
-        }
+            _ => return,
+        };
+        self.apply(up);
     }
 
     fn submit_login(&mut self) {
-        if self.in_flight || self.phase != Phase::Login {
+        let Some(next) = self.phase.submit_login() else {
             return;
-        }
+        };
+        let l = self.l();
         let username = self.login.username.value().trim().to_owned();
         let password = self.login.password.value();
         if let Err(why) = validate_login(&username, &password, self.lang) {
-            self.login.login.activate();
             self.login.status.set_label(&why);
-            self.alert(self.l.login_failed, &why);
+            self.alert(l.login_failed, &why);
             let _ = self.login.password.take_focus();
             return;
         }
-        self.in_flight = true;
-        self.login.login.deactivate();
-        self.login.status.set_label(self.l.logging_in);
+        self.set_phase(next);
+        self.login.status.set_label(l.logging_in);
         self.net(NetCmd::Login { username, password });
     }
 
+    fn login_failed(&mut self, failure: &LoginFailure) {
+        let l = self.l();
+        self.set_phase(self.phase.login_failed());
+        if self.phase.in_chat() {
+            let text = format!("{}: {}", l.reconnect, failure.message);
+            let up = self.state.add(Entry::system(text, now_ms()));
+            self.apply(up);
+        } else {
+            self.login.status.set_label(l.login_failed);
+        }
+        match login_dialog(failure, self.lang) {
+            LoginDialog::Alert(text) => {
+                self.alert(l.login_failed, &text);
+                if self.phase.in_login() {
+                    let _ = self.login.password.take_focus();
+                }
+            }
+            LoginDialog::OfferKeyStep { text, cancel, run } => {
+                if self.ask(l.login_failed, &text, cancel, run) {
+                    self.run_key_step();
+                }
+            }
+        }
+    }
+
     fn run_key_step(&mut self) {
-        self.in_flight = true;
-        self.login.login.deactivate();
-        self.login.status.set_label(self.l.key_step_running);
-        if self.phase == Phase::Chat {
-            let up = self
-                .state
-                .add(Entry::info(self.l.key_step_running, now_ms()));
+        let Some(next) = self.phase.start_key_step() else {
+            return;
+        };
+        let l = self.l();
+        self.set_phase(next);
+        self.login.status.set_label(l.key_step_running);
+        if next.in_chat() {
+            let up = self.state.add(Entry::info(l.key_step_running, now_ms()));
             self.apply(up);
         }
         self.net(NetCmd::RunKeyStep);
     }
 
-    fn logged_in(&mut self, username: &str, nickname: &str, key_info: &str, reconnect: bool) {
-        self.in_flight = false;
-        self.reconnecting = false;
-        let first = self.phase == Phase::Login;
+    /// The key step ended: on success the login (or reconnect) is tried again.
+    fn key_step_done(&mut self, result: Result<String, String>) {
+        let l = self.l();
+        self.set_phase(self.phase.key_step_done());
+        match result {
+            Ok(summary) => {
+                let text = format!("{}: {} {summary}", l.key_step_done, l.session_key_info);
+                if self.phase.in_chat() {
+                    let up = self.state.add(Entry::info(text, now_ms()));
+                    self.apply(up);
+                    self.reconnect();
+                } else {
+                    self.login.status.set_label(&text);
+                    self.submit_login();
+                }
+            }
+            Err(why) => {
+                self.login.status.set_label(l.key_step_failed);
+                self.alert(l.key_step_failed, &key_step_failed_text(&why, self.lang));
+            }
+        }
+    }
+
+    fn logged_in(&mut self, username: &str, nickname: &str, key_info: &str) {
+        let first = self.phase.in_login();
         if first {
-            self.phase = Phase::Chat;
-            self.state = ChatState::new(self.lang, &self.folder.program, username, nickname);
+            self.state = ChatState::new(self.lang, &self.state.program, username, nickname);
             self.login.password.set_value("");
         }
         let up = self
             .state
-            .on_logged_in(nickname, key_info, reconnect, now_ms());
+            .on_logged_in(nickname, key_info, !first, now_ms());
         self.chat
             .heading
             .set_label(&chat_title(self.lang, nickname));
@@ -323,34 +325,32 @@ impl Controller {
         }
         self.apply(up);
         self.refresh_users();
-        self.refresh_status();
+        self.set_phase(self.phase.logged_in());
     }
 
     fn send_input(&mut self) {
-        if self.phase != Phase::Chat {
+        if !self.phase.in_chat() {
             return;
         }
         let typed = self.chat.input_buf.text();
-        match self.state.compose(&typed, now_ms()) {
-            Compose::Send { to, text } => {
-                self.net(NetCmd::Send { to, text });
+        match self.state.compose(&typed, self.phase, now_ms()) {
+            Compose::Send(req) => {
+                self.net(NetCmd::Request(req));
                 self.chat.input_buf.set_text("");
             }
-            Compose::ListUsers => {
-                self.net(NetCmd::ListUsers);
-                self.chat.input_buf.set_text("");
-            }
-            Compose::Quit => {
-                self.state.logging_out();
-                self.chat.win.hide();
-                self.done = true;
-            }
+            Compose::Quit => self.leave(),
             Compose::Local(e) => {
                 let up = self.state.add(e);
                 self.apply(up);
             }
             Compose::Nothing => {}
         }
+    }
+
+    /// Close the chat window and end the loop; the network worker logs out.
+    fn leave(&mut self) {
+        self.chat.win.hide();
+        self.phase = Phase::Done;
     }
 
     fn recall(&mut self, up: bool) {
@@ -370,13 +370,10 @@ impl Controller {
     }
 
     fn reconnect(&mut self) {
-        if self.phase != Phase::Chat || self.state.connected() || self.in_flight {
-            return;
+        if let Some(next) = self.phase.reconnect() {
+            self.set_phase(next);
+            self.net(NetCmd::Reconnect);
         }
-        self.reconnecting = true;
-        self.in_flight = true;
-        self.refresh_status();
-        self.net(NetCmd::Reconnect);
     }
 
     fn chat_focused(&self) -> bool {
@@ -384,12 +381,10 @@ impl Controller {
             && x11::has_focus(&self.chat.win).unwrap_or_else(|| app::focus().is_some())
     }
 
+    /// The chat window got the focus: the unread count and the urgency hint go.
     fn tick(&mut self) {
-        if self.phase == Phase::Chat && self.chat_focused() && self.state.focus_seen() {
+        if self.phase.in_chat() && self.chat_focused() && self.state.focus_seen() {
             self.chat.win.set_label(&self.state.title());
-        }
-        if self.urgent && self.chat_focused() {
-            self.urgent = false;
             x11::set_urgent(&self.chat.win, false);
         }
     }
@@ -397,31 +392,28 @@ impl Controller {
     /// Apply a model update to the widgets (text is batched until [`Self::flush`]).
     fn apply(&mut self, up: Update) {
         for e in &up.new_entries {
-            let r = render(e, self.show_wire, self.lang);
+            let r = self.screen.add(e, self.lang);
             for line in log_lines(&r) {
-                if let Some(f) = &mut self.log {
-                    let _ = writeln!(f, "{line}");
-                }
-            }
-            if !self.rerender {
-                self.batch.extend(&r);
+                self.log(line);
             }
         }
         if up.rerender {
-            self.rerender = true;
+            self.screen.replace_all();
         }
         if up.users_changed {
             self.refresh_users();
         }
-        if up.target_changed || up.connection_changed {
+        if up.target_changed {
             self.chat.users.select(self.state.selected_row());
             self.refresh_status();
         }
-        let focused = self.chat_focused();
-        if self.state.note_incoming(up.incoming_chat, focused) {
+        let was_unread = self.state.unread() > 0;
+        if self
+            .state
+            .note_incoming(up.incoming_chat, self.chat_focused())
+        {
             self.chat.win.set_label(&self.state.title());
-            if !self.urgent {
-                self.urgent = true;
+            if !was_unread {
                 x11::set_urgent(&self.chat.win, true);
             }
             self.log(&format!("# unread {}", self.state.unread()));
@@ -431,18 +423,17 @@ impl Controller {
     /// Put batched text on screen and scroll to the newest message. Called once per wake-up,
     /// after every queued message was handled.
     pub fn flush(&mut self) {
-        if self.rerender {
-            let all = self.state.render_all(self.show_wire);
-            self.chat.buf.set_text(&all.text);
-            self.chat.styles.set_text(&all.style);
-            self.rerender = false;
-            self.batch = Rendered::default();
-        } else if !self.batch.is_empty() {
-            let batch = std::mem::take(&mut self.batch);
-            self.chat.buf.append(&batch.text);
-            self.chat.styles.append(&batch.style);
-        } else {
-            return;
+        match self.screen.take() {
+            Paint::Nothing => return,
+            Paint::Append(batch) => {
+                self.chat.buf.append(&batch.text);
+                self.chat.styles.append(&batch.style);
+            }
+            Paint::Replace => {
+                let all = self.state.render_all(self.screen.show_wire());
+                self.chat.buf.set_text(&all.text);
+                self.chat.styles.set_text(&all.style);
+            }
         }
         let lines = self.chat.disp.count_lines(0, self.chat.buf.length(), true);
         self.chat.disp.scroll(lines, 0);
@@ -458,20 +449,20 @@ impl Controller {
     }
 
     fn refresh_status(&mut self) {
-        let text = status_text(&self.state, self.reconnecting);
+        let text = status_text(&self.state, self.phase);
         self.chat.status.set_label(&text);
-        let connected = self.state.connected();
-        self.chat.status.set_label_color(if connected {
+        let online = self.phase.online();
+        self.chat.status.set_label_color(if online {
             Color::from_rgb(0, 110, 0)
         } else {
             Color::from_rgb(200, 0, 0)
         });
-        if connected {
+        if online {
             self.chat.reconnect.hide();
             self.chat.send.activate();
         } else {
             self.chat.reconnect.show();
-            if self.reconnecting {
+            if self.phase == Phase::Reconnecting {
                 self.chat.reconnect.deactivate();
             } else {
                 self.chat.reconnect.activate();

@@ -1,11 +1,13 @@
 //! The FLTK chat client: a login window, then the chat window.
 //!
 //! # Layout
-//! - [`logic`]: every decision, without widgets (tested by `tests/gui_logic.rs`).
-//! - [`msg`]: [`UiMsg`] (into the GUI thread) and [`NetCmd`] (into the network thread).
+//! - [`logic`]: every decision, without widgets (tested by `tests/gui_logic.rs`): labels,
+//!   rendering, the login form, the chat model, input recall, the [`Phase`](logic::phase::Phase).
+//! - [`msg`]: [`UiMsg`] (into the GUI thread) and [`NetCmd`] (into the network worker).
 //! - `view`: widget construction; callbacks only send a [`UiMsg`].
 //! - `app`: the controller with the one `match` over [`UiMsg`].
-//! - `net`: the network thread (tokio runtime, connection, session key).
+//! - `net`: the network worker (its own thread with a tokio runtime; owns the connection and
+//!   the session key).
 //! - `x11`: the urgency hint and whether the window has the focus (Xlib; FLTK has no API).
 //!
 //! With `MINICHAT_GUI_TEST=1` the program prints `GUI-WINDOW <login|chat> <xid>` to stderr when
@@ -70,13 +72,13 @@ pub fn run(folder: ClientFolder) -> ExitCode {
     fl::set_font_size(14);
     let (tx, rx) = fl::channel::<UiMsg>();
     let (net, net_done) = net::spawn(folder.clone(), tx);
-    let mut ctl = app::Controller::new(folder, tx, net.clone());
+    let mut ctl = app::Controller::new(&folder, tx, net.clone());
     ctl.start();
     fl::add_timeout3(TICK_SECS, move |h| {
         tx.send(UiMsg::Tick);
         fl::repeat_timeout3(TICK_SECS, h);
     });
-    while !ctl.done && fltk_app.wait() {
+    while !ctl.phase().ended() && fltk_app.wait() {
         // Wake-ups coalesce: handle everything queued, then draw once.
         while let Some(msg) = rx.recv() {
             ctl.handle(msg);
@@ -86,7 +88,7 @@ pub fn run(folder: ClientFolder) -> ExitCode {
     // Log out and give the network thread a moment to send the logout.
     let _ = net.send(NetCmd::Quit);
     let _ = net_done.recv_timeout(Duration::from_secs(3));
-    if ctl.failed {
+    if ctl.phase() == logic::phase::Phase::Failed {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

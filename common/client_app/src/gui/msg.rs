@@ -1,9 +1,9 @@
 //! The two message types: [`UiMsg`] into the GUI thread (from widgets and from the network
-//! thread, through the one `fltk::app::channel`), [`NetCmd`] into the network thread.
+//! worker, through the one `fltk::app::channel`), [`NetCmd`] into the network worker.
 
-use common::client::chat_client::SessionEvent;
+use common::protocol::chat::{ClientRequest, ErrorMsg, ServerEvent};
 
-use super::logic::LoginFailure;
+use super::logic::login::LoginFailure;
 
 /// Everything the GUI thread reacts to. FLTK's channel is global and typed by downcasting, so
 /// this is the only message type the process sends through it.
@@ -25,44 +25,57 @@ pub enum UiMsg {
     EscapePressed,
     /// Twice a second: notice focus changes (unread count, urgency hint).
     Tick,
-    // ---- from the network thread
+    // ---- from the network worker: login and key step
+    /// A login (or, in the chat window, a reconnect) succeeded.
     LoggedIn {
         username: String,
         nickname: String,
         key_info: String,
-        reconnect: bool,
     },
-    LoginFailed {
-        failure: LoginFailure,
-        reconnect: bool,
-    },
+    LoginFailed(LoginFailure),
     KeyStepDone(Result<String, String>),
-    Session(SessionEvent),
+    // ---- from the network worker: the session
+    /// An authenticated, decrypted event; `wire` is the frame as it crossed the network.
+    Event {
+        event: ServerEvent,
+        wire: String,
+    },
+    /// A `1009` error from the server (the connection closes after it).
+    ServerError(ErrorMsg),
+    /// A frame that failed its checks was dropped (or, with an empty `wire`, a request refused
+    /// before sending).
+    Rejected {
+        why: String,
+        wire: String,
+    },
+    /// A request went out as `wire`.
+    Sent {
+        request: ClientRequest,
+        wire: String,
+    },
+    /// The session ended.
+    Closed {
+        reason: String,
+    },
     /// A message could not be handed to the session (not connected).
     NotSent {
         text: String,
     },
-    /// The network thread could not start.
+    /// The network worker could not start.
     NetFailed(String),
 }
 
-/// What the network thread is asked to do.
+/// What the network worker is asked to do.
 #[derive(Debug)]
 pub enum NetCmd {
-    Login {
-        username: String,
-        password: String,
-    },
-    Send {
-        to: Option<String>,
-        text: String,
-    },
-    ListUsers,
-    Logout,
+    /// Log in as `username` (the login window).
+    Login { username: String, password: String },
+    /// Send a request in the current session.
+    Request(ClientRequest),
     /// Log in again with the remembered username and password.
     Reconnect,
     /// Run the key step for the current username (the answer is `UiMsg::KeyStepDone`).
     RunKeyStep,
-    /// Log out if logged in and end the thread.
+    /// Log out if logged in and end the worker.
     Quit,
 }

@@ -5,14 +5,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::client::chat_client::{SessionEvent, load_session_key, login_with_key, spawn_session};
+use common::client::chat_client::{
+    Incoming, SessionEvent, load_session_key, login_with_key, spawn_session,
+};
 use common::client::folder::ClientFolder;
 use common::client::key_client::{KeyStepOptions, run_key_step};
 use common::protocol::chat::ClientRequest;
 use fltk::app;
 use tokio::sync::mpsc;
 
-use super::logic::{LoginFailure, login_failure};
+use super::logic::login::{LoginFailure, login_failure};
 use super::msg::{NetCmd, UiMsg};
 
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(15);
@@ -100,31 +102,26 @@ impl Net {
             self.session = None;
             self.events = None;
         }
-        self.ui.send(UiMsg::Session(ev));
+        self.ui.send(ui_msg(ev));
     }
 
     async fn command(&mut self, cmd: NetCmd) {
         match cmd {
             NetCmd::Login { username, password } => {
                 self.folder.config.username = username;
-                self.login(password, false).await;
+                self.login(password).await;
             }
             NetCmd::Reconnect => match self.password.clone() {
-                Some(pw) => self.login(pw, true).await,
+                Some(pw) => self.login(pw).await,
                 None => {
                     let failure = LoginFailure {
                         message: "there is no earlier login to repeat".into(),
                         needs_key_step: false,
                     };
-                    self.ui.send(UiMsg::LoginFailed {
-                        failure,
-                        reconnect: true,
-                    });
+                    self.ui.send(UiMsg::LoginFailed(failure));
                 }
             },
-            NetCmd::Send { to, text } => self.request(ClientRequest::Chat { to, text }).await,
-            NetCmd::ListUsers => self.request(ClientRequest::ListUsers).await,
-            NetCmd::Logout => self.close_session().await,
+            NetCmd::Request(req) => self.request(req).await,
             NetCmd::RunKeyStep => {
                 let res = run_key_step(&self.folder, KeyStepOptions::default()).await;
                 let res = res
@@ -146,7 +143,7 @@ impl Net {
         }
     }
 
-    async fn login(&mut self, password: String, reconnect: bool) {
+    async fn login(&mut self, password: String) {
         self.close_session().await;
         let folder = &self.folder;
         let result = async {
@@ -167,13 +164,9 @@ impl Net {
                     username: info.username,
                     nickname: info.nickname,
                     key_info,
-                    reconnect,
                 });
             }
-            Err(e) => self.ui.send(UiMsg::LoginFailed {
-                failure: login_failure(&e),
-                reconnect,
-            }),
+            Err(e) => self.ui.send(UiMsg::LoginFailed(login_failure(&e))),
         }
     }
 
@@ -189,11 +182,22 @@ impl Net {
                 Ok(ev) => self.forward(ev),
                 Err(_) => {
                     self.events = None;
-                    self.ui.send(UiMsg::Session(SessionEvent::Closed {
+                    self.ui.send(UiMsg::Closed {
                         reason: "logged out".into(),
-                    }));
+                    });
                 }
             }
         }
+    }
+}
+
+/// A session event as the GUI thread gets it.
+fn ui_msg(ev: SessionEvent) -> UiMsg {
+    match ev {
+        SessionEvent::Incoming(Incoming::Event { event, wire }) => UiMsg::Event { event, wire },
+        SessionEvent::Incoming(Incoming::ServerError(e)) => UiMsg::ServerError(e),
+        SessionEvent::Incoming(Incoming::Rejected { why, wire }) => UiMsg::Rejected { why, wire },
+        SessionEvent::Sent { request, wire } => UiMsg::Sent { request, wire },
+        SessionEvent::Closed { reason } => UiMsg::Closed { reason },
     }
 }

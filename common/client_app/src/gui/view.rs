@@ -11,7 +11,8 @@ use fltk::prelude::*;
 use fltk::text::{StyleTableEntry, TextBuffer, TextDisplay, TextEditor, WrapMode};
 use fltk::window::Window;
 
-use super::logic::{Labels, recall_applies};
+use super::logic::input_history::recall_applies;
+use super::logic::labels::Labels;
 use super::msg::UiMsg;
 
 const FONT_SIZE: i32 = 14;
@@ -119,7 +120,7 @@ pub mod layout {
     pub const WIRE: (i32, i32, i32, i32) = (400, 432, 180, 26);
 }
 
-/// The message list's style table; letters in `logic::style`.
+/// The message list's style table; letters in `logic::render::style`.
 fn style_table() -> Vec<StyleTableEntry> {
     vec![
         StyleTableEntry {

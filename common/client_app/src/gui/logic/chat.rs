@@ -1,0 +1,463 @@
+//! The chat window's model, without widgets: what each event shows, the online-user list and who
+//! the next message goes to, which sent frame belongs to which echo, the unread counter, and what
+//! Enter does with the input box. The connection state is not here: it is the controller's
+//! [`Phase`](super::phase::Phase), passed in where it matters.
+
+use std::collections::VecDeque;
+
+use common::client::chat_client::hint_for;
+use common::config::Language;
+use common::protocol::chat::{
+    ChatLine, ClientRequest, ErrorMsg, NoticeKind, OnlineUser, ServerEvent, check_text,
+};
+
+use super::input_history::InputHistory;
+use super::labels::{Labels, chat_title, labels, title_with_unread};
+use super::phase::Phase;
+use super::render::{Entry, EntryKind, Rendered, WireDir, one_line, render};
+use crate::format::{Typed, clock, notice_line, parse_typed};
+
+/// What typing into the input box and pressing Enter should do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Compose {
+    /// Hand this request to the network worker (and clear the box).
+    Send(ClientRequest),
+    /// Leave (`/quit`).
+    Quit,
+    /// Show this line and keep the text in the box.
+    Local(Entry),
+    /// Nothing to do (empty input).
+    Nothing,
+}
+
+/// What changed after an event; the GUI applies it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Update {
+    /// Entries to append to the message list (already recorded in the state).
+    pub new_entries: Vec<Entry>,
+    /// Older entries were dropped: render the whole list again.
+    pub rerender: bool,
+    pub users_changed: bool,
+    pub target_changed: bool,
+    /// Chat lines from other people (for the unread count and urgency hint).
+    pub incoming_chat: usize,
+}
+
+/// A chat request sent and not yet echoed by the server, with its frame.
+#[derive(Debug, Clone)]
+struct Pending {
+    to: Option<String>,
+    text: String,
+    wire: String,
+}
+
+/// The chat window's model.
+#[derive(Debug)]
+pub struct ChatState {
+    pub lang: Language,
+    /// Program name for hints (`client_wy`).
+    pub program: String,
+    /// My username.
+    pub me: String,
+    pub nickname: String,
+    users: Vec<OnlineUser>,
+    /// Username the next message goes to; `None` = everyone.
+    target: Option<String>,
+    /// Matched to the server's echo, so one's own message shows the frame that went out.
+    pending: VecDeque<Pending>,
+    /// The last `1009` message, so the close that follows does not repeat it.
+    last_server_error: Option<String>,
+    pub history: InputHistory,
+    unread: usize,
+    entries: VecDeque<Entry>,
+    max_entries: usize,
+}
+
+impl ChatState {
+    /// Entries kept for redisplay by default; older ones are dropped in chunks.
+    pub const MAX_ENTRIES: usize = 5000;
+    const MAX_PENDING: usize = 256;
+
+    pub fn new(lang: Language, program: &str, me: &str, nickname: &str) -> Self {
+        Self {
+            lang,
+            program: program.to_owned(),
+            me: me.to_owned(),
+            nickname: nickname.to_owned(),
+            users: Vec::new(),
+            target: None,
+            pending: VecDeque::new(),
+            last_server_error: None,
+            history: InputHistory::default(),
+            unread: 0,
+            entries: VecDeque::new(),
+            max_entries: Self::MAX_ENTRIES,
+        }
+    }
+
+    /// Keep at most `n` entries (tests use a small number).
+    pub fn with_max_entries(mut self, n: usize) -> Self {
+        self.max_entries = n.max(2);
+        self
+    }
+
+    fn l(&self) -> &'static Labels {
+        labels(self.lang)
+    }
+
+    pub fn users(&self) -> &[OnlineUser] {
+        &self.users
+    }
+
+    pub fn target(&self) -> Option<&str> {
+        self.target.as_deref()
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter()
+    }
+
+    pub fn unread(&self) -> usize {
+        self.unread
+    }
+
+    /// Render every entry (after toggling "show ciphertext" or dropping old entries).
+    pub fn render_all(&self, show_wire: bool) -> Rendered {
+        let mut r = Rendered::default();
+        for e in &self.entries {
+            r.extend(&render(e, show_wire, self.lang));
+        }
+        r
+    }
+
+    fn record(&mut self, e: Entry, up: &mut Update) {
+        self.entries.push_back(e.clone());
+        up.new_entries.push(e);
+        if self.entries.len() > self.max_entries {
+            let drop = (self.max_entries / 5).max(1);
+            self.entries.drain(..drop);
+            up.rerender = true;
+        }
+    }
+
+    /// Add a local line (system or information).
+    pub fn add(&mut self, e: Entry) -> Update {
+        let mut up = Update::default();
+        self.record(e, &mut up);
+        up
+    }
+
+    fn nick_of(&self, username: &str) -> String {
+        if username == self.me {
+            return self.nickname.clone();
+        }
+        self.users
+            .iter()
+            .find(|u| u.username == username)
+            .map_or_else(|| username.to_owned(), |u| u.nickname.clone())
+    }
+
+    /// The green line above a message: `nick  HH:MM:SS`, with the private partner.
+    pub fn header(&self, line: &ChatLine) -> String {
+        let from = one_line(&line.from_nick);
+        let time = clock(line.time_ms);
+        match &line.to {
+            None => format!("{from}  {time}"),
+            Some(to) => {
+                let to_nick = one_line(&self.nick_of(to));
+                format!("{from} → {to_nick}  [{}]  {time}", self.l().private)
+            }
+        }
+    }
+
+    /// The login (or reconnect) succeeded.
+    pub fn on_logged_in(
+        &mut self,
+        nickname: &str,
+        key_info: &str,
+        reconnect: bool,
+        now_ms: u64,
+    ) -> Update {
+        self.nickname = nickname.to_owned();
+        self.last_server_error = None;
+        self.pending.clear();
+        let l = self.l();
+        let text = if reconnect {
+            format!("{} ({} {key_info})", l.reconnected, l.session_key_info)
+        } else {
+            format!(
+                "{} {} ({}); {} {key_info}",
+                l.logged_in_as,
+                one_line(nickname),
+                self.me,
+                l.session_key_info
+            )
+        };
+        self.add(Entry::info(text, now_ms))
+    }
+
+    /// A `1009` error from the server (the connection closes after it).
+    pub fn on_server_error(&mut self, e: ErrorMsg, now_ms: u64) -> Update {
+        let ErrorMsg { reason, message } = e;
+        let hint = hint_for(&reason, &self.program);
+        let text = format!("{}: {message} ({reason}){hint}", self.l().server_error);
+        self.last_server_error = Some(message);
+        self.add(Entry::system(text, now_ms))
+    }
+
+    /// A frame that failed its checks was dropped; an empty `wire` means the message was refused
+    /// locally (too large to send) and never left.
+    pub fn on_rejected(&mut self, why: &str, wire: String, now_ms: u64) -> Update {
+        let l = self.l();
+        let mut e = if wire.is_empty() {
+            Entry::system(format!("{}: {why}", l.not_sent), now_ms)
+        } else {
+            Entry::system(format!("{}: {why}", l.frame_rejected), now_ms)
+        };
+        if !wire.is_empty() {
+            e.wires.push((WireDir::Rejected, wire));
+        }
+        self.add(e)
+    }
+
+    /// A request went out as `wire`: a chat message waits for its echo to show the frame.
+    pub fn on_sent(&mut self, request: ClientRequest, wire: String) {
+        if let ClientRequest::Chat { to, text } = request {
+            if self.pending.len() == Self::MAX_PENDING {
+                self.pending.pop_front();
+            }
+            self.pending.push_back(Pending { to, text, wire });
+        }
+    }
+
+    /// The session ended. A logout we asked for shows nothing; anything else says why and how
+    /// to get back.
+    pub fn on_closed(&mut self, reason: &str, now_ms: u64) -> Update {
+        let mut up = Update::default();
+        // The online list is stale now; a reconnect brings a fresh one.
+        if !self.users.is_empty() {
+            self.users.clear();
+            up.users_changed = true;
+        }
+        if self.target.take().is_some() {
+            up.target_changed = true;
+        }
+        if reason != "logged out" {
+            let l = self.l();
+            let text = match &self.last_server_error {
+                Some(m) if *m == reason => {
+                    format!("{}. {}", l.connection_lost, l.click_reconnect)
+                }
+                _ => format!("{}: {reason}. {}", l.connection_lost, l.click_reconnect),
+            };
+            self.record(Entry::system(text, now_ms), &mut up);
+        }
+        up
+    }
+
+    /// An authenticated, decrypted event from the server; `wire` is its frame.
+    pub fn on_server_event(&mut self, event: ServerEvent, wire: String, now_ms: u64) -> Update {
+        let mut up = Update::default();
+        match event {
+            ServerEvent::Chat(line) => self.on_chat(line, wire, &mut up),
+            ServerEvent::Notice(n) => {
+                let zh = self.lang == Language::Zh;
+                let mut e = Entry::system(notice_line(&n, zh), now_ms);
+                e.wires.push((WireDir::Received, wire));
+                self.record(e, &mut up);
+                match n.kind {
+                    NoticeKind::Join => self.joined(n.user, n.nick, &mut up),
+                    NoticeKind::Leave => self.left(&n.user, &n.nick, now_ms, &mut up),
+                    NoticeKind::Info | NoticeKind::Warn => {}
+                }
+            }
+            ServerEvent::UserList(users) => self.on_user_list(users, wire, now_ms, &mut up),
+            ServerEvent::LoginOk { .. } | ServerEvent::Pong => {}
+        }
+        up
+    }
+
+    fn on_chat(&mut self, line: ChatLine, wire: String, up: &mut Update) {
+        let mut wires = Vec::new();
+        if line.from_user == self.me
+            && let Some(i) = self
+                .pending
+                .iter()
+                .position(|p| p.to == line.to && p.text == line.text)
+            && let Some(sent) = self.pending.remove(i)
+        {
+            wires.push((WireDir::Sent, sent.wire));
+        }
+        wires.push((WireDir::Received, wire));
+        if line.from_user != self.me {
+            up.incoming_chat += 1;
+        }
+        let e = Entry {
+            kind: EntryKind::Chat,
+            header: self.header(&line),
+            body: line.text,
+            wires,
+        };
+        self.record(e, up);
+    }
+
+    fn joined(&mut self, username: String, nickname: String, up: &mut Update) {
+        if !self.users.iter().any(|u| u.username == username) {
+            self.users.push(OnlineUser { username, nickname });
+            self.sort_users();
+            up.users_changed = true;
+        }
+    }
+
+    fn left(&mut self, username: &str, nickname: &str, now_ms: u64, up: &mut Update) {
+        let before = self.users.len();
+        self.users.retain(|u| u.username != username);
+        up.users_changed |= self.users.len() != before;
+        if self.target.as_deref() == Some(username) {
+            self.target = None;
+            up.target_changed = true;
+            let who = one_line(if nickname.is_empty() {
+                username
+            } else {
+                nickname
+            });
+            let text = format!("{who} {}", self.l().target_left);
+            self.record(Entry::info(text, now_ms), up);
+        }
+    }
+
+    fn on_user_list(&mut self, users: Vec<OnlineUser>, wire: String, now_ms: u64, up: &mut Update) {
+        self.users = users;
+        self.sort_users();
+        up.users_changed = true;
+        if let Some(t) = &self.target
+            && !self.users.iter().any(|u| &u.username == t)
+        {
+            self.target = None;
+            up.target_changed = true;
+        }
+        let names = self
+            .users
+            .iter()
+            .map(|u| one_line(&u.nickname))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut e = Entry::info(
+            format!("{} ({}): {names}", self.l().online_now, self.users.len()),
+            now_ms,
+        );
+        e.wires.push((WireDir::Received, wire));
+        self.record(e, up);
+    }
+
+    fn sort_users(&mut self) {
+        let me = self.me.clone();
+        self.users
+            .sort_by(|a, b| (a.username != me, &a.username).cmp(&(b.username != me, &b.username)));
+        self.users.dedup_by(|a, b| a.username == b.username);
+    }
+
+    /// Rows of the online-user list: everyone first, then me, then the others.
+    pub fn user_rows(&self) -> Vec<String> {
+        let mut rows = vec![self.l().everyone.to_owned()];
+        for u in &self.users {
+            let me = if u.username == self.me {
+                self.l().me
+            } else {
+                ""
+            };
+            rows.push(format!("{} ({}){me}", one_line(&u.nickname), u.username));
+        }
+        rows
+    }
+
+    /// The 1-based row of the current target in [`Self::user_rows`].
+    pub fn selected_row(&self) -> i32 {
+        self.target
+            .as_ref()
+            .and_then(|t| self.users.iter().position(|u| &u.username == t))
+            .map_or(1, |i| i32::try_from(i).unwrap_or(i32::MAX - 2) + 2)
+    }
+
+    /// The user picked row `row` (1-based; 0 = nothing). Picking yourself or nothing means
+    /// everyone. Returns whether the target changed.
+    pub fn select_row(&mut self, row: i32) -> bool {
+        let new = usize::try_from(row)
+            .ok()
+            .and_then(|r| r.checked_sub(2))
+            .and_then(|i| self.users.get(i))
+            .filter(|u| u.username != self.me)
+            .map(|u| u.username.clone());
+        let changed = new != self.target;
+        self.target = new;
+        changed
+    }
+
+    /// Who the next message goes to, for the status line.
+    pub fn target_label(&self) -> String {
+        let l = self.l();
+        match &self.target {
+            None => l.to_everyone.to_owned(),
+            Some(t) => format!("{}{} ({t})", l.to_user, one_line(&self.nick_of(t))),
+        }
+    }
+
+    /// The input box's text was submitted in `phase`: nothing is sent unless it is
+    /// [`Phase::Online`].
+    pub fn compose(&mut self, typed: &str, phase: Phase, now_ms: u64) -> Compose {
+        let online = phase.online();
+        let (to, text) = match parse_typed(typed) {
+            Typed::Empty => return Compose::Nothing,
+            Typed::Help(h) => return Compose::Local(Entry::info(h, now_ms)),
+            Typed::Quit => return Compose::Quit,
+            Typed::Who if online => {
+                self.history.push(typed);
+                return Compose::Send(ClientRequest::ListUsers);
+            }
+            Typed::Who => return Compose::Local(Entry::system(self.l().not_connected, now_ms)),
+            Typed::Say(text) => (self.target.clone(), text),
+            Typed::Whisper { to, text } => (Some(to), text),
+        };
+        if !online {
+            return Compose::Local(Entry::system(self.l().not_connected, now_ms));
+        }
+        if let Err(why) = check_text(&text) {
+            return Compose::Local(Entry::system(
+                format!("{}: {why}", self.l().not_sent),
+                now_ms,
+            ));
+        }
+        self.history.push(typed.trim_end_matches(['\r', '\n']));
+        Compose::Send(ClientRequest::Chat { to, text })
+    }
+
+    /// Chat lines arrived; counts them as unread when the window is not focused. Returns whether
+    /// the title (and urgency hint) should change.
+    pub fn note_incoming(&mut self, n: usize, focused: bool) -> bool {
+        if n == 0 || focused {
+            return false;
+        }
+        self.unread += n;
+        true
+    }
+
+    /// The window has the focus: clear the unread count. Returns whether it was non-zero.
+    pub fn focus_seen(&mut self) -> bool {
+        std::mem::take(&mut self.unread) > 0
+    }
+
+    /// The window title now.
+    pub fn title(&self) -> String {
+        title_with_unread(&chat_title(self.lang, &self.nickname), self.unread)
+    }
+}
+
+/// Text for the status line.
+pub fn status_text(state: &ChatState, phase: Phase) -> String {
+    let l = labels(state.lang);
+    match phase {
+        Phase::Online => format!("{} · {}", l.connected, state.target_label()),
+        Phase::Reconnecting => l.reconnecting.to_owned(),
+        _ => l.disconnected.to_owned(),
+    }
+}

@@ -1,0 +1,184 @@
+//! Every fixed text of the two windows, in Chinese (the default) and English, and the chat
+//! window's title. Texts chosen by a reason (issue 12's error table) belong in a file of their
+//! own beside this one.
+
+use common::config::Language;
+
+use super::render::one_line;
+
+/// Every fixed text of the two windows, in one language.
+#[derive(Debug)]
+pub struct Labels {
+    pub login_window: &'static str,
+    pub login_heading: &'static str,
+    pub username: &'static str,
+    pub password: &'static str,
+    pub reset: &'static str,
+    pub login: &'static str,
+    pub server: &'static str,
+    pub logging_in: &'static str,
+    pub key_step_running: &'static str,
+    pub key_step_done: &'static str,
+    pub login_failed: &'static str,
+    pub key_step_failed: &'static str,
+    pub offer_key_step: &'static str,
+    pub cancel: &'static str,
+    pub get_key_and_login: &'static str,
+    pub ok: &'static str,
+    pub everyone: &'static str,
+    pub me: &'static str,
+    pub online_users: &'static str,
+    pub send: &'static str,
+    pub send_hint: &'static str,
+    pub show_wire: &'static str,
+    pub reconnect: &'static str,
+    pub click_reconnect: &'static str,
+    pub to_everyone: &'static str,
+    pub to_user: &'static str,
+    pub private: &'static str,
+    pub connected: &'static str,
+    pub reconnecting: &'static str,
+    pub disconnected: &'static str,
+    pub wire_sent: &'static str,
+    pub wire_received: &'static str,
+    pub wire_rejected: &'static str,
+    pub not_connected: &'static str,
+    pub online_now: &'static str,
+    pub target_left: &'static str,
+    pub logged_in_as: &'static str,
+    pub session_key_info: &'static str,
+    pub reconnected: &'static str,
+    pub connection_lost: &'static str,
+    pub server_error: &'static str,
+    pub frame_rejected: &'static str,
+    pub not_sent: &'static str,
+    pub empty_password: &'static str,
+    pub password_too_long: &'static str,
+    pub bad_username: &'static str,
+}
+
+/// Chinese labels (the default).
+pub const ZH: Labels = Labels {
+    login_window: "登录 - 加密聊天室",
+    login_heading: "基于数字信封的加密聊天室",
+    username: "用户名:",
+    password: "密码:",
+    reset: "重置",
+    login: "登录",
+    server: "服务器",
+    logging_in: "正在登录…",
+    key_step_running: "正在运行密钥分发（获取数字信封中的会话密钥）…",
+    key_step_done: "密钥分发完成",
+    login_failed: "登录失败",
+    key_step_failed: "密钥分发失败",
+    offer_key_step: "会话密钥缺失、已过期或与服务器不一致。\n现在运行密钥分发获取新的会话密钥，然后重新登录吗？",
+    cancel: "取消",
+    get_key_and_login: "获取密钥并登录",
+    ok: "确定",
+    everyone: "所有人",
+    me: "（我）",
+    online_users: "在线用户",
+    send: "发送",
+    send_hint: "Enter 发送\nShift+Enter 换行\n↑/↓ 历史",
+    show_wire: "显示密文",
+    reconnect: "重新连接",
+    click_reconnect: "点击“重新连接”可以重新登录。",
+    to_everyone: "发送给: 所有人",
+    to_user: "私聊给: ",
+    private: "私聊",
+    connected: "已连接",
+    reconnecting: "正在重新连接…",
+    disconnected: "已断开连接",
+    wire_sent: "发出的密文帧",
+    wire_received: "收到的密文帧",
+    wire_rejected: "被丢弃的帧",
+    not_connected: "未连接，消息没有发送（输入框中的文字已保留）。请点击“重新连接”。",
+    online_now: "当前在线",
+    target_left: "已离开，之后的消息发送给所有人",
+    logged_in_as: "已登录",
+    session_key_info: "会话密钥",
+    reconnected: "已重新连接",
+    connection_lost: "连接已断开",
+    server_error: "服务器",
+    frame_rejected: "警告：丢弃了一个未通过校验（MAC/序号/格式）的帧",
+    not_sent: "消息没有发送",
+    empty_password: "请输入密码",
+    password_too_long: "密码太长",
+    bad_username: "用户名无效",
+};
+
+/// English labels (`language = "en"`).
+pub const EN: Labels = Labels {
+    login_window: "Log in - mini-chat",
+    login_heading: "Encrypted chat (digital envelope)",
+    username: "Username:",
+    password: "Password:",
+    reset: "Reset",
+    login: "Log in",
+    server: "Server",
+    logging_in: "Logging in…",
+    key_step_running: "Running the key step (session key in a digital envelope)…",
+    key_step_done: "Key step done",
+    login_failed: "Login failed",
+    key_step_failed: "The key step failed",
+    offer_key_step: "The session key is missing, expired or not the one the server has.\nRun the key step now to get a new session key, then log in again?",
+    cancel: "Cancel",
+    get_key_and_login: "Get key and log in",
+    ok: "OK",
+    everyone: "Everyone",
+    me: " (me)",
+    online_users: "Online users",
+    send: "Send",
+    send_hint: "Enter: send\nShift+Enter: newline\nUp/Down: history",
+    show_wire: "Show ciphertext",
+    reconnect: "Reconnect",
+    click_reconnect: "Click \"Reconnect\" to log in again.",
+    to_everyone: "To: everyone",
+    to_user: "Private to: ",
+    private: "private",
+    connected: "Connected",
+    reconnecting: "Reconnecting…",
+    disconnected: "Disconnected",
+    wire_sent: "frame sent",
+    wire_received: "frame received",
+    wire_rejected: "frame dropped",
+    not_connected: "Not connected: the message was not sent (your text is still in the input box). Click \"Reconnect\".",
+    online_now: "Online now",
+    target_left: "left; your messages now go to everyone",
+    logged_in_as: "Logged in as",
+    session_key_info: "session key",
+    reconnected: "Reconnected",
+    connection_lost: "Connection lost",
+    server_error: "Server",
+    frame_rejected: "Warning: dropped a frame that failed its checks (MAC, sequence number or format)",
+    not_sent: "Not sent",
+    empty_password: "Please enter the password",
+    password_too_long: "The password is too long",
+    bad_username: "Invalid username",
+};
+
+/// The labels for `lang`.
+pub fn labels(lang: Language) -> &'static Labels {
+    match lang {
+        Language::Zh => &ZH,
+        Language::En => &EN,
+    }
+}
+
+/// The chat window's title.
+pub fn chat_title(lang: Language, nickname: &str) -> String {
+    let nick = one_line(nickname);
+    match lang {
+        Language::Zh => format!("欢迎 {nick} 进入聊天室!"),
+        Language::En => format!("Welcome {nick} to the chat room!"),
+    }
+}
+
+/// The title with the unread count in front while there is any: `(3) 欢迎 ...`.
+pub fn title_with_unread(base: &str, unread: usize) -> String {
+    if unread == 0 {
+        base.to_owned()
+    } else {
+        format!("({unread}) {base}")
+    }
+}

@@ -1,0 +1,84 @@
+//! The login window's decisions: the form is checked before anything is sent, and a failed login
+//! or key step becomes a dialog (offering the key step when that would fix it).
+
+use common::client::chat_client::LoginError;
+use common::config::Language;
+use common::protocol::consts::MAX_PASSWORD_LEN;
+
+use super::labels::labels;
+use super::render::wrap_text;
+
+/// A failed login as the GUI thread gets it from the network thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginFailure {
+    /// `LoginError`'s message, which already says what to do next.
+    pub message: String,
+    /// Running the key step would fix it (missing, expired or mismatched session key).
+    pub needs_key_step: bool,
+}
+
+/// Summarise a [`LoginError`] for the GUI thread.
+pub fn login_failure(e: &LoginError) -> LoginFailure {
+    LoginFailure {
+        message: e.to_string(),
+        needs_key_step: e.needs_key_step(),
+    }
+}
+
+/// What to show for a failed login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginDialog {
+    /// An alert with this text.
+    Alert(String),
+    /// Ask whether to run the key step and retry; `choice` buttons are `cancel` and `run`.
+    OfferKeyStep {
+        text: String,
+        cancel: &'static str,
+        run: &'static str,
+    },
+}
+
+/// The dialog for a failed login.
+pub fn login_dialog(f: &LoginFailure, lang: Language) -> LoginDialog {
+    let l = labels(lang);
+    let reason = wrap_text(&f.message, 72);
+    if f.needs_key_step {
+        LoginDialog::OfferKeyStep {
+            text: format!("{}:\n{reason}\n\n{}", l.login_failed, l.offer_key_step),
+            cancel: l.cancel,
+            run: l.get_key_and_login,
+        }
+    } else {
+        LoginDialog::Alert(format!("{}:\n{reason}", l.login_failed))
+    }
+}
+
+/// The alert for a failed key step.
+pub fn key_step_failed_text(message: &str, lang: Language) -> String {
+    format!(
+        "{}:\n{}",
+        labels(lang).key_step_failed,
+        wrap_text(message, 72)
+    )
+}
+
+/// Check the login form before sending anything.
+///
+/// # Errors
+/// A sentence for the user.
+pub fn validate_login(username: &str, password: &str, lang: Language) -> Result<(), String> {
+    let l = labels(lang);
+    if let Err(why) = common::protocol::check_username(username.trim()) {
+        return Err(format!("{}: {why}", l.bad_username));
+    }
+    if password.is_empty() {
+        return Err(l.empty_password.to_owned());
+    }
+    if password.len() > MAX_PASSWORD_LEN {
+        return Err(format!(
+            "{} (> {MAX_PASSWORD_LEN} bytes)",
+            l.password_too_long
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,20 @@
+//! Every decision of the GUI, without widgets; `tests/gui_logic.rs` drives it without a display
+//! and `app.rs` only applies the results.
+//!
+//! # Layout
+//! - [`labels`]: the fixed texts of both windows, Chinese and English.
+//! - [`render`]: entries of the message list as styled text, and the redraw batch ([`render::Screen`]).
+//! - [`login`]: the login form's checks and the dialogs for a failed login or key step.
+//! - [`chat`]: the chat window's model ([`chat::ChatState`]): events, online list, target, Enter.
+//! - [`input_history`]: Up/Down recall of earlier inputs.
+//! - [`phase`]: where the client is ([`phase::Phase`]) and its transitions.
+//!
+//! A new window or view adds a file here for its decisions (and one beside `app.rs` for its
+//! widgets), not a branch in an existing one.
+
+pub mod chat;
+pub mod input_history;
+pub mod labels;
+pub mod login;
+pub mod phase;
+pub mod render;
