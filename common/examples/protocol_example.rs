@@ -26,15 +26,15 @@ use common::crypto::{DesKey, PrivateKey, PublicKey, SessionKey, cbc, mac, sha256
 use common::error::{CryptoError, Error};
 use common::keyfile::KeyFile;
 use common::protocol::RawMessage;
+use common::protocol::Reason;
 use common::protocol::chat::{
     ChatLine, ClientRequest, ErrorMsg, Hello, LOGIN_PREFIX_FIELDS, OnlineUser, ServerEvent,
-    parse_login_outer, reason,
+    parse_login_outer,
 };
 use common::protocol::consts::{IV_LEN, NONCE_LEN, PROTOCOL_VERSION, code, label};
 use common::protocol::frame;
 use common::protocol::keydist::{
-    self, KeyConfirm, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript, done_text,
-    parse_done,
+    KeyConfirm, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript, done_text, parse_done,
 };
 use common::protocol::message::b64;
 use common::trace::hex_blocks;
@@ -453,7 +453,7 @@ fn key_distribution(
     // 1109: an example refusal.
     out.heading("1109 KeyError  server -> client, plain (example: a bad signature)");
     let refusal = KeyError::new(
-        keydist::reason::BAD_SIGNATURE,
+        Reason::BadSignature,
         "the request's signature does not verify with the client key it carries",
     );
     let refusal_text = refusal.to_text();
@@ -691,7 +691,7 @@ fn chat(out: &Out) {
     out.heading(
         "1009 error  server -> client, plain (example: wrong password; the server then closes)",
     );
-    let err = ErrorMsg::new(reason::BAD_LOGIN, "wrong username or password");
+    let err = ErrorMsg::new(Reason::BadLogin, "wrong username or password");
     let err_text = err.to_text();
     out.frame(&err_text);
     assert_eq!(

@@ -205,7 +205,10 @@ fn keydist_messages_round_trip() {
         confirm
     );
 
-    let err = KeyError::new("BAD_SIGNATURE", "签名 | wrong\nnewline");
+    let err = KeyError::new(
+        common::protocol::Reason::BadSignature,
+        "签名 | wrong\nnewline",
+    );
     assert_eq!(
         KeyError::from_message(&reparse(&err.to_text())).unwrap(),
         err

@@ -508,6 +508,6 @@ fn plain_hello_and_error_round_trip() {
         Hello::from_message(&parse(&format!("1000|1|{}", b64([0u8; 15])))).is_err(),
         "short nonce"
     );
-    let e = ErrorMsg::new("BAD_LOGIN", "wrong | password\n错误");
+    let e = ErrorMsg::new(common::protocol::Reason::BadLogin, "wrong | password\n错误");
     assert_eq!(ErrorMsg::from_message(&parse(&e.to_text())).unwrap(), e);
 }

@@ -12,9 +12,10 @@ use common::connection::{FrameReader, FrameWriter};
 use common::crypto::random;
 use common::crypto::sealed::Channel;
 use common::error::{Error, ProtocolError};
+use common::protocol::Reason;
 use common::protocol::chat::{
     ClientRequest, ErrorMsg, Hello, LOGIN_PREFIX_FIELDS, Notice, NoticeKind, ServerEvent,
-    check_text, parse_login_outer, reason,
+    check_text, parse_login_outer,
 };
 use common::protocol::consts::{MAX_BAD_FRAMES, MAX_PASSWORD_LEN, NONCE_LEN, PROTOCOL_VERSION};
 use common::protocol::{RawMessage, check_username};
@@ -70,7 +71,7 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown.subscribe();
     let login = tokio::select! {
         r = login(&mut conn, &shared, conn_id) => r,
-        _ = shutdown.recv() => Err(ErrorMsg::new(reason::SHUTDOWN, "the chat server is shutting down")),
+        _ = shutdown.recv() => Err(ErrorMsg::new(Reason::Shutdown, "the chat server is shutting down")),
     };
     match login {
         Ok(Some(mut session)) => {
@@ -81,7 +82,7 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         }
         Ok(None) => debug!(%peer, "closed before login"),
         Err(e) => {
-            info!(%peer, reason = e.reason, message = %e.message, "login refused");
+            info!(%peer, reason = %e.reason, message = %e.message, "login refused");
             conn.send_error(&e).await;
         }
     }
@@ -105,11 +106,11 @@ async fn login(
             .as_bytes(),
         )
         .await
-        .map_err(|_| ErrorMsg::new(reason::BAD_FRAME, "connection lost"))?;
+        .map_err(|_| ErrorMsg::new(Reason::BadFrame, "connection lost"))?;
     let frame = match tokio::time::timeout(s.handshake_timeout, conn.reader.read_frame()).await {
         Err(_) => {
             return Err(ErrorMsg::new(
-                reason::TIMEOUT,
+                Reason::Timeout,
                 format!(
                     "no login within {} s; connect again to log in",
                     s.handshake_timeout.as_secs()
@@ -140,7 +141,7 @@ async fn login(
     let opened = recv.open(&msg, LOGIN_PREFIX_FIELDS).map_err(|e| {
         warn!(user = username, error = %e, "login frame failed authentication");
         ErrorMsg::new(
-            reason::KEY_MISMATCH,
+            Reason::KeyMismatch,
             "the login could not be authenticated with the session key the server holds for you \
              (keys differ, or the frame was altered or replayed); run the key step again",
         )
@@ -173,7 +174,7 @@ async fn login(
         Err(DbError::Unavailable(e)) => {
             warn!(error = %e, "database unavailable at login");
             return Err(ErrorMsg::new(
-                reason::DB_UNAVAILABLE,
+                Reason::DbUnavailable,
                 "the chat server cannot reach its user database right now; try again in a moment",
             ));
         }
@@ -212,16 +213,16 @@ async fn login(
 }
 
 fn bad_frame(detail: &str) -> ErrorMsg {
-    ErrorMsg::new(reason::BAD_FRAME, format!("malformed frame: {detail}"))
+    ErrorMsg::new(Reason::BadFrame, format!("malformed frame: {detail}"))
 }
 
 fn bad_login() -> ErrorMsg {
-    ErrorMsg::new(reason::BAD_LOGIN, "wrong username or password")
+    ErrorMsg::new(Reason::BadLogin, "wrong username or password")
 }
 
 fn internal() -> ErrorMsg {
     ErrorMsg::new(
-        reason::INTERNAL,
+        Reason::Internal,
         "internal server error; see the server log",
     )
 }
@@ -229,7 +230,7 @@ fn internal() -> ErrorMsg {
 fn frame_error(e: &Error) -> ErrorMsg {
     match e {
         Error::Protocol(ProtocolError::TooLarge(n)) => ErrorMsg::new(
-            reason::TOO_LONG,
+            Reason::TooLong,
             format!(
                 "a frame of {n} bytes exceeds the {} byte limit; connection closed",
                 common::protocol::consts::MAX_FRAME_LEN
@@ -252,20 +253,20 @@ async fn session_loop(
         tokio::select! {
             biased;
             () = s.kick.notify.notified() => {
-                let why = s.kick.reason().unwrap_or_else(|| ErrorMsg::new(reason::SHUTDOWN, "closed by the server"));
+                let why = s.kick.reason().unwrap_or_else(|| ErrorMsg::new(Reason::Shutdown, "closed by the server"));
                 conn.send_error(&why).await;
-                return why.reason;
+                return why.reason.to_string();
             }
             _ = shutdown.recv() => {
-                conn.send_error(&ErrorMsg::new(reason::SHUTDOWN, "the chat server is shutting down; reconnect when it is back")).await;
-                return reason::SHUTDOWN.into();
+                conn.send_error(&ErrorMsg::new(Reason::Shutdown, "the chat server is shutting down; reconnect when it is back")).await;
+                return Reason::Shutdown.to_string();
             }
             ev = s.outbox.recv() => {
                 let Some(ev) = ev else {
                     // Removed from the registry: it always sets the kick reason first.
-                    let why = s.kick.reason().unwrap_or_else(|| ErrorMsg::new(reason::SHUTDOWN, "closed by the server"));
+                    let why = s.kick.reason().unwrap_or_else(|| ErrorMsg::new(Reason::Shutdown, "closed by the server"));
                     conn.send_error(&why).await;
-                    return why.reason;
+                    return why.reason.to_string();
                 };
                 if let Err(why) = write_batch(conn, shared, s, ev).await {
                     return why;
@@ -291,10 +292,10 @@ async fn session_loop(
             }
             () = tokio::time::sleep_until(deadline) => {
                 conn.send_error(&ErrorMsg::new(
-                    reason::IDLE,
+                    Reason::Idle,
                     format!("nothing received for {} s; connection closed", idle.as_secs()),
                 )).await;
-                return reason::IDLE.into();
+                return Reason::Idle.to_string();
             }
         }
     }
@@ -374,11 +375,11 @@ async fn client_frame(
             warn!(user = s.username, error = %e, bad_frames = s.bad_frames, "frame rejected");
             if s.bad_frames >= MAX_BAD_FRAMES {
                 conn.send_error(&ErrorMsg::new(
-                    reason::TOO_MANY_ERRORS,
+                    Reason::TooManyErrors,
                     format!("{MAX_BAD_FRAMES} frames from this connection failed their checks; connection closed"),
                 ))
                 .await;
-                return Some(reason::TOO_MANY_ERRORS.into());
+                return Some(Reason::TooManyErrors.to_string());
             }
             let notice = warn_notice(format!(
                 "the server rejected a frame from you and dropped it: {e}"

@@ -12,9 +12,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use common::protocol::chat::{
-    ChatLine, ErrorMsg, Notice, NoticeKind, OnlineUser, ServerEvent, reason,
-};
+use common::protocol::Reason;
+use common::protocol::chat::{ChatLine, ErrorMsg, Notice, NoticeKind, OnlineUser, ServerEvent};
 use tokio::sync::{Notify, mpsc};
 
 /// An event for recipients, with its plaintext form built once (not once per recipient).
@@ -116,7 +115,7 @@ impl Registry {
         let replaced = inner.members.remove(username);
         if let Some(old) = &replaced {
             old.kick.kick(ErrorMsg::new(
-                reason::LOGGED_IN_ELSEWHERE,
+                Reason::LoggedInElsewhere,
                 format!("{username} logged in again from another client; this session was closed"),
             ));
         }
@@ -251,7 +250,7 @@ impl Registry {
             if let Some(m) = inner.members.remove(&user) {
                 tracing::warn!(user, "outgoing queue full: disconnecting slow client");
                 m.kick.kick(ErrorMsg::new(
-                    reason::TOO_SLOW,
+                    Reason::TooSlow,
                     "your client fell too far behind (its message queue overflowed) and was disconnected; reconnect",
                 ));
                 let notice = Outgoing::new(ServerEvent::Notice(Notice {

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::connection::FrameWriter;
-use common::protocol::chat::{ErrorMsg, reason};
+use common::protocol::Reason;
+use common::protocol::chat::ErrorMsg;
 use common::protocol::consts::{
     CLIENT_QUEUE_LEN, HANDSHAKE_TIMEOUT_SECS, IDLE_TIMEOUT_SECS, MAX_CLIENTS,
 };
@@ -97,7 +98,7 @@ pub async fn run(
                             tokio::spawn(async move {
                                 let (_, w) = stream.into_split();
                                 let mut w = FrameWriter::new(w);
-                                let full = ErrorMsg::new(reason::SERVER_FULL, "the chat server is full; try again later");
+                                let full = ErrorMsg::new(Reason::ServerFull, "the chat server is full; try again later");
                                 let _ = tokio::time::timeout(Duration::from_secs(2), w.write_frame(full.to_text().as_bytes())).await;
                                 w.shutdown().await;
                             });
@@ -117,7 +118,7 @@ pub async fn run(
     );
     let _ = shared.shutdown.send(());
     shared.registry.kick_all(&ErrorMsg::new(
-        reason::SHUTDOWN,
+        Reason::Shutdown,
         "the chat server is shutting down; reconnect when it is back",
     ));
     // Every handler holds a permit; when all permits are back, every connection is closed.

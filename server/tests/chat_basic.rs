@@ -6,7 +6,8 @@ mod harness;
 
 use std::collections::HashMap;
 
-use common::protocol::chat::{ClientRequest, NoticeKind, ServerEvent, reason};
+use common::protocol::Reason;
+use common::protocol::chat::{ClientRequest, NoticeKind, ServerEvent};
 use harness::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,7 +158,7 @@ async fn newest_login_wins() {
         online(&[("user1", "wang_yuan"), ("user2", "ding_zhen")])
     );
     let e = first.closed_with().await;
-    assert_eq!(e.reason, reason::LOGGED_IN_ELSEWHERE, "{e:?}");
+    assert_eq!(e.reason, Reason::LoggedInElsewhere, "{e:?}");
     assert!(e.message.contains("logged in again"), "{e:?}");
     // user1 never went offline: the other user gets neither a LEAVE for the old session nor a
     // JOIN for the new one; the next thing it sees is the new session's message.

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use common::client::chat_client::Incoming;
 use common::crypto::sealed::Channel;
-use common::protocol::chat::{ClientRequest, NoticeKind, ServerEvent, reason};
+use common::protocol::Reason;
+use common::protocol::chat::{ClientRequest, NoticeKind, ServerEvent};
 use common::protocol::consts::{MAX_BAD_FRAMES, code};
 use harness::*;
 
@@ -81,7 +82,7 @@ async fn tampered_and_forged_frames_are_dropped_then_the_connection_is_closed() 
     let forged = forger.seal_text(code::CHAT, &[], &say("forged").inner_text());
     raw.send_text(&forged).await;
     let e = raw.error_then_close().await;
-    assert_eq!(e.reason, reason::TOO_MANY_ERRORS, "{e:?}");
+    assert_eq!(e.reason, Reason::TooManyErrors, "{e:?}");
     assert!(e.message.contains(&MAX_BAD_FRAMES.to_string()), "{e:?}");
     assert_eq!(u1.left("user3").await, "");
     assert_eq!(u2.left("user3").await, "");
@@ -135,7 +136,7 @@ async fn replayed_login_on_a_new_connection_is_refused() {
     let mut replay = server.raw().await;
     replay.send_text(&captured).await;
     let e = replay.error_then_close().await;
-    assert_eq!(e.reason, reason::KEY_MISMATCH, "{e:?}");
+    assert_eq!(e.reason, Reason::KeyMismatch, "{e:?}");
 
     // The genuine session is untouched.
     first.send_req(&say("still me")).await;
@@ -210,7 +211,7 @@ async fn oversize_frames_close_the_connection() {
     // Only the header: the server must refuse before reading (or allocating) the body.
     raw.send_bytes(&(1u32 << 20).to_be_bytes()).await;
     let e = raw.error_then_close().await;
-    assert_eq!(e.reason, reason::TOO_LONG, "{e:?}");
+    assert_eq!(e.reason, Reason::TooLong, "{e:?}");
     assert!(e.message.contains("1048576"), "{e:?}");
     u1.left("user3").await;
     u2.left("user3").await;
@@ -219,7 +220,7 @@ async fn oversize_frames_close_the_connection() {
     let mut fresh = server.raw().await;
     fresh.send_bytes(&u32::MAX.to_be_bytes()).await;
     let e = fresh.error_then_close().await;
-    assert_eq!(e.reason, reason::TOO_LONG, "{e:?}");
+    assert_eq!(e.reason, Reason::TooLong, "{e:?}");
 
     u2.say("unaffected").await;
     hears(&mut u1, "user2", "unaffected").await;
@@ -259,7 +260,7 @@ async fn empty_frame_after_login_is_an_error() {
     let (mut u1, mut u2, mut raw) = two_and_raw(&server).await;
     raw.send_bytes(&[0, 0, 0, 0]).await;
     let e = raw.error_then_close().await;
-    assert_eq!(e.reason, reason::BAD_FRAME, "{e:?}");
+    assert_eq!(e.reason, Reason::BadFrame, "{e:?}");
     assert!(e.message.contains("empty"), "{e:?}");
     u1.left("user3").await;
     u2.left("user3").await;
@@ -284,7 +285,7 @@ async fn garbage_before_login_is_refused() {
         let e = raw.error_then_close().await;
         assert_eq!(
             e.reason,
-            reason::BAD_FRAME,
+            Reason::BadFrame,
             "{:?}: {e:?}",
             String::from_utf8_lossy(bad)
         );

@@ -7,7 +7,8 @@ mod harness;
 use std::time::{Duration, Instant};
 
 use common::client::chat_client::{ChatReceiver, Incoming, SessionEvent, spawn_session};
-use common::protocol::chat::{ChatLine, ClientRequest, ErrorMsg, NoticeKind, ServerEvent, reason};
+use common::protocol::Reason;
+use common::protocol::chat::{ChatLine, ClientRequest, ErrorMsg, NoticeKind, ServerEvent};
 use harness::*;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
@@ -170,7 +171,7 @@ async fn slow_consumer_is_disconnected_without_blocking_anyone() {
     assert!(partial.len() < sent);
     assert_in_order("user3", &partial);
     let e = error.expect("user3 is told why");
-    assert_eq!(e.reason, reason::TOO_SLOW, "{e:?}");
+    assert_eq!(e.reason, Reason::TooSlow, "{e:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,10 +201,10 @@ async fn idle_and_handshake_timeouts() {
     let mut silent = server.raw_login("user2").await;
     let mut mute = server.raw().await;
     let e = silent.closed_with().await;
-    assert_eq!(e.reason, reason::IDLE, "{e:?}");
+    assert_eq!(e.reason, Reason::Idle, "{e:?}");
     let idle_after = start.elapsed();
     let e = mute.error_then_close().await;
-    assert_eq!(e.reason, reason::TIMEOUT, "{e:?}");
+    assert_eq!(e.reason, Reason::Timeout, "{e:?}");
     assert!(idle_after >= Duration::from_millis(900), "{idle_after:?}");
 
     let commands = within("pinger", pinger).await.unwrap();
@@ -252,7 +253,7 @@ async fn connection_limit() {
 
     let mut fourth = bare(&server).await;
     let e = fourth.error_then_close().await;
-    assert_eq!(e.reason, reason::SERVER_FULL, "{e:?}");
+    assert_eq!(e.reason, Reason::ServerFull, "{e:?}");
 
     u1.say("three is company").await;
     assert_eq!(u1.chat().await.text, "three is company");
@@ -265,7 +266,7 @@ async fn connection_limit() {
     loop {
         let mut next = bare(&server).await;
         match next.next().await {
-            Some(Incoming::ServerError(e)) if e.reason == reason::SERVER_FULL => {
+            Some(Incoming::ServerError(e)) if e.reason == Reason::ServerFull => {
                 assert!(Instant::now() < deadline, "the slot was never freed");
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
@@ -307,10 +308,10 @@ async fn shutdown_tells_everyone_and_completes() {
     );
     for c in &mut clients {
         let e: ErrorMsg = c.closed_with().await;
-        assert_eq!(e.reason, reason::SHUTDOWN, "{}: {e:?}", c.user);
+        assert_eq!(e.reason, Reason::Shutdown, "{}: {e:?}", c.user);
     }
     let e = pending.error_then_close().await;
-    assert_eq!(e.reason, reason::SHUTDOWN, "{e:?}");
+    assert_eq!(e.reason, Reason::Shutdown, "{e:?}");
     assert!(
         TcpStream::connect(server.addr).await.is_err(),
         "still listening"

@@ -9,11 +9,12 @@ use std::sync::Arc;
 
 use common::client::chat_client::{self, LoginError};
 use common::crypto::password::is_hash;
-use common::protocol::chat::{ClientRequest, ServerEvent, reason};
+use common::protocol::Reason;
+use common::protocol::chat::{ClientRequest, ServerEvent};
 use harness::*;
 
 /// `(reason, message)` of a refusal; panics on any other error.
-fn refused(e: &LoginError) -> (String, String) {
+fn refused(e: &LoginError) -> (Reason, String) {
     match e {
         LoginError::Refused {
             reason, message, ..
@@ -32,7 +33,7 @@ async fn wrong_password_and_unknown_user_get_the_same_answer() {
     let unknown = server.login_error("nobody", server.key("nobody"), PW).await;
     let (r1, m1) = refused(&wrong);
     let (r2, m2) = refused(&unknown);
-    assert_eq!(r1, reason::BAD_LOGIN);
+    assert_eq!(r1, Reason::BadLogin);
     assert_eq!((r1, &m1), (r2, &m2), "the answers must not differ");
     assert_eq!(wrong.to_string(), unknown.to_string());
     assert!(m1.contains("wrong username or password"), "{m1}");
@@ -40,7 +41,7 @@ async fn wrong_password_and_unknown_user_get_the_same_answer() {
 
     for bad in ["", "11111", "1111111", &"1".repeat(200)] {
         let e = server.login_error("user1", server.key("user1"), bad).await;
-        assert_eq!(refused(&e).0, reason::BAD_LOGIN, "password {bad:?}");
+        assert_eq!(refused(&e).0, Reason::BadLogin, "password {bad:?}");
     }
     // None of that locks anybody out.
     let c = server.login("user1").await;
@@ -64,7 +65,7 @@ async fn sql_injection_and_path_usernames_are_refused() {
         let e = server.login_error(name, key, PW).await;
         let (r, m) = refused(&e);
         assert!(
-            r == reason::BAD_LOGIN || r == reason::BAD_FRAME,
+            r == Reason::BadLogin || r == Reason::BadFrame,
             "{name:?}: {r} {m}"
         );
     }
@@ -72,7 +73,7 @@ async fn sql_injection_and_path_usernames_are_refused() {
     let e = server
         .login_error("user1' OR '1'='1", server.key("user1"), PW)
         .await;
-    assert_eq!(refused(&e).0, reason::BAD_LOGIN);
+    assert_eq!(refused(&e).0, Reason::BadLogin);
 
     let users = server.store.list_users().expect("table intact");
     assert_eq!(users.len(), 3);
@@ -89,7 +90,7 @@ async fn missing_expired_and_stale_keys() {
     let e = server
         .login_error("user2", Arc::new(new_key("user2")), PW)
         .await;
-    assert_eq!(refused(&e).0, reason::NO_SESSION_KEY, "{e}");
+    assert_eq!(refused(&e).0, Reason::NoSessionKey, "{e}");
     assert!(e.needs_key_step());
     assert!(e.to_string().contains("key"), "{e}");
 
@@ -119,7 +120,7 @@ async fn missing_expired_and_stale_keys() {
         .login_error("user1", Arc::new(expired.clone()), PW)
         .await;
     let (r, m) = refused(&e);
-    assert_eq!(r, reason::KEY_EXPIRED, "{m}");
+    assert_eq!(r, Reason::KeyExpired, "{m}");
     assert!(m.contains("expired"), "{m}");
     assert!(e.needs_key_step());
 
@@ -127,7 +128,7 @@ async fn missing_expired_and_stale_keys() {
     let old = server.issue_key("user3");
     let new = server.issue_key("user3");
     let e = server.login_error("user3", old, PW).await;
-    assert_eq!(refused(&e).0, reason::KEY_MISMATCH, "{e}");
+    assert_eq!(refused(&e).0, Reason::KeyMismatch, "{e}");
     assert!(e.needs_key_step());
     assert!(server.try_login("user3", new, PW).await.is_ok());
 
@@ -149,12 +150,12 @@ async fn missing_expired_and_stale_keys() {
     let mut as_user2 = k1.clone();
     as_user2.username = "user2".into();
     let e = server.login_error("user2", Arc::new(as_user2), PW).await;
-    assert_eq!(refused(&e).0, reason::NO_SESSION_KEY, "{e}");
+    assert_eq!(refused(&e).0, Reason::NoSessionKey, "{e}");
     std::fs::write(server.sessions.join("user2.txt"), "not a key file").unwrap();
     let e = server
         .login_error("user2", Arc::new(new_key("user2")), PW)
         .await;
-    assert_eq!(refused(&e).0, reason::NO_SESSION_KEY, "{e}");
+    assert_eq!(refused(&e).0, Reason::NoSessionKey, "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -174,7 +175,7 @@ async fn key_redistributed_while_running() {
     key_file(&new).save(&folder.session_key_path()).unwrap();
 
     let (r, m) = refused(&server.login_error("user1", old.clone(), PW).await);
-    assert_eq!(r, reason::KEY_MISMATCH, "{m}");
+    assert_eq!(r, Reason::KeyMismatch, "{m}");
     let mut fresh = {
         let (tx2, rx2, _) = within("login", chat_client::login(&folder, PW, T))
             .await
@@ -185,7 +186,7 @@ async fn key_redistributed_while_running() {
     loop {
         match within("old session", rx.next()).await {
             Ok(Some(chat_client::Incoming::ServerError(e))) => {
-                assert_eq!(e.reason, reason::LOGGED_IN_ELSEWHERE);
+                assert_eq!(e.reason, Reason::LoggedInElsewhere);
                 break;
             }
             Ok(Some(_)) => {}
@@ -236,13 +237,13 @@ async fn database_stops_and_comes_back() {
     db.stop();
     let e = server.login_error("user3", server.key("user3"), PW).await;
     let (r, m) = refused(&e);
-    assert_eq!(r, reason::DB_UNAVAILABLE);
+    assert_eq!(r, Reason::DbUnavailable);
     assert!(m.contains("database"), "{m}");
     assert!(e.to_string().contains("try again"), "{e}");
     assert!(!e.needs_key_step());
     // A wrong password is not told apart while the database is down.
     let (r, _) = refused(&server.login_error("user3", server.key("user3"), "x").await);
-    assert_eq!(r, reason::DB_UNAVAILABLE);
+    assert_eq!(r, Reason::DbUnavailable);
 
     // Logged-in users keep chatting meanwhile.
     u1.say("the database is down but we are not").await;
@@ -289,7 +290,7 @@ async fn legacy_seed_database_logs_in_and_upgrades() {
             .login_error("user2", server.key("user2"), "11111")
             .await,
     );
-    assert_eq!(r, reason::BAD_LOGIN);
+    assert_eq!(r, Reason::BadLogin);
 
     // `server db upgrade` while the chat server runs.
     let s = store.clone();
@@ -313,7 +314,7 @@ async fn legacy_seed_database_logs_in_and_upgrades() {
             .login_error("user3", server.key("user3"), "111112")
             .await,
     );
-    assert_eq!(r, reason::BAD_LOGIN);
+    assert_eq!(r, Reason::BadLogin);
     u2.say("after the upgrade").await;
     for c in [&mut u1, &mut u2] {
         assert_eq!(c.chat().await.text, "after the upgrade");

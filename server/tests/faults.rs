@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use common::client::chat_client::LoginError;
 use common::client::key_client::KeyStepError;
-use common::protocol::chat::{NoticeKind, reason};
+use common::protocol::Reason;
+use common::protocol::chat::NoticeKind;
 use common::protocol::consts::code;
 use common::protocol::message::b64;
 use realsys::*;
@@ -30,7 +31,7 @@ fn read(p: &Path) -> Vec<u8> {
 }
 
 /// `(reason, message)` of a login refused with a `1009`.
-fn refused(e: &LoginError) -> (String, String) {
+fn refused(e: &LoginError) -> (Reason, String) {
     match e {
         LoginError::Refused {
             reason, message, ..
@@ -244,7 +245,7 @@ async fn chat_server_restarted_under_connected_clients() {
     for u in [&mut u1, &mut u2] {
         let (err, why) = u.closed().await;
         let err = err.unwrap_or_else(|| panic!("{}: no 1009 before the close ({why})", u.user));
-        assert_eq!(err.reason, reason::SHUTDOWN, "{err:?}");
+        assert_eq!(err.reason, Reason::Shutdown, "{err:?}");
         assert!(why.contains("shutting down"), "{}: {why}", u.user);
         eprintln!(
             "SIGINT: {} session closed: 1009 {} / {why:?}",
@@ -365,7 +366,7 @@ async fn database_stopped_at_login_and_started_again() {
     let err = sys.login_error(&f1).await;
     let took = started.elapsed();
     let (why, message) = refused(&err);
-    assert_eq!(why, reason::DB_UNAVAILABLE, "{err}");
+    assert_eq!(why, Reason::DbUnavailable, "{err}");
     assert!(
         message.contains("cannot reach its user database"),
         "{message}"
@@ -392,7 +393,7 @@ async fn database_stopped_at_login_and_started_again() {
         match sys.try_login(&f1).await {
             Ok(c) => break c,
             Err(e)
-                if refused_reason(&e) == Some(reason::DB_UNAVAILABLE)
+                if refused_reason(&e) == Some(&Reason::DbUnavailable)
                     && Instant::now() < deadline =>
             {
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -406,9 +407,9 @@ async fn database_stopped_at_login_and_started_again() {
     drop(db);
 }
 
-fn refused_reason(e: &LoginError) -> Option<&str> {
+fn refused_reason(e: &LoginError) -> Option<&Reason> {
     match e {
-        LoginError::Refused { reason, .. } => Some(reason.as_str()),
+        LoginError::Refused { reason, .. } => Some(reason),
         _ => None,
     }
 }
@@ -440,7 +441,7 @@ async fn session_key_files_deleted_or_corrupted_while_running() {
         }
         let err = sys.login_error(&f1).await;
         let (why, message) = refused(&err);
-        assert_eq!(why, reason::NO_SESSION_KEY, "{what}: {err}");
+        assert_eq!(why, Reason::NoSessionKey, "{what}: {err}");
         assert!(message.contains("run the key step"), "{what}: {message}");
         assert!(err.needs_key_step(), "{what}");
         eprintln!("server key file {what}: {err}");
@@ -575,7 +576,7 @@ async fn disk_full_when_server_key_stores_a_session_key() {
     let err = sys.try_key_step(&f1).await.expect_err("disk full");
     match &err {
         KeyStepError::Refused { reason, message } => {
-            assert_eq!(reason, "INTERNAL", "{err}");
+            assert_eq!(*reason, Reason::Internal, "{err}");
             assert!(
                 message.contains("the previous key is still valid"),
                 "{message}"
@@ -603,7 +604,7 @@ async fn disk_full_when_server_key_stores_a_session_key() {
     let f3 = sys.folder("user3");
     let err = sys.try_key_step(&f3).await.expect_err("disk full");
     assert!(
-        matches!(&err, KeyStepError::Refused { reason, .. } if reason == "INTERNAL"),
+        matches!(&err, KeyStepError::Refused { reason, .. } if *reason == Reason::Internal),
         "{err:?}"
     );
     assert!(!f3.session_key_path().exists());

@@ -16,12 +16,13 @@ use common::connection::{FrameReader, FrameWriter};
 use common::crypto::envelope::Envelope;
 use common::crypto::{PrivateKey, PublicKey, SessionKey, mac, random};
 use common::keyfile::KeyFile;
+use common::protocol::Reason;
 use common::protocol::consts::{
     HANDSHAKE_TIMEOUT_SECS, MAX_CLIENT_RSA_BITS, MAX_KEY_CLIENTS, MIN_CLIENT_RSA_BITS, NONCE_LEN,
     PROTOCOL_VERSION,
 };
 use common::protocol::keydist::{
-    KeyConfirm, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript, done_text, reason,
+    KeyConfirm, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript, done_text,
 };
 use common::protocol::{RawMessage, check_username};
 use common::trace::{Trace, hex_blocks};
@@ -81,11 +82,11 @@ impl KeyServer {
 /// A refusal sent to the client as `1109|reason|message`.
 #[derive(Debug)]
 struct Refusal {
-    reason: &'static str,
+    reason: Reason,
     message: String,
 }
 
-fn refuse(reason: &'static str, message: impl Into<String>) -> Refusal {
+fn refuse(reason: Reason, message: impl Into<String>) -> Refusal {
     Refusal {
         reason,
         message: message.into(),
@@ -114,7 +115,7 @@ pub async fn run(listener: TcpListener, server: Arc<KeyServer>, shutdown: impl F
                             tokio::spawn(async move {
                                 let (_, w) = stream.into_split();
                                 let mut w = FrameWriter::new(w);
-                                let busy = KeyError::new(reason::BUSY, "the key server is busy; try again in a few seconds");
+                                let busy = KeyError::new(Reason::Busy, "the key server is busy; try again in a few seconds");
                                 let _ = w.write_frame(busy.to_text().as_bytes()).await;
                             });
                         }
@@ -139,7 +140,7 @@ async fn handle(stream: TcpStream, peer: SocketAddr, server: &KeyServer) {
     match exchange(&mut reader, &mut writer, server, &who).await {
         Ok(user) => info!(%peer, user, "session key distributed"),
         Err(refusal) => {
-            warn!(%peer, reason = refusal.reason, message = %refusal.message, "key request refused");
+            warn!(%peer, reason = %refusal.reason, message = %refusal.message, "key request refused");
             server.trace.step(
                 &who,
                 format_args!("refused: {} - {}", refusal.reason, refusal.message),
@@ -165,18 +166,18 @@ async fn read_message(
         .await
         .map_err(|_| {
             refuse(
-                reason::TIMEOUT,
+                Reason::Timeout,
                 format!("no {what} within {} s", server.handshake_timeout.as_secs()),
             )
         })?
-        .map_err(|e| refuse(reason::BAD_REQUEST, format!("bad {what}: {e}")))?
+        .map_err(|e| refuse(Reason::BadRequest, format!("bad {what}: {e}")))?
         .ok_or_else(|| {
             refuse(
-                reason::BAD_REQUEST,
+                Reason::BadRequest,
                 format!("connection closed before the {what}"),
             )
         })?;
-    RawMessage::parse(&frame).map_err(|e| refuse(reason::BAD_REQUEST, format!("bad {what}: {e}")))
+    RawMessage::parse(&frame).map_err(|e| refuse(Reason::BadRequest, format!("bad {what}: {e}")))
 }
 
 async fn exchange(
@@ -204,19 +205,19 @@ async fn exchange(
     writer
         .write_frame(hello.to_text().as_bytes())
         .await
-        .map_err(|e| refuse(reason::BAD_REQUEST, format!("cannot send hello: {e}")))?;
+        .map_err(|e| refuse(Reason::BadRequest, format!("cannot send hello: {e}")))?;
 
     // 2. The client's signed request.
     let msg = read_message(reader, server, "key request").await?;
     let req =
-        KeyRequest::from_message(&msg).map_err(|e| refuse(reason::BAD_REQUEST, e.to_string()))?;
-    check_username(&req.username).map_err(|e| refuse(reason::BAD_REQUEST, e))?;
+        KeyRequest::from_message(&msg).map_err(|e| refuse(Reason::BadRequest, e.to_string()))?;
+    check_username(&req.username).map_err(|e| refuse(Reason::BadRequest, e))?;
     let client_key = PublicKey::from_der(&req.client_pub)
-        .map_err(|e| refuse(reason::BAD_REQUEST, format!("client public key: {e}")))?;
+        .map_err(|e| refuse(Reason::BadRequest, format!("client public key: {e}")))?;
     let bits = client_key.bits();
     if !(MIN_CLIENT_RSA_BITS..=MAX_CLIENT_RSA_BITS).contains(&bits) {
         return Err(refuse(
-            reason::KEY_SIZE,
+            Reason::KeySize,
             format!(
                 "client key has {bits} bits; {MIN_CLIENT_RSA_BITS} to {MAX_CLIENT_RSA_BITS} are accepted"
             ),
@@ -242,7 +243,7 @@ async fn exchange(
         .verify(&transcript.request_bytes(), &req.signature)
         .map_err(|_| {
             refuse(
-                reason::BAD_SIGNATURE,
+                Reason::BadSignature,
                 "the request's signature does not verify with the client key it carries",
             )
         })?;
@@ -254,13 +255,13 @@ async fn exchange(
         .store
         .check_binding(&req.username, &client_key, server.registration)
         .map_err(|e| match e {
-            BindingError::Mismatch { .. } => refuse(reason::KEY_MISMATCH, e.to_string()),
-            BindingError::Unknown { .. } => refuse(reason::UNKNOWN_CLIENT, e.to_string()),
-            BindingError::BadUsername(m) => refuse(reason::BAD_REQUEST, m),
+            BindingError::Mismatch { .. } => refuse(Reason::ClientKeyMismatch, e.to_string()),
+            BindingError::Unknown { .. } => refuse(Reason::UnknownClient, e.to_string()),
+            BindingError::BadUsername(m) => refuse(Reason::BadRequest, m),
             BindingError::Store(e) => {
                 warn!(error = %e, "binding store failed");
                 refuse(
-                    reason::INTERNAL,
+                    Reason::Internal,
                     "the key server could not read or write its key folder",
                 )
             }
@@ -289,10 +290,10 @@ async fn exchange(
         .signers
         .acquire()
         .await
-        .map_err(|_| refuse(reason::INTERNAL, "server_key is shutting down"))?;
+        .map_err(|_| refuse(Reason::Internal, "server_key is shutting down"))?;
     let signed = tokio::task::spawn_blocking(move || -> Result<_, Refusal> {
         let envelope = Envelope::seal(&client_key, &session)
-            .map_err(|e| refuse(reason::INTERNAL, format!("cannot seal envelope: {e}")))?;
+            .map_err(|e| refuse(Reason::Internal, format!("cannot seal envelope: {e}")))?;
         let mut env = KeyEnvelope {
             key_id: session.key_id.clone(),
             expires_at: session.expires_rfc3339(),
@@ -305,7 +306,7 @@ async fn exchange(
     .await;
     drop(signer); // before any network I/O: the permit covers the signing only
     let (env_msg, session) =
-        signed.map_err(|e| refuse(reason::INTERNAL, format!("signing task failed: {e}")))??;
+        signed.map_err(|e| refuse(Reason::Internal, format!("signing task failed: {e}")))??;
     t.step(
         who,
         format_args!(
@@ -341,12 +342,12 @@ async fn exchange(
     writer
         .write_frame(env_msg.to_text().as_bytes())
         .await
-        .map_err(|e| refuse(reason::BAD_REQUEST, format!("cannot send envelope: {e}")))?;
+        .map_err(|e| refuse(Reason::BadRequest, format!("cannot send envelope: {e}")))?;
 
     // 4. Key confirmation: the client proves it opened the envelope before anything is stored.
     let msg = read_message(reader, server, "key confirmation").await?;
     let confirm =
-        KeyConfirm::from_message(&msg).map_err(|e| refuse(reason::BAD_REQUEST, e.to_string()))?;
+        KeyConfirm::from_message(&msg).map_err(|e| refuse(Reason::BadRequest, e.to_string()))?;
     if confirm.key_id != session.key_id
         || mac::verify_hmac_sha256(
             &*session.mac_key,
@@ -356,7 +357,7 @@ async fn exchange(
         .is_err()
     {
         return Err(refuse(
-            reason::BAD_CONFIRM,
+            Reason::BadConfirm,
             "key confirmation does not match this envelope",
         ));
     }
@@ -377,7 +378,7 @@ async fn exchange(
     file.save(&path).map_err(|e| {
         warn!(error = %e, "cannot store session key");
         refuse(
-            reason::INTERNAL,
+            Reason::Internal,
             "the key server could not store the session key; the previous key is still valid",
         )
     })?;
@@ -388,6 +389,6 @@ async fn exchange(
     writer
         .write_frame(done_text(&file.key.key_id).as_bytes())
         .await
-        .map_err(|e| refuse(reason::BAD_REQUEST, format!("cannot send done: {e}")))?;
+        .map_err(|e| refuse(Reason::BadRequest, format!("cannot send done: {e}")))?;
     Ok(req.username)
 }

@@ -12,8 +12,9 @@ use common::config::Registration;
 use common::connection::{FrameReader, FrameWriter};
 use common::crypto::{PublicKey, random};
 use common::keyfile::KeyFile;
+use common::protocol::Reason;
 use common::protocol::consts::{NONCE_LEN, code};
-use common::protocol::keydist::{KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript, reason};
+use common::protocol::keydist::{KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript};
 use support::*;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -190,7 +191,7 @@ async fn strict_registration_refuses_unknown_client_keys_until_registered() {
     );
     let server_before = snapshot(&key_dir);
     let (why, msg) = refused(key_step(&f1).await);
-    assert_eq!(why, reason::UNKNOWN_CLIENT);
+    assert_eq!(why, Reason::UnknownClient);
     assert!(
         msg.contains("server_key clients register"),
         "message says how to register: {msg}"
@@ -226,7 +227,7 @@ async fn strict_registration_refuses_unknown_client_keys_until_registered() {
         "user2",
         Some(key(CLIENT_2)),
     );
-    assert_eq!(refused(key_step(&f2).await).0, reason::UNKNOWN_CLIENT);
+    assert_eq!(refused(key_step(&f2).await).0, Reason::UnknownClient);
     std::fs::copy(
         f2.public_key_path(),
         key_dir.join("clients").join("user2.pem"),
@@ -243,7 +244,7 @@ async fn strict_registration_refuses_unknown_client_keys_until_registered() {
         "user2",
         Some(key(CLIENT_X)),
     );
-    assert_eq!(refused(key_step(&fx).await).0, reason::KEY_MISMATCH);
+    assert_eq!(refused(key_step(&fx).await).0, Reason::ClientKeyMismatch);
     srv.stop().await;
 }
 
@@ -272,7 +273,7 @@ async fn tofu_binding_refuses_a_new_client_key_until_revoked() {
         Some(key(CLIENT_X)),
     );
     let (why, msg) = refused(key_step(&fb).await);
-    assert_eq!(why, reason::KEY_MISMATCH);
+    assert_eq!(why, Reason::ClientKeyMismatch);
     assert!(
         msg.contains("server_key clients revoke user1"),
         "message says how to fix it: {msg}"
@@ -300,7 +301,7 @@ async fn tofu_binding_refuses_a_new_client_key_until_revoked() {
     );
     assert_eq!(
         refused(key_step(&fa).await).0,
-        reason::KEY_MISMATCH,
+        Reason::ClientKeyMismatch,
         "the old key is now the stranger"
     );
     srv.stop().await;
@@ -349,7 +350,7 @@ async fn client_keys_outside_2048_to_4096_bits_are_refused() {
 
     let f = client(&tmp.path().join("small"), srv.port, "user1", Some(small));
     let (why, msg) = refused(key_step(&f).await);
-    assert_eq!(why, reason::KEY_SIZE);
+    assert_eq!(why, Reason::KeySize);
     assert!(msg.contains("1024 bits"), "{msg}");
     assert!(
         !key_dir.join("clients").join("user1.pem").exists(),
@@ -384,7 +385,7 @@ async fn client_keys_outside_2048_to_4096_bits_are_refused() {
         .unwrap()
         .unwrap();
     let err = KeyError::from_message(&parse(&answer)).unwrap();
-    assert_eq!(err.reason, reason::KEY_SIZE, "{err:?}");
+    assert_eq!(err.reason, Reason::KeySize, "{err:?}");
     assert!(err.message.contains("4097 bits"), "{err:?}");
     assert!(!key_dir.join("clients").join("big.pem").exists());
     srv.stop().await;
@@ -496,7 +497,7 @@ async fn stalled_clients_time_out_while_others_get_their_keys() {
         assert_eq!(frames.len(), 2, "{name}: hello then the error");
         assert_eq!(code_of(&frames[0]), code::KEY_HELLO);
         let err = KeyError::from_message(&parse(&frames[1])).unwrap();
-        assert_eq!(err.reason, reason::TIMEOUT, "{name}: {err:?}");
+        assert_eq!(err.reason, Reason::Timeout, "{name}: {err:?}");
     }
     // Garbage is refused as soon as it is seen (or the connection is just closed).
     let (frames, _) = garbage;
@@ -504,7 +505,7 @@ async fn stalled_clients_time_out_while_others_get_their_keys() {
     if let Some(f) = frames.get(1) {
         assert_eq!(
             KeyError::from_message(&parse(f)).unwrap().reason,
-            reason::BAD_REQUEST
+            Reason::BadRequest
         );
     }
     // The client that never confirmed times out at the confirmation step, and nothing is stored.
@@ -514,7 +515,7 @@ async fn stalled_clients_time_out_while_others_get_their_keys() {
         .unwrap()
         .unwrap();
     let err = KeyError::from_message(&parse(&last)).unwrap();
-    assert_eq!(err.reason, reason::TIMEOUT, "{err:?}");
+    assert_eq!(err.reason, Reason::Timeout, "{err:?}");
     assert!(err.message.contains("confirmation"), "{err:?}");
     assert!(
         !srv.session_path("user2").exists(),
@@ -551,7 +552,7 @@ async fn a_restarted_server_keeps_its_identity_and_bindings() {
     let fb = client(&tmp.path().join("b"), port, "user1", Some(key(CLIENT_X)));
     assert_eq!(
         refused(key_step(&fb).await).0,
-        reason::KEY_MISMATCH,
+        Reason::ClientKeyMismatch,
         "binding survives the restart"
     );
 

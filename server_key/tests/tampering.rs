@@ -12,8 +12,8 @@ use common::client::folder::ClientFolder;
 use common::client::key_client::{KeyStepError, KeyStepOutcome};
 use common::config::Registration;
 use common::keyfile::KeyFile;
+use common::protocol::Reason;
 use common::protocol::consts::code;
-use common::protocol::keydist::reason;
 use common::protocol::message::b64;
 use support::*;
 use tempfile::TempDir;
@@ -222,7 +222,7 @@ async fn a_changed_byte_in_the_request_or_confirmation_is_refused_by_the_server(
             .await
         {
             KeyStepError::Refused { reason, .. } => {
-                assert_eq!(reason, reason::BAD_SIGNATURE, "request {name}")
+                assert_eq!(reason, Reason::BadSignature, "request {name}")
             }
             other => panic!("request {name} changed: expected Refused, got {other:?}"),
         }
@@ -247,7 +247,7 @@ async fn a_changed_byte_in_the_request_or_confirmation_is_refused_by_the_server(
             .attacked(&user1, &format!("confirmation {name} changed"))
             .await
         {
-            KeyStepError::Refused { reason, .. } => assert_eq!(reason, reason::BAD_CONFIRM),
+            KeyStepError::Refused { reason, .. } => assert_eq!(reason, Reason::BadConfirm),
             other => panic!("confirmation {name} changed: expected Refused, got {other:?}"),
         }
     }
@@ -290,7 +290,7 @@ async fn a_substituted_server_key_in_the_hello_is_refused() {
         .attacked(&user2, "hello key swapped, first contact")
         .await
     {
-        KeyStepError::Refused { reason, .. } => assert_eq!(reason, reason::BAD_SIGNATURE),
+        KeyStepError::Refused { reason, .. } => assert_eq!(reason, Reason::BadSignature),
         other => panic!("expected Refused, got {other:?}"),
     }
     assert!(only_client_key_files(&user2.dir));
@@ -324,7 +324,7 @@ async fn replayed_envelopes_and_requests_are_refused() {
     let req = req.lock().unwrap().clone().expect("request recorded");
     substitute(&rig.proxy, Dir::ToServer, code::KEY_REQUEST, req);
     let (why, _) = refused(Err(rig.attacked(&user1, "replayed request").await));
-    assert_eq!(why, reason::BAD_SIGNATURE);
+    assert_eq!(why, Reason::BadSignature);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

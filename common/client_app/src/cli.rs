@@ -8,7 +8,7 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use common::client::chat_client::{Incoming, SessionEvent, login, spawn_session};
+use common::client::chat_client::{CloseReason, Incoming, SessionEvent, login, spawn_session};
 use common::client::folder::ClientFolder;
 use common::config::Language;
 use common::protocol::chat::{ClientRequest, ServerEvent};
@@ -139,9 +139,12 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
                 Some(SessionEvent::Incoming(Incoming::Rejected { why, .. })) => {
                     eprintln!("{program}: warning: dropped a frame from the server that failed its checks: {why}");
                 }
+                Some(SessionEvent::NotSent { why, .. }) => {
+                    eprintln!("{program}: not sent: {why}");
+                }
                 Some(SessionEvent::Sent { .. }) => {}
                 Some(SessionEvent::Closed { reason }) => {
-                    if reason == "logged out" {
+                    if reason == CloseReason::LoggedOut {
                         eprintln!("{program}: logged out");
                         return ExitCode::SUCCESS;
                     }

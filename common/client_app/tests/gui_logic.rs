@@ -11,10 +11,11 @@ use client_app::gui::logic::phase::Phase;
 use client_app::gui::logic::render::{
     Entry, EntryKind, WireDir, one_line, render, style, wrap_text,
 };
-use common::client::chat_client::LoginError;
+use common::client::chat_client::{CloseReason, LoginError};
 use common::config::Language;
+use common::protocol::Reason;
 use common::protocol::chat::{
-    ChatLine, ClientRequest, ErrorMsg, Notice, NoticeKind, OnlineUser, ServerEvent, reason,
+    ChatLine, ClientRequest, ErrorMsg, Notice, NoticeKind, OnlineUser, ServerEvent,
 };
 
 const NOW: u64 = 1_700_000_000_000;
@@ -196,7 +197,7 @@ fn missing_or_expired_key_offers_the_key_step() {
         LoginDialog::OfferKeyStep { .. }
     ));
     let e = LoginError::Refused {
-        reason: reason::KEY_MISMATCH.into(),
+        reason: Reason::KeyMismatch,
         message: "stale key".into(),
         hint: String::new(),
     };
@@ -209,7 +210,7 @@ fn missing_or_expired_key_offers_the_key_step() {
 #[test]
 fn other_login_failures_explain_what_to_do() {
     let e = LoginError::Refused {
-        reason: reason::BAD_LOGIN.into(),
+        reason: Reason::BadLogin,
         message: "wrong username or password".into(),
         hint: " - check the username and password".into(),
     };
@@ -509,7 +510,13 @@ fn compose_handles_commands_empty_input_and_limits() {
 #[test]
 fn nothing_is_sent_while_disconnected_and_the_text_is_kept() {
     let mut s = state(Language::Zh);
-    let up = s.on_closed("connection lost: reset", NOW);
+    let up = s.on_closed(
+        &CloseReason::ConnectionLost {
+            sending: false,
+            error: "reset".into(),
+        },
+        NOW,
+    );
     let phase = Phase::Online.closed();
     assert_eq!(phase, Phase::Offline);
     let r = render(&up.new_entries[0], false, Language::Zh);
@@ -540,7 +547,7 @@ fn nothing_is_sent_while_disconnected_and_the_text_is_kept() {
 fn server_errors_say_why_and_what_to_do() {
     let mut s = state(Language::En);
     let up = s.on_server_error(
-        ErrorMsg::new(reason::LOGGED_IN_ELSEWHERE, "user1 logged in again"),
+        ErrorMsg::new(Reason::LoggedInElsewhere, "user1 logged in again"),
         NOW,
     );
     let body = &up.new_entries[0].body;
@@ -550,7 +557,13 @@ fn server_errors_say_why_and_what_to_do() {
     );
     assert!(body.contains("another window"), "{body}");
     // The close that follows does not repeat the message.
-    let up = s.on_closed("user1 logged in again", NOW);
+    let up = s.on_closed(
+        &CloseReason::ServerError(ErrorMsg::new(
+            Reason::LoggedInElsewhere,
+            "user1 logged in again",
+        )),
+        NOW,
+    );
     assert_eq!(up.new_entries.len(), 1);
     assert!(
         !up.new_entries[0].body.contains("user1 logged in again"),
@@ -563,10 +576,10 @@ fn server_errors_say_why_and_what_to_do() {
 fn logging_out_on_purpose_is_not_an_error() {
     // The session's own report of a logout shows nothing ...
     let mut s = state(Language::En);
-    let up = s.on_closed("logged out", NOW);
+    let up = s.on_closed(&CloseReason::LoggedOut, NOW);
     assert!(up.new_entries.is_empty());
     // ... while any other end says what happened.
-    let up = s.on_closed("the server closed the connection", NOW);
+    let up = s.on_closed(&CloseReason::ServerClosed, NOW);
     assert_eq!(up.new_entries.len(), 1);
     // Once the window is closed (or `/quit`), what the session still reports is not shown.
     assert!(Phase::Online.in_chat() && Phase::Offline.in_chat());

@@ -17,8 +17,9 @@ use crate::crypto::sealed::Channel;
 use crate::error::{Error, KeyFileError, ProtocolError};
 use crate::keyfile::KeyFile;
 use crate::protocol::RawMessage;
-use crate::protocol::chat::{ClientRequest, ErrorMsg, Hello, ServerEvent, login_request, reason};
+use crate::protocol::chat::{ClientRequest, ErrorMsg, Hello, ServerEvent, login_request};
 use crate::protocol::consts::{HEARTBEAT_SECS, code};
+use crate::protocol::reason::Reason;
 
 /// Why a login failed; each message says what to do next.
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +60,7 @@ pub enum LoginError {
     /// The server answered with a `1009` error; `hint` is what to do next.
     #[error("{message}{hint}")]
     Refused {
-        reason: String,
+        reason: Reason,
         message: String,
         hint: String,
     },
@@ -79,28 +80,69 @@ impl LoginError {
             | Self::KeyExpired { .. }
             | Self::WrongKeyUser { .. }
             | Self::BadKeyFile(..) => true,
-            Self::Refused { reason: r, .. } => [
-                reason::NO_SESSION_KEY,
-                reason::KEY_EXPIRED,
-                reason::KEY_MISMATCH,
-            ]
-            .contains(&r.as_str()),
-            _ => false,
+            Self::Refused { reason, .. } => fixed_by_key_step(reason),
+            Self::Unreachable { .. } | Self::Timeout(_) | Self::Closed | Self::Protocol(_) => false,
         }
     }
 }
 
-/// What to tell the user to do about a `1009` reason.
-pub fn hint_for(reason_code: &str, program: &str) -> String {
-    match reason_code {
-        reason::NO_SESSION_KEY | reason::KEY_EXPIRED | reason::KEY_MISMATCH => {
-            format!(" (`{program} key`)")
-        }
-        reason::BAD_LOGIN => " - check the username and password".into(),
-        reason::IDLE => " - reconnect to continue".into(),
-        reason::LOGGED_IN_ELSEWHERE => " - this account logged in from another window or PC".into(),
+/// Whether a new session key (the key step) fixes what the server refused for `reason`.
+pub fn fixed_by_key_step(reason: &Reason) -> bool {
+    match reason {
+        Reason::NoSessionKey | Reason::KeyExpired | Reason::KeyMismatch => true,
+        Reason::BadFrame
+        | Reason::BadLogin
+        | Reason::LoggedInElsewhere
+        | Reason::DbUnavailable
+        | Reason::TooSlow
+        | Reason::Idle
+        | Reason::ServerFull
+        | Reason::Shutdown
+        | Reason::TooLong
+        | Reason::TooManyErrors
+        | Reason::Timeout
+        | Reason::Internal
+        | Reason::BadRequest
+        | Reason::BadSignature
+        | Reason::KeySize
+        | Reason::ClientKeyMismatch
+        | Reason::UnknownClient
+        | Reason::BadConfirm
+        | Reason::Busy
+        | Reason::Unknown(_) => false,
+    }
+}
+
+/// What to tell the user to do about a `1009` reason (appended to the server's message).
+pub fn hint_for(reason: &Reason, program: &str) -> String {
+    if fixed_by_key_step(reason) {
+        return format!(" (`{program} key`)");
+    }
+    match reason {
+        Reason::BadLogin => " - check the username and password".into(),
+        Reason::Idle => " - reconnect to continue".into(),
+        Reason::LoggedInElsewhere => " - this account logged in from another window or PC".into(),
         // The server's own message already says what to do for the others.
-        _ => String::new(),
+        Reason::NoSessionKey
+        | Reason::KeyExpired
+        | Reason::KeyMismatch
+        | Reason::BadFrame
+        | Reason::DbUnavailable
+        | Reason::TooSlow
+        | Reason::ServerFull
+        | Reason::Shutdown
+        | Reason::TooLong
+        | Reason::TooManyErrors
+        | Reason::Timeout
+        | Reason::Internal
+        | Reason::BadRequest
+        | Reason::BadSignature
+        | Reason::KeySize
+        | Reason::ClientKeyMismatch
+        | Reason::UnknownClient
+        | Reason::BadConfirm
+        | Reason::Busy
+        | Reason::Unknown(_) => String::new(),
     }
 }
 
@@ -168,6 +210,36 @@ pub enum Incoming {
     ServerError(ErrorMsg),
     /// A frame that failed its checks and was dropped (the session continues).
     Rejected { why: String, wire: String },
+}
+
+/// Why a request was refused before anything was sent (the session continues).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotSentReason {
+    /// The sealed frame would exceed the frame limit; the value is its size in bytes.
+    #[error("the message is too large ({0} bytes)")]
+    TooLarge(usize),
+}
+
+/// Why a session ended. `Display` gives the English text shown after "connection lost".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CloseReason {
+    /// We logged out (a logout request, or the request sender was dropped).
+    #[error("logged out")]
+    LoggedOut,
+    /// The server sent this `1009` error (already reported as [`Incoming::ServerError`]) and
+    /// closed.
+    #[error("{}", .0.message)]
+    ServerError(ErrorMsg),
+    /// The server closed the connection without an error.
+    #[error("the server closed the connection")]
+    ServerClosed,
+    /// Reading from or writing to the connection failed.
+    #[error("connection lost{}: {error}", if *.sending { " while sending" } else { "" })]
+    ConnectionLost { sending: bool, error: String },
+    /// The session's task ended without saying why (nobody listened any more).
+    #[error("connection lost")]
+    Gone,
 }
 
 /// Connect and log in.
@@ -342,9 +414,14 @@ pub enum SessionEvent {
         request: ClientRequest,
         wire: String,
     },
-    /// The session ended; `reason` says why, for the user.
+    /// A request was refused locally; nothing went on the wire and the session continues.
+    NotSent {
+        request: ClientRequest,
+        why: NotSentReason,
+    },
+    /// The session ended; `reason` says why.
     Closed {
-        reason: String,
+        reason: CloseReason,
     },
 }
 
@@ -367,7 +444,7 @@ pub fn spawn_session(
                     let Some(req) = cmd else {
                         let _ = sender.send(&ClientRequest::Logout).await;
                         sender.close().await;
-                        break "logged out".to_owned();
+                        break CloseReason::LoggedOut;
                     };
                     match sender.send(&req).await {
                         Ok(wire) => {
@@ -376,35 +453,35 @@ pub fn spawn_session(
                             let _ = tx.send(SessionEvent::Sent { request: req, wire }).await;
                             if logout {
                                 sender.close().await;
-                                break "logged out".to_owned();
+                                break CloseReason::LoggedOut;
                             }
                         }
                         Err(Error::Protocol(ProtocolError::TooLarge(n))) => {
-                            let _ = tx.send(SessionEvent::Incoming(Incoming::Rejected {
-                                why: format!("not sent: the message is too large ({n} bytes)"),
-                                wire: String::new(),
-                            })).await;
+                            let why = NotSentReason::TooLarge(n);
+                            let _ = tx.send(SessionEvent::NotSent { request: req, why }).await;
                         }
-                        Err(e) => break format!("connection lost while sending: {e}"),
+                        Err(e) => break CloseReason::ConnectionLost { sending: true, error: e.to_string() },
                     }
                 }
                 incoming = receiver.next() => match incoming {
                     Ok(Some(inc)) => {
-                        let fatal = matches!(&inc, Incoming::ServerError(_));
-                        let text = if let Incoming::ServerError(e) = &inc { Some(e.message.clone()) } else { None };
+                        let fatal = match &inc {
+                            Incoming::ServerError(e) => Some(CloseReason::ServerError(e.clone())),
+                            Incoming::Event { .. } | Incoming::Rejected { .. } => None,
+                        };
                         if tx.send(SessionEvent::Incoming(inc)).await.is_err() {
-                            break "closed".to_owned();
+                            break CloseReason::Gone;
                         }
-                        if fatal {
-                            break text.unwrap_or_default();
+                        if let Some(reason) = fatal {
+                            break reason;
                         }
                     }
-                    Ok(None) => break "the server closed the connection".to_owned(),
-                    Err(e) => break format!("connection lost: {e}"),
+                    Ok(None) => break CloseReason::ServerClosed,
+                    Err(e) => break CloseReason::ConnectionLost { sending: false, error: e.to_string() },
                 },
                 () = tokio::time::sleep_until(last_sent + heartbeat) => {
                     if let Err(e) = sender.send(&ClientRequest::Ping).await {
-                        break format!("connection lost: {e}");
+                        break CloseReason::ConnectionLost { sending: false, error: e.to_string() };
                     }
                     last_sent = tokio::time::Instant::now();
                 }

@@ -34,7 +34,10 @@ pub enum KeyStepError {
         source: std::io::Error,
     },
     #[error("the key server refused the request ({reason}): {message}")]
-    Refused { reason: String, message: String },
+    Refused {
+        reason: crate::protocol::Reason,
+        message: String,
+    },
     #[error(
         "SERVER KEY MISMATCH: the key server at {addr} presented {got}, but this folder pins {pinned} in {path}. \
          Someone may be intercepting the connection. If the server's key really changed, replace {path} with \

@@ -18,6 +18,7 @@ use crate::protocol::consts::{
     KEY_ID_LEN, MAX_MESSAGE_BYTES, MAX_USERNAME_LEN, NONCE_LEN, PROTOCOL_VERSION, code,
 };
 use crate::protocol::message::{RawMessage, b64};
+use crate::protocol::reason::{Family, Reason};
 
 /// Plain server hello carrying the connection nonce that every MAC on this connection covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,36 +75,17 @@ pub fn parse_login_outer(m: &RawMessage) -> Result<(String, String), ProtocolErr
 /// Number of clear fields before the sealed part of a login request.
 pub const LOGIN_PREFIX_FIELDS: usize = 2;
 
-/// Reasons in `1009` errors.
-pub mod reason {
-    pub const BAD_FRAME: &str = "BAD_FRAME";
-    pub const NO_SESSION_KEY: &str = "NO_SESSION_KEY";
-    pub const KEY_EXPIRED: &str = "KEY_EXPIRED";
-    pub const KEY_MISMATCH: &str = "KEY_MISMATCH";
-    pub const BAD_LOGIN: &str = "BAD_LOGIN";
-    pub const LOGGED_IN_ELSEWHERE: &str = "LOGGED_IN_ELSEWHERE";
-    pub const DB_UNAVAILABLE: &str = "DB_UNAVAILABLE";
-    pub const TOO_SLOW: &str = "TOO_SLOW";
-    pub const IDLE: &str = "IDLE";
-    pub const SERVER_FULL: &str = "SERVER_FULL";
-    pub const SHUTDOWN: &str = "SHUTDOWN";
-    pub const TOO_LONG: &str = "TOO_LONG";
-    pub const TOO_MANY_ERRORS: &str = "TOO_MANY_ERRORS";
-    pub const TIMEOUT: &str = "TIMEOUT";
-    pub const INTERNAL: &str = "INTERNAL";
-}
-
 /// A plain `1009|reason|message` error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorMsg {
-    pub reason: String,
+    pub reason: Reason,
     pub message: String,
 }
 
 impl ErrorMsg {
-    pub fn new(reason: &str, message: impl Into<String>) -> Self {
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
         Self {
-            reason: reason.to_owned(),
+            reason,
             message: message.into(),
         }
     }
@@ -118,7 +100,7 @@ impl ErrorMsg {
         m.expect_code(code::ERROR)?;
         m.expect_fields(2)?;
         Ok(Self {
-            reason: m.token(0)?.to_owned(),
+            reason: Reason::from_wire(Family::Chat, m.token(0)?),
             message: m.text(1)?,
         })
     }

@@ -13,6 +13,7 @@ use crate::crypto::envelope::Envelope;
 use crate::error::ProtocolError;
 use crate::protocol::consts::{KEY_ID_LEN, MAC_LEN, NONCE_LEN, PROTOCOL_VERSION, code, label};
 use crate::protocol::message::{RawMessage, b64};
+use crate::protocol::reason::{Family, Reason};
 
 /// Server hello: who the server is and its fresh nonce.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,23 +48,10 @@ pub struct KeyConfirm {
     pub mac: [u8; MAC_LEN],
 }
 
-/// Reasons server_key gives for refusing; the client prints the message.
-pub mod reason {
-    pub const BAD_REQUEST: &str = "BAD_REQUEST";
-    pub const BAD_SIGNATURE: &str = "BAD_SIGNATURE";
-    pub const KEY_SIZE: &str = "KEY_SIZE";
-    pub const KEY_MISMATCH: &str = "KEY_MISMATCH";
-    pub const UNKNOWN_CLIENT: &str = "UNKNOWN_CLIENT";
-    pub const BAD_CONFIRM: &str = "BAD_CONFIRM";
-    pub const TIMEOUT: &str = "TIMEOUT";
-    pub const BUSY: &str = "BUSY";
-    pub const INTERNAL: &str = "INTERNAL";
-}
-
 /// A refusal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyError {
-    pub reason: String,
+    pub reason: Reason,
     pub message: String,
 }
 
@@ -203,9 +191,9 @@ pub fn parse_done(m: &RawMessage) -> Result<String, ProtocolError> {
 }
 
 impl KeyError {
-    pub fn new(reason: &str, message: impl Into<String>) -> Self {
+    pub fn new(reason: Reason, message: impl Into<String>) -> Self {
         Self {
-            reason: reason.to_owned(),
+            reason,
             message: message.into(),
         }
     }
@@ -220,7 +208,7 @@ impl KeyError {
         m.expect_code(code::KEY_ERROR)?;
         m.expect_fields(2)?;
         Ok(Self {
-            reason: m.token(0)?.to_owned(),
+            reason: Reason::from_wire(Family::Key, m.token(0)?),
             message: m.text(1)?,
         })
     }

@@ -5,6 +5,7 @@
 //! - [`consts`]: every code, limit, port and label.
 //! - [`frame`]: `[u32 BE length][payload]` framing, pure functions.
 //! - [`message`]: the `CODE|field|field` text form and field codecs.
+//! - [`reason`]: why a server refused or closed (`1009`/`1109` reasons), one enum.
 //! - [`keydist`]: key-distribution messages (port 8091).
 //! - [`chat`]: login and chat messages (port 8090).
 
@@ -13,8 +14,10 @@ pub mod consts;
 pub mod frame;
 pub mod keydist;
 pub mod message;
+pub mod reason;
 
 pub use message::RawMessage;
+pub use reason::Reason;
 
 use consts::MAX_USERNAME_LEN;
 

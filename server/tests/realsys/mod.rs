@@ -713,7 +713,7 @@ impl Chatter {
         let mut err = None;
         loop {
             match self.next().await {
-                SessionEvent::Closed { reason } => return (err, reason),
+                SessionEvent::Closed { reason } => return (err, reason.to_string()),
                 SessionEvent::Incoming(Incoming::ServerError(e)) => err = Some(e),
                 _ => {}
             }

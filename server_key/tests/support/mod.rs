@@ -14,8 +14,8 @@ use common::client::key_client::{KeyStepError, KeyStepOptions, KeyStepOutcome, r
 use common::config::{ClientConfig, Registration};
 use common::connection::{FrameReader, FrameWriter};
 use common::crypto::PrivateKey;
-use common::protocol::RawMessage;
 use common::protocol::message::b64;
+use common::protocol::{RawMessage, Reason};
 use common::trace::Trace;
 use server_key::keystore::KeyStore;
 use server_key::server::{KeyServer, run};
@@ -181,7 +181,7 @@ pub async fn key_step(folder: &ClientFolder) -> Result<KeyStepOutcome, KeyStepEr
 }
 
 /// The refusal reason and message, panicking on any other outcome.
-pub fn refused(r: Result<KeyStepOutcome, KeyStepError>) -> (String, String) {
+pub fn refused(r: Result<KeyStepOutcome, KeyStepError>) -> (Reason, String) {
     match r {
         Err(KeyStepError::Refused { reason, message }) => (reason, message),
         other => panic!("expected a refusal, got {other:?}"),

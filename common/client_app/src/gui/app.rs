@@ -4,9 +4,11 @@
 
 use std::fs::File;
 use std::io::Write;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::client::folder::ClientFolder;
+use common::client::key_client::{KeyStepError, KeyStepOutcome};
 use common::config::Language;
 use fltk::app::{self, Sender};
 use fltk::dialog;
@@ -204,6 +206,7 @@ impl Controller {
             UiMsg::Event { event, wire } => self.state.on_server_event(event, wire, now),
             UiMsg::ServerError(e) => self.state.on_server_error(e, now),
             UiMsg::Rejected { why, wire } => self.state.on_rejected(&why, wire, now),
+            UiMsg::Unsendable(why) => self.state.on_not_sent(&why, now),
             UiMsg::Sent { request, wire } => {
                 self.state.on_sent(request, wire);
                 return;
@@ -282,11 +285,12 @@ impl Controller {
     }
 
     /// The key step ended: on success the login (or reconnect) is tried again.
-    fn key_step_done(&mut self, result: Result<String, String>) {
+    fn key_step_done(&mut self, result: Result<KeyStepOutcome, Arc<KeyStepError>>) {
         let l = self.l();
         self.set_phase(self.phase.key_step_done());
         match result {
-            Ok(summary) => {
+            Ok(o) => {
+                let summary = format!("{} ({}), {}", o.key_id, o.expires_at, o.server_fingerprint);
                 let text = format!("{}: {} {summary}", l.key_step_done, l.session_key_info);
                 if self.phase.in_chat() {
                     let up = self.state.add(Entry::info(text, now_ms()));
@@ -299,6 +303,7 @@ impl Controller {
             }
             Err(why) => {
                 self.login.status.set_label(l.key_step_failed);
+                let why = why.to_string();
                 self.alert(l.key_step_failed, &key_step_failed_text(&why, self.lang));
             }
         }

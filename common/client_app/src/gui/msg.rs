@@ -1,6 +1,10 @@
 //! The two message types: [`UiMsg`] into the GUI thread (from widgets and from the network
 //! worker, through the one `fltk::app::channel`), [`NetCmd`] into the network worker.
 
+use std::sync::Arc;
+
+use common::client::chat_client::{CloseReason, NotSentReason};
+use common::client::key_client::{KeyStepError, KeyStepOutcome};
 use common::protocol::chat::{ClientRequest, ErrorMsg, ServerEvent};
 
 use super::logic::login::LoginFailure;
@@ -33,7 +37,8 @@ pub enum UiMsg {
         key_info: String,
     },
     LoginFailed(LoginFailure),
-    KeyStepDone(Result<String, String>),
+    /// The key step finished (the error is shared: it is not `Clone`).
+    KeyStepDone(Result<KeyStepOutcome, Arc<KeyStepError>>),
     // ---- from the network worker: the session
     /// An authenticated, decrypted event; `wire` is the frame as it crossed the network.
     Event {
@@ -42,12 +47,13 @@ pub enum UiMsg {
     },
     /// A `1009` error from the server (the connection closes after it).
     ServerError(ErrorMsg),
-    /// A frame that failed its checks was dropped (or, with an empty `wire`, a request refused
-    /// before sending).
+    /// A frame that failed its checks was dropped.
     Rejected {
         why: String,
         wire: String,
     },
+    /// A request was refused before sending (too large); nothing went on the wire.
+    Unsendable(NotSentReason),
     /// A request went out as `wire`.
     Sent {
         request: ClientRequest,
@@ -55,7 +61,7 @@ pub enum UiMsg {
     },
     /// The session ended.
     Closed {
-        reason: String,
+        reason: CloseReason,
     },
     /// A message could not be handed to the session (not connected).
     NotSent {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::client::chat_client::{
-    Incoming, SessionEvent, load_session_key, login_with_key, spawn_session,
+    CloseReason, Incoming, SessionEvent, load_session_key, login_with_key, spawn_session,
 };
 use common::client::folder::ClientFolder;
 use common::client::key_client::{KeyStepOptions, run_key_step};
@@ -95,8 +95,8 @@ impl Net {
 
     /// Pass a session event to the GUI; forget the session when it ended.
     fn forward(&mut self, ev: Option<SessionEvent>) {
-        let ev = ev.unwrap_or_else(|| SessionEvent::Closed {
-            reason: "connection lost".into(),
+        let ev = ev.unwrap_or(SessionEvent::Closed {
+            reason: CloseReason::Gone,
         });
         if matches!(ev, SessionEvent::Closed { .. }) {
             self.session = None;
@@ -124,10 +124,7 @@ impl Net {
             NetCmd::Request(req) => self.request(req).await,
             NetCmd::RunKeyStep => {
                 let res = run_key_step(&self.folder, KeyStepOptions::default()).await;
-                let res = res
-                    .map(|o| format!("{} ({}), {}", o.key_id, o.expires_at, o.server_fingerprint))
-                    .map_err(|e| e.to_string());
-                self.ui.send(UiMsg::KeyStepDone(res));
+                self.ui.send(UiMsg::KeyStepDone(res.map_err(Arc::new)));
             }
             NetCmd::Quit => {}
         }
@@ -183,7 +180,7 @@ impl Net {
                 Err(_) => {
                     self.events = None;
                     self.ui.send(UiMsg::Closed {
-                        reason: "logged out".into(),
+                        reason: CloseReason::LoggedOut,
                     });
                 }
             }
@@ -198,6 +195,7 @@ fn ui_msg(ev: SessionEvent) -> UiMsg {
         SessionEvent::Incoming(Incoming::ServerError(e)) => UiMsg::ServerError(e),
         SessionEvent::Incoming(Incoming::Rejected { why, wire }) => UiMsg::Rejected { why, wire },
         SessionEvent::Sent { request, wire } => UiMsg::Sent { request, wire },
+        SessionEvent::NotSent { why, .. } => UiMsg::Unsendable(why),
         SessionEvent::Closed { reason } => UiMsg::Closed { reason },
     }
 }

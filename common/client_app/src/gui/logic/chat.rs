@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use common::client::chat_client::hint_for;
+use common::client::chat_client::{CloseReason, NotSentReason, hint_for};
 use common::config::Language;
 use common::protocol::chat::{
     ChatLine, ClientRequest, ErrorMsg, NoticeKind, OnlineUser, ServerEvent, check_text,
@@ -66,7 +66,6 @@ pub struct ChatState {
     /// Matched to the server's echo, so one's own message shows the frame that went out.
     pending: VecDeque<Pending>,
     /// The last `1009` message, so the close that follows does not repeat it.
-    last_server_error: Option<String>,
     pub history: InputHistory,
     unread: usize,
     entries: VecDeque<Entry>,
@@ -87,7 +86,6 @@ impl ChatState {
             users: Vec::new(),
             target: None,
             pending: VecDeque::new(),
-            last_server_error: None,
             history: InputHistory::default(),
             unread: 0,
             entries: VecDeque::new(),
@@ -179,7 +177,6 @@ impl ChatState {
         now_ms: u64,
     ) -> Update {
         self.nickname = nickname.to_owned();
-        self.last_server_error = None;
         self.pending.clear();
         let l = self.l();
         let text = if reconnect {
@@ -201,23 +198,20 @@ impl ChatState {
         let ErrorMsg { reason, message } = e;
         let hint = hint_for(&reason, &self.program);
         let text = format!("{}: {message} ({reason}){hint}", self.l().server_error);
-        self.last_server_error = Some(message);
         self.add(Entry::system(text, now_ms))
     }
 
-    /// A frame that failed its checks was dropped; an empty `wire` means the message was refused
-    /// locally (too large to send) and never left.
+    /// A frame that failed its checks was dropped; `wire` is what arrived.
     pub fn on_rejected(&mut self, why: &str, wire: String, now_ms: u64) -> Update {
-        let l = self.l();
-        let mut e = if wire.is_empty() {
-            Entry::system(format!("{}: {why}", l.not_sent), now_ms)
-        } else {
-            Entry::system(format!("{}: {why}", l.frame_rejected), now_ms)
-        };
-        if !wire.is_empty() {
-            e.wires.push((WireDir::Rejected, wire));
-        }
+        let mut e = Entry::system(format!("{}: {why}", self.l().frame_rejected), now_ms);
+        e.wires.push((WireDir::Rejected, wire));
         self.add(e)
+    }
+
+    /// A message was refused locally (too large to send) and never left.
+    pub fn on_not_sent(&mut self, why: &NotSentReason, now_ms: u64) -> Update {
+        let text = format!("{}: {why}", self.l().not_sent);
+        self.add(Entry::system(text, now_ms))
     }
 
     /// A request went out as `wire`: a chat message waits for its echo to show the frame.
@@ -232,7 +226,7 @@ impl ChatState {
 
     /// The session ended. A logout we asked for shows nothing; anything else says why and how
     /// to get back.
-    pub fn on_closed(&mut self, reason: &str, now_ms: u64) -> Update {
+    pub fn on_closed(&mut self, reason: &CloseReason, now_ms: u64) -> Update {
         let mut up = Update::default();
         // The online list is stale now; a reconnect brings a fresh one.
         if !self.users.is_empty() {
@@ -242,14 +236,19 @@ impl ChatState {
         if self.target.take().is_some() {
             up.target_changed = true;
         }
-        if reason != "logged out" {
-            let l = self.l();
-            let text = match &self.last_server_error {
-                Some(m) if *m == reason => {
-                    format!("{}. {}", l.connection_lost, l.click_reconnect)
-                }
-                _ => format!("{}: {reason}. {}", l.connection_lost, l.click_reconnect),
-            };
+        let l = self.l();
+        let text = match reason {
+            CloseReason::LoggedOut => None,
+            // The server's error was shown when it arrived: not again.
+            CloseReason::ServerError(_) => {
+                Some(format!("{}. {}", l.connection_lost, l.click_reconnect))
+            }
+            other => Some(format!(
+                "{}: {other}. {}",
+                l.connection_lost, l.click_reconnect
+            )),
+        };
+        if let Some(text) = text {
             self.record(Entry::system(text, now_ms), &mut up);
         }
         up
