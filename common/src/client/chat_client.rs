@@ -2,7 +2,8 @@
 //! frames. Used by the GUI's network thread, the terminal mode, the tests and the load generator.
 //!
 //! [`login`] returns a [`ChatSender`] and a [`ChatReceiver`] that can live in different tasks;
-//! [`spawn_session`] runs both plus a heartbeat in one task and talks through channels.
+//! a [`Session`] holds both plus the heartbeat clock for an owner that runs its own loop, and
+//! [`spawn_session`] runs a session in a task and talks through channels.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -425,50 +426,140 @@ pub enum SessionEvent {
     },
 }
 
-/// Run a logged-in session in a task: requests in through `commands`, everything that happens
-/// out through the returned receiver. Sends a ping after [`HEARTBEAT_SECS`] of silence so the
-/// server's idle timeout never closes a live client. Dropping the command sender logs out.
+/// A logged-in session driven by its owner's loop: both halves of the connection and the
+/// heartbeat clock. [`spawn_session`] runs one in a task behind two channels; the GUI's network
+/// worker runs one in its own `select!`, so nothing sits between it and the socket.
+#[derive(Debug)]
+pub struct Session {
+    sender: ChatSender,
+    receiver: ChatReceiver,
+    /// When the last frame went out: a ping follows after [`HEARTBEAT_SECS`] of silence, so the
+    /// server's idle timeout never closes a live client.
+    last_sent: tokio::time::Instant,
+}
+
+impl Session {
+    pub fn new(sender: ChatSender, receiver: ChatReceiver) -> Self {
+        Self {
+            sender,
+            receiver,
+            last_sent: tokio::time::Instant::now(),
+        }
+    }
+
+    /// When [`Self::ping`] is due.
+    pub fn ping_due(&self) -> tokio::time::Instant {
+        self.last_sent + Duration::from_secs(HEARTBEAT_SECS)
+    }
+
+    /// Send a heartbeat.
+    ///
+    /// # Errors
+    /// Why the session ended (the connection failed).
+    pub async fn ping(&mut self) -> Result<(), CloseReason> {
+        self.sender
+            .send(&ClientRequest::Ping)
+            .await
+            .map_err(|e| CloseReason::ConnectionLost {
+                sending: false,
+                error: e.to_string(),
+            })?;
+        self.last_sent = tokio::time::Instant::now();
+        Ok(())
+    }
+
+    /// Seal and send one request; returns what to report: [`SessionEvent::Sent`], or
+    /// [`SessionEvent::NotSent`] when it was refused before anything went out.
+    ///
+    /// # Errors
+    /// Why the session ended (the connection failed while sending).
+    pub async fn send(&mut self, request: ClientRequest) -> Result<SessionEvent, CloseReason> {
+        match self.sender.send(&request).await {
+            Ok(wire) => {
+                self.last_sent = tokio::time::Instant::now();
+                Ok(SessionEvent::Sent { request, wire })
+            }
+            Err(Error::Protocol(ProtocolError::TooLarge(n))) => Ok(SessionEvent::NotSent {
+                request,
+                why: NotSentReason::TooLarge(n),
+            }),
+            Err(e) => Err(CloseReason::ConnectionLost {
+                sending: true,
+                error: e.to_string(),
+            }),
+        }
+    }
+
+    /// The next thing from the server. Cancel safe (a frame is never lost when another branch of
+    /// a `select!` wins), like [`FrameReader::read_frame`]. After a
+    /// [`Incoming::ServerError`] the session is over: see [`Incoming::close_reason`].
+    ///
+    /// # Errors
+    /// Why the session ended (the server closed, or the connection failed).
+    pub async fn recv(&mut self) -> Result<Incoming, CloseReason> {
+        match self.receiver.next().await {
+            Ok(Some(inc)) => Ok(inc),
+            Ok(None) => Err(CloseReason::ServerClosed),
+            Err(e) => Err(CloseReason::ConnectionLost {
+                sending: false,
+                error: e.to_string(),
+            }),
+        }
+    }
+
+    /// Close the write side after a logout was sent.
+    pub async fn close(mut self) -> CloseReason {
+        self.sender.close().await;
+        CloseReason::LoggedOut
+    }
+
+    /// Log out and close (a failure to send the logout changes nothing: the session is over).
+    pub async fn logout(mut self) -> CloseReason {
+        let _ = self.sender.send(&ClientRequest::Logout).await;
+        self.close().await
+    }
+}
+
+impl Incoming {
+    /// Why the session ends after this (a `1009` error from the server), if it does.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        match self {
+            Self::ServerError(e) => Some(CloseReason::ServerError(e.clone())),
+            Self::Event { .. } | Self::Rejected { .. } => None,
+        }
+    }
+}
+
+/// Run a logged-in [`Session`] in a task: requests in through `commands`, everything that
+/// happens out through the returned receiver. Dropping the command sender logs out.
 pub fn spawn_session(
-    mut sender: ChatSender,
-    mut receiver: ChatReceiver,
+    sender: ChatSender,
+    receiver: ChatReceiver,
     mut commands: mpsc::Receiver<ClientRequest>,
     events_cap: usize,
 ) -> mpsc::Receiver<SessionEvent> {
     let (tx, rx) = mpsc::channel(events_cap);
     tokio::spawn(async move {
-        let heartbeat = Duration::from_secs(HEARTBEAT_SECS);
-        let mut last_sent = tokio::time::Instant::now();
+        let mut session = Session::new(sender, receiver);
         let reason = loop {
+            let ping_due = session.ping_due();
             tokio::select! {
                 cmd = commands.recv() => {
-                    let Some(req) = cmd else {
-                        let _ = sender.send(&ClientRequest::Logout).await;
-                        sender.close().await;
-                        break CloseReason::LoggedOut;
-                    };
-                    match sender.send(&req).await {
-                        Ok(wire) => {
-                            last_sent = tokio::time::Instant::now();
-                            let logout = req == ClientRequest::Logout;
-                            let _ = tx.send(SessionEvent::Sent { request: req, wire }).await;
+                    let Some(req) = cmd else { break session.logout().await };
+                    let logout = req == ClientRequest::Logout;
+                    match session.send(req).await {
+                        Ok(ev) => {
+                            let _ = tx.send(ev).await;
                             if logout {
-                                sender.close().await;
-                                break CloseReason::LoggedOut;
+                                break session.close().await;
                             }
                         }
-                        Err(Error::Protocol(ProtocolError::TooLarge(n))) => {
-                            let why = NotSentReason::TooLarge(n);
-                            let _ = tx.send(SessionEvent::NotSent { request: req, why }).await;
-                        }
-                        Err(e) => break CloseReason::ConnectionLost { sending: true, error: e.to_string() },
+                        Err(reason) => break reason,
                     }
                 }
-                incoming = receiver.next() => match incoming {
-                    Ok(Some(inc)) => {
-                        let fatal = match &inc {
-                            Incoming::ServerError(e) => Some(CloseReason::ServerError(e.clone())),
-                            Incoming::Event { .. } | Incoming::Rejected { .. } => None,
-                        };
+                incoming = session.recv() => match incoming {
+                    Ok(inc) => {
+                        let fatal = inc.close_reason();
                         if tx.send(SessionEvent::Incoming(inc)).await.is_err() {
                             break CloseReason::Gone;
                         }
@@ -476,14 +567,12 @@ pub fn spawn_session(
                             break reason;
                         }
                     }
-                    Ok(None) => break CloseReason::ServerClosed,
-                    Err(e) => break CloseReason::ConnectionLost { sending: false, error: e.to_string() },
+                    Err(reason) => break reason,
                 },
-                () = tokio::time::sleep_until(last_sent + heartbeat) => {
-                    if let Err(e) = sender.send(&ClientRequest::Ping).await {
-                        break CloseReason::ConnectionLost { sending: false, error: e.to_string() };
+                () = tokio::time::sleep_until(ping_due) => {
+                    if let Err(reason) = session.ping().await {
+                        break reason;
                     }
-                    last_sent = tokio::time::Instant::now();
                 }
             }
         };

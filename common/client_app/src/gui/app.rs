@@ -10,6 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use common::client::folder::ClientFolder;
 use common::client::key_client::{KeyStepError, KeyStepOutcome};
 use common::config::Language;
+use common::protocol::chat::ClientRequest;
 use fltk::app::{self, Sender};
 use fltk::dialog;
 use fltk::enums::Color;
@@ -191,7 +192,13 @@ impl Controller {
                 self.chat.win.hide();
                 self.phase = Phase::Failed;
             }
-            session => self.session(session),
+            msg @ (UiMsg::Event { .. }
+            | UiMsg::ServerError(_)
+            | UiMsg::Rejected { .. }
+            | UiMsg::Unsendable(_)
+            | UiMsg::Sent { .. }
+            | UiMsg::Closed { .. }
+            | UiMsg::NotConnected { .. }) => self.session(msg),
         }
     }
 
@@ -216,12 +223,16 @@ impl Controller {
                 self.set_phase(self.phase.closed());
                 up
             }
-            UiMsg::NotSent { text } => {
+            UiMsg::NotConnected {
+                request: ClientRequest::Chat { text, .. },
+            } => {
+                // The text goes back into the box, unless something new was typed meanwhile.
                 if self.chat.input_buf.length() == 0 {
                     self.chat.input_buf.set_text(&text);
                 }
                 self.state.add(Entry::system(self.l().not_connected, now))
             }
+            // Nothing to show (a list request that found no session), or not a session message.
             _ => return,
         };
         self.apply(up);

@@ -63,9 +63,9 @@ pub enum UiMsg {
     Closed {
         reason: CloseReason,
     },
-    /// A message could not be handed to the session (not connected).
-    NotSent {
-        text: String,
+    /// A request came back from the network worker: there is no session.
+    NotConnected {
+        request: ClientRequest,
     },
     /// The network worker could not start.
     NetFailed(String),

@@ -1,12 +1,14 @@
-//! The network thread: owns a tokio runtime, the connection and the session key. It takes
-//! [`NetCmd`]s from the GUI thread and answers with [`UiMsg`]s through the FLTK channel (whose
-//! `send` wakes the GUI), so the GUI thread never waits on the network.
+//! The network worker: one thread with a single-threaded tokio runtime that owns the connection
+//! and the session key. It takes [`NetCmd`]s from the GUI thread and answers with [`UiMsg`]s
+//! through the FLTK channel (whose `send` wakes the GUI), so the GUI thread never waits on the
+//! network. One `select!` drives the session itself: a request goes from the command channel
+//! straight into a sealed frame, and what arrives goes straight to the GUI.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::client::chat_client::{
-    CloseReason, Incoming, SessionEvent, load_session_key, login_with_key, spawn_session,
+    CloseReason, Incoming, Session, SessionEvent, load_session_key, login_with_key,
 };
 use common::client::folder::ClientFolder;
 use common::client::key_client::{KeyStepOptions, run_key_step};
@@ -21,7 +23,7 @@ const LOGIN_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long leaving waits for the logout to go out.
 const LOGOUT_WAIT: Duration = Duration::from_secs(2);
 
-/// Start the thread. Returns the command sender and a receiver that yields once the thread ended.
+/// Start the worker. Returns the command sender and a receiver that yields once it ended.
 pub fn spawn(
     folder: ClientFolder,
     ui: app::Sender<UiMsg>,
@@ -31,8 +33,7 @@ pub fn spawn(
     let spawned = std::thread::Builder::new()
         .name("net".into())
         .spawn(move || {
-            match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
+            match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
             {
@@ -54,15 +55,23 @@ pub fn spawn(
 struct Net {
     folder: ClientFolder,
     ui: app::Sender<UiMsg>,
-    session: Option<mpsc::Sender<ClientRequest>>,
-    events: Option<mpsc::Receiver<SessionEvent>>,
+    session: Option<Session>,
     /// Password of the last successful login, for Reconnect.
     password: Option<String>,
 }
 
-async fn next_event(events: &mut Option<mpsc::Receiver<SessionEvent>>) -> Option<SessionEvent> {
-    match events {
-        Some(rx) => rx.recv().await,
+/// The session's next message, or never when there is no session.
+async fn recv(session: &mut Option<Session>) -> Result<Incoming, CloseReason> {
+    match session {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sleep until `due`, or forever without a session.
+async fn sleep_until(due: Option<tokio::time::Instant>) {
+    match due {
+        Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
     }
 }
@@ -73,36 +82,25 @@ impl Net {
             folder,
             ui,
             session: None,
-            events: None,
             password: None,
         }
     }
 
     async fn run(mut self, mut cmds: mpsc::UnboundedReceiver<NetCmd>) {
         loop {
+            let ping_due = self.session.as_ref().map(Session::ping_due);
             tokio::select! {
                 cmd = cmds.recv() => match cmd {
                     None | Some(NetCmd::Quit) => {
-                        self.close_session().await;
+                        self.logout().await;
                         return;
                     }
                     Some(cmd) => self.command(cmd).await,
                 },
-                ev = next_event(&mut self.events) => self.forward(ev),
+                incoming = recv(&mut self.session) => self.incoming(incoming),
+                () = sleep_until(ping_due) => self.ping().await,
             }
         }
-    }
-
-    /// Pass a session event to the GUI; forget the session when it ended.
-    fn forward(&mut self, ev: Option<SessionEvent>) {
-        let ev = ev.unwrap_or(SessionEvent::Closed {
-            reason: CloseReason::Gone,
-        });
-        if matches!(ev, SessionEvent::Closed { .. }) {
-            self.session = None;
-            self.events = None;
-        }
-        self.ui.send(ui_msg(ev));
     }
 
     async fn command(&mut self, cmd: NetCmd) {
@@ -113,14 +111,12 @@ impl Net {
             }
             NetCmd::Reconnect => match self.password.clone() {
                 Some(pw) => self.login(pw).await,
-                None => {
-                    let failure = LoginFailure {
-                        message: "there is no earlier login to repeat".into(),
-                        needs_key_step: false,
-                    };
-                    self.ui.send(UiMsg::LoginFailed(failure));
-                }
+                None => self.ui.send(UiMsg::LoginFailed(LoginFailure {
+                    message: "there is no earlier login to repeat".into(),
+                    needs_key_step: false,
+                })),
             },
+            NetCmd::Request(ClientRequest::Logout) => self.logout().await,
             NetCmd::Request(req) => self.request(req).await,
             NetCmd::RunKeyStep => {
                 let res = run_key_step(&self.folder, KeyStepOptions::default()).await;
@@ -130,32 +126,59 @@ impl Net {
         }
     }
 
-    async fn request(&mut self, req: ClientRequest) {
-        let failed = match &self.session {
-            Some(tx) => tx.send(req).await.err().map(|e| e.0),
-            None => Some(req),
+    /// Seal and send a request; without a session, give it back to the GUI.
+    async fn request(&mut self, request: ClientRequest) {
+        let Some(session) = &mut self.session else {
+            self.ui.send(UiMsg::NotConnected { request });
+            return;
         };
-        if let Some(ClientRequest::Chat { text, .. }) = failed {
-            self.ui.send(UiMsg::NotSent { text });
+        match session.send(request).await {
+            Ok(ev) => self.ui.send(ui_msg(ev)),
+            Err(reason) => self.end(reason),
         }
     }
 
+    fn incoming(&mut self, incoming: Result<Incoming, CloseReason>) {
+        match incoming {
+            Ok(inc) => {
+                let fatal = inc.close_reason();
+                self.ui.send(ui_msg(SessionEvent::Incoming(inc)));
+                if let Some(reason) = fatal {
+                    self.end(reason);
+                }
+            }
+            Err(reason) => self.end(reason),
+        }
+    }
+
+    async fn ping(&mut self) {
+        if let Some(session) = &mut self.session
+            && let Err(reason) = session.ping().await
+        {
+            self.end(reason);
+        }
+    }
+
+    /// The session is over: drop the connection and tell the GUI why.
+    fn end(&mut self, reason: CloseReason) {
+        self.session = None;
+        self.ui.send(UiMsg::Closed { reason });
+    }
+
     async fn login(&mut self, password: String) {
-        self.close_session().await;
+        self.logout().await;
         let folder = &self.folder;
         let result = async {
             let file = load_session_key(folder)?;
             let key_info = format!("{} (→ {})", file.key.key_id, file.key.expires_rfc3339());
             let (sender, receiver, info) =
                 login_with_key(folder, Arc::new(file.key), &password, LOGIN_TIMEOUT).await?;
-            Ok((sender, receiver, info, key_info))
+            Ok((Session::new(sender, receiver), info, key_info))
         }
         .await;
         match result {
-            Ok((sender, receiver, info, key_info)) => {
-                let (tx, rx) = mpsc::channel(256);
-                self.events = Some(spawn_session(sender, receiver, rx, 4096));
-                self.session = Some(tx);
+            Ok((session, info, key_info)) => {
+                self.session = Some(session);
                 self.password = Some(password);
                 self.ui.send(UiMsg::LoggedIn {
                     username: info.username,
@@ -167,23 +190,13 @@ impl Net {
         }
     }
 
-    /// Log out (dropping the request sender makes the session send a logout) and pass on what
-    /// the session still reports, waiting at most [`LOGOUT_WAIT`].
-    async fn close_session(&mut self) {
-        if self.session.take().is_none() {
-            return;
-        }
-        let deadline = tokio::time::Instant::now() + LOGOUT_WAIT;
-        while self.events.is_some() {
-            match tokio::time::timeout_at(deadline, next_event(&mut self.events)).await {
-                Ok(ev) => self.forward(ev),
-                Err(_) => {
-                    self.events = None;
-                    self.ui.send(UiMsg::Closed {
-                        reason: CloseReason::LoggedOut,
-                    });
-                }
-            }
+    /// Log out, waiting at most [`LOGOUT_WAIT`] for the logout to go out.
+    async fn logout(&mut self) {
+        if let Some(session) = self.session.take() {
+            let reason = tokio::time::timeout(LOGOUT_WAIT, session.logout())
+                .await
+                .unwrap_or(CloseReason::LoggedOut);
+            self.ui.send(UiMsg::Closed { reason });
         }
     }
 }

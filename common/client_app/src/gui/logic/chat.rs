@@ -65,7 +65,6 @@ pub struct ChatState {
     target: Option<String>,
     /// Matched to the server's echo, so one's own message shows the frame that went out.
     pending: VecDeque<Pending>,
-    /// The last `1009` message, so the close that follows does not repeat it.
     pub history: InputHistory,
     unread: usize,
     entries: VecDeque<Entry>,
