@@ -618,7 +618,7 @@ pub fn folder_key(folder: &ClientFolder) -> Arc<SessionKey> {
 // ---------------------------------------------------------------------------------------------
 // Library sessions
 
-/// A logged-in session run by [`spawn_session`] (as the GUI runs it).
+/// A logged-in session run by [`spawn_session`] (a `Session`, as the GUI's network worker runs one).
 pub struct Chatter {
     pub user: String,
     cmd: mpsc::Sender<ClientRequest>,
