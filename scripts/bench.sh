@@ -80,7 +80,9 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 kp=$(free_port)
 cp_=$(free_port)
 ip=$(free_port)
-printf 'key_dir = "%s/keys"\n' "$tmp" >"$tmp/server_key.toml"
+# Every simulated PC shares 127.0.0.1: lift server_key's per-address and per-user limits.
+printf 'key_dir = "%s/keys"\nkey_requests_per_minute_per_address = 0\nkey_requests_per_minute_per_user = 0\nmax_exchanges_per_address = 0\n' \
+    "$tmp" >"$tmp/server_key.toml"
 printf 'database = "sqlite://%s/db.sqlite"\nsession_key_dir = "%s/keys/sessions"\nmax_connections = %d\n' \
     "$tmp" "$tmp" 3000 >"$tmp/server.toml"
 "$B/server_key" --config "$tmp/server_key.toml" --listen "127.0.0.1:$kp" >"$OUT/server_key.log" 2>&1 &

@@ -32,7 +32,9 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 kp=$(free_port); cp_=$(free_port)
-printf 'key_dir = "%s/keys"\n' "$tmp" >"$tmp/server_key.toml"
+# Every simulated PC shares 127.0.0.1: lift server_key's per-address and per-user limits.
+printf 'key_dir = "%s/keys"\nkey_requests_per_minute_per_address = 0\nkey_requests_per_minute_per_user = 0\nmax_exchanges_per_address = 0\n' \
+    "$tmp" >"$tmp/server_key.toml"
 printf 'database = "sqlite://%s/db.sqlite"\nsession_key_dir = "%s/keys/sessions"\nmax_connections = %d\n' \
     "$tmp" "$tmp" $((USERS + 100)) >"$tmp/server.toml"
 "$B/server_key" --config "$tmp/server_key.toml" --listen "127.0.0.1:$kp" >"$tmp/server_key.log" 2>&1 &

@@ -11,7 +11,9 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ConfigError;
 use crate::protocol::consts::{
-    DEFAULT_CHAT_PORT, DEFAULT_KEY_PORT, DEFAULT_RSA_BITS, DEFAULT_SESSION_TTL_HOURS, MAX_CLIENTS,
+    DEFAULT_CHAT_PORT, DEFAULT_KEY_PORT, DEFAULT_RSA_BITS, DEFAULT_SESSION_TTL_HOURS,
+    KEY_REQUESTS_PER_MINUTE_PER_ADDRESS, KEY_REQUESTS_PER_MINUTE_PER_USER, MAX_CLIENTS,
+    MAX_KEY_EXCHANGES_PER_ADDRESS,
 };
 
 /// How server_key decides which client public key may speak for a username.
@@ -38,6 +40,14 @@ pub struct ServerKeyConfig {
     pub session_ttl_hours: u64,
     /// `"tofu"` (default) or `"strict"`.
     pub registration: Registration,
+    /// Key exchanges one source address may start per minute (bursts up to as many). Default
+    /// 120; 0 = no limit.
+    pub key_requests_per_minute_per_address: u32,
+    /// Key exchanges one username may complete per minute (bursts up to as many). Default 30;
+    /// 0 = no limit.
+    pub key_requests_per_minute_per_user: u32,
+    /// Key exchanges from one source address running at once. Default 8; 0 = no limit.
+    pub max_exchanges_per_address: usize,
 }
 
 impl Default for ServerKeyConfig {
@@ -48,6 +58,9 @@ impl Default for ServerKeyConfig {
             rsa_bits: DEFAULT_RSA_BITS,
             session_ttl_hours: DEFAULT_SESSION_TTL_HOURS,
             registration: Registration::Tofu,
+            key_requests_per_minute_per_address: KEY_REQUESTS_PER_MINUTE_PER_ADDRESS,
+            key_requests_per_minute_per_user: KEY_REQUESTS_PER_MINUTE_PER_USER,
+            max_exchanges_per_address: MAX_KEY_EXCHANGES_PER_ADDRESS,
         }
     }
 }

@@ -7,9 +7,12 @@
 //!   sealed chat frames.
 //! - [`keyfile`]: the session-key txt file both sides store.
 //! - [`config`]: the three TOML configs.
+//! - [`ratelimit`]: per-key token buckets (per address, per username).
 //! - [`net`]: listening sockets with a classroom-sized backlog.
+//! - [`fdlimit`]: the open-file limit raised at start, the connection limit fitted under it.
 //! - [`client`]: client logic shared by the three client folders (key step, chat session).
 //! - [`trace`]: the `--trace` teaching view.
+//! - [`text`]: network text made safe for terminals and log lines (control and bidi escapes).
 //! - [`error`]: typed errors.
 
 pub mod client;
@@ -17,10 +20,13 @@ pub mod config;
 pub mod connection;
 pub mod crypto;
 pub mod error;
+pub mod fdlimit;
 pub mod fsutil;
 pub mod keyfile;
 pub mod net;
 pub mod protocol;
+pub mod ratelimit;
+pub mod text;
 pub mod trace;
 
 pub use error::{Error, Result};

@@ -15,7 +15,7 @@ use common::error::{Error, ProtocolError};
 use common::protocol::Reason;
 use common::protocol::chat::{
     ClientRequest, ErrorMsg, Hello, LOGIN_PREFIX_FIELDS, Notice, NoticeKind, ServerEvent,
-    check_text, parse_login_outer,
+    check_text, parse_login_outer, user_list_events,
 };
 use common::protocol::consts::{MAX_BAD_FRAMES, MAX_PASSWORD_LEN, NONCE_LEN, PROTOCOL_VERSION};
 use common::protocol::{RawMessage, check_username};
@@ -184,14 +184,14 @@ async fn login(
         }
     };
     let (outbox, kick, online) = shared.registry.join(&username, &nickname, conn_id);
-    for ev in [
-        ServerEvent::LoginOk {
-            username: username.clone(),
-            nickname: nickname.clone(),
-        },
-        ServerEvent::UserList(online),
-    ] {
-        let text = send.seal_text(ev.code(), &[], &ev.inner_text());
+    let login_ok = ServerEvent::LoginOk {
+        username: username.clone(),
+        nickname: nickname.clone(),
+    };
+    for ev in std::iter::once(login_ok).chain(user_list_events(online)) {
+        let Ok(text) = send.seal_checked(ev.code(), &[], &ev.inner_text()) else {
+            continue;
+        };
         s.trace
             .step(&conn.who, format_args!("out {username}: {text}"));
         let _ = conn.writer.queue(text.as_bytes());
@@ -268,7 +268,7 @@ async fn session_loop(
                     conn.send_error(&why).await;
                     return why.reason.to_string();
                 };
-                if let Err(why) = write_batch(conn, shared, s, ev).await {
+                if let Err(why) = write_batch(conn, shared, s, vec![ev]).await {
                     return why;
                 }
             }
@@ -301,31 +301,38 @@ async fn session_loop(
     }
 }
 
-/// Seal `first` and whatever else is already queued (up to [`BATCH`]) with this user's key and
-/// write them in one go.
+/// Seal `first` (one or more events that belong together, such as the parts of a user list)
+/// and whatever else is already queued (up to [`BATCH`]) with this user's key and write them in
+/// one go.
 async fn write_batch(
     conn: &mut Conn,
     shared: &Shared,
     s: &mut Session,
-    first: Arc<Outgoing>,
+    first: Vec<Arc<Outgoing>>,
 ) -> Result<(), String> {
-    let mut next = Some(first);
-    let mut n = 0;
+    let mut n = first.len();
+    let mut first = first.into_iter();
+    let mut next = first.next();
     while let Some(ev) = next {
-        let text = s.send.seal_text(ev.event.code(), &[], &ev.inner);
-        shared
-            .settings
-            .trace
-            .step(&conn.who, format_args!("out {}: {text}", s.username));
-        if let Err(e) = conn.writer.queue(text.as_bytes()) {
-            warn!(error = %e, "outgoing frame too large; dropped");
+        // Checked before sealing: a frame that cannot be sent must not use up a sequence number.
+        match s.send.seal_checked(ev.event.code(), &[], &ev.inner) {
+            Ok(text) => {
+                shared
+                    .settings
+                    .trace
+                    .step(&conn.who, format_args!("out {}: {text}", s.username));
+                let _ = conn.writer.queue(text.as_bytes());
+            }
+            Err(e) => warn!(error = %e, "outgoing frame too large; not sent"),
         }
-        n += 1;
-        next = if n < BATCH {
-            s.outbox.try_recv().ok()
-        } else {
-            None
-        };
+        next = first.next().or_else(|| {
+            n += 1;
+            if n <= BATCH {
+                s.outbox.try_recv().ok()
+            } else {
+                None
+            }
+        });
     }
     match tokio::time::timeout(WRITE_TIMEOUT, conn.writer.flush()).await {
         Ok(Ok(())) => Ok(()),
@@ -340,7 +347,7 @@ async fn send_event(
     s: &mut Session,
     ev: ServerEvent,
 ) -> Result<(), String> {
-    write_batch(conn, shared, s, Outgoing::new(ev)).await
+    write_batch(conn, shared, s, vec![Outgoing::new(ev)]).await
 }
 
 fn warn_notice(text: String) -> ServerEvent {
@@ -419,8 +426,11 @@ async fn client_frame(
             None
         }
         ClientRequest::ListUsers => {
-            let list = ServerEvent::UserList(shared.registry.online());
-            send_event(conn, shared, s, list).await.err()
+            let parts = user_list_events(shared.registry.online())
+                .into_iter()
+                .map(Outgoing::new)
+                .collect();
+            write_batch(conn, shared, s, parts).await.err()
         }
         ClientRequest::Ping => send_event(conn, shared, s, ServerEvent::Pong).await.err(),
         ClientRequest::Logout => Some("logged out".into()),

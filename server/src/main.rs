@@ -146,7 +146,11 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut settings = Settings::new(loaded.resolve(&loaded.config.session_key_dir));
-    settings.max_connections = loaded.config.max_connections;
+    let fit = common::fdlimit::fit_connections(loaded.config.max_connections);
+    for line in fit.report(loaded.config.max_connections) {
+        println!("server: {line}");
+    }
+    settings.max_connections = fit.max_connections;
     settings.trace = Trace::new(cli.trace, cli.show_secrets);
     match &loaded.path {
         Some(p) => println!("server: config {}", p.display()),

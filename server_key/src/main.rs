@@ -117,13 +117,15 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             store.dir().display()
         )
     })?;
-    let server = Arc::new(KeyServer::new(
+    let mut server = KeyServer::new(
         store,
         identity,
         cfg.registration,
         cfg.session_ttl_hours,
         Trace::new(cli.trace, cli.show_secrets),
-    ));
+    );
+    server.limits = server_key::limits::Limits::from_config(cfg);
+    let server = Arc::new(server);
     println!(
         "server_key: {} server key {}",
         if created { "created" } else { "loaded" },

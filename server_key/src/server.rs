@@ -31,6 +31,7 @@ use tokio::sync::Semaphore;
 use tracing::{info, warn};
 
 use crate::keystore::{BindingError, KeyStore};
+use crate::limits::Limits;
 
 /// Everything the handshakes share.
 #[derive(Debug)]
@@ -48,6 +49,8 @@ pub struct KeyServer {
     /// handshakes' signatures preempt each other on the blocking pool and each costs ~1.3x its
     /// CPU time (cache refills; docs/BENCHMARKS.md); queued handshakes wait here instead.
     signers: Semaphore,
+    /// Per-address and per-username budgets checked before signing.
+    pub limits: Limits,
     next_conn: AtomicU64,
 }
 
@@ -74,6 +77,7 @@ impl KeyServer {
             signers: Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             ),
+            limits: Limits::from_config(&ServerKeyConfig::default()),
             next_conn: AtomicU64::new(1),
         }
     }
@@ -137,7 +141,7 @@ async fn handle(stream: TcpStream, peer: SocketAddr, server: &KeyServer) {
     let (r, w) = stream.into_split();
     let mut reader = FrameReader::new(r);
     let mut writer = FrameWriter::new(w);
-    match exchange(&mut reader, &mut writer, server, &who).await {
+    match exchange(&mut reader, &mut writer, server, &who, peer).await {
         Ok(user) => info!(%peer, user, "session key distributed"),
         Err(refusal) => {
             warn!(%peer, reason = %refusal.reason, message = %refusal.message, "key request refused");
@@ -185,6 +189,7 @@ async fn exchange(
     writer: &mut FrameWriter<tokio::net::tcp::OwnedWriteHalf>,
     server: &KeyServer,
     who: &str,
+    peer: SocketAddr,
 ) -> Result<String, Refusal> {
     let t = server.trace;
     // 1. Hello: our public key and a fresh nonce.
@@ -251,6 +256,11 @@ async fn exchange(
         who,
         format_args!("   client signature over the request: valid"),
     );
+    // Held until the signature is made: bounds this address's exchanges in the expensive step.
+    let slot = server
+        .limits
+        .admit_address(peer.ip())
+        .map_err(|m| refuse(Reason::Busy, m))?;
     let newly_bound = server
         .store
         .check_binding(&req.username, &client_key, server.registration)
@@ -281,6 +291,11 @@ async fn exchange(
         );
     }
 
+    server
+        .limits
+        .admit_user(&req.username)
+        .map_err(|m| refuse(Reason::Busy, m))?;
+
     // 3. The envelope: session key under a one-time DES key, that key under the client's RSA key,
     //    everything signed. The signature is the one expensive step: blocking pool.
     let session = SessionKey::generate(&req.username, server.ttl);
@@ -305,6 +320,7 @@ async fn exchange(
     })
     .await;
     drop(signer); // before any network I/O: the permit covers the signing only
+    drop(slot);
     let (env_msg, session) =
         signed.map_err(|e| refuse(Reason::Internal, format!("signing task failed: {e}")))??;
     t.step(

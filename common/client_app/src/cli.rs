@@ -131,7 +131,7 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
                         eprintln!("* {}", notice_line(&n, zh));
                     }
                     ServerEvent::UserList(users) => eprintln!("* online: {}", online_list(&users)),
-                    ServerEvent::LoginOk { .. } | ServerEvent::Pong => {}
+                    ServerEvent::LoginOk { .. } | ServerEvent::UserListPart(_) | ServerEvent::Pong => {}
                 },
                 Some(SessionEvent::Incoming(Incoming::ServerError(e))) => {
                     eprintln!("{program}: {} ({}){}", e.message, e.reason, common::client::chat_client::hint_for(&e.reason, program));

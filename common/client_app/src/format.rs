@@ -3,6 +3,7 @@
 use std::sync::OnceLock;
 
 use common::protocol::chat::{ChatLine, Notice, NoticeKind, OnlineUser};
+use common::text::{Lines, escape_controls};
 
 static LOCAL_OFFSET: OnceLock<time::UtcOffset> = OnceLock::new();
 
@@ -21,26 +22,26 @@ pub fn clock(time_ms: u64) -> String {
     format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
 }
 
-/// Make text safe to show: control characters (NUL, ESC, ...) become visible `\u{..}` escapes
-/// instead of truncating or corrupting the display; newlines and tabs stay.
+/// Make text safe to show: control characters (NUL, ESC, ...), the Unicode line/paragraph
+/// separators and the bidi overrides become visible `\u{..}` escapes instead of truncating,
+/// corrupting or reordering the display (or forging a line for a reader that splits on U+2028);
+/// newlines and tabs stay.
 pub fn visible(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() && c != '\n' && c != '\t' {
-            out.push_str(&c.escape_unicode().to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    escape_controls(text, Lines::Keep).into_owned()
+}
+
+/// A name (nickname, username) on one line: every control and layout character escaped.
+fn name(n: &str) -> String {
+    escape_controls(n, Lines::Escape).into_owned()
 }
 
 /// The header of a chat line: `NICK` or `NICK -> TO (private)` / `NICK (private)`.
 pub fn sender_label(line: &ChatLine, me: &str) -> String {
+    let nick = name(&line.from_nick);
     match &line.to {
-        None => line.from_nick.clone(),
-        Some(to) if line.from_user == me => format!("{} -> {to} (private)", line.from_nick),
-        Some(_) => format!("{} (private)", line.from_nick),
+        None => nick,
+        Some(to) if line.from_user == me => format!("{nick} -> {} (private)", name(to)),
+        Some(_) => format!("{nick} (private)"),
     }
 }
 
@@ -57,18 +58,14 @@ pub fn cli_line(line: &ChatLine, me: &str) -> String {
 
 /// A notice as one line.
 pub fn notice_line(n: &Notice, zh: bool) -> String {
-    let who = if n.nick.is_empty() {
-        n.user.clone()
-    } else {
-        n.nick.clone()
-    };
+    let who = name(if n.nick.is_empty() { &n.user } else { &n.nick });
     match (n.kind, zh) {
         (NoticeKind::Join, true) => format!("{who} 进入了聊天室"),
         (NoticeKind::Join, false) => format!("{who} joined"),
         (NoticeKind::Leave, true) if n.text.is_empty() => format!("{who} 离开了聊天室"),
         (NoticeKind::Leave, false) if n.text.is_empty() => format!("{who} left"),
-        (NoticeKind::Leave, true) => format!("{who} 离开了聊天室 ({})", n.text),
-        (NoticeKind::Leave, false) => format!("{who} left ({})", n.text),
+        (NoticeKind::Leave, true) => format!("{who} 离开了聊天室 ({})", name(&n.text)),
+        (NoticeKind::Leave, false) => format!("{who} left ({})", name(&n.text)),
         (NoticeKind::Info | NoticeKind::Warn, _) => visible(&n.text),
     }
 }
@@ -77,7 +74,7 @@ pub fn notice_line(n: &Notice, zh: bool) -> String {
 pub fn online_list(users: &[OnlineUser]) -> String {
     users
         .iter()
-        .map(|u| format!("{} ({})", u.nickname, u.username))
+        .map(|u| format!("{} ({})", name(&u.nickname), name(&u.username)))
         .collect::<Vec<_>>()
         .join(", ")
 }

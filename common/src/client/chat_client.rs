@@ -18,7 +18,9 @@ use crate::crypto::sealed::Channel;
 use crate::error::{Error, KeyFileError, ProtocolError};
 use crate::keyfile::KeyFile;
 use crate::protocol::RawMessage;
-use crate::protocol::chat::{ClientRequest, ErrorMsg, Hello, ServerEvent, login_request};
+use crate::protocol::chat::{
+    ClientRequest, ErrorMsg, Hello, ServerEvent, UserListMerger, login_request,
+};
 use crate::protocol::consts::{HEARTBEAT_SECS, code};
 use crate::protocol::reason::Reason;
 
@@ -193,6 +195,8 @@ pub struct ChatSender {
 pub struct ChatReceiver {
     reader: FrameReader<OwnedReadHalf>,
     channel: Channel,
+    /// Joins a user list sent in several `1003` parts.
+    lists: UserListMerger,
 }
 
 /// Who we are after login.
@@ -308,6 +312,7 @@ pub async fn login_with_key(
             ChatReceiver {
                 reader,
                 channel: recv_ch,
+                lists: UserListMerger::default(),
             },
             LoginInfo { username, nickname },
         )),
@@ -361,10 +366,32 @@ impl ChatSender {
 
 impl ChatReceiver {
     /// Next thing from the server; `Ok(None)` when the server closed the connection cleanly.
+    /// A user list sent in several parts comes out once, whole, when its last part arrives.
     ///
     /// # Errors
     /// I/O and framing errors: the connection is unusable afterwards.
     pub async fn next(&mut self) -> Result<Option<Incoming>, Error> {
+        loop {
+            let Some(incoming) = self.next_frame().await? else {
+                return Ok(None);
+            };
+            let Incoming::Event { event, wire } = incoming else {
+                return Ok(Some(incoming));
+            };
+            match self.lists.push(event) {
+                Ok(None) => {}
+                Ok(Some(event)) => return Ok(Some(Incoming::Event { event, wire })),
+                Err(e) => {
+                    return Ok(Some(Incoming::Rejected {
+                        why: e.to_string(),
+                        wire,
+                    }));
+                }
+            }
+        }
+    }
+
+    async fn next_frame(&mut self) -> Result<Option<Incoming>, Error> {
         let Some(frame) = self.reader.read_frame().await? else {
             return Ok(None);
         };

@@ -20,7 +20,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::crypto::{SessionKey, cbc, mac};
 use crate::error::{CryptoError, Error, ProtocolError};
-use crate::protocol::consts::{DELIMITER, IV_LEN, label};
+use crate::protocol::consts::{DELIMITER, IV_LEN, MAC_LEN, label};
 use crate::protocol::message::{RawMessage, b64};
 
 /// The MAC of a sealed frame: HMAC-SHA-256 under `key`'s MAC key over
@@ -41,6 +41,21 @@ pub fn frame_tag(key: &SessionKey, dir: &str, nonce_b64: &str, covered: &str) ->
         ],
     )
 }
+
+/// Length in bytes of a sealed frame payload with code `code`, clear prefix fields of
+/// `prefix_len` bytes in all (each preceded by its `|`), a plaintext of `inner_len` bytes and the
+/// largest possible sequence number. A sender checks this against
+/// [`MAX_FRAME_LEN`](crate::protocol::consts::MAX_FRAME_LEN) *before* sealing, so a frame too
+/// large to send never uses up a sequence number (the receiver requires `seq == last + 1`).
+pub fn sealed_len(code: &str, prefix_len: usize, inner_len: usize) -> usize {
+    let b64 = |n: usize| n.div_ceil(3) * 4;
+    // PKCS#7 always pads: 1 to 8 bytes.
+    let ct = (inner_len / IV_LEN + 1) * IV_LEN;
+    code.len() + prefix_len + 1 + MAX_SEQ_DIGITS + 1 + b64(IV_LEN) + 1 + b64(ct) + 1 + b64(MAC_LEN)
+}
+
+/// Decimal digits of the largest sequence number (`u64::MAX`).
+const MAX_SEQ_DIGITS: usize = 20;
 
 /// One side of one connection's sealed channel.
 #[derive(Debug, Clone)]
@@ -134,6 +149,26 @@ impl Channel {
         text.push(DELIMITER);
         B64.encode_string(tag, &mut text);
         text
+    }
+
+    /// [`Self::seal_text`], unless the sealed frame would exceed
+    /// [`MAX_FRAME_LEN`](crate::protocol::consts::MAX_FRAME_LEN): then nothing is sealed and no
+    /// sequence number is used, so the peer never sees a gap.
+    ///
+    /// # Errors
+    /// [`ProtocolError::TooLarge`] with the size the frame would have had.
+    pub fn seal_checked(
+        &mut self,
+        code: &str,
+        prefix: &[&str],
+        inner: &str,
+    ) -> Result<String, ProtocolError> {
+        let prefix_len = prefix.iter().map(|p| p.len() + 1).sum();
+        let len = sealed_len(code, prefix_len, inner.len());
+        if len > crate::protocol::consts::MAX_FRAME_LEN {
+            return Err(ProtocolError::TooLarge(len));
+        }
+        Ok(self.seal_text(code, prefix, inner))
     }
 
     /// Seal inner fields. An empty inner text opens as zero fields, so `[]` and `[""]` seal alike;

@@ -8,14 +8,16 @@
 //! server -> client  1002|seq|iv|ct|mac                                     chat message, inner: id|time|from|nick|to|text
 //! client -> server  0003 / 0004 / 0005 |seq|iv|ct|mac                      list users / logout / ping, inner empty
 //! server -> client  1003 / 1004 / 1005 |seq|iv|ct|mac                      user list / notice / pong
+//!                   (1003 inner: END or MORE|user|nick|...; a long list comes in parts)
 //! server -> client  1009|reason|message                                    plain error
 //! ```
 //! Sealing is described in [`crate::crypto::sealed`].
 
-use crate::crypto::sealed::Channel;
+use crate::crypto::sealed::{Channel, sealed_len};
 use crate::error::ProtocolError;
 use crate::protocol::consts::{
-    KEY_ID_LEN, MAX_MESSAGE_BYTES, MAX_USERNAME_LEN, NONCE_LEN, PROTOCOL_VERSION, code,
+    KEY_ID_LEN, MAX_FRAME_LEN, MAX_MESSAGE_BYTES, MAX_USERNAME_LEN, NONCE_LEN, PROTOCOL_VERSION,
+    code,
 };
 use crate::protocol::message::{RawMessage, b64};
 use crate::protocol::reason::{Family, Reason};
@@ -241,14 +243,105 @@ pub struct OnlineUser {
     pub nickname: String,
 }
 
+/// `FLAG|user|nick|user|nick...` with every name in base64.
+fn list_inner(flag: &str, users: &[OnlineUser]) -> String {
+    let mut out = flag.to_owned();
+    for u in users {
+        out.push('|');
+        out.push_str(&b64(&u.username));
+        out.push('|');
+        out.push_str(&b64(&u.nickname));
+    }
+    out
+}
+
+/// First field of a `1003` user list: this frame ends the list.
+const LIST_END: &str = "END";
+/// First field of a `1003` user list: more parts follow.
+const LIST_MORE: &str = "MORE";
+
 /// What the server sends a logged-in client (sealed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerEvent {
-    LoginOk { username: String, nickname: String },
+    LoginOk {
+        username: String,
+        nickname: String,
+    },
     Chat(ChatLine),
+    /// A `1003` that ends a user list (`END|...`). On the wire it holds the last part; a client
+    /// that merges parts ([`UserListMerger`]) hands out the whole list in this variant.
     UserList(Vec<OnlineUser>),
+    /// A `1003` part with more to follow (`MORE|...`): a list too long for one frame.
+    UserListPart(Vec<OnlineUser>),
     Notice(Notice),
     Pong,
+}
+
+/// The `1003` frames for `users`: as many [`ServerEvent::UserListPart`]s as needed, each
+/// sealing to at most [`MAX_FRAME_LEN`] bytes, then one [`ServerEvent::UserList`] (possibly
+/// empty). With a classroom-sized list this is a single `UserList`.
+pub fn user_list_events(users: Vec<OnlineUser>) -> Vec<ServerEvent> {
+    // The MAC covers the whole frame; the flag is the longer of the two.
+    let empty = LIST_MORE.len();
+    let mut events = Vec::new();
+    let mut part: Vec<OnlineUser> = Vec::new();
+    let mut inner_len = empty;
+    for u in users {
+        let entry = 2 + b64_len(u.username.len()) + b64_len(u.nickname.len());
+        if !part.is_empty() && sealed_len(code::USER_LIST, 0, inner_len + entry) > MAX_FRAME_LEN {
+            events.push(ServerEvent::UserListPart(std::mem::take(&mut part)));
+            inner_len = empty;
+        }
+        inner_len += entry;
+        part.push(u);
+    }
+    events.push(ServerEvent::UserList(part));
+    events
+}
+
+fn b64_len(n: usize) -> usize {
+    n.div_ceil(3) * 4
+}
+
+/// Joins `1003` parts on the receiving side: [`Self::push`] returns the whole list when its last
+/// part arrives. A server sends all parts of one list back to back; the merger still bounds what
+/// it holds ([`MAX_LIST_USERS`]) so a broken peer cannot grow it without end.
+#[derive(Debug, Default)]
+pub struct UserListMerger {
+    pending: Vec<OnlineUser>,
+}
+
+/// Most users a merged list may hold (well above any server's connection limit).
+pub const MAX_LIST_USERS: usize = 100_000;
+
+impl UserListMerger {
+    /// Take one event: a part is kept (`Ok(None)`); the end of a list returns the merged
+    /// [`ServerEvent::UserList`]; any other event passes through unchanged.
+    ///
+    /// # Errors
+    /// [`ProtocolError::BadField`] when the parts add up to more than [`MAX_LIST_USERS`].
+    pub fn push(&mut self, ev: ServerEvent) -> Result<Option<ServerEvent>, ProtocolError> {
+        match ev {
+            ServerEvent::UserListPart(mut users) => {
+                if self.pending.len() + users.len() > MAX_LIST_USERS {
+                    self.pending.clear();
+                    return Err(ProtocolError::BadField {
+                        code: code::USER_LIST.into(),
+                        index: 0,
+                        reason: format!("user list longer than {MAX_LIST_USERS} users"),
+                    });
+                }
+                self.pending.append(&mut users);
+                Ok(None)
+            }
+            ServerEvent::UserList(users) if !self.pending.is_empty() => {
+                let mut all = std::mem::take(&mut self.pending);
+                all.extend(users);
+                Ok(Some(ServerEvent::UserList(all)))
+            }
+            other => Ok(Some(other)),
+        }
+    }
 }
 
 impl ServerEvent {
@@ -256,7 +349,7 @@ impl ServerEvent {
         match self {
             Self::LoginOk { .. } => code::LOGIN_RESULT,
             Self::Chat(_) => code::CHAT_MESSAGE,
-            Self::UserList(_) => code::USER_LIST,
+            Self::UserList(_) | Self::UserListPart(_) => code::USER_LIST,
             Self::Notice(_) => code::NOTICE,
             Self::Pong => code::PONG,
         }
@@ -277,11 +370,8 @@ impl ServerEvent {
                 b64(c.to.as_deref().unwrap_or("")),
                 b64(&c.text)
             ),
-            Self::UserList(users) => users
-                .iter()
-                .map(|u| format!("{}|{}", b64(&u.username), b64(&u.nickname)))
-                .collect::<Vec<_>>()
-                .join("|"),
+            Self::UserList(users) => list_inner(LIST_END, users),
+            Self::UserListPart(users) => list_inner(LIST_MORE, users),
             Self::Notice(n) => format!(
                 "{}|{}|{}|{}",
                 n.kind.as_str(),
@@ -326,22 +416,30 @@ impl ServerEvent {
                 }))
             }
             code::USER_LIST => {
-                if !m.fields.len().is_multiple_of(2) {
+                if m.fields.is_empty() || m.fields.len().is_multiple_of(2) {
                     return Err(ProtocolError::FieldCount {
                         code: m.code.clone(),
-                        expected: "an even number of".into(),
+                        expected: "END or MORE, then an even number of".into(),
                         got: m.fields.len(),
                     });
                 }
-                (0..m.fields.len() / 2)
+                let users = (0..m.fields.len() / 2)
                     .map(|i| {
                         Ok(OnlineUser {
-                            username: m.text(2 * i)?,
-                            nickname: m.text(2 * i + 1)?,
+                            username: m.text(2 * i + 1)?,
+                            nickname: m.text(2 * i + 2)?,
                         })
                     })
-                    .collect::<Result<_, _>>()
-                    .map(Self::UserList)
+                    .collect::<Result<_, _>>()?;
+                match m.token(0)? {
+                    LIST_END => Ok(Self::UserList(users)),
+                    LIST_MORE => Ok(Self::UserListPart(users)),
+                    _ => Err(ProtocolError::BadField {
+                        code: m.code.clone(),
+                        index: 0,
+                        reason: "expected END or MORE".into(),
+                    }),
+                }
             }
             code::NOTICE => {
                 m.expect_fields(4)?;

@@ -72,6 +72,17 @@ pub const MAX_CLIENTS: usize = 2000;
 /// Default maximum number of simultaneous key-distribution connections.
 pub const MAX_KEY_CLIENTS: usize = 256;
 
+/// Key exchanges one source address may start per minute at server_key (a whole class behind
+/// one address still gets through in a minute; one attacker gets 2 signatures a second).
+pub const KEY_REQUESTS_PER_MINUTE_PER_ADDRESS: u32 = 120;
+
+/// Key exchanges one username may complete per minute (a student runs the key step once a day;
+/// a teacher demonstrating it, or the attack suite's bystander, a few dozen times).
+pub const KEY_REQUESTS_PER_MINUTE_PER_USER: u32 = 30;
+
+/// Key exchanges from one source address running at once at server_key.
+pub const MAX_KEY_EXCHANGES_PER_ADDRESS: usize = 8;
+
 /// Outgoing queue per chat client. A client this far behind is disconnected ("too slow")
 /// rather than delaying everyone else or being silently skipped.
 pub const CLIENT_QUEUE_LEN: usize = 4096;

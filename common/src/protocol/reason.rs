@@ -103,7 +103,8 @@ reasons! {
     UnknownClient = "UNKNOWN_CLIENT", chat: false, key: true;
     /// The key confirmation names another key id or its MAC is wrong.
     BadConfirm = "BAD_CONFIRM", chat: false, key: true;
-    /// Too many key exchanges running; sent instead of the hello.
+    /// Too many key exchanges running (sent instead of the hello), or the source address's or
+    /// username's budget of key exchanges is spent (sent instead of the envelope).
     Busy = "BUSY", chat: false, key: true;
 }
 

@@ -64,7 +64,16 @@ pub fn server_exe() -> PathBuf {
 /// is missing, or older than its sources, it is built here with the same profile.
 pub fn server_key_exe() -> PathBuf {
     static EXE: OnceLock<PathBuf> = OnceLock::new();
-    EXE.get_or_init(build_server_key).clone()
+    EXE.get_or_init(|| build_exe("server_key", &["server_key"]))
+        .clone()
+}
+
+/// The `client_wy` executable (the terminal mode of a real client), built like
+/// [`server_key_exe`].
+pub fn client_exe() -> PathBuf {
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| build_exe("client_wy", &["client_wy", "common/client_app"]))
+        .clone()
 }
 
 fn workspace() -> PathBuf {
@@ -95,16 +104,18 @@ fn newest(paths: &[PathBuf]) -> Option<SystemTime> {
     best
 }
 
-fn build_server_key() -> PathBuf {
-    let exe = server_exe().with_file_name(format!("server_key{}", std::env::consts::EXE_SUFFIX));
+/// The executable `package` (one binary of the same name) beside [`server_exe`], built when it is
+/// missing or older than the sources of `crates` (folders of the workspace) and `common`.
+fn build_exe(package: &str, crates: &[&str]) -> PathBuf {
+    let exe = server_exe().with_file_name(format!("{package}{}", std::env::consts::EXE_SUFFIX));
     let ws = workspace();
     let built = std::fs::metadata(&exe).and_then(|m| m.modified()).ok();
-    let sources = newest(&[
-        ws.join("server_key/src"),
-        ws.join("server_key/Cargo.toml"),
-        ws.join("common/src"),
-        ws.join("common/Cargo.toml"),
-    ]);
+    let mut dirs = vec![ws.join("common/src"), ws.join("common/Cargo.toml")];
+    for c in crates {
+        dirs.push(ws.join(c).join("src"));
+        dirs.push(ws.join(c).join("Cargo.toml"));
+    }
+    let sources = newest(&dirs);
     if matches!((built, sources), (Some(b), Some(s)) if b >= s) {
         return exe;
     }
@@ -115,15 +126,8 @@ fn build_server_key() -> PathBuf {
         .unwrap_or("debug")
         .to_owned();
     let mut cmd = Command::new(env!("CARGO"));
-    cmd.args([
-        "build",
-        "-p",
-        "server_key",
-        "--bin",
-        "server_key",
-        "--manifest-path",
-    ])
-    .arg(ws.join("Cargo.toml"));
+    cmd.args(["build", "-p", package, "--bin", package, "--manifest-path"])
+        .arg(ws.join("Cargo.toml"));
     match profile.as_str() {
         "debug" => {}
         "release" => {
@@ -148,8 +152,8 @@ fn build_server_key() -> PathBuf {
         "realsys: {} is missing or older than its sources; building it ({profile})",
         exe.display()
     );
-    let status = cmd.status().expect("run cargo build -p server_key");
-    assert!(status.success(), "cargo build -p server_key failed");
+    let status = cmd.status().expect("run cargo build");
+    assert!(status.success(), "cargo build -p {package} failed");
     assert!(exe.exists(), "{} was not built", exe.display());
     exe
 }
@@ -217,6 +221,21 @@ impl Proc {
         port: u16,
         log_dir: &Path,
     ) -> Result<Self, String> {
+        Self::start_with(name, exe, config, port, log_dir, &Launch::default())
+    }
+
+    /// [`Self::start`] with extra arguments and limits.
+    ///
+    /// # Errors
+    /// As [`Self::start`].
+    pub fn start_with(
+        name: &str,
+        exe: &Path,
+        config: &Path,
+        port: u16,
+        log_dir: &Path,
+        launch: &Launch,
+    ) -> Result<Self, String> {
         let out = log_dir.join(format!("{name}.out"));
         let err = log_dir.join(format!("{name}.log"));
         let open = |p: &Path| {
@@ -227,13 +246,31 @@ impl Proc {
                 .expect("open log file")
         };
         let start_len = std::fs::metadata(&out).map_or(0, |m| m.len());
-        let child = Command::new(exe)
-            .arg("--config")
+        let mut cmd = Command::new(exe);
+        cmd.arg("--config")
             .arg(config)
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(&launch.args)
             .stdin(Stdio::null())
             .stdout(open(&out))
-            .stderr(open(&err))
+            .stderr(open(&err));
+        if let Some((soft, hard)) = launch.nofile {
+            use std::os::unix::process::CommandExt as _;
+            // SAFETY: setrlimit is async-signal-safe and touches only the child's limits.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let r = libc::rlimit {
+                        rlim_cur: soft,
+                        rlim_max: hard,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
         let mut p = Self {
@@ -268,6 +305,11 @@ impl Proc {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Everything the process wrote to stdout so far, byte for byte.
+    pub fn stdout_bytes(&self) -> Vec<u8> {
+        std::fs::read(&self.out).unwrap_or_default()
     }
 
     /// Everything the process printed (stdout, then the last 60 lines of stderr).
@@ -337,6 +379,15 @@ impl Drop for Proc {
 // ---------------------------------------------------------------------------------------------
 // The whole system
 
+/// Extra command-line arguments and limits for a server process.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// Appended after `--config X --listen Y` (e.g. `--trace`).
+    pub args: Vec<String>,
+    /// `(soft, hard)` `RLIMIT_NOFILE` for the process (default: inherited).
+    pub nofile: Option<(u64, u64)>,
+}
+
 /// How to set up a [`System`].
 #[derive(Debug, Clone)]
 pub struct Setup {
@@ -346,6 +397,10 @@ pub struct Setup {
     pub database: Option<String>,
     /// server_key's `key_dir`; default `<tmp>/keys`.
     pub key_dir: Option<PathBuf>,
+    /// How the chat server is started.
+    pub chat: Launch,
+    /// How server_key is started.
+    pub key: Launch,
 }
 
 impl Default for Setup {
@@ -354,6 +409,8 @@ impl Default for Setup {
             max_connections: 2000,
             database: None,
             key_dir: None,
+            chat: Launch::default(),
+            key: Launch::default(),
         }
     }
 }
@@ -370,18 +427,28 @@ pub struct System {
     pub sqlite: Option<PathBuf>,
     key_toml: PathBuf,
     chat_toml: PathBuf,
+    chat_launch: Launch,
+    key_launch: Launch,
     pub dir: tempfile::TempDir,
 }
 
 /// Start `exe` on `*port` (a fresh free port if `*port` is 0 or the port turns out taken and
 /// `fixed` is false); on the same port a few times when `fixed`.
-fn launch(name: &str, exe: &Path, config: &Path, port: &mut u16, fixed: bool, logs: &Path) -> Proc {
+fn launch(
+    name: &str,
+    exe: &Path,
+    config: &Path,
+    port: &mut u16,
+    fixed: bool,
+    logs: &Path,
+    how: &Launch,
+) -> Proc {
     let mut last = String::new();
     for _ in 0..5 {
         if *port == 0 {
             *port = free_port();
         }
-        match Proc::start(name, exe, config, *port, logs) {
+        match Proc::start_with(name, exe, config, *port, logs, how) {
             Ok(p) => return p,
             Err(e) => {
                 last = e;
@@ -435,6 +502,8 @@ impl System {
             sqlite,
             key_toml,
             chat_toml,
+            chat_launch: setup.chat,
+            key_launch: setup.key,
             dir,
         };
         sys.start_key_server();
@@ -454,6 +523,7 @@ impl System {
             &mut port,
             fixed,
             self.dir.path(),
+            &self.key_launch,
         );
         self.key_port = port;
         self.key_server = Some(p);
@@ -471,6 +541,7 @@ impl System {
             &mut port,
             fixed,
             self.dir.path(),
+            &self.chat_launch,
         );
         self.chat_port = port;
         self.chat = Some(p);
@@ -892,9 +963,12 @@ impl Raw {
             Got::Event(ServerEvent::LoginOk { username, .. }) => assert_eq!(username, user),
             other => panic!("raw login of {user}: expected the login result, got {other:?}"),
         }
-        match self.next().await {
-            Got::Event(ServerEvent::UserList(_)) => {}
-            other => panic!("raw login of {user}: expected the user list, got {other:?}"),
+        loop {
+            match self.next().await {
+                Got::Event(ServerEvent::UserList(_)) => break,
+                Got::Event(ServerEvent::UserListPart(_)) => {}
+                other => panic!("raw login of {user}: expected the user list, got {other:?}"),
+            }
         }
         frame
     }

@@ -270,7 +270,8 @@ impl ChatState {
                 }
             }
             ServerEvent::UserList(users) => self.on_user_list(users, wire, now_ms, &mut up),
-            ServerEvent::LoginOk { .. } | ServerEvent::Pong => {}
+            // Parts of a long user list are merged by the session (ChatReceiver).
+            ServerEvent::LoginOk { .. } | ServerEvent::UserListPart(_) | ServerEvent::Pong => {}
         }
         up
     }

@@ -1,0 +1,462 @@
+//! The outside review's attacks (issue 14), each against the REAL executables (`server`,
+//! `server_key` and a real client's terminal mode as child processes; see `realsys/mod.rs`).
+//! Every test here failed before its fix; docs/SECURITY.md ("Outside review") has the table of
+//! attacks with the figures before and after.
+
+mod realsys;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::client::chat_client::{Incoming, SessionEvent};
+use common::connection::{FrameReader, FrameWriter};
+use common::crypto::password::hash_password_with;
+use common::crypto::{PrivateKey, SessionKey, fingerprint, random};
+use common::keyfile::KeyFile;
+use common::protocol::Reason;
+use common::protocol::chat::{ClientRequest, NoticeKind, OnlineUser, ServerEvent};
+use common::protocol::consts::code;
+use common::protocol::keydist::{KeyError, KeyHello, KeyRequest, Transcript};
+use common::protocol::message::{RawMessage, b64};
+use realsys::*;
+
+/// Wait until `f()` holds (polling), or panic naming `what` after [`T`].
+async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    within(what, async {
+        while !f() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item 3: terminal escapes through `server --trace`
+
+/// Before authentication the trace quotes a login frame's seq/iv/ct/mac fields. The review sent
+/// clear-screen, a window title, an OSC 52 clipboard write and a forged trace line in them, and
+/// all of it reached the operator's terminal. Now every control character comes out escaped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_prints_no_terminal_control_sequence() {
+    let mut sys = System::start(Setup {
+        chat: Launch {
+            args: vec!["--trace".into()],
+            ..Launch::default()
+        },
+        ..Setup::default()
+    });
+    let clear_and_title = "\x1b[2J\x1b]0;pwned\x07";
+    let clipboard = "\x1b]52;c;ZXZpbA==\x07";
+    let forged_line = "\r\n[trace server#1] decrypted: password=\"111111\"";
+    let payload = format!(
+        "0001|{}|0123456789abcdef|{clear_and_title}|{clipboard}|{forged_line}|\x1b[31mAAAA",
+        b64("user1")
+    );
+    let mut raw = Raw::chat(sys.chat_port).await;
+    raw.send_frame(payload.as_bytes()).await;
+    let (answer, _) = raw.answer().await;
+    assert!(answer.starts_with("1009 "), "login refused: {answer}");
+
+    let chat = sys.chat_proc();
+    eventually("the login frame in the trace", || {
+        String::from_utf8_lossy(&chat.stdout_bytes()).contains("in  login from user1")
+    })
+    .await;
+    let out = chat.stdout_bytes();
+    let text = String::from_utf8_lossy(&out);
+    for (byte, name) in [(0x1b, "ESC"), (0x07, "BEL"), (b'\r', "CR")] {
+        assert!(
+            !out.contains(&byte),
+            "the trace printed a raw {name}:\n{text}"
+        );
+    }
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.starts_with("[trace server#1] decrypted")),
+        "a forged trace line was printed:\n{text}"
+    );
+    for escaped in [
+        "\\u{1b}]52;c;",
+        "\\u{7}",
+        "\\u{d}\\u{a}[trace server#1] decrypted",
+    ] {
+        assert!(text.contains(escaped), "{escaped} missing from:\n{text}");
+    }
+    sys.assert_chat_alive();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item 8: file descriptors
+
+/// What each of `n` connections opened at once received first.
+#[derive(Debug, Default)]
+struct Firsts {
+    hello: usize,
+    full: usize,
+    other: Vec<String>,
+}
+
+/// Open `n` connections in waves of 100 (below the listen backlog) and keep them open; returns
+/// what each received first and the connections.
+async fn open_idle(port: u16, n: usize) -> (Firsts, Vec<Raw>) {
+    let mut firsts = Firsts::default();
+    let mut keep = Vec::with_capacity(n);
+    let mut left = n;
+    while left > 0 {
+        let wave = left.min(100);
+        left -= wave;
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..wave {
+            set.spawn(async move {
+                let mut raw = Raw::connect(port).await;
+                let got = raw.next_within(Duration::from_secs(5)).await;
+                (got, raw)
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            let (got, raw) = r.expect("connection task");
+            match got {
+                Got::Hello => firsts.hello += 1,
+                Got::Error(e) if e.reason == Reason::ServerFull => firsts.full += 1,
+                other => firsts.other.push(other.describe()),
+            }
+            keep.push(raw);
+        }
+    }
+    (firsts, keep)
+}
+
+/// At the usual soft limit of 1,024 open files and the default `max_connections = 2000`, 1,100
+/// idle connections made accept() fail and nobody got `SERVER_FULL`. Now the server raises its
+/// soft limit to the hard limit at start (1,100 connections all get the hello), and where the
+/// hard limit itself is too low it lowers `max_connections`, says so, and answers the rest with
+/// `SERVER_FULL`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn open_file_limit_raised_and_connections_fitted() {
+    let nofile = raise_nofile(4096);
+    assert!(nofile >= 3000, "this test needs RLIMIT_NOFILE >= 3000");
+    let hard = {
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit only writes the struct we pass.
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) };
+        r.rlim_max
+    };
+
+    // Soft 1,024, hard higher: raised.
+    let mut sys = System::start(Setup {
+        chat: Launch {
+            nofile: Some((1024, hard)),
+            ..Launch::default()
+        },
+        ..Setup::default()
+    });
+    sys.key_steps(&["user1", "user2"]).await;
+    let (firsts, idle) = open_idle(sys.chat_port, 1100).await;
+    assert_eq!(
+        (firsts.hello, firsts.full, firsts.other.len()),
+        (1100, 0, 0),
+        "1,100 connections at a soft limit of 1,024: {firsts:?}"
+    );
+    let mut u1 = sys.login("user1").await;
+    let mut u2 = sys.login("user2").await;
+    still_chatting(&mut u1, &mut u2, "after 1,100 idle connections").await;
+    drop(idle);
+    let out = String::from_utf8_lossy(&sys.chat_proc().stdout_bytes()).into_owned();
+    assert!(
+        out.contains(&format!("open-file limit raised from 1024 to {hard}")),
+        "{out}"
+    );
+    drop(sys);
+
+    // Hard limit 512: max_connections lowered to 512 - 64, the rest told SERVER_FULL.
+    let mut sys = System::start(Setup {
+        chat: Launch {
+            nofile: Some((512, 512)),
+            ..Launch::default()
+        },
+        ..Setup::default()
+    });
+    let out = String::from_utf8_lossy(&sys.chat_proc().stdout_bytes()).into_owned();
+    assert!(
+        out.contains("max_connections lowered from 2000 to 448"),
+        "{out}"
+    );
+    let (firsts, idle) = open_idle(sys.chat_port, 600).await;
+    assert!(
+        firsts.other.is_empty() && firsts.hello + firsts.full == 600,
+        "every connection gets the hello or SERVER_FULL: {firsts:?}"
+    );
+    assert!(
+        firsts.hello <= 448 && firsts.full >= 152,
+        "at most 448 served: {firsts:?}"
+    );
+    drop(idle);
+    sys.assert_chat_alive();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item 9: a user list over 64 KiB
+
+/// A username of 30 bytes (the limit) for user `i`.
+fn long_name(i: usize) -> String {
+    format!("student_{i:04}_{}", "x".repeat(17))
+}
+
+/// With about 400 users with long names online, the `1003` list exceeded the 64 KiB frame limit
+/// and was dropped silently, at login and on request. Now it comes in parts and the client
+/// library hands out the whole list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn user_list_over_64_kib_arrives_whole() {
+    const N: usize = 420;
+    let sys = System::start(Setup::default());
+    sys.key_steps(&["user1"]).await;
+    let store = server::db::open(&sys.database).expect("open the test database");
+    let hash = hash_password_with(PW, 1000);
+    let nick = "长".repeat(30); // 90 bytes of UTF-8
+    let sessions = sys.server_session_file("x");
+    let sessions = sessions.parent().expect("sessions dir");
+    let mut keys = Vec::new();
+    for i in 0..N {
+        let user = long_name(i);
+        store.add_user(&user, &hash, &nick).expect("add user");
+        let key = SessionKey::generate(&user, time::Duration::hours(1));
+        KeyFile {
+            key: key.clone(),
+            created_at: time::OffsetDateTime::now_utc(),
+            server_fingerprint: String::new(),
+            client_fingerprint: String::new(),
+        }
+        .save(&sessions.join(format!("{user}.txt")))
+        .expect("save key file");
+        keys.push((user, Arc::new(key)));
+    }
+    let mut online = Vec::new();
+    for chunk in keys.chunks(30) {
+        let mut set = tokio::task::JoinSet::new();
+        for (user, key) in chunk.iter().cloned() {
+            let port = sys.chat_port;
+            set.spawn(async move {
+                let mut raw = Raw::chat(port).await;
+                raw.login(&user, key).await;
+                raw
+            });
+        }
+        while let Some(r) = within("logins", set.join_next()).await {
+            online.push(r.expect("login task"));
+        }
+    }
+
+    let mut u1 = sys.login("user1").await;
+    let list = |ev: SessionEvent| match ev {
+        SessionEvent::Incoming(Incoming::Event {
+            event: ServerEvent::UserList(l),
+            ..
+        }) => Some(l),
+        _ => None,
+    };
+    let whole = |l: &[OnlineUser]| {
+        l.len() == N + 1
+            && l.iter().any(|u| u.username == "user1")
+            && (0..N).all(|i| {
+                l.iter()
+                    .any(|u| u.username == long_name(i) && u.nickname == nick)
+            })
+    };
+    let at_login = loop {
+        if let Some(l) = list(u1.next().await) {
+            break l;
+        }
+    };
+    assert!(
+        whole(&at_login),
+        "list at login has {} users",
+        at_login.len()
+    );
+    u1.send(ClientRequest::ListUsers).await;
+    let asked = loop {
+        if let Some(l) = list(u1.next().await) {
+            break l;
+        }
+    };
+    assert!(whole(&asked), "list on request has {} users", asked.len());
+    drop(online);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item 10: the terminal mode and Unicode separators / bidi overrides
+
+/// A real client's terminal mode (`client_wy cli`) printed U+2028/U+2029 and U+202E as they came,
+/// so a message could forge a line for anything that splits on Unicode separators, or reverse
+/// what follows. Now they come out as visible escapes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminal_mode_escapes_separators_and_bidi_overrides() {
+    let sys = System::start(Setup::default());
+    sys.key_steps(&["user1", "user2"]).await;
+    let f1 = sys.folder("user1");
+    let toml = f1.dir.join("client.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "server_host = \"127.0.0.1\"\nchat_port = {}\nkey_port = {}\nusername = \"user1\"\nlanguage = \"en\"\n",
+            sys.chat_port, sys.key_port
+        ),
+    )
+    .expect("client.toml");
+    let mut u2 = sys.login("user2").await;
+    let mut client = Command::new(client_exe())
+        .arg("cli")
+        .arg("--config")
+        .arg(&toml)
+        .env("CHAT_PASSWORD", PW)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start client_wy cli");
+    let stdout = client.stdout.take().expect("stdout");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    u2.notice(NoticeKind::Join, "user1").await;
+    let attack = "hi\u{2028}[09:00:00] teacher: the exam is cancelled\u{2029}\u{202E}gnp.exe";
+    u2.say(attack).await;
+    let line = within("the message on the client's stdout", async {
+        loop {
+            let l = rx.recv().await.expect("client stdout open");
+            if l.contains("hi") {
+                return l;
+            }
+        }
+    })
+    .await;
+    for c in ['\u{2028}', '\u{2029}', '\u{202E}'] {
+        assert!(
+            !line.contains(c),
+            "U+{:04X} printed raw: {line:?}",
+            u32::from(c)
+        );
+    }
+    for e in ["\\u{2028}", "\\u{2029}", "\\u{202e}"] {
+        assert!(line.contains(e), "{e} missing: {line:?}");
+    }
+    drop(client.stdin.take());
+    let _ = client.stdin.take().map(|mut s| s.flush());
+    let status = tokio::task::spawn_blocking(move || client.wait())
+        .await
+        .expect("wait task")
+        .expect("client exit");
+    assert!(status.success(), "client_wy cli exited {status}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item 7: cheap RSA work for the key server
+
+/// One signed key request for `user` with `key`, sent from the loopback address `src`; the
+/// answer: `"1101"` (the server signed an envelope) or `"1109 REASON"`.
+async fn key_request_from(src: IpAddr, port: u16, user: &str, key: &PrivateKey) -> String {
+    let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+    sock.bind(SocketAddr::new(src, 0))
+        .expect("bind a loopback source address");
+    let stream = within(
+        "connect to server_key",
+        sock.connect(([127, 0, 0, 1], port).into()),
+    )
+    .await
+    .expect("connect to server_key");
+    let (r, w) = stream.into_split();
+    let (mut r, mut w) = (FrameReader::new(r), FrameWriter::new(w));
+    let next = |f: Option<Vec<u8>>| RawMessage::parse(&f.expect("a frame")).expect("a message");
+    let hello = next(within("key hello", r.read_frame()).await.expect("read"));
+    let hello = KeyHello::from_message(&hello).expect("key hello");
+    let public = key.public_key();
+    let t = Transcript {
+        username: user.to_owned(),
+        client_fingerprint: public.fingerprint(),
+        server_fingerprint: fingerprint(&hello.server_pub),
+        server_nonce: hello.server_nonce,
+        client_nonce: random::bytes::<16>(),
+    };
+    let req = KeyRequest {
+        username: user.to_owned(),
+        client_pub: public.to_der(),
+        client_nonce: t.client_nonce,
+        signature: key.sign(&t.request_bytes()),
+    };
+    w.write_frame(req.to_text().as_bytes())
+        .await
+        .expect("send request");
+    let answer = next(within("key answer", r.read_frame()).await.expect("read"));
+    if answer.code == code::KEY_ERROR {
+        format!(
+            "1109 {}",
+            KeyError::from_message(&answer).expect("1109").reason
+        )
+    } else {
+        answer.code
+    }
+}
+
+/// 250 concurrent key requests from one address kept the signers busy (real key steps took
+/// 0.7-2.6 s), and one username could be asked for without end. Now each address and each
+/// username has a budget (120 and 30 a minute) and an address at most 8 exchanges at once; the
+/// rest are told `BUSY`. The attacker's flood comes from 127.0.0.2, the student from 127.0.0.1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn key_server_limits_requests_per_address_and_per_username() {
+    const FLOOD: usize = 250;
+    let sys = System::start(Setup::default());
+    let port = sys.key_port;
+    let attacker = Arc::new(PrivateKey::generate(2048).expect("attacker key"));
+    let src: IpAddr = [127, 0, 0, 2].into();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..FLOOD {
+        let key = attacker.clone();
+        set.spawn(async move { key_request_from(src, port, &format!("atk{i}"), &key).await });
+    }
+    let started = Instant::now();
+    let student = sys.try_key_step(&sys.folder("user1")).await;
+    let student_secs = started.elapsed().as_secs_f64();
+    let mut answers: Vec<String> = Vec::new();
+    while let Some(a) = within("flood answers", set.join_next()).await {
+        answers.push(a.expect("request task"));
+    }
+    let signed = answers.iter().filter(|a| *a == code::KEY_ENVELOPE).count();
+    let busy = answers.iter().filter(|a| *a == "1109 BUSY").count();
+    eprintln!(
+        "FIGURE key flood: {FLOOD} concurrent requests from one address: {signed} signed, {busy} BUSY; \
+         a student's key step meanwhile took {student_secs:.2} s"
+    );
+    assert!(student.is_ok(), "the student's key step: {student:?}");
+    assert_eq!(signed + busy, FLOOD, "every request answered: {answers:?}");
+    assert!(
+        (1..=130).contains(&signed),
+        "at most the address's budget (120 + refill) signed: {signed}"
+    );
+
+    // One username from a third address: 30 signed, then BUSY.
+    let src3: IpAddr = [127, 0, 0, 3].into();
+    let victim = PrivateKey::generate(2048).expect("key");
+    let mut per_user = Vec::new();
+    for _ in 0..35 {
+        per_user.push(key_request_from(src3, port, "guessme", &victim).await);
+    }
+    let signed = per_user.iter().filter(|a| *a == code::KEY_ENVELOPE).count();
+    eprintln!("FIGURE key requests for one username: 35 sent, {signed} signed");
+    assert_eq!(signed, 30, "{per_user:?}");
+    assert!(
+        per_user[30..].iter().all(|a| a == "1109 BUSY"),
+        "{per_user:?}"
+    );
+}
