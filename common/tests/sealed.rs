@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use common::crypto::sealed::Channel;
+use common::crypto::sealed::{Channel, sealed_len};
 use common::crypto::{SessionKey, cbc, mac};
 use common::error::{CryptoError, Error, ProtocolError};
 use common::protocol::RawMessage;
 use common::protocol::chat::{
     ChatLine, ClientRequest, ErrorMsg, Hello, LOGIN_PREFIX_FIELDS, Notice, NoticeKind, OnlineUser,
-    ServerEvent, check_text, login_request, parse_login_outer,
+    ServerEvent, UserListMerger, check_text, login_request, parse_login_outer, user_list_events,
 };
 use common::protocol::consts::{MAX_FRAME_LEN, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, code};
 use common::protocol::frame;
@@ -393,6 +393,10 @@ fn server_events_round_trip_through_the_seal() {
                 nickname: String::new(),
             },
         ]),
+        ServerEvent::UserListPart(vec![OnlineUser {
+            username: "user3".into(),
+            nickname: "cxk".into(),
+        }]),
         ServerEvent::Notice(Notice {
             kind: NoticeKind::Join,
             user: "u".into(),
@@ -439,10 +443,21 @@ fn decoders_refuse_the_wrong_family_and_shape() {
         ServerEvent::from_inner(&wrong),
         Err(ProtocolError::Unexpected { .. })
     ));
-    let odd = RawMessage::new(code::USER_LIST, vec![b64("a")]);
+    for fields in [
+        vec![],
+        vec!["END".into(), b64("a")],
+        vec![b64("a"), b64("b")],
+    ] {
+        let odd = RawMessage::new(code::USER_LIST, fields);
+        assert!(matches!(
+            ServerEvent::from_inner(&odd),
+            Err(ProtocolError::FieldCount { .. })
+        ));
+    }
+    let no_flag = RawMessage::new(code::USER_LIST, vec!["ALL".into(), b64("a"), b64("b")]);
     assert!(matches!(
-        ServerEvent::from_inner(&odd),
-        Err(ProtocolError::FieldCount { .. })
+        ServerEvent::from_inner(&no_flag),
+        Err(ProtocolError::BadField { index: 0, .. })
     ));
     let bad_kind = RawMessage::new(
         code::NOTICE,
@@ -510,4 +525,72 @@ fn plain_hello_and_error_round_trip() {
     );
     let e = ErrorMsg::new(common::protocol::Reason::BadLogin, "wrong | password\n错误");
     assert_eq!(ErrorMsg::from_message(&parse(&e.to_text())).unwrap(), e);
+}
+
+/// A list too long for one frame is split into parts that each seal within `MAX_FRAME_LEN`,
+/// with consecutive sequence numbers, and the merger gives back the whole list, in order.
+#[test]
+fn long_user_lists_split_within_the_frame_limit_and_merge_back() {
+    let k = key();
+    let (mut c, mut s) = pair(&k);
+    for n in [0usize, 1, 300, 420, 2000] {
+        let users: Vec<OnlineUser> = (0..n)
+            .map(|i| OnlineUser {
+                username: format!("student_{i:04}_{}", "x".repeat(17)),
+                nickname: "长".repeat(30),
+            })
+            .collect();
+        let events = user_list_events(users.clone());
+        assert!(
+            matches!(events.last(), Some(ServerEvent::UserList(_))),
+            "a list ends with END"
+        );
+        let mut merger = UserListMerger::default();
+        let mut merged = None;
+        for (i, ev) in events.iter().enumerate() {
+            let f = s.seal_checked(ev.code(), &[], &ev.inner_text()).unwrap();
+            assert!(
+                f.len() <= MAX_FRAME_LEN,
+                "part {i} of {n} users is {} bytes",
+                f.len()
+            );
+            let o = c.open(&parse(&f), 0).unwrap();
+            let got = merger
+                .push(ServerEvent::from_inner(&o.inner).unwrap())
+                .unwrap();
+            assert_eq!(got.is_some(), i + 1 == events.len());
+            merged = got;
+        }
+        assert_eq!(merged, Some(ServerEvent::UserList(users)), "{n} users");
+        if n >= 420 {
+            assert!(events.len() > 1, "{n} long names need more than one frame");
+        }
+    }
+}
+
+/// A frame too large to send is refused before sealing and uses no sequence number.
+#[test]
+fn seal_checked_refuses_oversize_without_using_a_sequence_number() {
+    let k = key();
+    let (mut c, mut s) = pair(&k);
+    let huge = "x".repeat(MAX_FRAME_LEN);
+    assert!(matches!(
+        s.seal_checked(code::CHAT_MESSAGE, &[], &huge),
+        Err(ProtocolError::TooLarge(n)) if n > MAX_FRAME_LEN
+    ));
+    let f = s.seal_checked(code::PONG, &[], "").unwrap();
+    assert_eq!(c.open(&parse(&f), 0).unwrap().seq, 0);
+    // The bound is exact: the largest inner that fits seals to at most MAX_FRAME_LEN.
+    let mut n = MAX_FRAME_LEN;
+    while sealed_len(code::CHAT_MESSAGE, 0, n) > MAX_FRAME_LEN {
+        n -= 1;
+    }
+    let f = s
+        .seal_checked(code::CHAT_MESSAGE, &[], &"y".repeat(n))
+        .unwrap();
+    assert!(f.len() <= MAX_FRAME_LEN);
+    assert!(
+        s.seal_checked(code::CHAT_MESSAGE, &[], &"y".repeat(n + 8))
+            .is_err()
+    );
 }
