@@ -4,19 +4,22 @@
 //! task can `select!` on it together with an outbox and a shutdown signal. Following mini-redis:
 //! `Ok(None)` is a clean end of stream between frames, and end of stream inside a frame is
 //! [`ProtocolError::Truncated`].
+//!
+//! [`read_message`] is the one "next message within a deadline" both handshakes and both
+//! clients use, so they classify a silent, vanished or misbehaving peer the same way.
+
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::error::{Error, ProtocolError};
-use crate::protocol::consts::MAX_FRAME_LEN;
-use crate::protocol::frame;
+use crate::protocol::{RawMessage, frame};
 
 /// Reads frames.
 #[derive(Debug)]
 pub struct FrameReader<R> {
     inner: R,
     buf: Vec<u8>,
-    max: usize,
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
@@ -24,7 +27,6 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         Self {
             inner,
             buf: Vec::with_capacity(4096),
-            max: MAX_FRAME_LEN,
         }
     }
 
@@ -34,7 +36,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// I/O errors, and [`ProtocolError::TooLarge`]/[`ProtocolError::Empty`]/[`ProtocolError::Truncated`].
     pub async fn read_frame(&mut self) -> Result<Option<Vec<u8>>, Error> {
         loop {
-            if let Some((start, end)) = frame::decode_with_limit(&self.buf, self.max)? {
+            if let Some((start, end)) = frame::decode(&self.buf)? {
                 let payload = self.buf[start..end].to_vec();
                 self.buf.drain(..end);
                 return Ok(Some(payload));
@@ -106,4 +108,49 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
     pub fn get_mut(&mut self) -> &mut W {
         &mut self.inner
     }
+}
+
+/// Why [`read_message`] returned no message.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// Nothing complete arrived within the deadline.
+    #[error("nothing arrived within {} s", .0.as_secs())]
+    Timeout(Duration),
+    /// The peer closed the connection cleanly between frames.
+    #[error("connection closed")]
+    Closed,
+    /// The connection broke: an I/O error, or the peer closed it in the middle of a frame.
+    #[error("{0}")]
+    Lost(Error),
+    /// The bytes are not a frame we accept (too large, empty) or not a message.
+    #[error("{0}")]
+    Malformed(Error),
+    /// The peer sent its error message (the `error_code` given to [`read_message`]).
+    #[error("the peer sent error message {}", .0.code)]
+    Refused(RawMessage),
+}
+
+/// Read and parse the next message within `timeout`. With `error_code` (`1009`, `1109`), a
+/// message with that code comes back as [`ReadError::Refused`] for the caller to decode.
+///
+/// # Errors
+/// [`ReadError`].
+pub async fn read_message<R: AsyncRead + Unpin>(
+    reader: &mut FrameReader<R>,
+    timeout: Duration,
+    error_code: Option<&str>,
+) -> Result<RawMessage, ReadError> {
+    let frame = tokio::time::timeout(timeout, reader.read_frame())
+        .await
+        .map_err(|_| ReadError::Timeout(timeout))?
+        .map_err(|e| match e {
+            Error::Io(_) | Error::Protocol(ProtocolError::Truncated) => ReadError::Lost(e),
+            other => ReadError::Malformed(other),
+        })?
+        .ok_or(ReadError::Closed)?;
+    let msg = RawMessage::parse(&frame).map_err(|e| ReadError::Malformed(e.into()))?;
+    if error_code.is_some_and(|c| msg.code == c) {
+        return Err(ReadError::Refused(msg));
+    }
+    Ok(msg)
 }

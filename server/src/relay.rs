@@ -79,8 +79,8 @@ pub struct Registry {
 /// The result of delivering one chat message.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Delivery {
-    /// Delivered to this many recipients (the sender's own copy included).
-    Delivered(usize),
+    /// Queued for every recipient that is online (the sender's own copy included).
+    Delivered,
     /// A private message to someone who is not online.
     NotOnline,
 }
@@ -190,11 +190,11 @@ impl Registry {
             to: to.clone(),
             text,
         }));
-        let n = match &to {
+        match &to {
             None => Self::fan_out(&mut inner, &event, &|_| true),
             Some(t) => Self::fan_out(&mut inner, &event, &|u| u == t || u == from_user),
-        };
-        Delivery::Delivered(n)
+        }
+        Delivery::Delivered
     }
 
     /// Current online list.
@@ -202,12 +202,9 @@ impl Registry {
         Self::online_locked(&self.lock())
     }
 
-    pub fn len(&self) -> usize {
+    /// How many users are online.
+    pub fn online_count(&self) -> usize {
         self.lock().members.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Kick everyone (shutdown).
@@ -232,18 +229,15 @@ impl Registry {
 
     /// Push `event` to every member selected by `to`; members whose queue is full are removed
     /// and kicked with `TOO_SLOW` (after the loop, and they get LEAVE notices).
-    fn fan_out(inner: &mut Inner, event: &Arc<Outgoing>, to: &dyn Fn(&str) -> bool) -> usize {
-        let mut delivered = 0;
+    fn fan_out(inner: &mut Inner, event: &Arc<Outgoing>, to: &dyn Fn(&str) -> bool) {
         let mut slow = Vec::new();
         for (user, m) in &inner.members {
             if !to(user) {
                 continue;
             }
-            match m.tx.try_send(event.clone()) {
-                Ok(()) => delivered += 1,
-                Err(mpsc::error::TrySendError::Full(_)) => slow.push(user.clone()),
-                // The task is already gone; its own leave() will clean up.
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            // A closed queue: the task is already gone; its own leave() will clean up.
+            if let Err(mpsc::error::TrySendError::Full(_)) = m.tx.try_send(event.clone()) {
+                slow.push(user.clone());
             }
         }
         for user in slow {
@@ -263,6 +257,5 @@ impl Registry {
                 Self::fan_out(inner, &notice, &|_| true);
             }
         }
-        delivered
     }
 }

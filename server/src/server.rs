@@ -1,5 +1,6 @@
-//! The listener: accepts connections up to a limit and runs one [`crate::handler`] task each.
-//! Errors stay inside their connection; the listener only logs them.
+//! The chat server's lifecycle: the shared accept loop ([`common::net::serve`]) runs one
+//! [`crate::handler`] task per connection, up to a limit; at shutdown every client is told
+//! (`SHUTDOWN`) and the connections get a moment to close. Errors stay inside their connection.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::connection::FrameWriter;
+use common::net::{ServeOptions, serve};
 use common::protocol::Reason;
 use common::protocol::chat::ErrorMsg;
 use common::protocol::consts::{
@@ -15,11 +16,14 @@ use common::protocol::consts::{
 };
 use common::trace::Trace;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, broadcast};
-use tracing::{info, warn};
+use tokio::sync::broadcast;
+use tracing::info;
 
 use crate::db::UserStore;
 use crate::relay::Registry;
+
+/// How long shutdown waits for the connections to close after telling them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Settings of a running chat server.
 #[derive(Debug, Clone)]
@@ -70,7 +74,15 @@ pub async fn run(
     shutdown: impl Future,
 ) {
     let (shutdown_tx, _) = broadcast::channel(1);
-    let limit = Arc::new(Semaphore::new(settings.max_connections));
+    let opts = ServeOptions {
+        max_connections: settings.max_connections,
+        refusal: ErrorMsg::new(
+            Reason::ServerFull,
+            "the chat server is full; try again later",
+        )
+        .to_text()
+        .into_bytes(),
+    };
     let shared = Arc::new(Shared {
         registry: Registry::new(settings.queue_len),
         settings,
@@ -78,42 +90,13 @@ pub async fn run(
         shutdown: shutdown_tx,
         next_conn: AtomicU64::new(1),
     });
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    match limit.clone().try_acquire_owned() {
-                        Ok(permit) => {
-                            let shared = shared.clone();
-                            tokio::spawn(async move {
-                                crate::handler::handle(stream, peer, shared).await;
-                                drop(permit);
-                            });
-                        }
-                        Err(_) => {
-                            warn!(%peer, "connection limit reached; refusing");
-                            tokio::spawn(async move {
-                                let (_, w) = stream.into_split();
-                                let mut w = FrameWriter::new(w);
-                                let full = ErrorMsg::new(Reason::ServerFull, "the chat server is full; try again later");
-                                let _ = tokio::time::timeout(Duration::from_secs(2), w.write_frame(full.to_text().as_bytes())).await;
-                                w.shutdown().await;
-                            });
-                        }
-                    }
-                }
-                Err(e) => {
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-    }
+    let handlers = shared.clone();
+    let in_flight = serve(listener, opts, shutdown, move |stream, peer| {
+        crate::handler::handle(stream, peer, handlers.clone())
+    })
+    .await;
     info!(
-        online = shared.registry.len(),
+        online = shared.registry.online_count(),
         "shutting down: telling connected clients"
     );
     let _ = shared.shutdown.send(());
@@ -121,7 +104,5 @@ pub async fn run(
         Reason::Shutdown,
         "the chat server is shutting down; reconnect when it is back",
     ));
-    // Every handler holds a permit; when all permits are back, every connection is closed.
-    let all = u32::try_from(shared.settings.max_connections).unwrap_or(u32::MAX);
-    let _ = tokio::time::timeout(Duration::from_secs(5), limit.acquire_many(all)).await;
+    in_flight.wait(SHUTDOWN_GRACE).await;
 }

@@ -12,10 +12,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::config::{Registration, ServerKeyConfig};
-use common::connection::{FrameReader, FrameWriter};
+use common::connection::{self, FrameReader, FrameWriter, ReadError};
 use common::crypto::envelope::Envelope;
 use common::crypto::{PrivateKey, PublicKey, SessionKey, mac, random};
 use common::keyfile::KeyFile;
+use common::net::{ServeOptions, serve};
 use common::protocol::Reason;
 use common::protocol::consts::{
     HANDSHAKE_TIMEOUT_SECS, MAX_CLIENT_RSA_BITS, MAX_KEY_CLIENTS, MIN_CLIENT_RSA_BITS, NONCE_LEN,
@@ -32,6 +33,9 @@ use tracing::{info, warn};
 
 use crate::keystore::{BindingError, KeyStore};
 use crate::limits::Limits;
+
+/// How long shutdown waits for the handshakes in progress (each is bounded by its read deadlines).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Everything the handshakes share.
 #[derive(Debug)]
@@ -97,42 +101,23 @@ fn refuse(reason: Reason, message: impl Into<String>) -> Refusal {
     }
 }
 
-/// Serve until `shutdown` completes.
+/// Serve until `shutdown` completes, then wait (briefly) for the handshakes in progress.
 pub async fn run(listener: TcpListener, server: Arc<KeyServer>, shutdown: impl Future) {
-    let limit = Arc::new(Semaphore::new(server.max_connections));
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    let server = server.clone();
-                    match limit.clone().try_acquire_owned() {
-                        Ok(permit) => {
-                            tokio::spawn(async move {
-                                handle(stream, peer, &server).await;
-                                drop(permit);
-                            });
-                        }
-                        Err(_) => {
-                            tokio::spawn(async move {
-                                let (_, w) = stream.into_split();
-                                let mut w = FrameWriter::new(w);
-                                let busy = KeyError::new(Reason::Busy, "the key server is busy; try again in a few seconds");
-                                let _ = w.write_frame(busy.to_text().as_bytes()).await;
-                            });
-                        }
-                    }
-                }
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-    }
+    let opts = ServeOptions {
+        max_connections: server.max_connections,
+        refusal: KeyError::new(
+            Reason::Busy,
+            "the key server is busy; try again in a few seconds",
+        )
+        .to_text()
+        .into_bytes(),
+    };
+    let in_flight = serve(listener, opts, shutdown, move |stream, peer| {
+        let server = server.clone();
+        async move { handle(stream, peer, &server).await }
+    })
+    .await;
+    in_flight.wait(SHUTDOWN_GRACE).await;
 }
 
 async fn handle(stream: TcpStream, peer: SocketAddr, server: &KeyServer) {
@@ -166,22 +151,19 @@ async fn read_message(
     server: &KeyServer,
     what: &str,
 ) -> Result<RawMessage, Refusal> {
-    let frame = tokio::time::timeout(server.handshake_timeout, reader.read_frame())
+    connection::read_message(reader, server.handshake_timeout, None)
         .await
-        .map_err(|_| {
-            refuse(
+        .map_err(|e| match e {
+            ReadError::Timeout(t) => refuse(
                 Reason::Timeout,
-                format!("no {what} within {} s", server.handshake_timeout.as_secs()),
-            )
-        })?
-        .map_err(|e| refuse(Reason::BadRequest, format!("bad {what}: {e}")))?
-        .ok_or_else(|| {
-            refuse(
+                format!("no {what} within {} s", t.as_secs()),
+            ),
+            ReadError::Closed => refuse(
                 Reason::BadRequest,
                 format!("connection closed before the {what}"),
-            )
-        })?;
-    RawMessage::parse(&frame).map_err(|e| refuse(Reason::BadRequest, format!("bad {what}: {e}")))
+            ),
+            other => refuse(Reason::BadRequest, format!("bad {what}: {other}")),
+        })
 }
 
 async fn exchange(

@@ -8,12 +8,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 
 use crate::client::folder::ClientFolder;
-use crate::connection::{FrameReader, FrameWriter};
+use crate::connection::{FrameReader, FrameWriter, ReadError, read_message};
 use crate::crypto::sealed::Channel;
 use crate::error::{Error, KeyFileError, ProtocolError};
 use crate::keyfile::KeyFile;
@@ -272,19 +271,13 @@ pub async fn login_with_key(
 ) -> Result<(ChatSender, ChatReceiver, LoginInfo), LoginError> {
     let addr = folder.chat_addr();
     let port = folder.config.chat_port;
-    let stream = tokio::time::timeout(timeout, TcpStream::connect(&addr))
+    let stream = crate::net::connect(&addr, timeout)
         .await
-        .map_err(|_| LoginError::Unreachable {
-            addr: addr.clone(),
-            port,
-            source: std::io::Error::new(std::io::ErrorKind::TimedOut, "connection timed out"),
-        })?
         .map_err(|source| LoginError::Unreachable {
             addr: addr.clone(),
             port,
             source,
         })?;
-    let _ = stream.set_nodelay(true);
     let (r, w) = stream.into_split();
     let mut reader = FrameReader::new(r);
     let mut writer = FrameWriter::new(w);
@@ -329,22 +322,21 @@ async fn next_login_message(
     timeout: Duration,
     program: &str,
 ) -> Result<RawMessage, LoginError> {
-    let frame = tokio::time::timeout(timeout, reader.read_frame())
+    read_message(reader, timeout, Some(code::ERROR))
         .await
-        .map_err(|_| LoginError::Timeout(timeout.as_secs()))?
-        .map_err(|_| LoginError::Closed)?
-        .ok_or(LoginError::Closed)?;
-    let msg = RawMessage::parse(&frame).map_err(|e| LoginError::Protocol(e.to_string()))?;
-    if msg.code == code::ERROR {
-        let e = ErrorMsg::from_message(&msg).map_err(|e| LoginError::Protocol(e.to_string()))?;
-        let hint = hint_for(&e.reason, program);
-        return Err(LoginError::Refused {
-            reason: e.reason,
-            message: e.message,
-            hint,
-        });
-    }
-    Ok(msg)
+        .map_err(|e| match e {
+            ReadError::Timeout(t) => LoginError::Timeout(t.as_secs()),
+            ReadError::Closed | ReadError::Lost(_) => LoginError::Closed,
+            ReadError::Malformed(e) => LoginError::Protocol(e.to_string()),
+            ReadError::Refused(msg) => match ErrorMsg::from_message(&msg) {
+                Ok(e) => LoginError::Refused {
+                    hint: hint_for(&e.reason, program),
+                    reason: e.reason,
+                    message: e.message,
+                },
+                Err(e) => LoginError::Protocol(e.to_string()),
+            },
+        })
 }
 
 impl ChatSender {

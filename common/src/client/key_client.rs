@@ -7,10 +7,8 @@
 
 use std::time::Duration;
 
-use tokio::net::TcpStream;
-
 use crate::client::folder::ClientFolder;
-use crate::connection::{FrameReader, FrameWriter};
+use crate::connection::{FrameReader, FrameWriter, ReadError, read_message};
 use crate::crypto::{PrivateKey, PublicKey, mac, random};
 use crate::keyfile::KeyFile;
 use crate::protocol::consts::{DEFAULT_RSA_BITS, NONCE_LEN, code};
@@ -162,27 +160,20 @@ async fn next_message(
     opts: &KeyStepOptions,
     during: &'static str,
 ) -> Result<RawMessage, KeyStepError> {
-    let frame = tokio::time::timeout(opts.timeout, reader.read_frame())
+    read_message(reader, opts.timeout, Some(code::KEY_ERROR))
         .await
-        .map_err(|_| KeyStepError::Timeout(opts.timeout.as_secs()))?
         .map_err(|e| match e {
-            crate::Error::Io(_)
-            | crate::Error::Protocol(crate::error::ProtocolError::Truncated) => {
-                KeyStepError::Closed { during }
-            }
-            other => KeyStepError::Protocol(other.to_string()),
-        })?
-        .ok_or(KeyStepError::Closed { during })?;
-    let msg = RawMessage::parse(&frame).map_err(|e| KeyStepError::Protocol(e.to_string()))?;
-    if msg.code == code::KEY_ERROR {
-        let err =
-            KeyError::from_message(&msg).map_err(|e| KeyStepError::Protocol(e.to_string()))?;
-        return Err(KeyStepError::Refused {
-            reason: err.reason,
-            message: err.message,
-        });
-    }
-    Ok(msg)
+            ReadError::Timeout(t) => KeyStepError::Timeout(t.as_secs()),
+            ReadError::Closed | ReadError::Lost(_) => KeyStepError::Closed { during },
+            ReadError::Malformed(e) => KeyStepError::Protocol(e.to_string()),
+            ReadError::Refused(msg) => match KeyError::from_message(&msg) {
+                Ok(err) => KeyStepError::Refused {
+                    reason: err.reason,
+                    message: err.message,
+                },
+                Err(e) => KeyStepError::Protocol(e.to_string()),
+            },
+        })
 }
 
 /// Run the key step with a given client key (tests and load generators share one key).
@@ -198,19 +189,13 @@ pub async fn run_key_step_with(
     let who = folder.program.as_str();
     let addr = folder.key_addr();
     let username = folder.config.username.clone();
-    let stream = tokio::time::timeout(opts.timeout, TcpStream::connect(&addr))
+    let stream = crate::net::connect(&addr, opts.timeout)
         .await
-        .map_err(|_| KeyStepError::Unreachable {
-            addr: addr.clone(),
-            port: folder.config.key_port,
-            source: std::io::Error::new(std::io::ErrorKind::TimedOut, "connection timed out"),
-        })?
         .map_err(|source| KeyStepError::Unreachable {
             addr: addr.clone(),
             port: folder.config.key_port,
             source,
         })?;
-    let _ = stream.set_nodelay(true);
     let (r, w) = stream.into_split();
     let mut reader = FrameReader::new(r);
     let mut writer = FrameWriter::new(w);

@@ -5,9 +5,7 @@
 //! - [`folder`]: a client folder: its config and the key files beside it.
 //! - [`key_client`]: the key step (`client_xx key`).
 //! - [`chat_client`]: a chat session (login, send, receive), used by the GUI and the terminal mode.
-//! - [`messages`]: user-facing texts in Chinese and English.
 
 pub mod chat_client;
 pub mod folder;
 pub mod key_client;
-pub mod messages;
