@@ -2,14 +2,16 @@
 //!
 //! # Layout
 //! - [`protocol`]: frames, the seed's `CODE|field|...` messages, every code and limit.
-//! - [`connection`]: buffered, cancel-safe frame I/O over TCP.
+//! - [`connection`]: buffered, cancel-safe frame I/O over TCP; the next message within a deadline.
 //! - [`crypto`]: DES-CBC, HMAC-SHA-256, RSA (signatures, OAEP, PEM), PBKDF2, the envelope and
 //!   sealed chat frames.
 //! - [`keyfile`]: the session-key txt file both sides store.
 //! - [`config`]: the three TOML configs.
 //! - [`ratelimit`]: per-key token buckets (per address, per username).
-//! - [`net`]: listening sockets with a classroom-sized backlog.
+//! - [`net`]: listening with a classroom-sized backlog, the accept loop both servers run,
+//!   connecting with a deadline.
 //! - [`fdlimit`]: the open-file limit raised at start, the connection limit fitted under it.
+//! - [`logging`]: the `tracing` set-up every program shares.
 //! - [`client`]: client logic shared by the three client folders (key step, chat session).
 //! - [`trace`]: the `--trace` teaching view.
 //! - [`text`]: network text made safe for terminals and log lines (control and bidi escapes).
@@ -23,6 +25,7 @@ pub mod error;
 pub mod fdlimit;
 pub mod fsutil;
 pub mod keyfile;
+pub mod logging;
 pub mod net;
 pub mod protocol;
 pub mod ratelimit;

@@ -59,12 +59,7 @@ enum ClientsAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    common::logging::init("info");
     match real_main(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -44,12 +44,7 @@ pub fn main(program: &str, manifest_dir: &str) -> ExitCode {
     let cli = Cli::parse_from_about(about);
     // Local time offset must be read before any thread starts (the time crate refuses later).
     crate::format::init_local_offset();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    common::logging::init("warn");
     let folder = match ClientFolder::find(
         cli.config.as_deref(),
         Some(Path::new(manifest_dir)),
