@@ -88,9 +88,32 @@ pub trait UserStore: Send + Sync + 'static {
     /// Create the schema if missing and insert the [`SEED_USERS`] (hashed) if the table is
     /// empty. Returns the number of rows inserted.
     fn init(&self) -> Result<usize, DbError>;
-    /// Bring a legacy table up to date (MySQL: widen `user_password`, utf8mb4; SQLite: nothing)
-    /// and hash every plaintext password in place. Returns the number of passwords hashed.
-    fn upgrade(&self) -> Result<usize, DbError>;
+    /// Bring a legacy table's schema up to date (MySQL: create it if missing, widen
+    /// `user_password`, utf8mb4; SQLite: create it if missing). The first half of
+    /// [`Self::upgrade`].
+    fn upgrade_schema(&self) -> Result<(), DbError>;
+    /// Set the password of row `user_id` to `new_hash`, only if it is still `expected` (so a
+    /// password changed meanwhile is not overwritten); `false` if it was not.
+    fn replace_password(
+        &self,
+        user_id: i64,
+        expected: &str,
+        new_hash: &str,
+    ) -> Result<bool, DbError>;
+    /// Bring a legacy table up to date ([`Self::upgrade_schema`]) and hash every plaintext
+    /// password in place. Returns the number of passwords hashed.
+    fn upgrade(&self) -> Result<usize, DbError> {
+        self.upgrade_schema()?;
+        let mut upgraded = 0;
+        for u in self.list_users()? {
+            if !is_hash(&u.user_password) {
+                let hash = hash_password(&u.user_password);
+                upgraded +=
+                    usize::from(self.replace_password(u.user_id, &u.user_password, &hash)?);
+            }
+        }
+        Ok(upgraded)
+    }
     /// Check that the database answers.
     fn ping(&self) -> Result<(), DbError>;
     /// Where the data lives, for logs, e.g. `sqlite:/srv/chat/data/mini_chat.db` or

@@ -268,17 +268,9 @@ async fn legacy_seed_database_logs_in_and_upgrades() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("legacy.db");
     {
-        // The seed's table and plaintext rows, in SQLite syntax.
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(
-            "CREATE TABLE users (user_id INTEGER PRIMARY KEY AUTOINCREMENT, \
-               user_name varchar(30) NOT NULL, user_password varchar(30) NOT NULL, \
-               user_nickname varchar(20) NOT NULL);
-             insert into users values(NULL,'user1','111111','wang_yuan');
-             insert into users values(NULL,'user2','111111','ding_zhen');
-             insert into users values(NULL,'user3','111111','cxk');",
-        )
-        .unwrap();
+        conn.execute_batch(include_str!("common/legacy_seed.sqlite.sql"))
+            .unwrap();
     }
     let store = server::db::open(&format!("sqlite://{}", path.display())).unwrap();
     let server = TestServer::start_with(store.clone(), |_| {}).await;

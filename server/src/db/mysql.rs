@@ -28,7 +28,7 @@ use mysql::{
 };
 
 use super::{DbError, SEED_USERS, UserRecord, UserStore, bad_url};
-use common::crypto::password::{hash_password, is_hash};
+use common::crypto::password::hash_password;
 
 /// The schema file; the server runs its `CREATE TABLE` statement (see [`create_table_sql`]).
 const SCHEMA: &str = include_str!("../../../sql/mysql_schema.sql");
@@ -339,7 +339,7 @@ impl MysqlStore {
 
     /// Schema changes of [`UserStore::upgrade`]: utf8mb4 everywhere, a wide binary-collated
     /// `user_password`, a unique `user_name`.
-    fn upgrade_schema(&self) -> Result<(), DbError> {
+    fn widen_schema(&self) -> Result<(), DbError> {
         let cols: Vec<ColumnInfo> = self.run_raw(|c| {
             c.query(
                 "SELECT COLUMN_NAME, CHARACTER_SET_NAME, COLLATION_NAME, CHARACTER_MAXIMUM_LENGTH \
@@ -512,27 +512,24 @@ impl UserStore for MysqlStore {
         self.init_locked(true)
     }
 
-    fn upgrade(&self) -> Result<usize, DbError> {
+    fn upgrade_schema(&self) -> Result<(), DbError> {
         self.init_fresh()?;
-        self.upgrade_schema()?;
-        let legacy: Vec<UserRecord> = self
-            .list_users()?
-            .into_iter()
-            .filter(|u| !is_hash(&u.user_password))
-            .collect();
-        let mut upgraded = 0;
-        for u in legacy {
-            let hash = hash_password(&u.user_password);
-            // Only if nobody changed the row meanwhile.
-            upgraded += self.run(|c| {
-                c.exec_drop(
-                    "UPDATE users SET user_password = ? WHERE user_id = ? AND user_password = ?",
-                    (&hash, u.user_id, &u.user_password),
-                )?;
-                Ok(c.affected_rows())
-            })?;
-        }
-        Ok(usize::try_from(upgraded).unwrap_or(usize::MAX))
+        self.widen_schema()
+    }
+
+    fn replace_password(
+        &self,
+        user_id: i64,
+        expected: &str,
+        new_hash: &str,
+    ) -> Result<bool, DbError> {
+        self.run(|c| {
+            c.exec_drop(
+                "UPDATE users SET user_password = ? WHERE user_id = ? AND user_password = ?",
+                (new_hash, user_id, expected),
+            )?;
+            Ok(c.affected_rows() > 0)
+        })
     }
 
     fn ping(&self) -> Result<(), DbError> {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
 use super::{DbError, SEED_USERS, UserRecord, UserStore};
-use common::crypto::password::{hash_password, is_hash};
+use common::crypto::password::hash_password;
 
 /// The schema, from `sql/sqlite_schema.sql` (idempotent: `CREATE TABLE IF NOT EXISTS`).
 const SCHEMA: &str = include_str!("../../../sql/sqlite_schema.sql");
@@ -241,27 +241,25 @@ impl UserStore for SqliteStore {
         self.seed_if_empty()
     }
 
-    fn upgrade(&self) -> Result<usize, DbError> {
-        // SQLite TEXT has no width to widen; only the plaintext passwords need work.
-        self.create_schema()?;
-        let legacy: Vec<UserRecord> = self
-            .list_users()?
-            .into_iter()
-            .filter(|u| !is_hash(&u.user_password))
-            .collect();
-        let mut upgraded = 0;
-        for u in legacy {
-            let hash = hash_password(&u.user_password);
-            // Only if nobody changed the row meanwhile.
-            upgraded += self
-                .conn()
-                .execute(
-                    "UPDATE users SET user_password = ?1 WHERE user_id = ?2 AND user_password = ?3",
-                    params![hash, u.user_id, u.user_password],
-                )
-                .map_err(map_err)?;
-        }
-        Ok(upgraded)
+    fn upgrade_schema(&self) -> Result<(), DbError> {
+        // SQLite TEXT has no width to widen: the table only has to exist.
+        self.create_schema().map(drop)
+    }
+
+    fn replace_password(
+        &self,
+        user_id: i64,
+        expected: &str,
+        new_hash: &str,
+    ) -> Result<bool, DbError> {
+        let n = self
+            .conn()
+            .execute(
+                "UPDATE users SET user_password = ?1 WHERE user_id = ?2 AND user_password = ?3",
+                params![new_hash, user_id, expected],
+            )
+            .map_err(map_err)?;
+        Ok(n > 0)
     }
 
     fn ping(&self) -> Result<(), DbError> {

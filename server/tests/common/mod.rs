@@ -15,7 +15,6 @@
 #![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,20 +46,10 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// Upper bound for any single wait in the tests (only reached when something is broken).
-pub const T: Duration = Duration::from_secs(10);
+mod wait;
+pub use wait::{PW, T, within};
 /// How long "nothing arrives" is watched for.
 pub const QUIET: Duration = Duration::from_millis(250);
-/// The seed users' password.
-pub const PW: &str = "111111";
-
-/// `f`, or a panic naming `what` after [`T`].
-pub async fn within<F: Future>(what: &str, f: F) -> F::Output {
-    match tokio::time::timeout(T, f).await {
-        Ok(v) => v,
-        Err(_) => panic!("timed out after {T:?}: {what}"),
-    }
-}
 
 /// A fresh seeded in-memory store (user1/user2/user3, password 111111), exactly as the server
 /// opens it. Seeding costs three full-strength PBKDF2 hashes (slow in a debug build).
@@ -780,8 +769,16 @@ impl UserStore for SwitchableStore {
     fn init(&self) -> Result<usize, DbError> {
         self.up()?.init()
     }
-    fn upgrade(&self) -> Result<usize, DbError> {
-        self.up()?.upgrade()
+    fn upgrade_schema(&self) -> Result<(), DbError> {
+        self.up()?.upgrade_schema()
+    }
+    fn replace_password(
+        &self,
+        user_id: i64,
+        expected: &str,
+        new_hash: &str,
+    ) -> Result<bool, DbError> {
+        self.up()?.replace_password(user_id, expected, new_hash)
     }
     fn ping(&self) -> Result<(), DbError> {
         self.up()?.ping()

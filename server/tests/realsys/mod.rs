@@ -14,7 +14,6 @@
 //! Every wait has a deadline ([`within`], [`T`]), so a broken build fails instead of hanging.
 #![allow(dead_code)]
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -39,18 +38,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// Upper bound for any single wait (only reached when something is broken).
-pub const T: Duration = Duration::from_secs(10);
-/// The seed users' password.
-pub const PW: &str = "111111";
-
-/// `f`, or a panic naming `what` after [`T`].
-pub async fn within<F: Future>(what: &str, f: F) -> F::Output {
-    match tokio::time::timeout(T, f).await {
-        Ok(v) => v,
-        Err(_) => panic!("timed out after {T:?}: {what}"),
-    }
-}
+#[path = "../common/wait.rs"]
+mod wait;
+pub use wait::{PW, T, within};
 
 // ---------------------------------------------------------------------------------------------
 // The executables
