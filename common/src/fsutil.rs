@@ -1,7 +1,29 @@
-//! Atomic, private file writes for keys and key files.
+//! Key-file reads, and atomic, private file writes for keys and key files.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+use crate::error::KeyFileError;
+
+/// Read a key file as text: a missing file is [`KeyFileError::Missing`] (callers tell "run the
+/// key step" apart from a real read error by it), anything else [`KeyFileError::Read`].
+///
+/// # Errors
+/// As above, naming `path`.
+pub fn read_key_text(path: &Path) -> Result<String, KeyFileError> {
+    std::fs::read_to_string(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            KeyFileError::Missing {
+                path: path.to_path_buf(),
+            }
+        } else {
+            KeyFileError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    })
+}
 
 /// Write `data` to `path` atomically: a temporary file in the same folder, fsync, then rename,
 /// so a reader (or a crash, or a full disk) sees either the old file or the new one, never half.

@@ -103,18 +103,7 @@ impl KeyFile {
     /// # Errors
     /// [`KeyFileError::Missing`], [`KeyFileError::Read`] or [`KeyFileError::Malformed`], naming the file.
     pub fn load(path: &Path) -> Result<Self, KeyFileError> {
-        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::NotFound {
-                KeyFileError::Missing {
-                    path: path.to_path_buf(),
-                }
-            } else {
-                KeyFileError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                }
-            }
-        })?);
+        let text = Zeroizing::new(crate::fsutil::read_key_text(path)?);
         Self::from_toml(&text, path)
     }
 

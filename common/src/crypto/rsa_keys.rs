@@ -18,6 +18,7 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::error::{CryptoError, KeyFileError};
+use crate::fsutil::read_key_text;
 use crate::protocol::consts::MIN_RSA_BITS;
 
 /// An RSA private key (signing and unwrapping). Debug never prints key material.
@@ -108,7 +109,7 @@ impl PrivateKey {
     /// # Errors
     /// [`KeyFileError::Missing`], [`KeyFileError::Read`] or [`KeyFileError::Malformed`], naming the file.
     pub fn load(path: &Path) -> Result<Self, KeyFileError> {
-        let text = read_text(path)?;
+        let text = read_key_text(path)?;
         Self::from_pem(&text).map_err(|e| KeyFileError::Malformed {
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -202,7 +203,7 @@ impl PublicKey {
     /// # Errors
     /// [`KeyFileError::Missing`], [`KeyFileError::Read`] or [`KeyFileError::Malformed`], naming the file.
     pub fn load(path: &Path) -> Result<Self, KeyFileError> {
-        let text = read_text(path)?;
+        let text = read_key_text(path)?;
         Self::from_pem(&text).map_err(|e| KeyFileError::Malformed {
             path: path.to_path_buf(),
             message: e.to_string(),
@@ -249,19 +250,4 @@ pub fn fingerprint(spki_der: &[u8]) -> String {
         "SHA256:{}",
         base64::engine::general_purpose::STANDARD_NO_PAD.encode(crate::crypto::sha256(spki_der))
     )
-}
-
-fn read_text(path: &Path) -> Result<String, KeyFileError> {
-    std::fs::read_to_string(path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            KeyFileError::Missing {
-                path: path.to_path_buf(),
-            }
-        } else {
-            KeyFileError::Read {
-                path: path.to_path_buf(),
-                source,
-            }
-        }
-    })
 }
