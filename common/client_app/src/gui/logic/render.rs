@@ -15,7 +15,7 @@ pub fn one_line(text: &str) -> String {
 
 /// Break long lines at spaces so a dialog stays narrow; CJK characters count as two columns.
 pub fn wrap_text(text: &str, max_cols: usize) -> String {
-    let width = |c: char| if c.len_utf8() >= 3 { 2 } else { 1 };
+    use unicode_width::UnicodeWidthStr as _;
     let mut out = String::with_capacity(text.len() + 16);
     for (i, line) in text.split('\n').enumerate() {
         if i > 0 {
@@ -23,7 +23,7 @@ pub fn wrap_text(text: &str, max_cols: usize) -> String {
         }
         let mut col = 0;
         for (j, word) in line.split(' ').enumerate() {
-            let w: usize = word.chars().map(width).sum();
+            let w = word.width();
             if j > 0 {
                 if col > 0 && col + 1 + w > max_cols {
                     out.push('\n');
