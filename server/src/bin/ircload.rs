@@ -193,83 +193,49 @@ async fn receive(
     seen
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One sender: `PRIVMSG`s paced by `pacer`. At rate 0 each message is followed by `PING :<seq>`
+/// and its `PONG` is the acknowledgement; at a fixed rate one `PING` after the last message
+/// acknowledges them all (the server answers it after handling everything before it). Returns
+/// how many were acknowledged.
 async fn sender_loop(
     me: usize,
     mut w: OwnedWriteHalf,
     mut acks: mpsc::UnboundedReceiver<u64>,
     channel: String,
-    rate: f64,
-    phase: Duration,
-    window: usize,
+    mut pacer: loadcheck::Pacer,
     size: usize,
-    stop_at: Instant,
     acked_total: Arc<AtomicU64>,
 ) -> (OwnedWriteHalf, u64) {
-    let mut seq = 0u64;
-    let mut acked = 0u64;
-    let interval = (rate > 0.0).then(|| Duration::from_secs_f64(1.0 / rate));
-    let mut next_at = tokio::time::Instant::now() + phase;
-    let mut line = String::with_capacity(size + 64);
-    while Instant::now() < stop_at {
-        if let Some(iv) = interval {
-            tokio::time::sleep_until(next_at).await;
-            next_at += iv;
-            if Instant::now() >= stop_at {
-                break;
-            }
-        } else {
-            while seq - acked >= window as u64 {
-                match tokio::time::timeout(Duration::from_secs(10), acks.recv()).await {
-                    Ok(Some(_)) => acked += 1,
-                    _ => return (w, acked),
-                }
-            }
-        }
-        line.clear();
-        let head = format!("PRIVMSG {channel} :");
-        line.push_str(&head);
-        line.push_str(&format!("{me}|{seq}|{}|", loadcheck::now_us()));
-        while line.len() - head.len() < size {
-            line.push('x');
-        }
-        line.push_str("\r\n");
-        if interval.is_none() {
-            line.push_str(&format!("PING :{seq}\r\n"));
+    let head = format!("PRIVMSG {channel} :");
+    while pacer.ready(&mut acks).await {
+        let mut line = format!("{head}{}\r\n", loadcheck::payload(me, pacer.sent, size));
+        if !pacer.fixed_rate() {
+            line.push_str(&format!("PING :{}\r\n", pacer.sent));
         }
         if w.write_all(line.as_bytes()).await.is_err() {
             break;
         }
-        seq += 1;
+        pacer.sent += 1;
     }
-    if interval.is_none() {
-        // Every message has its own PING: wait for the remaining PONGs.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while acked < seq {
-            match tokio::time::timeout_at(deadline, acks.recv()).await {
-                Ok(Some(_)) => acked += 1,
-                _ => break,
+    if pacer.fixed_rate() {
+        let token = 1u64 << 40;
+        if w.write_all(format!("PING :{token}\r\n").as_bytes())
+            .await
+            .is_ok()
+        {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            while let Ok(Some(t)) = tokio::time::timeout_at(deadline, acks.recv()).await {
+                if t == token {
+                    pacer.acked = pacer.sent;
+                    break;
+                }
             }
         }
-        acked_total.fetch_add(acked, Ordering::Relaxed);
-        return (w, acked);
+    } else {
+        pacer.drain(&mut acks).await;
     }
-    // Fixed rate: one PING after the last message; its PONG means the server handled them all.
-    let token = 1u64 << 40;
-    if w.write_all(format!("PING :{token}\r\n").as_bytes())
-        .await
-        .is_ok()
-    {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while let Ok(Some(t)) = tokio::time::timeout_at(deadline, acks.recv()).await {
-            if t == token {
-                acked = seq;
-                break;
-            }
-        }
-    }
-    acked_total.fetch_add(acked, Ordering::Relaxed);
-    (w, acked)
+    acked_total.fetch_add(pacer.acked, Ordering::Relaxed);
+    (w, pacer.acked)
 }
 
 async fn async_main(args: Args) -> anyhow::Result<()> {
@@ -317,27 +283,18 @@ async fn async_main(args: Args) -> anyhow::Result<()> {
     let self_cpu0 = loadcheck::proc_cpu_seconds("self");
     let stop_at = Instant::now() + Duration::from_secs_f64(args.load.duration);
     let acked_total = Arc::new(AtomicU64::new(0));
-    let per_sender_rate = args.load.rate / senders as f64;
     let mut send_tasks = Vec::new();
     let mut idle_writers = Vec::new();
     for (i, (w, ack_rx)) in writers.into_iter().zip(ack_rxs).enumerate() {
         if i < senders {
-            // Spread the senders over one interval so the offered load is even, not in bursts.
-            let phase = if args.load.rate > 0.0 {
-                Duration::from_secs_f64(i as f64 / args.load.rate)
-            } else {
-                Duration::ZERO
-            };
+            let pacer = loadcheck::Pacer::new(&args.load, i, senders, stop_at);
             send_tasks.push(tokio::spawn(sender_loop(
                 i,
                 w,
                 ack_rx,
                 args.channel.clone(),
-                per_sender_rate,
-                phase,
-                args.load.window.max(1),
+                pacer,
                 args.load.size,
-                stop_at,
                 acked_total.clone(),
             )));
         } else {

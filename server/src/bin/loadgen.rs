@@ -387,25 +387,10 @@ async fn relay(args: &Args, sessions: Vec<(ChatSender, ChatReceiver)>) -> anyhow
             seen
         }));
         if i < senders {
-            let per_sender_rate = args.load.rate / senders as f64;
-            // Spread the senders over one interval so the offered load is even, not in bursts.
-            let phase = if args.load.rate > 0.0 {
-                Duration::from_secs_f64(i as f64 / args.load.rate)
-            } else {
-                Duration::ZERO
-            };
-            let (size, window, accepted) =
-                (args.load.size, args.load.window.max(1), accepted.clone());
+            let pacer = loadcheck::Pacer::new(&args.load, i, senders, stop_at);
+            let (size, accepted) = (args.load.size, accepted.clone());
             send_tasks.push(tokio::spawn(sender_loop(
-                i,
-                sender,
-                ack_rx,
-                per_sender_rate,
-                phase,
-                window,
-                size,
-                stop_at,
-                accepted,
+                i, sender, ack_rx, pacer, size, accepted,
             )));
         } else {
             // Non-senders keep their sender alive (dropping it would close the socket) and ping
@@ -506,44 +491,18 @@ async fn relay(args: &Args, sessions: Vec<(ChatSender, ChatReceiver)>) -> anyhow
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One sender: chat messages paced by `pacer`; an echo of its own message is the acknowledgement
+/// (the server accepted it). Returns how many were accepted.
 async fn sender_loop(
     me: usize,
     mut sender: ChatSender,
     mut acks: mpsc::UnboundedReceiver<u64>,
-    rate: f64,
-    phase: Duration,
-    window: usize,
+    mut pacer: loadcheck::Pacer,
     size: usize,
-    stop_at: Instant,
     accepted: Arc<AtomicU64>,
 ) -> (ChatSender, u64) {
-    let mut seq = 0u64;
-    let mut acked = 0u64;
-    let interval = (rate > 0.0).then(|| Duration::from_secs_f64(1.0 / rate));
-    let mut next_at = tokio::time::Instant::now() + phase;
-    while Instant::now() < stop_at {
-        if let Some(iv) = interval {
-            tokio::time::sleep_until(next_at).await;
-            next_at += iv;
-            if Instant::now() >= stop_at {
-                break;
-            }
-        } else {
-            while seq - acked >= window as u64 {
-                match tokio::time::timeout(Duration::from_secs(10), acks.recv()).await {
-                    Ok(Some(_)) => acked += 1,
-                    _ => return (sender, seq),
-                }
-            }
-        }
-        while let Ok(_a) = acks.try_recv() {
-            acked += 1;
-        }
-        let mut text = format!("{me}|{seq}|{}|", loadcheck::now_us());
-        while text.len() < size {
-            text.push('x');
-        }
+    while pacer.ready(&mut acks).await {
+        let text = loadcheck::payload(me, pacer.sent, size);
         if sender
             .send(&ClientRequest::Chat { to: None, text })
             .await
@@ -551,16 +510,9 @@ async fn sender_loop(
         {
             break;
         }
-        seq += 1;
+        pacer.sent += 1;
     }
-    // Wait for the echoes of everything sent: an echo means the server accepted it.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while acked < seq {
-        match tokio::time::timeout_at(deadline, acks.recv()).await {
-            Ok(Some(_)) => acked += 1,
-            _ => break,
-        }
-    }
-    accepted.fetch_add(acked, Ordering::Relaxed);
-    (sender, acked)
+    pacer.drain(&mut acks).await;
+    accepted.fetch_add(pacer.acked, Ordering::Relaxed);
+    (sender, pacer.acked)
 }

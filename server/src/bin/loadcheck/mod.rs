@@ -1,9 +1,13 @@
-//! Delivery checking shared by `loadgen` (mini-chat) and `ircload` (ngircd), so both systems are
-//! judged by exactly the same rules. (A folder without `main.rs`: cargo does not make it a binary.)
+//! What `loadgen` (mini-chat) and `ircload` (ngircd) share, so both systems are loaded by the
+//! same senders and judged by exactly the same rules: the load pattern, each sender's pacing,
+//! the message payload and the delivery check. (A folder without `main.rs`: cargo does not make
+//! it a binary.)
 
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::UnboundedReceiver;
 
 static T0: OnceLock<Instant> = OnceLock::new();
 
@@ -56,6 +60,112 @@ pub struct Pattern {
     /// Message size in bytes (IRC lines are at most 512 bytes with the prefix).
     #[arg(long, default_value_t = 100)]
     pub size: usize,
+}
+
+/// How long a sender at rate 0 waits for an acknowledgement before it gives up (the server
+/// stopped taking messages).
+const STALL: Duration = Duration::from_secs(10);
+
+/// How long a sender waits, after its last message, for the acknowledgements still missing.
+const ACK_DRAIN: Duration = Duration::from_secs(30);
+
+/// One sender's pacing. At a fixed rate, sender `i` of `S` sends every `S / rate` seconds,
+/// starting `i / rate` seconds after sender 0, so the offered load is spread evenly instead of
+/// arriving in bursts of `S` messages. At rate 0 it sends as fast as acknowledgements come back,
+/// with at most `window` messages unacknowledged. An acknowledgement is whatever the generator
+/// counts as "the server took it" (mini-chat's echo, IRC's PONG), one `u64` per message on `acks`.
+#[derive(Debug)]
+pub struct Pacer {
+    interval: Option<Duration>,
+    next_at: tokio::time::Instant,
+    window: u64,
+    stop_at: Instant,
+    stalled: bool,
+    /// Messages sent so far (the next message's sequence number).
+    pub sent: u64,
+    /// Acknowledgements received so far.
+    pub acked: u64,
+}
+
+impl Pacer {
+    /// Pacing of sender `index` of `senders` under `pattern`, sending until `stop_at`.
+    pub fn new(pattern: &Pattern, index: usize, senders: usize, stop_at: Instant) -> Self {
+        let fixed = pattern.rate > 0.0;
+        let per_sender_rate = pattern.rate / senders.max(1) as f64;
+        let phase = if fixed {
+            Duration::from_secs_f64(index as f64 / pattern.rate)
+        } else {
+            Duration::ZERO
+        };
+        Self {
+            interval: fixed.then(|| Duration::from_secs_f64(1.0 / per_sender_rate)),
+            next_at: tokio::time::Instant::now() + phase,
+            window: pattern.window.max(1) as u64,
+            stop_at,
+            stalled: false,
+            sent: 0,
+            acked: 0,
+        }
+    }
+
+    /// At a fixed rate (true) or as fast as acknowledged (false).
+    #[allow(dead_code)] // ircload's acknowledgements depend on it; loadgen's do not
+    pub fn fixed_rate(&self) -> bool {
+        self.interval.is_some()
+    }
+
+    /// Wait for the next send slot: the next tick at a fixed rate, a free place in the window at
+    /// rate 0. `false` when the time is up, or when no acknowledgement came for 10 s.
+    pub async fn ready(&mut self, acks: &mut UnboundedReceiver<u64>) -> bool {
+        if Instant::now() >= self.stop_at {
+            return false;
+        }
+        if let Some(iv) = self.interval {
+            tokio::time::sleep_until(self.next_at).await;
+            self.next_at += iv;
+            if Instant::now() >= self.stop_at {
+                return false;
+            }
+        } else {
+            while self.sent - self.acked >= self.window {
+                match tokio::time::timeout(STALL, acks.recv()).await {
+                    Ok(Some(_)) => self.acked += 1,
+                    _ => {
+                        self.stalled = true;
+                        return false;
+                    }
+                }
+            }
+        }
+        while acks.try_recv().is_ok() {
+            self.acked += 1;
+        }
+        true
+    }
+
+    /// Count the acknowledgements still missing, for at most 30 s (none after a stall).
+    pub async fn drain(&mut self, acks: &mut UnboundedReceiver<u64>) {
+        if self.stalled {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + ACK_DRAIN;
+        while self.acked < self.sent {
+            match tokio::time::timeout_at(deadline, acks.recv()).await {
+                Ok(Some(_)) => self.acked += 1,
+                _ => break,
+            }
+        }
+    }
+}
+
+/// The load message `sender|seq|send time µs|` padded with `x` to `size` bytes (see
+/// [`parse_payload`]).
+pub fn payload(sender: usize, seq: u64, size: usize) -> String {
+    let mut text = format!("{sender}|{seq}|{}|", now_us());
+    if text.len() < size {
+        text.push_str(&"x".repeat(size - text.len()));
+    }
+    text
 }
 
 /// What one receiver's deliveries from all senders add up to.
