@@ -41,14 +41,9 @@ impl PartialEq for DesKey {
 
 impl Eq for DesKey {}
 
-impl Zeroize for DesKey {
-    fn zeroize(&mut self) {
-        self.bytes.zeroize();
-        // Dropping the schedule wipes it (Des zeroizes its round keys on drop).
-        self.schedule = OnceLock::new();
-    }
-}
-
+/// No `Zeroize` impl on purpose: zeroizing in place would leave an all-zero key, which is weak
+/// and has wrong parity, behind a type that promises neither. Wiping happens on drop only (the
+/// cached schedule wipes its round keys in its own `Drop`).
 impl Drop for DesKey {
     fn drop(&mut self) {
         self.bytes.zeroize();
@@ -106,7 +101,7 @@ impl DesKey {
     }
 
     /// The expanded DES key schedule, computed on first use.
-    pub fn cipher(&self) -> &Des {
+    pub(crate) fn cipher(&self) -> &Des {
         self.schedule
             .get_or_init(|| Des::new_from_bytes(&self.bytes))
     }

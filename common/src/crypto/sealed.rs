@@ -119,10 +119,6 @@ impl Channel {
         (self.clone(), self)
     }
 
-    pub fn key(&self) -> &Arc<SessionKey> {
-        &self.key
-    }
-
     /// Seal `inner` (already `|`-joined fields) as a frame payload with code `code`.
     pub fn seal_text(&mut self, code: &str, prefix: &[&str], inner: &str) -> String {
         let seq = self.next_send;
