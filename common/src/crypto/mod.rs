@@ -11,7 +11,8 @@
 //! # Layout
 //! - [`random`]: bytes from the operating system CSPRNG.
 //! - [`des_key`]: the DES key type (parity, weak-key rejection, redacted Debug, zeroized).
-//! - [`des_cipher`]: the DES block cipher itself (table-driven; checked against the `des` crate).
+//! - `des_cipher` (crate-private): the DES block cipher itself (table-driven; checked against
+//!   the `des` crate).
 //! - [`cbc`]: DES-CBC with PKCS#7 padding and a fresh IV per message.
 //! - [`mac`]: HMAC-SHA-256 and constant-time comparison.
 //! - [`rsa_keys`]: RSA key pairs, PEM files, fingerprints, signatures, OAEP.
@@ -21,7 +22,7 @@
 //! - [`sealed`]: encrypt-then-MAC chat frames with sequence numbers.
 
 pub mod cbc;
-pub mod des_cipher;
+pub(crate) mod des_cipher;
 pub mod des_key;
 pub mod envelope;
 pub mod mac;
