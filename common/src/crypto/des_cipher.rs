@@ -2,11 +2,15 @@
 //!
 //! Why not RustCrypto's `des` crate for the data path: the chat server seals every message once
 //! per recipient, and `perf` showed `des`'s round function at 63 % of the server's CPU time
-//! (docs/BENCHMARKS.md). That crate computes the E and P permutations bit by bit in every round;
-//! this implementation does what OpenSSL, Go's `crypto/des` and most DES code since the 1980s do:
-//! the S-boxes and the P permutation are merged into eight 64-entry tables of 32-bit words
-//! ("SP-boxes"), and the expansion E is read straight off a rotated copy of the right half. About
-//! 2.5x faster on this machine, the same speed class as OpenSSL's DES-CBC.
+//! (docs/BENCHMARKS.md). That crate computes IP, FP, E and P with masked shifts, delta swaps and
+//! multiplications (no tables), then looks up the eight S-boxes one 6-bit group at a time and
+//! permutes their 32-bit output with P in every round. This implementation does what OpenSSL,
+//! Go's `crypto/des` and most DES code since the 1980s do: the S-boxes and P are merged into eight
+//! 64-entry tables of 32-bit words ("SP-boxes"), so a round is eight lookups and XORs; E is read
+//! straight off a rotated copy of the right half; IP and FP are 16 nibble lookups each. And
+//! [`DesKey`] caches the expanded key schedule, which the old path rebuilt for every message. The
+//! SP tables and the cached schedule are the real difference: about 2.5x faster on this machine,
+//! the same speed class as OpenSSL's DES-CBC.
 //!
 //! Correctness is not taken on trust: the unit tests (`des_cipher/oracle.rs`) compare every output
 //! with the `des` crate for thousands of keys and blocks from a seeded generator, the full NIST
@@ -18,9 +22,15 @@
 //!
 //! [`DesKey`]: crate::crypto::DesKey
 //!
-//! Side channels: like the `des` crate (whose S-boxes are also tables indexed by key ^ data) the
-//! S-box lookups are data-dependent memory accesses. The tables here are 2 KiB (SP) + 4 KiB (IP,
-//! FP). DES has far bigger problems (a 56-bit key) that docs/SECURITY.md states plainly.
+//! Side channels: this code reads more secret-indexed memory than the `des` crate. There the
+//! only data-dependent lookups are the eight 64-byte S-boxes (index: key ^ data). Here they are
+//! the eight SP tables, 256 bytes each (four cache lines; 2 KiB together), indexed by key ^ data
+//! in every round, and the IP and FP tables, 2 KiB each, indexed by nibbles of the block itself
+//! (the plaintext entering encryption, the plaintext leaving decryption). A process sharing the
+//! CPU cache could in principle learn key bits and plaintext nibbles from cache timing; docs/
+//! SECURITY.md §3.7 says why that is accepted (such a process can usually read the server's
+//! memory or key folder anyway; remote timing is not practical), and DES has a far bigger
+//! problem, its 56-bit key.
 //!
 //! Bit numbering follows FIPS 46-3: bit 1 is the most significant bit of the first byte, and a
 //! block is handled as a big-endian `u64`.
