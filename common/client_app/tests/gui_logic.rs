@@ -102,16 +102,44 @@ fn chinese_by_default_english_on_request() {
     assert_eq!(Language::default(), Language::Zh);
 }
 
+/// `(field, text)` of every label, read from the `Debug` form (so a new field is covered).
+fn label_texts(labels: &impl std::fmt::Debug) -> Vec<(String, String)> {
+    let debug = format!("{labels:#?}");
+    debug
+        .lines()
+        .filter_map(|l| {
+            let (field, text) = l.trim().split_once(": \"")?;
+            Some((
+                field.to_owned(),
+                text.trim_end_matches(',').trim_end_matches('"').to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// Chinese characters and full-width punctuation.
+fn is_chinese(c: char) -> bool {
+    matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3000}'..='\u{303f}' | '\u{ff00}'..='\u{ffef}')
+}
+
 #[test]
 fn every_label_is_translated() {
-    let zh = format!("{ZH:?}");
-    let en = format!("{EN:?}");
-    // Same fields, and no English label left empty or equal to its Chinese one (except symbols).
-    let fields = |s: &str| s.matches(": \"").count();
-    assert_eq!(fields(&zh), fields(&en));
-    assert!(!en.contains(": \"\""));
-    assert!(!zh.contains(": \"\""));
-    assert_ne!(ZH.login_window, EN.login_window);
+    let (zh, en) = (label_texts(&ZH), label_texts(&EN));
+    assert!(zh.len() > 40, "{zh:?}");
+    assert_eq!(
+        zh.iter().map(|(f, _)| f).collect::<Vec<_>>(),
+        en.iter().map(|(f, _)| f).collect::<Vec<_>>()
+    );
+    for ((field, zh), (_, en)) in zh.iter().zip(&en) {
+        assert!(
+            zh.chars().any(is_chinese),
+            "Chinese label {field} has no Chinese: {zh:?}"
+        );
+        assert!(
+            en.chars().any(|c| c.is_ascii_alphabetic()) && !en.chars().any(is_chinese),
+            "English label {field} is not English: {en:?}"
+        );
+    }
 }
 
 #[test]
