@@ -125,3 +125,85 @@ fn debug_does_not_print_the_key() {
     assert!(!shown.contains("19, 52"), "no byte list either: {shown}");
     assert!(shown.contains("DesKey"));
 }
+
+/// Every key `DesKey` refuses as weak, found by trying every key whose first four bytes are
+/// each one of 01, 1F, E0, FE and whose last four are each one of 01, 0E, F1, FE (all 64 weak,
+/// semi-weak and possibly weak keys have this shape; the test checks that 64 are found), and
+/// classified by what the key does:
+/// weak = encrypting twice is the identity; semi-weak = encrypting with the key and then with
+/// another key of the list is the identity; possibly weak = the rest.
+fn refused_weak_keys() -> (Vec<u64>, Vec<(u64, u64)>, Vec<u64>) {
+    use des::cipher::{BlockCipherEncrypt, KeyInit};
+    const FIRST: [u8; 4] = [0x01, 0x1f, 0xe0, 0xfe];
+    const SECOND: [u8; 4] = [0x01, 0x0e, 0xf1, 0xfe];
+    let mut refused = Vec::new();
+    for n in 0..1u32 << 16 {
+        let mut k = [0u8; 8];
+        for (i, byte) in k.iter_mut().enumerate() {
+            let digit = ((n >> (2 * i)) & 3) as usize;
+            *byte = if i < 4 { FIRST[digit] } else { SECOND[digit] };
+        }
+        if matches!(DesKey::from_bytes(k), Err(CryptoError::WeakKey)) {
+            refused.push(u64::from_be_bytes(k));
+        }
+    }
+    refused.sort_unstable();
+    let encrypt = |key: u64, x: u64| {
+        let mut b = x.to_be_bytes().into();
+        des::Des::new(&key.to_be_bytes().into()).encrypt_block(&mut b);
+        u64::from_be_bytes(b.0)
+    };
+    let x = 0x0123_4567_89ab_cdef;
+    let (mut weak, mut semi, mut possibly) = (Vec::new(), Vec::new(), Vec::new());
+    for &k in &refused {
+        if encrypt(k, encrypt(k, x)) == x {
+            weak.push(k);
+        } else if let Some(&p) = refused.iter().find(|&&p| encrypt(p, encrypt(k, x)) == x) {
+            if k < p {
+                semi.push((k, p));
+            }
+        } else {
+            possibly.push(k);
+        }
+    }
+    (weak, semi, possibly)
+}
+
+/// PROTOCOL.md §4.1's list, as [`refused_weak_keys`] generates it.
+fn weak_key_block() -> String {
+    let (weak, semi, possibly) = refused_weak_keys();
+    let hex = |k: &u64| format!("{k:016x}");
+    let mut out = String::from("weak (4):\n");
+    out.push_str(&format!(
+        "  {}\n",
+        weak.iter().map(hex).collect::<Vec<_>>().join(" ")
+    ));
+    out.push_str("semi-weak (12), in pairs: encrypting with one then the other is the identity:\n");
+    for row in semi.chunks(3) {
+        let pairs: Vec<String> = row
+            .iter()
+            .map(|(a, b)| format!("{}/{}", hex(a), hex(b)))
+            .collect();
+        out.push_str(&format!("  {}\n", pairs.join("  ")));
+    }
+    out.push_str("possibly weak (48):\n");
+    for row in possibly.chunks(4) {
+        out.push_str(&format!(
+            "  {}\n",
+            row.iter().map(hex).collect::<Vec<_>>().join(" ")
+        ));
+    }
+    out
+}
+
+#[test]
+fn the_weak_keys_in_protocol_md_are_exactly_those_refused() {
+    let (weak, semi, possibly) = refused_weak_keys();
+    assert_eq!((weak.len(), semi.len(), possibly.len()), (4, 6, 48));
+    let block = weak_key_block();
+    let doc = include_str!("../../PROTOCOL.md");
+    assert!(
+        doc.contains(&format!("```text\n{block}```")),
+        "PROTOCOL.md §4.1 must list the weak keys exactly as generated:\n```text\n{block}```"
+    );
+}
