@@ -24,7 +24,6 @@
 #[path = "loadcheck/mod.rs"]
 mod loadcheck;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -129,12 +128,7 @@ async fn connect(args: &Args, i: usize) -> anyhow::Result<(Lines, OwnedWriteHalf
 }
 
 /// What one receiver saw.
-#[derive(Default)]
-struct Seen {
-    per_sender: HashMap<usize, Vec<u64>>,
-    latencies_us: Vec<u32>,
-    closed: Option<String>,
-}
+use loadcheck::Seen;
 
 /// `:nick!user@host PRIVMSG #chan :payload` -> payload.
 fn privmsg_payload(line: &str) -> Option<&str> {
@@ -177,11 +171,7 @@ async fn receive(
         let line = String::from_utf8_lossy(&buf);
         let line = line.trim_end();
         if let Some(payload) = privmsg_payload(line) {
-            if let Some((from, seq, sent)) = loadcheck::parse_payload(payload) {
-                seen.per_sender.entry(from).or_default().push(seq);
-                seen.latencies_us
-                    .push(arrived.saturating_sub(sent).min(u64::from(u32::MAX)) as u32);
-            }
+            seen.record(payload, arrived);
         } else if let Some(token) = pong_token(line) {
             let _ = ack.send(token);
         } else if line.starts_with("ERROR") {
@@ -321,24 +311,17 @@ async fn async_main(args: Args) -> anyhow::Result<()> {
     drop(idle_writers);
 
     let total_accepted: u64 = accepted_per_sender.iter().sum();
-    let mut disconnected = 0u64;
-    let mut tally = loadcheck::Tally::default();
-    let mut lat: Vec<u32> = Vec::new();
-    for (r, seen) in seens.iter_mut().enumerate() {
-        if let Some(why) = &seen.closed {
-            disconnected += 1;
-            eprintln!("ircload: a receiver ended early: {why}");
-        }
-        tally.add_receiver(&seen.per_sender, &accepted_per_sender, Some(r));
-        lat.append(&mut seen.latencies_us);
-    }
-    lat.sort_unstable();
-    let loadcheck::Tally {
-        delivered,
-        lost,
-        duplicated,
-        reordered,
-    } = tally;
+    let loadcheck::Verdict {
+        tally:
+            loadcheck::Tally {
+                delivered,
+                lost,
+                duplicated,
+                reordered,
+            },
+        disconnected,
+        latencies_us: lat,
+    } = loadcheck::Verdict::of("ircload", seens, &accepted_per_sender, true);
     let pct = |p: f64| loadcheck::percentile_ms(&lat, p);
     let mut cpu = String::new();
     if let Some(c) = server_cpu {

@@ -27,7 +27,6 @@
 #[path = "loadcheck/mod.rs"]
 mod loadcheck;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -310,14 +309,12 @@ async fn keydist(
 }
 
 /// What one receiver saw.
+/// One receiver: what every load receiver records, plus mini-chat's msg id order.
 #[derive(Default)]
 struct Seen {
-    /// Per sender: the sequence numbers in arrival order.
-    per_sender: HashMap<usize, Vec<u64>>,
+    base: loadcheck::Seen,
     last_msg_id: u64,
     msg_id_regressions: u64,
-    latencies_us: Vec<u32>,
-    closed: Option<String>,
 }
 
 async fn relay(args: &Args, sessions: Vec<(ChatSender, ChatReceiver)>) -> anyhow::Result<()> {
@@ -352,34 +349,28 @@ async fn relay(args: &Args, sessions: Vec<(ChatSender, ChatReceiver)>) -> anyhow
                             seen.msg_id_regressions += 1;
                         }
                         seen.last_msg_id = line.msg_id;
-                        if let Some((from, seq, sent)) = loadcheck::parse_payload(&line.text) {
-                            seen.per_sender.entry(from).or_default().push(seq);
+                        if let Some((from, seq)) = seen.base.record(&line.text, loadcheck::now_us())
+                        {
                             arrived.fetch_add(1, Ordering::Relaxed);
-                            seen.latencies_us.push(
-                                loadcheck::now_us()
-                                    .saturating_sub(sent)
-                                    .min(u64::from(u32::MAX))
-                                    as u32,
-                            );
                             if from == i {
                                 let _ = ack_tx.send(seq);
                             }
                         }
                     }
                     Ok(Some(Incoming::ServerError(e))) => {
-                        seen.closed = Some(format!("{}: {}", e.reason, e.message));
+                        seen.base.closed = Some(format!("{}: {}", e.reason, e.message));
                         break;
                     }
                     Ok(Some(Incoming::Rejected { why, .. })) => {
-                        seen.closed = Some(format!("rejected frame: {why}"));
+                        seen.base.closed = Some(format!("rejected frame: {why}"));
                     }
                     Ok(Some(_)) => {}
                     Ok(None) => {
-                        seen.closed = Some("server closed".into());
+                        seen.base.closed = Some("server closed".into());
                         break;
                     }
                     Err(e) => {
-                        seen.closed = Some(e.to_string());
+                        seen.base.closed = Some(e.to_string());
                         break;
                     }
                 }
@@ -445,25 +436,23 @@ async fn relay(args: &Args, sessions: Vec<(ChatSender, ChatReceiver)>) -> anyhow
     // Check: every accepted message (sender i, seq 0..accepted_i) reached every receiver once, in order.
     let accepted_per_sender: Vec<u64> = sent_counts.iter().take(senders).copied().collect();
     let total_accepted: u64 = accepted_per_sender.iter().sum();
-    let (mut regress, mut disconnected) = (0u64, 0u64);
-    let mut tally = loadcheck::Tally::default();
-    let mut lat: Vec<u32> = Vec::new();
-    for seen in &mut seens {
-        if let Some(why) = &seen.closed {
-            disconnected += 1;
-            eprintln!("loadgen: a receiver ended early: {why}");
-        }
-        regress += seen.msg_id_regressions;
-        tally.add_receiver(&seen.per_sender, &accepted_per_sender, None);
-        lat.append(&mut seen.latencies_us);
-    }
-    lat.sort_unstable();
-    let loadcheck::Tally {
-        delivered,
-        lost,
-        duplicated,
-        reordered,
-    } = tally;
+    let regress: u64 = seens.iter().map(|s| s.msg_id_regressions).sum();
+    let loadcheck::Verdict {
+        tally:
+            loadcheck::Tally {
+                delivered,
+                lost,
+                duplicated,
+                reordered,
+            },
+        disconnected,
+        latencies_us: lat,
+    } = loadcheck::Verdict::of(
+        "loadgen",
+        seens.into_iter().map(|s| s.base).collect(),
+        &accepted_per_sender,
+        false,
+    );
     let pct = |p: f64| loadcheck::percentile_ms(&lat, p);
     println!(
         "RELAY users={n} senders={senders} rate={} size={} seconds={send_secs:.2} accepted={total_accepted} \

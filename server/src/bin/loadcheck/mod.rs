@@ -168,6 +168,56 @@ pub fn payload(sender: usize, seq: u64, size: usize) -> String {
     text
 }
 
+/// What one receiver saw: each sender's sequence numbers in arrival order, the latencies, and
+/// why it ended early (if it did).
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub per_sender: HashMap<usize, Vec<u64>>,
+    pub latencies_us: Vec<u32>,
+    pub closed: Option<String>,
+}
+
+impl Seen {
+    /// Record one load message (see [`payload`]) that arrived at `arrived_us` ([`now_us`]);
+    /// returns its `(sender, seq)`, or `None` for text that is not a load message.
+    pub fn record(&mut self, text: &str, arrived_us: u64) -> Option<(usize, u64)> {
+        let (from, seq, sent) = parse_payload(text)?;
+        self.per_sender.entry(from).or_default().push(seq);
+        self.latencies_us
+            .push(arrived_us.saturating_sub(sent).min(u64::from(u32::MAX)) as u32);
+        Some((from, seq))
+    }
+}
+
+/// All receivers judged together.
+#[derive(Debug, Default)]
+pub struct Verdict {
+    pub tally: Tally,
+    /// Receivers that ended early (each is also reported on stderr by `program`).
+    pub disconnected: u64,
+    /// Every latency, sorted (µs).
+    pub latencies_us: Vec<u32>,
+}
+
+impl Verdict {
+    /// Check every receiver against `accepted` (per sender). With `skip_self`, receiver `r`'s
+    /// deliveries from sender `r` are counted but not checked (IRC does not echo).
+    pub fn of(program: &str, seens: Vec<Seen>, accepted: &[u64], skip_self: bool) -> Self {
+        let mut v = Self::default();
+        for (r, mut seen) in seens.into_iter().enumerate() {
+            if let Some(why) = &seen.closed {
+                v.disconnected += 1;
+                eprintln!("{program}: a receiver ended early: {why}");
+            }
+            v.tally
+                .add_receiver(&seen.per_sender, accepted, skip_self.then_some(r));
+            v.latencies_us.append(&mut seen.latencies_us);
+        }
+        v.latencies_us.sort_unstable();
+        v
+    }
+}
+
 /// What one receiver's deliveries from all senders add up to.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Tally {
