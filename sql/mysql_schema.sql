@@ -14,6 +14,7 @@ CREATE TABLE IF NOT EXISTS users (
   user_name varchar(30) NOT NULL,
   user_password varchar(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
   user_nickname varchar(20) NOT NULL,
+  must_change_password tinyint(1) NOT NULL DEFAULT 0,
   PRIMARY KEY (user_id),
   UNIQUE KEY uniq_user_name (user_name)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

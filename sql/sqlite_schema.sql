@@ -8,5 +8,8 @@ CREATE TABLE IF NOT EXISTS users (
   user_id INTEGER PRIMARY KEY AUTOINCREMENT,
   user_name TEXT NOT NULL UNIQUE,
   user_password TEXT NOT NULL,
-  user_nickname TEXT NOT NULL
+  user_nickname TEXT NOT NULL,
+  -- 1: the user must choose a new password at the next login (set by `server user import`).
+  -- Older files get this column from `server db upgrade`.
+  must_change_password INTEGER NOT NULL DEFAULT 0
 );

@@ -83,12 +83,23 @@ pub fn user_passwd(
 ) -> anyhow::Result<String> {
     validate_password(password)?;
     if !store
-        .set_password(username, &hash_password(password))
+        .set_password(username, &hash_password(password), false)
         .with_context(|| format!("changing the password of {username:?}"))?
     {
         bail!("no such user {username:?}");
     }
     Ok(format!("password of {username} changed"))
+}
+
+/// Write the user list server_key reads ([`common::userlist`]); returns how many names.
+///
+/// # Errors
+/// Database or I/O errors.
+pub fn publish_user_list(store: &dyn UserStore, path: &std::path::Path) -> anyhow::Result<usize> {
+    let users = store.list_users().context("listing users")?;
+    common::userlist::write(path, users.iter().map(|u| u.user_name.as_str()))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(users.len())
 }
 
 /// `server user list`: a table of id, name, nickname and whether the password is hashed.

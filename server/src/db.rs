@@ -63,6 +63,27 @@ pub struct UserRecord {
     /// A PBKDF2 hash string, or a legacy plaintext password (see [`is_hash`]).
     pub user_password: String,
     pub user_nickname: String,
+    /// The user must choose a new password before chatting (set by `server user import`; a
+    /// database without the column, not yet upgraded, reads as `false`).
+    pub must_change_password: bool,
+}
+
+/// What [`UserStore::import_users`] does with one user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportAction {
+    /// Insert a new row (the whole import fails with [`DbError::Exists`] if the name is taken).
+    Add,
+    /// Replace the password of an existing row (`--reset-passwords`).
+    ResetPassword,
+}
+
+/// One user written by [`UserStore::import_users`]; always flagged `must_change_password`.
+#[derive(Debug, Clone)]
+pub struct ImportUser {
+    pub username: String,
+    pub nickname: String,
+    pub password_hash: String,
+    pub action: ImportAction,
 }
 
 /// The seed's three accounts `(user_name, password, nickname)`, inserted (hashed) into an empty
@@ -73,6 +94,9 @@ pub const SEED_USERS: [(&str, &str, &str); 3] = [
     ("user3", "111111", "cxk"),
 ];
 
+/// The column [`ImportUser`]s are flagged in; `server db upgrade` adds it to older tables.
+pub const FLAG_COLUMN: &str = "must_change_password";
+
 /// The `users` table. All methods block (see the module documentation).
 pub trait UserStore: Send + Sync + 'static {
     /// The row whose `user_name` is exactly `username` (byte for byte, on every backend).
@@ -81,15 +105,27 @@ pub trait UserStore: Send + Sync + 'static {
     fn list_users(&self) -> Result<Vec<UserRecord>, DbError>;
     /// Insert a user. [`DbError::Exists`] if the name is taken.
     fn add_user(&self, username: &str, password_hash: &str, nickname: &str) -> Result<(), DbError>;
-    /// Replace a password hash; `false` if there is no such user.
-    fn set_password(&self, username: &str, password_hash: &str) -> Result<bool, DbError>;
+    /// Replace a password hash and set `must_change_password` to `must_change`; `false` if
+    /// there is no such user.
+    fn set_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+        must_change: bool,
+    ) -> Result<bool, DbError>;
+    /// Write many users in one transaction, all flagged `must_change_password`: either every
+    /// row is written or none. [`DbError::Exists`] if an [`ImportAction::Add`] name is taken,
+    /// [`DbError::Query`] if an [`ImportAction::ResetPassword`] name is missing or the table
+    /// has no `must_change_password` column yet (`server db upgrade` adds it).
+    fn import_users(&self, users: &[ImportUser]) -> Result<(), DbError>;
     /// Delete a user; `false` if there is no such user.
     fn remove_user(&self, username: &str) -> Result<bool, DbError>;
     /// Create the schema if missing and insert the [`SEED_USERS`] (hashed) if the table is
     /// empty. Returns the number of rows inserted.
     fn init(&self) -> Result<usize, DbError>;
     /// Bring a legacy table's schema up to date (MySQL: create it if missing, widen
-    /// `user_password`, utf8mb4; SQLite: create it if missing). The first half of
+    /// `user_password`, utf8mb4; SQLite: create it if missing; both: add the
+    /// `must_change_password` column). The first half of
     /// [`Self::upgrade`].
     fn upgrade_schema(&self) -> Result<(), DbError>;
     /// Set the password of row `user_id` to `new_hash`, only if it is still `expected` (so a
@@ -174,8 +210,9 @@ pub fn open(url: &str) -> Result<Arc<dyn UserStore>, DbError> {
 /// The answer to a login attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginCheck {
-    /// Name and password match; the user's nickname.
-    Ok { nickname: String },
+    /// Name and password match; the user's nickname, and whether they must choose a new
+    /// password before chatting.
+    Ok { nickname: String, must_change: bool },
     /// Unknown user or wrong password: deliberately one answer for both.
     Bad,
 }
@@ -228,6 +265,7 @@ pub fn check_login(
     if ok && password_ok {
         Ok(LoginCheck::Ok {
             nickname: record.user_nickname,
+            must_change: record.must_change_password,
         })
     } else {
         Ok(LoginCheck::Bad)
@@ -245,6 +283,13 @@ fn hex_random() -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// The error [`UserStore::import_users`] gives on a table without [`FLAG_COLUMN`].
+pub(crate) fn no_flag_column() -> DbError {
+    DbError::Query(format!(
+        "table users has no {FLAG_COLUMN} column yet; run `server db upgrade` first"
+    ))
 }
 
 /// Spend the same PBKDF2 work as a real check; the result is meaningless.

@@ -169,7 +169,7 @@ async fn login(
         .await
         .map_err(|_| internal())?;
     let nickname = match check {
-        Ok(LoginCheck::Ok { nickname }) => nickname,
+        Ok(LoginCheck::Ok { nickname, .. }) => nickname,
         Ok(LoginCheck::Bad) => return Err(bad_login()),
         Err(DbError::Unavailable(e)) => {
             warn!(error = %e, "database unavailable at login");

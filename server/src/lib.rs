@@ -7,10 +7,13 @@
 //! - [`keys`]: the session keys server_key leaves in `session_key_dir`.
 //! - [`db`]: the `users` table (SQLite default, MySQL/MariaDB), password checks.
 //! - [`admin`]: `server db ...` and `server user ...` commands.
+//! - [`import`], [`roster`]: `server user import`, reading a class roster (CSV or xlsx).
 
 pub mod admin;
 pub mod db;
 pub mod handler;
+pub mod import;
 pub mod keys;
 pub mod relay;
+pub mod roster;
 pub mod server;

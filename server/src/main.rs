@@ -75,6 +75,16 @@ enum UserAction {
     List,
     /// Remove a user.
     Remove { username: String },
+    /// Add a class from a roster: CSV `username,nickname[,password]` (UTF-8 or GB18030/GBK,
+    /// header row allowed) or .xlsx (first sheet). Users without a password get a random one;
+    /// all of them are written to passwords.csv beside the database and must choose their own
+    /// password at their first login. One transaction: any bad row and nothing is written.
+    Import {
+        file: PathBuf,
+        /// Also give existing users (listed in the roster) a new password.
+        #[arg(long)]
+        reset_passwords: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -86,6 +96,25 @@ fn main() -> ExitCode {
             eprintln!("server: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Where `user import` writes the class sheet: beside an SQLite file, else beside server.toml.
+fn sheet_dir(url: &str, config_dir: &std::path::Path) -> PathBuf {
+    url.strip_prefix("sqlite://")
+        .and_then(|p| std::path::Path::new(p).parent().map(PathBuf::from))
+        .unwrap_or_else(|| config_dir.to_path_buf())
+}
+
+/// Write the user list for server_key; a failure is reported, not fatal (server_key then keeps
+/// the previous list).
+fn publish_user_list(store: &dyn db::UserStore, path: &std::path::Path) {
+    match admin::publish_user_list(store, path) {
+        Ok(n) => println!(
+            "server: user list ({n} users) for server_key: {}",
+            path.display()
+        ),
+        Err(e) => eprintln!("server: warning: could not write the user list for server_key: {e:#}"),
     }
 }
 
@@ -135,11 +164,21 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                 }
                 UserAction::List => admin::user_list(&*store)?,
                 UserAction::Remove { username } => admin::user_remove(&*store, &username)?,
+                UserAction::Import {
+                    file,
+                    reset_passwords,
+                } => {
+                    let sheet_dir = sheet_dir(&url, &loaded.base_dir);
+                    server::import::user_import(&*store, &file, reset_passwords, &sheet_dir)?
+                        .message()
+                }
             },
         };
         println!("{msg}");
+        publish_user_list(&*store, &loaded.user_list_path());
         return Ok(());
     }
+    publish_user_list(&*store, &loaded.user_list_path());
     let mut settings = Settings::new(loaded.resolve(&loaded.config.session_key_dir));
     let fit = common::fdlimit::fit_connections(loaded.config.max_connections);
     for line in fit.report(loaded.config.max_connections) {

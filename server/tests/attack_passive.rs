@@ -122,7 +122,11 @@ async fn nothing_secret_crosses_the_wire() {
     ];
     for (u, p) in passwords {
         store
-            .set_password(u, &common::crypto::password::hash_password_with(p, 1000))
+            .set_password(
+                u,
+                &common::crypto::password::hash_password_with(p, 1000),
+                false,
+            )
             .unwrap();
     }
     let cl = TcpListener::bind("127.0.0.1:0").await.unwrap();

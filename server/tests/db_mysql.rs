@@ -187,7 +187,11 @@ fn legacy_seed_sql_logs_in_and_upgrades() {
     let store = t.open();
     // A hash does not fit the legacy column: a clear error, not a silent truncation.
     let e = store
-        .set_password("user1", &common::crypto::password::hash_password("x"))
+        .set_password(
+            "user1",
+            &common::crypto::password::hash_password("x"),
+            false,
+        )
         .unwrap_err();
     assert!(e.to_string().contains("server db upgrade"), "{e}");
     let e = admin::user_add(&*store, "newbie", "newbie", "pw").unwrap_err();
@@ -347,7 +351,8 @@ fn lazy_store_creates_database_on_first_use() {
     assert_eq!(
         login(&store, "user1", "111111"),
         LoginCheck::Ok {
-            nickname: "wang_yuan".into()
+            nickname: "wang_yuan".into(),
+            must_change: false,
         }
     );
 }
@@ -360,4 +365,25 @@ fn password_width(c: &mut Conn, db: &str) -> u64 {
     )
     .unwrap()
     .expect("users.user_password exists")
+}
+
+#[test]
+fn roster_imports_in_every_encoding() {
+    let t = test_db!("roster_imports_in_every_encoding");
+    let dir = tempfile::tempdir().unwrap();
+    check_roster_imports(&*t.open(), dir.path());
+}
+
+#[test]
+fn roster_reimport_and_reset() {
+    let t = test_db!("roster_reimport_and_reset");
+    let dir = tempfile::tempdir().unwrap();
+    check_reimport(&*t.open(), dir.path());
+}
+
+#[test]
+fn roster_bad_rows_write_nothing() {
+    let t = test_db!("roster_bad_rows_write_nothing");
+    let dir = tempfile::tempdir().unwrap();
+    check_bad_roster(&*t.open(), dir.path());
 }

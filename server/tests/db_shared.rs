@@ -21,6 +21,7 @@ pub const INJECTIONS: [&str; 6] = [
 pub fn ok(nickname: &str) -> LoginCheck {
     LoginCheck::Ok {
         nickname: nickname.to_owned(),
+        must_change: false,
     }
 }
 
@@ -72,7 +73,7 @@ pub fn check_injection(store: &dyn UserStore) {
         assert_eq!(login(store, inj, inj), LoginCheck::Bad, "{inj}");
         assert_eq!(login(store, "user1", inj), LoginCheck::Bad, "{inj}");
         assert!(store.find_user(inj).unwrap().is_none(), "{inj}");
-        assert!(!store.set_password(inj, "x").unwrap(), "{inj}");
+        assert!(!store.set_password(inj, "x", false).unwrap(), "{inj}");
         assert!(!store.remove_user(inj).unwrap(), "{inj}");
     }
     // Stored verbatim when used as data.
@@ -132,7 +133,8 @@ pub fn check_admin_crud(store: &dyn UserStore) {
         store
             .set_password(
                 "alice",
-                &store.find_user("alice").unwrap().unwrap().user_password
+                &store.find_user("alice").unwrap().unwrap().user_password,
+                false
             )
             .unwrap()
     );
@@ -247,8 +249,33 @@ pub fn check_legacy_upgrade(store: &dyn UserStore) {
     assert_eq!(login(store, "user1", "111112"), LoginCheck::Bad);
     assert_eq!(login(store, "user1", "11111"), LoginCheck::Bad);
 
+    // No must_change_password column yet: an import says to upgrade and writes nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let roster = dir.path().join("r.csv");
+    std::fs::write(&roster, "newkid,新同学\n").unwrap();
+    let e = server::import::user_import(store, &roster, false, dir.path()).unwrap_err();
+    assert!(format!("{e:#}").contains("server db upgrade"), "{e:#}");
+    assert_eq!(store.list_users().unwrap().len(), 3);
+
     let msg = admin::db_upgrade(store).unwrap();
     assert!(msg.contains("hashed 3 plaintext passwords"), "{msg}");
+    // The upgrade added the column: the import works and flags the new user, not the old ones.
+    server::import::user_import(store, &roster, false, dir.path()).unwrap();
+    assert!(
+        store
+            .find_user("newkid")
+            .unwrap()
+            .unwrap()
+            .must_change_password
+    );
+    assert!(
+        !store
+            .find_user("user1")
+            .unwrap()
+            .unwrap()
+            .must_change_password
+    );
+    assert!(store.remove_user("newkid").unwrap());
     for u in store.list_users().unwrap() {
         assert!(is_hash(&u.user_password), "{u:?}");
         assert!(!u.user_password.contains("111111"));
@@ -263,4 +290,217 @@ pub fn check_legacy_upgrade(store: &dyn UserStore) {
             .unwrap()
             .contains("no plaintext passwords left")
     );
+}
+
+/// The encodings a roster arrives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RosterFormat {
+    Utf8,
+    Utf8Bom,
+    Gb18030,
+    Xlsx,
+}
+
+impl RosterFormat {
+    pub const ALL: [RosterFormat; 4] = [Self::Utf8, Self::Utf8Bom, Self::Gb18030, Self::Xlsx];
+
+    fn prefix(self) -> &'static str {
+        match self {
+            Self::Utf8 => "u8",
+            Self::Utf8Bom => "bom",
+            Self::Gb18030 => "gb",
+            Self::Xlsx => "xl",
+        }
+    }
+}
+
+/// A generated class of `n` students: `(username, nickname, given password)`. Every seventh
+/// student has a password in the roster; the others get generated ones. Nicknames are Chinese.
+pub fn class_of(format: RosterFormat, n: usize) -> Vec<(String, String, Option<String>)> {
+    const FAMILY: [&str; 8] = ["王", "丁", "蔡", "李", "张", "刘", "陈", "赵"];
+    (1..=n)
+        .map(|i| {
+            (
+                format!("{}_s{i:02}", format.prefix()),
+                format!("{}同学{i}号", FAMILY[i % FAMILY.len()]),
+                (i % 7 == 0).then(|| format!("given-pw-{i}")),
+            )
+        })
+        .collect()
+}
+
+/// Write `rows` (with a header row) as a roster file of `format` in `dir`.
+pub fn write_roster(
+    dir: &std::path::Path,
+    format: RosterFormat,
+    rows: &[(String, String, Option<String>)],
+) -> std::path::PathBuf {
+    let mut csv = String::from("username,nickname,password\r\n");
+    for (u, n, p) in rows {
+        csv.push_str(&format!("{u},{n},{}\r\n", p.as_deref().unwrap_or("")));
+    }
+    let (name, bytes) = match format {
+        RosterFormat::Utf8 => ("roster.csv", csv.into_bytes()),
+        RosterFormat::Utf8Bom => ("roster-bom.csv", format!("\u{FEFF}{csv}").into_bytes()),
+        RosterFormat::Gb18030 => {
+            let (b, _, bad) = encoding_rs::GB18030.encode(&csv);
+            assert!(!bad);
+            ("roster-gbk.csv", b.into_owned())
+        }
+        RosterFormat::Xlsx => {
+            let path = dir.join("roster.xlsx");
+            let mut wb = rust_xlsxwriter::Workbook::new();
+            let ws = wb.add_worksheet();
+            for (c, title) in ["用户名", "昵称", "密码"].iter().enumerate() {
+                ws.write_string(0, c as u16, *title).unwrap();
+            }
+            for (r, (u, n, p)) in rows.iter().enumerate() {
+                let r = r as u32 + 1;
+                ws.write_string(r, 0, u).unwrap();
+                ws.write_string(r, 1, n).unwrap();
+                if let Some(p) = p {
+                    ws.write_string(r, 2, p).unwrap();
+                }
+            }
+            wb.save(&path).unwrap();
+            return path;
+        }
+    };
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// A 40-student roster in each encoding imports: rows, nicknames, flags, the class sheet, and
+/// the passwords in it log in (flagged to change).
+pub fn check_roster_imports(store: &dyn UserStore, dir: &std::path::Path) {
+    use server::import::{PASSWORD_ALPHABET, SHEET_NAME, read_sheet, user_import};
+    let before = store.list_users().unwrap().len();
+    let sheet = dir.join(SHEET_NAME);
+    for format in RosterFormat::ALL {
+        let class = class_of(format, 40);
+        let file = write_roster(dir, format, &class);
+        let report = user_import(store, &file, false, dir).unwrap();
+        assert_eq!(report.added.len(), 40, "{format:?}");
+        assert!(report.kept.is_empty() && report.reset.is_empty());
+        assert_eq!(report.sheet, sheet);
+        let msg = report.message();
+        let rows = read_sheet(&sheet).unwrap();
+        for (u, n, given) in &class {
+            let rec = store.find_user(u).unwrap().unwrap_or_else(|| panic!("{u}"));
+            assert_eq!(&rec.user_nickname, n, "{format:?}");
+            assert!(rec.must_change_password, "{u} not flagged");
+            assert!(is_hash(&rec.user_password));
+            let row = rows.iter().find(|r| &r[0] == u).expect("in the sheet");
+            assert_eq!(&row[1], n);
+            match given {
+                Some(p) => assert_eq!(&row[2], p),
+                None => {
+                    assert!(row[2].len() >= 8, "{}", row[2]);
+                    assert!(row[2].bytes().all(|b| PASSWORD_ALPHABET.contains(&b)));
+                }
+            }
+            assert!(!msg.contains(&row[2]), "password in the message");
+        }
+        // Two logins per format (PBKDF2 is slow on purpose): one generated, one given.
+        for (u, n, _) in [&class[0], &class[6]] {
+            let pw = &rows.iter().find(|r| &r[0] == u).unwrap()[2];
+            assert_eq!(
+                login(store, u, pw),
+                LoginCheck::Ok {
+                    nickname: n.clone(),
+                    must_change: true
+                }
+            );
+        }
+    }
+    assert_eq!(store.list_users().unwrap().len(), before + 160);
+    // The sheet: UTF-8 with BOM, owner-only, every imported user once.
+    let bytes = std::fs::read(&sheet).unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBFusername,nickname,password\r\n"));
+    assert_eq!(read_sheet(&sheet).unwrap().len(), 160);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&sheet).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // The seed users are not flagged.
+    for u in ["user1", "user2", "user3"] {
+        assert!(!store.find_user(u).unwrap().unwrap().must_change_password);
+    }
+}
+
+/// Importing again leaves existing users alone; `--reset-passwords` gives them new ones.
+pub fn check_reimport(store: &dyn UserStore, dir: &std::path::Path) {
+    use server::import::{SHEET_NAME, read_sheet, user_import};
+    let class = class_of(RosterFormat::Utf8, 40);
+    let file = write_roster(dir, RosterFormat::Utf8, &class);
+    user_import(store, &file, false, dir).unwrap();
+    let first = read_sheet(&dir.join(SHEET_NAME)).unwrap();
+    // A student changes their password (clears the flag); a re-import does not touch it.
+    admin::user_passwd(store, &class[0].0, "my-own-pw").unwrap();
+    let again = user_import(store, &file, false, dir).unwrap();
+    assert_eq!((again.added.len(), again.kept.len()), (0, 40));
+    assert_eq!(read_sheet(&dir.join(SHEET_NAME)).unwrap(), first);
+    assert_eq!(login(store, &class[0].0, "my-own-pw"), ok(&class[0].1));
+    let reset = user_import(store, &file, true, dir).unwrap();
+    assert_eq!((reset.added.len(), reset.reset.len()), (0, 40));
+    let second = read_sheet(&dir.join(SHEET_NAME)).unwrap();
+    assert_eq!(second.len(), 40);
+    assert_eq!(login(store, &class[0].0, "my-own-pw"), LoginCheck::Bad);
+    assert!(login(store, &class[0].0, &second[0][2]) != LoginCheck::Bad);
+    assert!(
+        store
+            .find_user(&class[0].0)
+            .unwrap()
+            .unwrap()
+            .must_change_password
+    );
+    // A generated password changed; a given one is the roster's again.
+    assert_ne!(first[0][2], second[0][2]);
+    assert_eq!(second[6][2], "given-pw-7");
+}
+
+/// Bad rows are all reported with their line numbers, and nothing is written.
+pub fn check_bad_roster(store: &dyn UserStore, dir: &std::path::Path) {
+    use server::import::{BadRows, SHEET_NAME, user_import};
+    let before = store.list_users().unwrap();
+    let text = format!(
+        "username,nickname\n\
+         good1,好学生\n\
+         bad name,坏\n\
+         good2,好\n\
+         good1,重复\n\
+         good3,{}\n\
+         good4,\n\
+         ,无名\n\
+         -rf,破折号\n\
+         CON.txt,设备名\n\
+         USER1,大小写\n\
+         good5,好,pw,extra\n\
+         good6,好,a\u{1}b\n",
+        "长".repeat(21)
+    );
+    let file = dir.join("bad.csv");
+    std::fs::write(&file, text).unwrap();
+    let err = user_import(store, &file, false, dir).unwrap_err();
+    let bad = err.downcast_ref::<BadRows>().expect("BadRows");
+    let lines: Vec<usize> = bad.rows.iter().map(|r| r.line).collect();
+    assert_eq!(lines, [3, 5, 6, 7, 8, 9, 10, 11, 12, 13], "{err}");
+    let shown = err.to_string();
+    assert!(
+        shown.contains("line 5: good1 appears twice (first on line 2"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("line 7: good4: the nickname is empty"),
+        "{shown}"
+    );
+    assert!(shown.contains("nothing was imported"), "{shown}");
+    assert_eq!(store.list_users().unwrap(), before, "something was written");
+    assert!(!dir.join(SHEET_NAME).exists());
+    // An empty roster is refused too.
+    std::fs::write(&file, "username,nickname\n").unwrap();
+    assert!(user_import(store, &file, false, dir).is_err());
 }

@@ -217,3 +217,21 @@ fn bad_urls_are_rejected() {
         );
     }
 }
+
+#[test]
+fn roster_imports_in_every_encoding() {
+    let (dir, store) = fresh();
+    check_roster_imports(&*store, dir.path());
+}
+
+#[test]
+fn roster_reimport_and_reset() {
+    let (dir, store) = fresh();
+    check_reimport(&*store, dir.path());
+}
+
+#[test]
+fn roster_bad_rows_write_nothing() {
+    let (dir, store) = fresh();
+    check_bad_roster(&*store, dir.path());
+}

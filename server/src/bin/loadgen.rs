@@ -208,7 +208,7 @@ fn create_users(db: &str, n: usize) -> anyhow::Result<()> {
     for i in 0..n {
         let u = username(i);
         if existing.contains(&u) {
-            store.set_password(&u, &hash)?;
+            store.set_password(&u, &hash, false)?;
         } else {
             store.add_user(&u, &hash, &format!("load{i}"))?;
         }

@@ -27,7 +27,10 @@ use mysql::{
     Conn, DriverError, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, PooledConn, TxOpts,
 };
 
-use super::{DbError, SEED_USERS, UserRecord, UserStore, bad_url};
+use super::{
+    DbError, FLAG_COLUMN, ImportAction, ImportUser, SEED_USERS, UserRecord, UserStore, bad_url,
+    no_flag_column,
+};
 use common::crypto::password::hash_password;
 
 /// The schema file; the server runs its `CREATE TABLE` statement (see [`create_table_sql`]).
@@ -70,6 +73,9 @@ pub struct MysqlStore {
     /// Schema ensured (and seed users inserted if the table was empty) on this server.
     ready: AtomicBool,
     init_lock: Mutex<()>,
+    /// The table has the `must_change_password` column (checked at the first use and by
+    /// `upgrade`; a legacy table reads as "no flag" until `server db upgrade` adds it).
+    has_flag: AtomicBool,
 }
 
 #[derive(Default)]
@@ -138,6 +144,7 @@ impl MysqlStore {
             state: Mutex::new(State::default()),
             ready: AtomicBool::new(false),
             init_lock: Mutex::new(()),
+            has_flag: AtomicBool::new(false),
         })
     }
 
@@ -270,6 +277,8 @@ impl MysqlStore {
             self.run_raw(|c| c.query_drop(sql))?;
             tracing::info!("created table users in {}", self.describe);
         }
+        let has_flag = self.flag_present()?;
+        self.has_flag.store(has_flag, Ordering::Release);
         let inserted = if (always || has_table == 0) && self.count()? == 0 {
             self.seed()?
         } else {
@@ -277,6 +286,27 @@ impl MysqlStore {
         };
         self.ready.store(true, Ordering::Release);
         Ok(inserted)
+    }
+
+    fn flag_present(&self) -> Result<bool, DbError> {
+        let n: i64 = self.run_raw(|c| {
+            c.exec_first(
+                "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() \
+                 AND TABLE_NAME = 'users' AND COLUMN_NAME = ?",
+                (FLAG_COLUMN,),
+            )
+            .map(Option::unwrap_or_default)
+        })?;
+        Ok(n > 0)
+    }
+
+    /// The SELECT list: the flag column, or a constant 0 on a table without it.
+    fn select(&self) -> &'static str {
+        if self.has_flag.load(Ordering::Acquire) {
+            "SELECT user_id, user_name, user_password, user_nickname, must_change_password FROM users"
+        } else {
+            "SELECT user_id, user_name, user_password, user_nickname, 0 FROM users"
+        }
     }
 
     fn count(&self) -> Result<i64, DbError> {
@@ -326,9 +356,13 @@ impl MysqlStore {
     }
 
     /// Rows whose name matches `username` under the column's collation; callers filter exactly.
-    fn find_exact(c: &mut PooledConn, username: &str) -> mysql::Result<Option<UserRecord>> {
-        let rows: Vec<(i64, String, String, String)> = c.exec(
-            "SELECT user_id, user_name, user_password, user_nickname FROM users WHERE user_name = ?",
+    fn find_exact(
+        &self,
+        c: &mut impl Queryable,
+        username: &str,
+    ) -> mysql::Result<Option<UserRecord>> {
+        let rows: Vec<Row> = c.exec(
+            format!("{} WHERE user_name = ?", self.select()),
             (username,),
         )?;
         Ok(rows
@@ -372,6 +406,15 @@ impl MysqlStore {
             })?;
             tracing::info!("widened users.user_password to VARCHAR({PASSWORD_WIDTH})");
         }
+        if col(FLAG_COLUMN).is_none() {
+            self.run_raw(|c| {
+                c.query_drop(format!(
+                    "ALTER TABLE users ADD COLUMN {FLAG_COLUMN} TINYINT(1) NOT NULL DEFAULT 0"
+                ))
+            })?;
+            tracing::info!("added the column users.{FLAG_COLUMN}");
+        }
+        self.has_flag.store(true, Ordering::Release);
         let unique: i64 = self.run_raw(|c| {
             c.query_first(
                 "SELECT COUNT(*) FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() \
@@ -394,14 +437,16 @@ impl MysqlStore {
     }
 }
 
-fn to_record(
-    (user_id, user_name, user_password, user_nickname): (i64, String, String, String),
-) -> UserRecord {
+/// A row of [`MysqlStore::select`].
+type Row = (i64, String, String, String, i64);
+
+fn to_record((user_id, user_name, user_password, user_nickname, flag): Row) -> UserRecord {
     UserRecord {
         user_id,
         user_name,
         user_password,
         user_nickname,
+        must_change_password: flag != 0,
     }
 }
 
@@ -452,15 +497,12 @@ fn map_err(e: mysql::Error) -> DbError {
 
 impl UserStore for MysqlStore {
     fn find_user(&self, username: &str) -> Result<Option<UserRecord>, DbError> {
-        self.run(|c| Self::find_exact(c, username))
+        self.run(|c| self.find_exact(c, username))
     }
 
     fn list_users(&self) -> Result<Vec<UserRecord>, DbError> {
-        let rows: Vec<(i64, String, String, String)> = self.run(|c| {
-            c.query(
-                "SELECT user_id, user_name, user_password, user_nickname FROM users ORDER BY user_id",
-            )
-        })?;
+        let rows: Vec<Row> =
+            self.run(|c| c.query(format!("{} ORDER BY user_id", self.select())))?;
         Ok(rows.into_iter().map(to_record).collect())
     }
 
@@ -481,22 +523,79 @@ impl UserStore for MysqlStore {
         })
     }
 
-    fn set_password(&self, username: &str, password_hash: &str) -> Result<bool, DbError> {
+    fn set_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+        must_change: bool,
+    ) -> Result<bool, DbError> {
         self.run(|c| {
-            let Some(u) = Self::find_exact(c, username)? else {
+            let Some(u) = self.find_exact(c, username)? else {
                 return Ok(false);
             };
-            c.exec_drop(
-                "UPDATE users SET user_password = ? WHERE user_id = ?",
-                (password_hash, u.user_id),
-            )?;
+            if self.has_flag.load(Ordering::Acquire) {
+                c.exec_drop(
+                    "UPDATE users SET user_password = ?, must_change_password = ? WHERE user_id = ?",
+                    (password_hash, must_change, u.user_id),
+                )?;
+            } else {
+                c.exec_drop(
+                    "UPDATE users SET user_password = ? WHERE user_id = ?",
+                    (password_hash, u.user_id),
+                )?;
+            }
             Ok(c.affected_rows() > 0)
         })
     }
 
+    fn import_users(&self, users: &[ImportUser]) -> Result<(), DbError> {
+        self.run(|_| Ok(()))?;
+        if !self.flag_present()? {
+            return Err(no_flag_column());
+        }
+        self.has_flag.store(true, Ordering::Release);
+        let mut clash = None;
+        let r = self.run_raw(|c| {
+            clash = None;
+            let mut tx = c.start_transaction(TxOpts::default())?;
+            for u in users {
+                // A legacy table may lack the UNIQUE key, so look first; the key catches races.
+                let existing = self.find_exact(&mut tx, &u.username)?;
+                match (u.action, existing) {
+                    (ImportAction::Add, None) => tx.exec_drop(
+                        "INSERT INTO users (user_name, user_password, user_nickname, must_change_password) \
+                         VALUES (?, ?, ?, 1)",
+                        (&u.username, &u.password_hash, &u.nickname),
+                    )?,
+                    (ImportAction::ResetPassword, Some(row)) => tx.exec_drop(
+                        "UPDATE users SET user_password = ?, must_change_password = 1 WHERE user_id = ?",
+                        (&u.password_hash, row.user_id),
+                    )?,
+                    (ImportAction::Add, Some(_)) | (ImportAction::ResetPassword, None) => {
+                        clash = Some((u.action, u.username.clone()));
+                        // Dropping `tx` rolls back.
+                        return Ok(());
+                    }
+                }
+            }
+            tx.commit()
+        });
+        match (r, clash) {
+            (Err(DbError::Exists(_)), _) => Err(DbError::Exists(
+                "a username of the roster (another process added it meanwhile)".into(),
+            )),
+            (Err(e), _) => Err(e),
+            (Ok(()), Some((ImportAction::Add, name))) => Err(DbError::Exists(name)),
+            (Ok(()), Some((ImportAction::ResetPassword, name))) => Err(DbError::Query(format!(
+                "user {name} disappeared during the import"
+            ))),
+            (Ok(()), None) => Ok(()),
+        }
+    }
+
     fn remove_user(&self, username: &str) -> Result<bool, DbError> {
         self.run(|c| {
-            let Some(u) = Self::find_exact(c, username)? else {
+            let Some(u) = self.find_exact(c, username)? else {
                 return Ok(false);
             };
             c.exec_drop("DELETE FROM users WHERE user_id = ?", (u.user_id,))?;

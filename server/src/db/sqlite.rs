@@ -6,12 +6,16 @@
 //! timeout makes a writer wait for the other process instead of failing at once.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
-use super::{DbError, SEED_USERS, UserRecord, UserStore};
+use super::{
+    DbError, FLAG_COLUMN, ImportAction, ImportUser, SEED_USERS, UserRecord, UserStore,
+    no_flag_column,
+};
 use common::crypto::password::hash_password;
 
 /// The schema, from `sql/sqlite_schema.sql` (idempotent: `CREATE TABLE IF NOT EXISTS`).
@@ -24,6 +28,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     describe: String,
+    /// The table has the `must_change_password` column (checked whenever the schema is run;
+    /// an older file gets it from `server db upgrade`).
+    has_flag: AtomicBool,
 }
 
 impl SqliteStore {
@@ -53,6 +60,7 @@ impl SqliteStore {
         Ok(Self {
             conn: Mutex::new(conn),
             describe: format!("sqlite:{}", path.display()),
+            has_flag: AtomicBool::new(false),
         })
     }
 
@@ -65,6 +73,7 @@ impl SqliteStore {
         Ok(Self {
             conn: Mutex::new(conn),
             describe: "sqlite::memory:".into(),
+            has_flag: AtomicBool::new(false),
         })
     }
 
@@ -105,7 +114,62 @@ impl SqliteStore {
             )
             .map_err(map_err)?;
         conn.execute_batch(SCHEMA).map_err(map_err)?;
+        self.has_flag
+            .store(Self::flag_present(&conn)?, Ordering::Release);
         Ok(existed == 0)
+    }
+
+    fn flag_present(conn: &Connection) -> Result<bool, DbError> {
+        let n: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('users') WHERE name = ?1",
+                params![FLAG_COLUMN],
+                |r| r.get(0),
+            )
+            .map_err(map_err)?;
+        Ok(n > 0)
+    }
+
+    /// The SELECT list: the flag column, or a constant 0 on a table without it.
+    fn select(&self) -> &'static str {
+        if self.has_flag.load(Ordering::Acquire) {
+            SELECT_WITH_FLAG
+        } else {
+            SELECT_WITHOUT_FLAG
+        }
+    }
+
+    /// One import row inside the transaction.
+    fn import_one(tx: &rusqlite::Transaction<'_>, u: &ImportUser) -> Result<(), DbError> {
+        match u.action {
+            ImportAction::Add => tx
+                .execute(
+                    "INSERT INTO users (user_name, user_password, user_nickname, must_change_password) \
+                     VALUES (?1, ?2, ?3, 1)",
+                    params![u.username, u.password_hash, u.nickname],
+                )
+                .map(drop)
+                .map_err(|e| match e.sqlite_error_code() {
+                    Some(ErrorCode::ConstraintViolation) => DbError::Exists(u.username.clone()),
+                    _ => map_err(e),
+                }),
+            ImportAction::ResetPassword => {
+                let n = tx
+                    .execute(
+                        "UPDATE users SET user_password = ?1, must_change_password = 1 \
+                         WHERE user_name = ?2",
+                        params![u.password_hash, u.username],
+                    )
+                    .map_err(map_err)?;
+                if n == 0 {
+                    return Err(DbError::Query(format!(
+                        "user {} disappeared during the import",
+                        u.username
+                    )));
+                }
+                Ok(())
+            }
+        }
     }
 
     /// Insert the seed users if the table is empty; returns how many.
@@ -181,15 +245,19 @@ fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
         user_name: r.get(1)?,
         user_password: r.get(2)?,
         user_nickname: r.get(3)?,
+        must_change_password: r.get::<_, i64>(4)? != 0,
     })
 }
 
-const SELECT: &str = "SELECT user_id, user_name, user_password, user_nickname FROM users";
+const SELECT_WITH_FLAG: &str =
+    "SELECT user_id, user_name, user_password, user_nickname, must_change_password FROM users";
+const SELECT_WITHOUT_FLAG: &str =
+    "SELECT user_id, user_name, user_password, user_nickname, 0 FROM users";
 
 impl UserStore for SqliteStore {
     fn find_user(&self, username: &str) -> Result<Option<UserRecord>, DbError> {
         self.conn()
-            .prepare_cached(&format!("{SELECT} WHERE user_name = ?1"))
+            .prepare_cached(&format!("{} WHERE user_name = ?1", self.select()))
             .and_then(|mut st| st.query_row(params![username], row_to_record).optional())
             .map_err(map_err)
     }
@@ -197,7 +265,7 @@ impl UserStore for SqliteStore {
     fn list_users(&self) -> Result<Vec<UserRecord>, DbError> {
         let conn = self.conn();
         let mut st = conn
-            .prepare(&format!("{SELECT} ORDER BY user_id"))
+            .prepare(&format!("{} ORDER BY user_id", self.select()))
             .map_err(map_err)?;
         let rows = st.query_map([], row_to_record).map_err(map_err)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
@@ -217,15 +285,41 @@ impl UserStore for SqliteStore {
         }
     }
 
-    fn set_password(&self, username: &str, password_hash: &str) -> Result<bool, DbError> {
-        let n = self
-            .conn()
-            .execute(
+    fn set_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+        must_change: bool,
+    ) -> Result<bool, DbError> {
+        let conn = self.conn();
+        let n = if self.has_flag.load(Ordering::Acquire) {
+            conn.execute(
+                "UPDATE users SET user_password = ?1, must_change_password = ?3 WHERE user_name = ?2",
+                params![password_hash, username, must_change],
+            )
+        } else {
+            conn.execute(
                 "UPDATE users SET user_password = ?1 WHERE user_name = ?2",
                 params![password_hash, username],
             )
-            .map_err(map_err)?;
+        }
+        .map_err(map_err)?;
         Ok(n > 0)
+    }
+
+    fn import_users(&self, users: &[ImportUser]) -> Result<(), DbError> {
+        let mut conn = self.conn();
+        if !Self::flag_present(&conn)? {
+            return Err(no_flag_column());
+        }
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        for u in users {
+            Self::import_one(&tx, u)?;
+        }
+        // Dropping `tx` on an error above rolls everything back.
+        tx.commit().map_err(map_err)
     }
 
     fn remove_user(&self, username: &str) -> Result<bool, DbError> {
@@ -242,8 +336,18 @@ impl UserStore for SqliteStore {
     }
 
     fn upgrade_schema(&self) -> Result<(), DbError> {
-        // SQLite TEXT has no width to widen: the table only has to exist.
-        self.create_schema().map(drop)
+        // SQLite TEXT has no width to widen: the table has to exist, with the flag column.
+        self.create_schema()?;
+        let conn = self.conn();
+        if !Self::flag_present(&conn)? {
+            conn.execute_batch(&format!(
+                "ALTER TABLE users ADD COLUMN {FLAG_COLUMN} INTEGER NOT NULL DEFAULT 0"
+            ))
+            .map_err(map_err)?;
+            tracing::info!("added the column users.{FLAG_COLUMN}");
+        }
+        self.has_flag.store(true, Ordering::Release);
+        Ok(())
     }
 
     fn replace_password(

@@ -760,8 +760,17 @@ impl UserStore for SwitchableStore {
     fn add_user(&self, username: &str, password_hash: &str, nickname: &str) -> Result<(), DbError> {
         self.up()?.add_user(username, password_hash, nickname)
     }
-    fn set_password(&self, username: &str, password_hash: &str) -> Result<bool, DbError> {
-        self.up()?.set_password(username, password_hash)
+    fn set_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+        must_change: bool,
+    ) -> Result<bool, DbError> {
+        self.up()?
+            .set_password(username, password_hash, must_change)
+    }
+    fn import_users(&self, users: &[server::db::ImportUser]) -> Result<(), DbError> {
+        self.up()?.import_users(users)
     }
     fn remove_user(&self, username: &str) -> Result<bool, DbError> {
         self.up()?.remove_user(username)
