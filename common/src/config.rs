@@ -48,6 +48,9 @@ pub struct ServerKeyConfig {
     pub key_requests_per_minute_per_user: u32,
     /// Key exchanges from one source address running at once. Default 8; 0 = no limit.
     pub max_exchanges_per_address: usize,
+    /// The chat server's user list (see [`crate::userlist`]); in `tofu` mode only its names
+    /// get keys. Default `key_dir/chat_users.txt`.
+    pub user_list: Option<PathBuf>,
 }
 
 impl Default for ServerKeyConfig {
@@ -61,6 +64,7 @@ impl Default for ServerKeyConfig {
             key_requests_per_minute_per_address: KEY_REQUESTS_PER_MINUTE_PER_ADDRESS,
             key_requests_per_minute_per_user: KEY_REQUESTS_PER_MINUTE_PER_USER,
             max_exchanges_per_address: MAX_KEY_EXCHANGES_PER_ADDRESS,
+            user_list: None,
         }
     }
 }
@@ -107,6 +111,9 @@ pub struct ServerConfig {
     pub session_key_dir: PathBuf,
     /// Maximum simultaneous connections; more are refused with `SERVER_FULL`. Default 2000.
     pub max_connections: usize,
+    /// Where to write the user list for server_key (see [`crate::userlist`]). Default
+    /// `session_key_dir/../chat_users.txt`.
+    pub user_list: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -116,6 +123,7 @@ impl Default for ServerConfig {
             database: "sqlite://data/mini_chat.db".into(),
             session_key_dir: PathBuf::from("../server_key/keys/sessions"),
             max_connections: MAX_CLIENTS,
+            user_list: None,
         }
     }
 }
@@ -180,7 +188,33 @@ impl<T> Loaded<T> {
     }
 }
 
+impl Loaded<ServerKeyConfig> {
+    /// The user list file server_key reads.
+    pub fn user_list_path(&self) -> PathBuf {
+        match &self.config.user_list {
+            Some(p) => self.resolve(p),
+            None => self
+                .resolve(&self.config.key_dir)
+                .join(crate::userlist::FILE_NAME),
+        }
+    }
+}
+
 impl Loaded<ServerConfig> {
+    /// The user list file the chat server writes.
+    pub fn user_list_path(&self) -> PathBuf {
+        match &self.config.user_list {
+            Some(p) => self.resolve(p),
+            None => {
+                let sessions = self.resolve(&self.config.session_key_dir);
+                sessions
+                    .parent()
+                    .map_or_else(|| sessions.clone(), Path::to_path_buf)
+                    .join(crate::userlist::FILE_NAME)
+            }
+        }
+    }
+
     /// The database URL with a relative SQLite path made absolute.
     pub fn database_url(&self) -> String {
         let db = &self.config.database;

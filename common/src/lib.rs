@@ -15,6 +15,7 @@
 //! - [`client`]: client logic shared by the three client folders (key step, chat session).
 //! - [`trace`]: the `--trace` teaching view.
 //! - [`text`]: network text made safe for terminals and log lines (control and bidi escapes).
+//! - [`userlist`]: the user list file the chat server writes for server_key.
 //! - [`error`]: typed errors.
 
 pub mod client;
@@ -31,5 +32,6 @@ pub mod protocol;
 pub mod ratelimit;
 pub mod text;
 pub mod trace;
+pub mod userlist;
 
 pub use error::{Error, Result};

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use common::config::{self, ServerKeyConfig};
-use common::crypto::PublicKey;
+use common::config::{self, Registration, ServerKeyConfig};
+use common::crypto::{PrivateKey, PublicKey};
+use common::protocol::consts::DEFAULT_RSA_BITS;
 use common::trace::Trace;
 use server_key::keystore::KeyStore;
 use server_key::server::{KeyServer, run};
@@ -55,6 +56,9 @@ enum ClientsAction {
     Register { username: String, pem_file: PathBuf },
     /// Remove USERNAME's binding and session key (the user can then bind a new client key).
     Revoke { username: String },
+    /// For packaging (scripts/dist.sh): make a client key pair in FOLDER (client_private.pem,
+    /// client_public.pem; an existing pair is kept) and register it for USERNAME.
+    Provision { username: String, folder: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -120,6 +124,9 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         Trace::new(cli.trace, cli.show_secrets),
     );
     server.limits = server_key::limits::Limits::from_config(cfg);
+    let user_list = loaded.user_list_path();
+    announce_registration(cfg.registration, &user_list);
+    server.user_list = Some(user_list);
     let server = Arc::new(server);
     println!(
         "server_key: {} server key {}",
@@ -149,6 +156,34 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
     })
 }
 
+/// Say at start what the registration mode lets a student do.
+fn announce_registration(mode: Registration, user_list: &std::path::Path) {
+    match mode {
+        Registration::Strict => println!(
+            "server_key: registration = \"strict\": only client keys registered in key_dir/clients get session keys"
+        ),
+        Registration::Tofu => {
+            println!(
+                "server_key: WARNING: registration = \"tofu\": the first key step for a username binds it to that \
+                 client's key, so a student can claim a username nobody has claimed yet. For a class, make the \
+                 folders with scripts/dist.sh (registration = \"strict\", keys registered in advance)."
+            );
+            if user_list.exists() {
+                println!(
+                    "server_key: only users of the chat server get keys (list {})",
+                    user_list.display()
+                );
+            } else {
+                println!(
+                    "server_key: WARNING: no user list from the chat server at {} yet: any username can be \
+                     claimed until `server` has started once (it writes the list)",
+                    user_list.display()
+                );
+            }
+        }
+    }
+}
+
 fn clients(store: &KeyStore, action: ClientsAction) -> anyhow::Result<()> {
     match action {
         ClientsAction::List => {
@@ -168,6 +203,20 @@ fn clients(store: &KeyStore, action: ClientsAction) -> anyhow::Result<()> {
             let key = PublicKey::load(&pem_file)?;
             store.register(&username, &key)?;
             println!("bound {username} to {}", key.fingerprint());
+        }
+        ClientsAction::Provision { username, folder } => {
+            let private = folder.join("client_private.pem");
+            let public = folder.join("client_public.pem");
+            let (key, created) = PrivateKey::load_or_create(&private, &public, DEFAULT_RSA_BITS)
+                .with_context(|| format!("client key pair in {}", folder.display()))?;
+            let public = key.public_key();
+            store.register(&username, &public)?;
+            println!(
+                "{} key pair in {}; bound {username} to {}",
+                if created { "created" } else { "kept the" },
+                folder.display(),
+                public.fingerprint()
+            );
         }
         ClientsAction::Revoke { username } => {
             if store.revoke(&username)? {

@@ -49,6 +49,9 @@ pub struct KeyServer {
     pub trace: Trace,
     pub handshake_timeout: Duration,
     pub max_connections: usize,
+    /// The chat server's user list ([`common::userlist`]). In `tofu` mode a username not in it
+    /// gets no key; `None` (or a missing file) means any valid username may be claimed.
+    pub user_list: Option<std::path::PathBuf>,
     /// Private-key operations allowed to run at once: one per core. With more, K concurrent
     /// handshakes' signatures preempt each other on the blocking pool and each costs ~1.3x its
     /// CPU time (cache refills; docs/BENCHMARKS.md); queued handshakes wait here instead.
@@ -78,11 +81,51 @@ impl KeyServer {
             trace,
             handshake_timeout: Duration::from_secs(HANDSHAKE_TIMEOUT_SECS),
             max_connections: MAX_KEY_CLIENTS,
+            user_list: None,
             signers: Semaphore::new(
                 std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
             ),
             limits: Limits::from_config(&ServerKeyConfig::default()),
             next_conn: AtomicU64::new(1),
+        }
+    }
+}
+
+impl KeyServer {
+    /// In `tofu` mode, refuse a username the chat server does not know (its user list file).
+    /// Strict mode needs no list: only keys the operator registered are accepted.
+    fn check_listed(&self, user: &str) -> Result<(), Refusal> {
+        let Some(path) = self.user_list.as_deref() else {
+            return Ok(());
+        };
+        if self.registration != Registration::Tofu {
+            return Ok(());
+        }
+        match common::userlist::load(path) {
+            Ok(Some(names)) if names.contains(user) => Ok(()),
+            Ok(Some(_)) => Err(refuse(
+                Reason::NotAUser,
+                format!(
+                    "{user} is not a user of the chat server, so no key is given for it; check \
+                     username in client.toml, or ask the teacher to add the user \
+                     (`server user add` / `server user import`)"
+                ),
+            )),
+            Ok(None) => {
+                warn!(
+                    list = %path.display(),
+                    user,
+                    "no user list from the chat server yet: any username can be claimed (start `server` once to write it)"
+                );
+                Ok(())
+            }
+            Err(e) => {
+                warn!(list = %path.display(), error = %e, "cannot read the user list");
+                Err(refuse(
+                    Reason::Internal,
+                    "the key server cannot read the chat server's user list",
+                ))
+            }
         }
     }
 }
@@ -243,6 +286,7 @@ async fn exchange(
         .limits
         .admit_address(peer.ip())
         .map_err(|m| refuse(Reason::Busy, m))?;
+    server.check_listed(&req.username)?;
     let newly_bound = server
         .store
         .check_binding(&req.username, &client_key, server.registration)

@@ -569,3 +569,50 @@ async fn a_restarted_server_keeps_its_identity_and_bindings() {
     assert_eq!(*c.key.mac_key_hex(), *s.key.mac_key_hex());
     srv.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tofu_gives_keys_only_to_users_of_the_chat_server() {
+    warm(&[SERVER_A, CLIENT_1, CLIENT_2]);
+    let tmp = tempfile::tempdir().unwrap();
+    let key_dir = tmp.path().join("keys");
+    seed_identity(&key_dir, key(SERVER_A));
+    let list = key_dir.join(common::userlist::FILE_NAME);
+    common::userlist::write(&list, ["user1", "user2"]).unwrap();
+    let l = list.clone();
+    let srv = TestServer::start_with(&key_dir, Registration::Tofu, 0, move |s| {
+        s.user_list = Some(l);
+    })
+    .await;
+
+    // A name the chat server does not know: refused, nothing bound, nothing stored.
+    let stranger = client(
+        &tmp.path().join("c0"),
+        srv.port,
+        "nobody",
+        Some(key(CLIENT_2)),
+    );
+    let before = snapshot(&key_dir);
+    let (why, msg) = refused(key_step(&stranger).await);
+    assert_eq!(why, Reason::NotAUser);
+    assert!(msg.contains("nobody is not a user"), "{msg}");
+    assert_eq!(snapshot(&key_dir), before, "nothing bound");
+    assert!(!stranger.session_key_path().exists());
+
+    // A listed user is bound on first use, as before.
+    let f1 = client(
+        &tmp.path().join("c1"),
+        srv.port,
+        "user1",
+        Some(key(CLIENT_1)),
+    );
+    key_step(&f1).await.expect("listed user gets a key");
+    assert!(srv.session_path("user1").exists());
+
+    // The list is read on every request: a user added later gets a key without a restart.
+    common::userlist::write(&list, ["user1", "user2", "nobody"]).unwrap();
+    key_step(&stranger).await.expect("added user gets a key");
+    // ...and a removed one no longer does.
+    common::userlist::write(&list, ["user2"]).unwrap();
+    assert_eq!(refused(key_step(&f1).await).0, Reason::NotAUser);
+    srv.stop().await;
+}

@@ -109,6 +109,7 @@ pub fn fixed_by_key_step(reason: &Reason) -> bool {
         | Reason::KeySize
         | Reason::ClientKeyMismatch
         | Reason::UnknownClient
+        | Reason::NotAUser
         | Reason::BadConfirm
         | Reason::Busy
         | Reason::Unknown(_) => false,
@@ -142,6 +143,7 @@ pub fn hint_for(reason: &Reason, program: &str) -> String {
         | Reason::KeySize
         | Reason::ClientKeyMismatch
         | Reason::UnknownClient
+        | Reason::NotAUser
         | Reason::BadConfirm
         | Reason::Busy
         | Reason::Unknown(_) => String::new(),

@@ -101,6 +101,8 @@ reasons! {
     ClientKeyMismatch = "KEY_MISMATCH", chat: false, key: true;
     /// Strict registration and the username has no registered key.
     UnknownClient = "UNKNOWN_CLIENT", chat: false, key: true;
+    /// Tofu registration and the username is not in the chat server's user list.
+    NotAUser = "NOT_A_USER", chat: false, key: true;
     /// The key confirmation names another key id or its MAC is wrong.
     BadConfirm = "BAD_CONFIRM", chat: false, key: true;
     /// Too many key exchanges running (sent instead of the hello), or the source address's or
