@@ -18,10 +18,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use crate::admin::{validate_nickname, validate_password, validate_username};
+use crate::admin::{validate_nickname, validate_password};
 use crate::db::{ImportAction, ImportUser, UserStore};
 use crate::roster::{self, RosterRow, SourceKind};
 use common::crypto::password::hash_password;
+use common::protocol::check_username;
 
 /// File name of the class sheet.
 pub const SHEET_NAME: &str = "passwords.csv";
@@ -211,7 +212,7 @@ fn check_row(
     if username.is_empty() {
         return Err("the username is empty".into());
     }
-    validate_username(username).map_err(|e| e.to_string())?;
+    check_username(username)?;
     if nickname.is_empty() {
         return Err(format!("{username}: the nickname is empty"));
     }
