@@ -41,6 +41,8 @@ APT_PACKAGES=(
     fonts-noto-cjk fonts-noto-color-emoji
     # misc tools used by tests / scripts / benchmarks
     openssl ngircd mariadb-client
+    # scripts/dist.sh: one .zip per client folder
+    zip unzip
 )
 
 missing=()

@@ -34,10 +34,31 @@ wait_port() {
 }
 wait_port "$kp"; wait_port "$cp_"
 
+# One zip per folder, holding the program named after the folder and its config.
+zipped=$(unzip -Z1 "$tmp/dist/client_wy.zip")
+for f in client_wy/client_wy client_wy/client.toml client_wy/client_private.pem client_wy/server_public.pem; do
+    grep -qx "$f" <<<"$zipped" || { echo "dist-test: FAIL: client_wy.zip lacks $f"; exit 1; }
+done
+
 cd /  # a different working directory: the clients must find client.toml beside themselves
 for c in client_wy client_dz; do
     "$tmp/classmate-$c/Desktop/$c/$c" key
 done
+# A folder whose client.toml names another student (dist registers each folder's key for its own
+# username only, registration = "strict") is refused, and told why; so is a name with no key.
+refused_because() { # $1 = username to put in a copy of client_dz, $2 = text the refusal must contain
+    local d="$tmp/intruder-$1/client_dz"
+    mkdir -p "$(dirname "$d")"; cp -r "$tmp/classmate-client_dz/Desktop/client_dz" "$d"; rm -f "$d/session_key.txt"
+    sed -i "s/^username = .*/username = \"$1\"/" "$d/client.toml"
+    if "$d/client_dz" key >"$tmp/intruder.out" 2>&1; then
+        echo "dist-test: FAIL: a folder claiming $1 got a session key"; exit 1
+    fi
+    grep -qF "$2" "$tmp/intruder.out" || { echo "dist-test: FAIL: refusal for $1 does not say \"$2\":"; cat "$tmp/intruder.out"; exit 1; }
+    test ! -e "$d/session_key.txt"
+}
+refused_because user1 "user1 is registered with another client key"
+refused_because ghost "ghost is not registered"
+echo "dist-test: another student's username and an unknown username are refused at the key step" 
 test -s "$tmp/classmate-client_wy/Desktop/client_wy/session_key.txt"
 test -s "$tmp/teacher-pc/keys/sessions/user1.txt"
 

@@ -1,69 +1,187 @@
 #!/usr/bin/env bash
 # Build the programs and lay out portable folders under dist/:
-#   dist/server/      server, server_key, server.toml, server_key.toml, sql/, keys/ (server identity)
-#   dist/client_wy/   client_wy, client.toml, README.txt, server_public.pem   (likewise client_dz, client_cxk)
-# Copy dist/server to the teacher's PC and one client folder to each student's PC.
+#   dist/server/             server, server_key, server.toml, server_key.toml, sql/, keys/, data/
+#   dist/client_<user>/      one per user of the chat server: client_<user> (the client program,
+#                            named after its folder), client.toml (server_host, both ports,
+#                            username), server_public.pem, a client key pair registered with
+#                            server_key, README.txt (中文, then English)
+#   dist/client_<user>.zip   the same folder, zipped, to hand out by USB stick or shared drive
+#   dist/passwords.csv       the class sheet (initial passwords of imported users), if any
+# The seed users keep their folder names client_wy (user1), client_dz (user2), client_cxk (user3).
 #
-#   scripts/dist.sh            release build (default)
-#   scripts/dist.sh --debug    reuse the test build (faster; used by scripts/dist-test.sh)
-#   DIST_DIR=/path scripts/dist.sh
+#   scripts/dist.sh --host 192.168.1.10              host = the teacher PC as students reach it
+#   scripts/dist.sh --host 192.168.1.10 --roster class.xlsx   import the roster first
+#   scripts/dist.sh --debug ...                       reuse the test build (scripts/dist-test.sh)
+#   DIST_DIR=/path scripts/dist.sh ...
 #
-# The server identity in dist/server/keys is created once and kept on later runs, so clients
-# already handed out stay pinned to it.
+# Run it again after importing more students or to change --host: dist/server's database, keys,
+# configs and registered client keys are kept; folders are added, and existing ones updated
+# (program, client.toml, server_public.pem, README) without touching their key pair.
+# server_key runs with registration = "strict": only the keys made here get session keys, so no
+# student can claim another's username.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/bootstrap.sh
+scripts/bootstrap.sh >/dev/null
 export PATH="/usr/local/bin:$PATH"
 
-profile=release
-[ "${1:-}" = "--debug" ] && profile=debug
+profile=dist
+host=127.0.0.1
+roster=
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --debug) profile=debug ;;
+        --host) host="${2:?--host needs an address}"; shift ;;
+        --host=*) host="${1#--host=}" ;;
+        --roster) roster="${2:?--roster needs a file}"; shift ;;
+        --roster=*) roster="${1#--roster=}" ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        *) echo "dist.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+case "$host" in
+    *[!A-Za-z0-9.:_-]*|"") echo "dist.sh: --host $host: use an IP address or a host name" >&2; exit 2 ;;
+esac
+[ -z "$roster" ] || roster=$(realpath "$roster")
 dist="${DIST_DIR:-dist}"
-clients=(client_wy client_dz client_cxk)
 
-if [ "$profile" = release ]; then
-    cargo build --release -p server -p server_key -p client_wy -p client_dz -p client_cxk
+# `dist`: release, stripped, no debug info (Cargo.toml [profile.dist]); release keeps line
+# tables for benchmarks and profiling.
+bins=(--bin server --bin server_key --bin client)
+if [ "$profile" = dist ]; then
+    cargo build --profile dist -p server -p server_key -p client_app "${bins[@]}"
 else
-    cargo build -p server -p server_key -p client_wy -p client_dz -p client_cxk
+    cargo build -p server -p server_key -p client_app "${bins[@]}"
 fi
 bin="target/$profile"
 
-mkdir -p "$dist/server/sql"
-install -m 0755 "$bin/server" "$bin/server_key" "$dist/server/"
-cp sql/*.sql sql/README.md "$dist/server/sql/" 2>/dev/null || cp sql/* "$dist/server/sql/"
-# Both servers in one folder: the session keys server_key writes are where server reads them.
-sed -e 's|^session_key_dir = .*|session_key_dir = "keys/sessions"|' server/server.toml > "$dist/server/server.toml"
-cp server_key/server_key.toml "$dist/server/server_key.toml"
-cat > "$dist/server/README.txt" <<'TXT'
-mini-chat server folder (teacher's PC)
+srv="$dist/server"
+mkdir -p "$srv/sql"
+install -m 0755 "$bin/server" "$bin/server_key" "$srv/"
+cp sql/*.sql sql/README.md "$srv/sql/"
+# Configs are written once; a re-run keeps the teacher's edits. Both servers in one folder: the
+# session keys server_key writes are where server reads them, and so is the user list.
+if [ ! -f "$srv/server.toml" ]; then
+    sed -e 's|^session_key_dir = .*|session_key_dir = "keys/sessions"|' server/server.toml > "$srv/server.toml"
+fi
+if [ ! -f "$srv/server_key.toml" ]; then
+    sed -e 's|^registration = .*|registration = "strict"|' server_key/server_key.toml > "$srv/server_key.toml"
+fi
+grep -q '^registration = "strict"' "$srv/server_key.toml" ||
+    echo "dist.sh: WARNING: $srv/server_key.toml is not registration = \"strict\": students can claim unclaimed names" >&2
+cat > "$srv/README.txt" <<'TXT'
+mini-chat 服务器文件夹（教师机） / server folder (teacher's PC)
 
-  ./server_key          key distribution server (port 8091); prints its key fingerprint
-  ./server              chat server (port 8090); creates data/mini_chat.db with user1..user3 / 111111
-  ./server user add NAME NICKNAME      add a user (also: user passwd, user list, user remove)
-  ./server_key clients list            which client key is bound to which username
+  ./server user import 名单.xlsx      导入学生名单（CSV 或 xlsx：username,nickname[,password]）；
+                                      初始密码写在 data/passwords.csv
+  ./server_key                        密钥分发服务器（端口 8091，registration = "strict"）
+  ./server                            聊天服务器（端口 8090）
+  ./server user list | add | passwd | remove
+  ./server_key clients list           哪个用户名登记了哪个客户端密钥
 
-Open TCP ports 8090 and 8091 in this PC's firewall. Students need this PC's IP address in
-their client.toml (server_host). Keep keys/server_private.pem secret.
+  ./server user import roster.xlsx    import a class (CSV or xlsx: username,nickname[,password]);
+                                      initial passwords go to data/passwords.csv
+  ./server_key                        key distribution server (port 8091, registration = "strict")
+  ./server                            chat server (port 8090)
+
+Open TCP ports 8090 and 8091 in this PC's firewall. After importing students, run
+scripts/dist.sh --host <this PC's address> again to make their folders.
+Keep keys/server_private.pem and data/passwords.csv secret.
 TXT
-"$dist/server/server_key" --config "$dist/server/server_key.toml" init
+cfg=(--config "$srv/server.toml")
+"$srv/server_key" --config "$srv/server_key.toml" init
+# Creates the database if needed and writes the user list (keys/chat_users.txt) for server_key.
+"$srv/server" "${cfg[@]}" user list >/dev/null
+if [ -n "$roster" ]; then
+    "$srv/server" "${cfg[@]}" user import "$roster"
+fi
 
-for c in "${clients[@]}"; do
-    d="$dist/$c"
+port_of() { sed -n 's/^listen *= *"\(.*\)"/\1/p' "$1" | sed 's/.*://' | head -n1; }
+chat_port=$(port_of "$srv/server.toml"); chat_port=${chat_port:-8090}
+key_port=$(port_of "$srv/server_key.toml"); key_port=${key_port:-8091}
+user_list="$srv/keys/chat_users.txt"
+[ -s "$user_list" ] || { echo "dist.sh: no user list at $user_list (user_list set elsewhere in server.toml?)" >&2; exit 1; }
+pem="$srv/keys/server_public.pem"
+fingerprint=$("$srv/server_key" --config "$srv/server_key.toml" init | sed -n 's/.*fingerprint \(.*\))/\1/p')
+
+folder_of() {
+    case "$1" in
+        user1) echo client_wy ;;
+        user2) echo client_dz ;;
+        user3) echo client_cxk ;;
+        *) echo "client_$1" ;;
+    esac
+}
+
+made=()
+while read -r user; do
+    case "$user" in ''|'#'*) continue ;; esac
+    name=$(folder_of "$user")
+    d="$dist/$name"
     mkdir -p "$d"
-    install -m 0755 "$bin/$c" "$d/"
-    # Never overwrite a folder's own edited config or keys on a re-run.
-    [ -f "$d/client.toml" ] || cp "$c/client.toml" "$d/client.toml"
-    cp "$dist/server/keys/server_public.pem" "$d/server_public.pem"
+    if [ "$profile" = debug ]; then
+        # The test build keeps debug info (~100 MB); forty copies of it would fill a disk.
+        strip -o "$d/$name" "$bin/client" && chmod 0755 "$d/$name"
+    else
+        install -m 0755 "$bin/client" "$d/$name"
+    fi
+    language=zh
+    [ -f "$d/client.toml" ] && grep -q '^language *= *"en"' "$d/client.toml" && language=en
+    cat > "$d/client.toml" <<TOML
+# $name: mini-chat client folder of $user, made by scripts/dist.sh.
+# The key files (client_private.pem, server_public.pem, session_key.txt) live beside this file,
+# so the whole folder can be copied anywhere.
+
+# The teacher's PC running server_key and server, and their ports.
+server_host = "$host"
+chat_port = $chat_port
+key_port = $key_port
+# Login name: this folder's client key is registered for this name only.
+username = "$user"
+# "zh" (中文) or "en".
+language = "$language"
+TOML
+    cp "$pem" "$d/server_public.pem"
+    "$srv/server_key" --config "$srv/server_key.toml" clients provision "$user" "$d" >/dev/null
+    if [ "$user" = user1 ] || [ "$user" = user2 ] || [ "$user" = user3 ]; then
+        pw_zh="演示账号，密码 111111"; pw_en="demo account, password 111111"
+    else
+        pw_zh="老师发给你的初始密码"
+        pw_en="the initial password from your teacher"
+    fi
     cat > "$d/README.txt" <<TXT
-mini-chat client folder: $c ($(grep '^username' "$c/client.toml" | cut -d'"' -f2))
+mini-chat 客户端文件夹：$name（用户名 $user）
 
-1. Set server_host in client.toml to the IP address of the PC running server_key and server.
-2. ./$c key        key distribution: gets your DES session key in a signed digital envelope
-                   (first run also creates your RSA key pair in this folder)
-3. ./$c            the chat window   (or: ./$c cli   for the terminal; password 111111 by default)
+1. ./$name key     密钥分发：从 $host:$key_port 取得你的 DES 会话密钥（数字信封，服务器签名）。
+                   本文件夹的客户端密钥已在服务器登记，只能用于用户名 $user。
+2. ./$name         聊天窗口（或 ./$name cli 用终端）。密码：$pw_zh。
 
-server_public.pem is the server's key: the key step refuses any other server.
-This folder can be copied anywhere; it finds client.toml beside the program.
-Chinese text needs a CJK font (Debian/Ubuntu: fonts-noto-cjk; emoji: fonts-noto-color-emoji).
+server_public.pem 是服务器的公钥（指纹 $fingerprint）：密钥分发只接受这台服务器。
+整个文件夹可以复制到任何位置；程序在自身旁边找 client.toml。请不要把文件夹借给别人。
+在 Windows 上程序名是 $name.exe。中文需要 CJK 字体（Debian/Ubuntu：fonts-noto-cjk）。
+
+----------------------------------------------------------------------------------------------
+mini-chat client folder: $name (username $user)
+
+1. ./$name key     key distribution: gets your DES session key from $host:$key_port in a
+                   digital envelope signed by the server. This folder's client key is
+                   registered with the server for username $user only.
+2. ./$name         the chat window (or ./$name cli for the terminal). Password: $pw_en.
+
+server_public.pem is the server's public key (fingerprint $fingerprint): the key step refuses
+any other server. The folder can be copied anywhere; the program finds client.toml beside
+itself. Do not lend your folder to anyone. Chinese text needs a CJK font (fonts-noto-cjk).
 TXT
-done
-echo "dist.sh: built $profile into $dist/ (server, ${clients[*]})"
+    (cd "$dist" && rm -f "$name.zip" && zip -qr "$name.zip" "$name" -x "$name/session_key.txt")
+    made+=("$name")
+done < "$user_list"
+
+sheet="$srv/data/passwords.csv"
+if [ -f "$sheet" ]; then
+    install -m 0600 "$sheet" "$dist/passwords.csv"
+fi
+size=$(stat -c %s "$dist/${made[0]}/${made[0]}")
+echo "dist.sh: built $profile into $dist/: server and ${#made[@]} client folders (+ .zip) for $host:$chat_port/$key_port"
+echo "dist.sh: client program (as copied) $((size / 1024)) KiB, server $(( $(stat -c %s "$bin/server") / 1024 )) KiB, server_key $(( $(stat -c %s "$bin/server_key") / 1024 )) KiB"
+[ -f "$sheet" ] && echo "dist.sh: class sheet (initial passwords; keep it private): $dist/passwords.csv"
+exit 0

@@ -38,18 +38,29 @@ enum Command {
 
 /// Run the client program named `program` whose source folder is `manifest_dir`.
 pub fn main(program: &str, manifest_dir: &str) -> ExitCode {
+    run(program, Some(Path::new(manifest_dir)))
+}
+
+/// The generic client that `scripts/dist.sh` copies into every student's folder under the
+/// folder's name (`client_s01`): the program name is the executable's own file name, and
+/// `client.toml` is looked for beside the executable, then in the working directory.
+pub fn main_generic() -> ExitCode {
+    let program = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "client".to_owned());
+    run(&program, None)
+}
+
+fn run(program: &str, dev_dir: Option<&Path>) -> ExitCode {
     let about = format!(
         "{program}: mini-chat client. Run `{program} key` first (key distribution), then `{program}` (chat window) or `{program} cli` (terminal)."
     );
-    let cli = Cli::parse_from_about(about);
+    let cli = Cli::parse_from_about(program, about);
     // Local time offset must be read before any thread starts (the time crate refuses later).
     crate::format::init_local_offset();
     common::logging::init("warn");
-    let folder = match ClientFolder::find(
-        cli.config.as_deref(),
-        Some(Path::new(manifest_dir)),
-        program,
-    ) {
+    let folder = match ClientFolder::find(cli.config.as_deref(), dev_dir, program) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("{program}: {e}");
@@ -70,9 +81,16 @@ pub fn main(program: &str, manifest_dir: &str) -> ExitCode {
 }
 
 impl Cli {
-    fn parse_from_about(about: String) -> Self {
+    fn parse_from_about(program: &str, about: String) -> Self {
         use clap::{CommandFactory, FromArgMatches};
-        let matches = Self::command().about(about).get_matches();
+        // Named after the program, so `client_s01 -V` and the usage lines say client_s01.
+        // clap keeps names as `&'static str`; this runs once per process.
+        let name: &'static str = Box::leak(program.to_owned().into_boxed_str());
+        let matches = Self::command()
+            .name(name)
+            .bin_name(program.to_owned())
+            .about(about)
+            .get_matches();
         Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
     }
 }

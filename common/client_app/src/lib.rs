@@ -14,4 +14,4 @@ pub mod format;
 pub mod gui;
 pub mod keystep;
 
-pub use entry::main;
+pub use entry::{main, main_generic};
