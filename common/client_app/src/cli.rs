@@ -10,11 +10,14 @@ use std::time::Duration;
 
 use common::client::chat_client::{CloseReason, Incoming, SessionEvent, login, spawn_session};
 use common::client::folder::ClientFolder;
+use common::client::texts::t;
+use common::client::texts::{Ctx, reason_text};
 use common::config::Language;
 use common::protocol::chat::{ClientRequest, ServerEvent};
 use tokio::sync::mpsc;
 
 use crate::format::{Typed, cli_line, notice_line, online_list, parse_typed};
+use crate::gui::logic::render::one_line;
 
 /// The password: `CHAT_PASSWORD`, else a prompt without echo.
 fn password(folder: &ClientFolder) -> std::io::Result<String> {
@@ -30,9 +33,13 @@ pub fn run(folder: &ClientFolder) -> ExitCode {
     let pw = match password(folder) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!(
-                "{program}: cannot read the password ({e}); set CHAT_PASSWORD or run in a terminal"
-            );
+            let text = match folder.config.language {
+                Language::Zh => format!("无法读取密码（{e}）。请在终端窗口里运行，或设置 CHAT_PASSWORD。"),
+                Language::En => format!(
+                    "cannot read the password ({e}); run it in a terminal window or set CHAT_PASSWORD"
+                ),
+            };
+            eprintln!("{program}: {text}");
             return ExitCode::FAILURE;
         }
     };
@@ -49,18 +56,22 @@ pub fn run(folder: &ClientFolder) -> ExitCode {
 async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
     let program = &folder.program;
     let me = folder.config.username.clone();
-    let zh = folder.config.language == Language::Zh;
+    let lang = folder.config.language;
+    let zh = lang == Language::Zh;
+    let ctx = Ctx::terminal(lang, program);
     let (sender, receiver, info) = match login(folder, &pw, Duration::from_secs(15)).await {
         Ok(x) => x,
         Err(e) => {
-            eprintln!("{program}: login failed: {e}");
+            let head = t(lang, "登录失败", "login failed");
+            eprintln!("{program}: {head}: {}", e.localized(ctx));
             return ExitCode::FAILURE;
         }
     };
     drop(pw);
+    let (as_, to) = (t(lang, "已登录", "logged in as"), t(lang, "服务器", "to"));
     eprintln!(
-        "{program}: logged in as {} ({}) to {}",
-        info.nickname,
+        "{program}: {as_} {} ({}), {to} {}",
+        one_line(&info.nickname),
         info.username,
         folder.chat_addr()
     );
@@ -106,7 +117,7 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
                     if let ClientRequest::Chat { text, .. } = &req
                         && let Err(why) = common::protocol::chat::check_text(text)
                     {
-                        eprintln!("not sent: {why}");
+                        eprintln!("{}: {why}", t(lang, "没有发送", "not sent"));
                         continue;
                     }
                     if matches!(req, ClientRequest::Chat { .. }) {
@@ -130,25 +141,31 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
                         }
                         eprintln!("* {}", notice_line(&n, zh));
                     }
-                    ServerEvent::UserList(users) => eprintln!("* online: {}", online_list(&users)),
+                    ServerEvent::UserList(users) => eprintln!("* {}: {}", t(lang, "在线", "online"), online_list(&users)),
                     ServerEvent::LoginOk { .. } | ServerEvent::UserListPart(_) | ServerEvent::Pong => {}
                 },
                 Some(SessionEvent::Incoming(Incoming::ServerError(e))) => {
-                    eprintln!("{program}: {} ({}){}", e.message, e.reason, common::client::chat_client::hint_for(&e.reason, program));
+                    eprintln!("{program}: {}", reason_text(&e.reason, &e.message, ctx));
                 }
                 Some(SessionEvent::Incoming(Incoming::Rejected { why, .. })) => {
-                    eprintln!("{program}: warning: dropped a frame from the server that failed its checks: {why}");
+                    let head = t(lang, "警告：丢弃了一个未通过校验的帧", "warning: dropped a frame from the server that failed its checks");
+                    eprintln!("{program}: {head}: {}", one_line(&why));
                 }
                 Some(SessionEvent::NotSent { why, .. }) => {
-                    eprintln!("{program}: not sent: {why}");
+                    eprintln!("{program}: {}", why.localized(lang));
                 }
                 Some(SessionEvent::Sent { .. }) => {}
                 Some(SessionEvent::Closed { reason }) => {
-                    if reason == CloseReason::LoggedOut {
-                        eprintln!("{program}: logged out");
+                    let Some(text) = reason.localized(ctx) else {
+                        eprintln!("{program}: {}", t(lang, "已退出登录", "logged out"));
                         return ExitCode::SUCCESS;
+                    };
+                    // A server error was printed when it arrived: say only that we are done.
+                    if matches!(reason, CloseReason::ServerError(_)) {
+                        eprintln!("{program}: {}", t(lang, "连接已断开", "disconnected"));
+                    } else {
+                        eprintln!("{program}: {text}");
                     }
-                    eprintln!("{program}: disconnected: {reason}");
                     return ExitCode::from(2);
                 }
                 None => return ExitCode::from(2),

@@ -22,6 +22,26 @@ pub fn clock(time_ms: u64) -> String {
     format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
 }
 
+/// An RFC 3339 time (such as a key's `expires_at`, stored in UTC) as `YYYY-MM-DD HH:MM` in
+/// local time; text that does not parse is returned as it is.
+pub fn local_time(rfc3339: &str) -> String {
+    let offset = LOCAL_OFFSET.get().copied().unwrap_or(time::UtcOffset::UTC);
+    match time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339) {
+        Ok(t) => {
+            let t = t.to_offset(offset);
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute()
+            )
+        }
+        Err(_) => rfc3339.to_owned(),
+    }
+}
+
 /// Make text safe to show: control characters (NUL, ESC, ...), the Unicode line/paragraph
 /// separators and the bidi overrides become visible `\u{..}` escapes instead of truncating,
 /// corrupting or reordering the display (or forging a line for a reader that splits on U+2028);

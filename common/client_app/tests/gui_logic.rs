@@ -203,9 +203,9 @@ fn missing_or_expired_key_offers_the_key_step() {
         path: "/x/session_key.txt".into(),
         program: "client_wy".into(),
     };
-    let f = login_failure(&e);
+    let f = login_failure(&e, Language::Zh);
     assert!(f.needs_key_step);
-    assert!(f.message.contains("client_wy key"), "{}", f.message);
+    assert!(f.message.contains("获取密钥并登录"), "{}", f.message);
     match login_dialog(&f, Language::Zh) {
         LoginDialog::OfferKeyStep { text, cancel, run } => {
             assert!(text.starts_with("登录失败"), "{text}");
@@ -221,7 +221,7 @@ fn missing_or_expired_key_offers_the_key_step() {
         program: "client_wy".into(),
     };
     assert!(matches!(
-        login_dialog(&login_failure(&e), Language::En),
+        login_dialog(&login_failure(&e, Language::En), Language::En),
         LoginDialog::OfferKeyStep { .. }
     ));
     let e = LoginError::Refused {
@@ -230,7 +230,7 @@ fn missing_or_expired_key_offers_the_key_step() {
         hint: String::new(),
     };
     assert!(matches!(
-        login_dialog(&login_failure(&e), Language::En),
+        login_dialog(&login_failure(&e, Language::En), Language::En),
         LoginDialog::OfferKeyStep { .. }
     ));
 }
@@ -242,10 +242,12 @@ fn other_login_failures_explain_what_to_do() {
         message: "wrong username or password".into(),
         hint: " - check the username and password".into(),
     };
-    match login_dialog(&login_failure(&e), Language::En) {
+    match login_dialog(&login_failure(&e, Language::En), Language::En) {
         LoginDialog::Alert(text) => {
             assert!(text.starts_with("Login failed:\n"), "{text}");
-            assert!(text.contains("check the username and password"), "{text}");
+            assert!(text.contains("Wrong username or password"), "{text}");
+            // The server's words are not shown for a known reason.
+            assert!(!text.contains("wrong username or password"), "{text}");
         }
         other => panic!("expected an alert, got {other:?}"),
     }
@@ -254,10 +256,10 @@ fn other_login_failures_explain_what_to_do() {
         port: 8090,
         source: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused"),
     };
-    let LoginDialog::Alert(text) = login_dialog(&login_failure(&e), Language::Zh) else {
+    let LoginDialog::Alert(text) = login_dialog(&login_failure(&e, Language::Zh), Language::Zh) else {
         panic!("alert expected")
     };
-    assert!(text.contains("firewall"), "{text}");
+    assert!(text.contains("防火墙") && text.contains("8090"), "{text}");
     assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
     let f = LoginFailure {
         message: "x".into(),

@@ -301,7 +301,8 @@ impl Controller {
         self.set_phase(self.phase.key_step_done());
         match result {
             Ok(o) => {
-                let summary = format!("{} ({}), {}", o.key_id, o.expires_at, o.server_fingerprint);
+                let until = crate::format::local_time(&o.expires_at);
+                let summary = format!("{} (→ {until}), {}", o.key_id, o.server_fingerprint);
                 let text = format!("{}: {} {summary}", l.key_step_done, l.session_key_info);
                 if self.phase.in_chat() {
                     let up = self.state.add(Entry::info(text, now_ms()));
@@ -314,7 +315,7 @@ impl Controller {
             }
             Err(why) => {
                 self.login.status.set_label(l.key_step_failed);
-                let why = why.to_string();
+                let why = why.localized(common::client::texts::Ctx::gui(self.lang));
                 self.alert(l.key_step_failed, &key_step_failed_text(&why, self.lang));
             }
         }

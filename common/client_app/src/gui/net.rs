@@ -111,10 +111,18 @@ impl Net {
             }
             NetCmd::Reconnect => match self.password.clone() {
                 Some(pw) => self.login(pw).await,
-                None => self.ui.send(UiMsg::LoginFailed(LoginFailure {
-                    message: "there is no earlier login to repeat".into(),
-                    needs_key_step: false,
-                })),
+                None => {
+                    let failure = LoginFailure {
+                        message: common::client::texts::t(
+                            self.folder.config.language,
+                            "没有可以重复的登录，请重新输入密码登录。",
+                            "There is no earlier login to repeat; log in with your password again.",
+                        )
+                        .into(),
+                        needs_key_step: false,
+                    };
+                    self.ui.send(UiMsg::LoginFailed(failure));
+                }
             },
             NetCmd::Request(ClientRequest::Logout) => self.logout().await,
             NetCmd::Request(req) => self.request(req).await,
@@ -170,7 +178,11 @@ impl Net {
         let folder = &self.folder;
         let result = async {
             let file = load_session_key(folder)?;
-            let key_info = format!("{} (→ {})", file.key.key_id, file.key.expires_rfc3339());
+            let key_info = format!(
+                "{} (→ {})",
+                file.key.key_id,
+                crate::format::local_time(&file.key.expires_rfc3339())
+            );
             let (sender, receiver, info) =
                 login_with_key(folder, Arc::new(file.key), &password, LOGIN_TIMEOUT).await?;
             Ok((Session::new(sender, receiver), info, key_info))
@@ -186,7 +198,10 @@ impl Net {
                     key_info,
                 });
             }
-            Err(e) => self.ui.send(UiMsg::LoginFailed(login_failure(&e))),
+            Err(e) => {
+                let failure = login_failure(&e, folder.config.language);
+                self.ui.send(UiMsg::LoginFailed(failure));
+            }
         }
     }
 

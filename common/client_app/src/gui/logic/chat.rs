@@ -5,7 +5,8 @@
 
 use std::collections::VecDeque;
 
-use common::client::chat_client::{CloseReason, NotSentReason, hint_for};
+use common::client::chat_client::{CloseReason, NotSentReason};
+use common::client::texts::{Ctx, reason_text};
 use common::config::Language;
 use common::protocol::chat::{
     ChatLine, ClientRequest, ErrorMsg, NoticeKind, OnlineUser, ServerEvent, check_text,
@@ -195,21 +196,27 @@ impl ChatState {
     /// A `1009` error from the server (the connection closes after it).
     pub fn on_server_error(&mut self, e: ErrorMsg, now_ms: u64) -> Update {
         let ErrorMsg { reason, message } = e;
-        let hint = hint_for(&reason, &self.program);
-        let text = format!("{}: {message} ({reason}){hint}", self.l().server_error);
+        let text = format!(
+            "{}: {}",
+            self.l().server_error,
+            reason_text(&reason, &message, Ctx::gui(self.lang))
+        );
         self.add(Entry::system(text, now_ms))
     }
 
     /// A frame that failed its checks was dropped; `wire` is what arrived.
     pub fn on_rejected(&mut self, why: &str, wire: String, now_ms: u64) -> Update {
-        let mut e = Entry::system(format!("{}: {why}", self.l().frame_rejected), now_ms);
+        // `why` is the check that failed (English, from the crypto layer): the frame view
+        // beneath shows what arrived; the student gets the local sentence only.
+        let _ = why;
+        let mut e = Entry::system(self.l().frame_rejected.to_owned(), now_ms);
         e.wires.push((WireDir::Rejected, wire));
         self.add(e)
     }
 
     /// A message was refused locally (too large to send) and never left.
     pub fn on_not_sent(&mut self, why: &NotSentReason, now_ms: u64) -> Update {
-        let text = format!("{}: {why}", self.l().not_sent);
+        let text = format!("{}: {}", self.l().not_sent, why.localized(self.lang));
         self.add(Entry::system(text, now_ms))
     }
 
@@ -242,10 +249,9 @@ impl ChatState {
             CloseReason::ServerError(_) => {
                 Some(format!("{}. {}", l.connection_lost, l.click_reconnect))
             }
-            other => Some(format!(
-                "{}: {other}. {}",
-                l.connection_lost, l.click_reconnect
-            )),
+            other => other
+                .localized(Ctx::gui(self.lang))
+                .map(|why| format!("{}: {why}", l.connection_lost)),
         };
         if let Some(text) = text {
             self.record(Entry::system(text, now_ms), &mut up);

@@ -2,6 +2,7 @@
 //! or key step becomes a dialog (offering the key step when that would fix it).
 
 use common::client::chat_client::LoginError;
+use common::client::texts::Ctx;
 use common::config::Language;
 use common::protocol::consts::MAX_PASSWORD_LEN;
 
@@ -11,16 +12,16 @@ use super::render::wrap_text;
 /// A failed login as the GUI thread gets it from the network thread.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginFailure {
-    /// `LoginError`'s message, which already says what to do next.
+    /// The localized text of the `LoginError`: what happened and what to do next.
     pub message: String,
     /// Running the key step would fix it (missing, expired or mismatched session key).
     pub needs_key_step: bool,
 }
 
-/// Summarise a [`LoginError`] for the GUI thread.
-pub fn login_failure(e: &LoginError) -> LoginFailure {
+/// Summarise a [`LoginError`] for the GUI thread, in `lang` (the client's own text table).
+pub fn login_failure(e: &LoginError, lang: Language) -> LoginFailure {
     LoginFailure {
-        message: e.to_string(),
+        message: e.localized(Ctx::gui(lang)),
         needs_key_step: e.needs_key_step(),
     }
 }

@@ -33,8 +33,16 @@ pub fn wrap_text(text: &str, max_cols: usize) -> String {
                     col += 1;
                 }
             }
-            out.push_str(word);
-            col += w;
+            // A run without spaces (Chinese text, a long path) breaks between characters.
+            for ch in word.chars() {
+                let cw = width(ch);
+                if col > 0 && col + cw > max_cols {
+                    out.push('\n');
+                    col = 0;
+                }
+                out.push(ch);
+                col += cw;
+            }
         }
     }
     out

@@ -1,0 +1,591 @@
+//! The client's own text table: every error and refusal a student sees, in Chinese (the default)
+//! and English, chosen by [`Reason`] or by the client's error kind.
+//!
+//! Text that came from the network (a `1009`/`1109` message, a frame's rejection detail) is never
+//! shown as an instruction: the local text says what happened and what to do; the server's words
+//! appear, if at all, only for a reason this build does not know, quoted after the local text
+//! ([`quoted`]). Each function here is an exhaustive `match`, so a new reason or error kind does
+//! not compile until it has both texts; `tests` checks every one has both languages.
+
+use crate::client::chat_client::{CloseReason, LoginError, NotSentReason};
+use crate::client::key_client::KeyStepError;
+use crate::config::Language;
+use crate::protocol::reason::Reason;
+
+/// Where the text is shown: the remedy for a stale key differs (a button in the GUI, a command
+/// in the terminal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface<'a> {
+    /// The FLTK windows: the dialog that follows offers the key step.
+    Gui,
+    /// The terminal mode and the key step's output: `program` is `client_xx`.
+    Terminal { program: &'a str },
+}
+
+/// The language and the surface a text is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ctx<'a> {
+    pub lang: Language,
+    pub surface: Surface<'a>,
+}
+
+impl<'a> Ctx<'a> {
+    /// Text for the terminal mode of `program`.
+    pub fn terminal(lang: Language, program: &'a str) -> Self {
+        Self {
+            lang,
+            surface: Surface::Terminal { program },
+        }
+    }
+
+    /// Text for the GUI.
+    pub fn gui(lang: Language) -> Self {
+        Self {
+            lang,
+            surface: Surface::Gui,
+        }
+    }
+
+    fn zh(&self) -> bool {
+        self.lang == Language::Zh
+    }
+
+    /// "Get a new key": the key step's remedy on this surface.
+    fn get_key(&self) -> String {
+        match (self.surface, self.zh()) {
+            (Surface::Gui, true) => "请点击“获取密钥并登录”重新获取密钥。".into(),
+            (Surface::Gui, false) => "Click \"Get key and log in\" to get a new key.".into(),
+            (Surface::Terminal { program }, true) => {
+                format!("请先运行 {program} key 重新获取密钥，再登录。")
+            }
+            (Surface::Terminal { program }, false) => {
+                format!("Run {program} key to get a new key, then log in again.")
+            }
+        }
+    }
+
+    /// "Log in again".
+    fn again(&self) -> &'static str {
+        match (self.surface, self.zh()) {
+            (Surface::Gui, true) => "请点击“重新连接”。",
+            (Surface::Gui, false) => "Click \"Reconnect\".",
+            (Surface::Terminal { .. }, true) => "请重新运行程序登录。",
+            (Surface::Terminal { .. }, false) => "Start the program again to log in.",
+        }
+    }
+
+    fn pick(&self, zh: impl Into<String>, en: impl Into<String>) -> String {
+        if self.zh() { zh.into() } else { en.into() }
+    }
+}
+
+/// Pick the text for `lang`.
+pub fn t(lang: Language, zh: &'static str, en: &'static str) -> &'static str {
+    match lang {
+        Language::Zh => zh,
+        Language::En => en,
+    }
+}
+
+/// Network text as a quoted detail: one line, at most 120 characters, in quotation marks, after
+/// a label saying whose words they are. Never an instruction of ours.
+pub fn quoted(lang: Language, who_zh: &str, who_en: &str, text: &str) -> String {
+    let mut line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(120)
+        .collect();
+    if text.chars().count() > 120 {
+        line.push('…');
+    }
+    match lang {
+        Language::Zh => format!("（{who_zh}原话：“{line}”）"),
+        Language::En => format!(" ({who_en} said: \"{line}\")"),
+    }
+}
+
+/// What a `1009` (chat server) or `1109` (key server) refusal means and what to do about it.
+/// `server_message` is shown only, quoted, for a reason this build does not know.
+pub fn reason_text(reason: &Reason, server_message: &str, c: Ctx<'_>) -> String {
+    let key = c.get_key();
+    match reason {
+        Reason::BadLogin => c.pick(
+            "用户名或密码不对。请检查后重新输入（注意大小写和输入法）；忘记密码请找老师。",
+            "Wrong username or password. Check them and type again (mind Caps Lock); ask the teacher if you forgot it.",
+        ),
+        Reason::NoSessionKey => c.pick(
+            format!("服务器上没有你的会话密钥（可能还没做过密钥分发）。{key}"),
+            format!("The server has no session key for you (the key step was not done yet). {key}"),
+        ),
+        Reason::KeyExpired => c.pick(
+            format!("你的会话密钥已过期。{key}"),
+            format!("Your session key has expired. {key}"),
+        ),
+        Reason::KeyMismatch => c.pick(
+            format!("你的会话密钥已被替换（可能在别的电脑上重新获取过）。{key}"),
+            format!("Your session key was replaced (perhaps a new one was fetched on another PC). {key}"),
+        ),
+        Reason::LoggedInElsewhere => c.pick(
+            format!("这个账号在别的窗口或电脑上登录了，这里已退出。如果不是你本人，请告诉老师并修改密码；要在这里继续，{}", c.again()),
+            format!("This account logged in from another window or PC, so this one was logged out. If that was not you, tell the teacher and change your password. To continue here: {}", c.again()),
+        ),
+        Reason::ServerFull => c.pick(
+            "聊天服务器已满（在线人数达到上限）。请过一会儿再登录，或请老师调高 max_connections。",
+            "The chat server is full (too many people online). Try again in a while, or ask the teacher to raise max_connections.",
+        ),
+        Reason::Busy => c.pick(
+            "密钥服务器正忙（很多同学同时在获取密钥）。请等几秒钟再试一次。",
+            "The key server is busy (many students are getting keys at once). Wait a few seconds and try again.",
+        ),
+        Reason::DbUnavailable => c.pick(
+            "服务器暂时连不上用户数据库，不是你的问题。请告诉老师，稍后再试。",
+            "The server cannot reach its user database right now; it is not your fault. Tell the teacher and try again later.",
+        ),
+        Reason::Shutdown => c.pick(
+            format!("聊天服务器正在关闭或重启。请等一会儿，{}", c.again()),
+            format!("The chat server is shutting down or restarting. Wait a moment. {}", c.again()),
+        ),
+        Reason::Idle => c.pick(
+            format!("太久没有活动，服务器断开了连接。{}", c.again()),
+            format!("The server closed the connection after a long time without activity. {}", c.again()),
+        ),
+        Reason::TooSlow => c.pick(
+            format!("这台电脑接收消息太慢（网络很差或程序卡住），服务器断开了连接。{}", c.again()),
+            format!("This PC received messages too slowly (bad network or a frozen program), so the server closed the connection. {}", c.again()),
+        ),
+        Reason::Timeout => c.pick(
+            "服务器等你的程序回应等得太久，断开了连接。请检查网络后再试一次。",
+            "The server waited too long for your program and closed the connection. Check the network and try again.",
+        ),
+        Reason::BadFrame | Reason::TooLong | Reason::TooManyErrors | Reason::BadRequest => c.pick(
+            "服务器收到了它无法理解的数据，断开了连接。可能程序版本和服务器不一致：请向老师要最新的客户端文件夹。",
+            "The server received data it could not understand and closed the connection. The program may not match the server: ask the teacher for the current client folder.",
+        ),
+        Reason::Internal => c.pick(
+            "服务器内部出错，不是你的问题。请告诉老师，稍后再试。",
+            "Something went wrong inside the server; it is not your fault. Tell the teacher and try again later.",
+        ),
+        Reason::BadSignature | Reason::KeySize => c.pick(
+            "密钥服务器不接受这个文件夹里的客户端密钥（client_private.pem / client_public.pem）。请向老师要一个新的客户端文件夹。",
+            "The key server does not accept this folder's client key (client_private.pem / client_public.pem). Ask the teacher for a new client folder.",
+        ),
+        Reason::ClientKeyMismatch => c.pick(
+            "这个用户名已经绑定了另一台电脑（另一个客户端密钥）。请用你自己的客户端文件夹，或请老师解除绑定。",
+            "This username is bound to another PC (another client key). Use your own client folder, or ask the teacher to reset the binding.",
+        ),
+        Reason::UnknownClient => c.pick(
+            "密钥服务器不认识这个客户端（用户名还没有登记）。请检查 client.toml 里的 username，或请老师登记你的客户端。",
+            "The key server does not know this client (the username is not registered). Check username in client.toml, or ask the teacher to register your client.",
+        ),
+        Reason::BadConfirm => c.pick(
+            "密钥确认没有通过，新的密钥没有生效。请再运行一次密钥分发。",
+            "The key confirmation failed, so the new key was not accepted. Run the key step again.",
+        ),
+        Reason::Unknown(token) => {
+            let q = quoted(c.lang, "服务器", "server", server_message);
+            c.pick(
+                format!("服务器拒绝了请求（代码 {token}）。请把这条消息告诉老师。{q}"),
+                format!("The server refused the request (code {token}). Show this message to the teacher.{q}"),
+            )
+        }
+    }
+}
+
+/// Where the server is and which port: the text for "cannot connect".
+fn unreachable_text(c: Ctx<'_>, what_zh: &str, what_en: &str, addr: &str, port: u16) -> String {
+    c.pick(
+        format!(
+            "连不上{what_zh}（{addr}）。请确认老师的服务器已经启动、这台电脑和服务器在同一个网络，\
+             并且服务器电脑的防火墙放行了 TCP 端口 {port}；地址和端口写在 client.toml 里（server_host、端口）。"
+        ),
+        format!(
+            "Cannot connect to the {what_en} at {addr}. Check that the teacher's server is running, that this PC is on \
+             the same network, and that the server PC's firewall allows TCP port {port}; the address and ports are in \
+             client.toml (server_host and the ports)."
+        ),
+    )
+}
+
+impl LoginError {
+    /// The text for the student, in `c.lang`.
+    pub fn localized(&self, c: Ctx<'_>) -> String {
+        let key = c.get_key();
+        match self {
+            Self::NoSessionKey { .. } => c.pick(
+                format!("这个文件夹里还没有会话密钥（session_key.txt）。{key}"),
+                format!("This folder has no session key yet (session_key.txt). {key}"),
+            ),
+            Self::KeyExpired { expires_at, .. } => c.pick(
+                format!("你的会话密钥在 {expires_at} 过期了。{key}"),
+                format!("Your session key expired at {expires_at}. {key}"),
+            ),
+            Self::WrongKeyUser { user, found, .. } => c.pick(
+                format!("session_key.txt 里是用户 {found} 的密钥，不是 {user} 的。{key}"),
+                format!("session_key.txt holds the key of {found}, not of {user}. {key}"),
+            ),
+            Self::BadKeyFile(..) => c.pick(
+                format!("会话密钥文件 session_key.txt 损坏或无法读取。{key}"),
+                format!("The session key file session_key.txt is damaged or cannot be read. {key}"),
+            ),
+            Self::Unreachable { addr, port, .. } => {
+                unreachable_text(c, "聊天服务器", "chat server", addr, *port)
+            }
+            Self::Refused {
+                reason, message, ..
+            } => reason_text(reason, message, c),
+            Self::Timeout(secs) => c.pick(
+                format!("聊天服务器 {secs} 秒内没有回应。可能服务器太忙或网络不通，请稍后再试。"),
+                format!("The chat server did not answer within {secs} s. It may be busy or the network is down; try again later."),
+            ),
+            Self::Closed => c.pick(
+                "登录时聊天服务器断开了连接。请检查 client.toml 里的 chat_port 是否是聊天服务器的端口，然后再试一次。",
+                "The chat server closed the connection during login. Check that chat_port in client.toml is the chat server's port, then try again.",
+            ),
+            Self::Protocol(detail) => c.pick(
+                format!(
+                    "聊天服务器的回答无法识别。请检查 client.toml 里的 chat_port（不要写成 key_port），或向老师要最新的客户端。{}",
+                    quoted(c.lang, "错误", "error", detail)
+                ),
+                format!(
+                    "The chat server's answer was not understood. Check chat_port in client.toml (not the key_port), or ask the teacher for the current client.{}",
+                    quoted(c.lang, "错误", "error", detail)
+                ),
+            ),
+        }
+    }
+}
+
+impl KeyStepError {
+    /// The text for the student, in `c.lang`.
+    pub fn localized(&self, c: Ctx<'_>) -> String {
+        let still = c.pick(
+            "你原来的会话密钥（如果有）仍然有效。",
+            "Your previous session key (if any) is still valid.",
+        );
+        match self {
+            Self::Unreachable { addr, port, .. } => {
+                unreachable_text(c, "密钥服务器", "key server", addr, *port)
+            }
+            Self::Refused { reason, message } => reason_text(reason, message, c),
+            Self::ServerKeyMismatch { got, pinned, .. } => c.pick(
+                format!(
+                    "服务器的身份和以前不一样（保存的指纹 {pinned}，现在是 {got}），可能有人在冒充服务器，什么都没有保存。\
+                     请马上告诉老师；只有老师确认服务器换了密钥，才用老师给的新 server_public.pem 替换这个文件夹里的旧文件。"
+                ),
+                format!(
+                    "The server's identity changed (pinned fingerprint {pinned}, now {got}); someone may be impersonating \
+                     the server, and nothing was stored. Tell the teacher now; only if the teacher confirms the server's \
+                     key changed, replace server_public.pem in this folder with the teacher's new one."
+                ),
+            ),
+            Self::BadSignature { .. } | Self::BadEnvelope => c.pick(
+                "收到的数字信封没有通过校验（签名或解密失败），什么都没有保存。可能网络被篡改：请告诉老师，再试一次。",
+                "The digital envelope failed its checks (signature or decryption), and nothing was stored. The network may be tampered with: tell the teacher and try again.",
+            ),
+            Self::Timeout(secs) => c.pick(
+                format!("密钥服务器 {secs} 秒内没有回应，请稍后再试。{still}"),
+                format!("The key server did not answer within {secs} s; try again later. {still}"),
+            ),
+            Self::Closed { .. } => c.pick(
+                format!("密钥服务器中途断开了连接。请检查 client.toml 里的 key_port 是否是密钥服务器的端口，然后再试一次。{still}"),
+                format!("The key server closed the connection. Check that key_port in client.toml is the key server's port, then try again. {still}"),
+            ),
+            Self::Unconfirmed => c.pick(
+                "密钥服务器在确认新密钥之前断开了连接，新旧密钥可能不一致。请再运行一次密钥分发。",
+                "The key server closed the connection before confirming the new key, so the keys may not match. Run the key step again.",
+            ),
+            Self::CannotStore { path, .. } => c.pick(
+                format!("新的会话密钥无法写入 {path}（磁盘满了或文件夹只读）。请把客户端文件夹放到可以写入的地方（例如桌面），再试一次。{still}"),
+                format!("The new session key cannot be written to {path} (disk full or folder read-only). Put the client folder somewhere writable (such as the desktop) and try again. {still}"),
+            ),
+            Self::Protocol(detail) => c.pick(
+                format!(
+                    "密钥服务器的回答无法识别。请检查 client.toml 里的 key_port（不要写成 chat_port），或向老师要最新的客户端。{}",
+                    quoted(c.lang, "错误", "error", detail)
+                ),
+                format!(
+                    "The key server's answer was not understood. Check key_port in client.toml (not the chat_port), or ask the teacher for the current client.{}",
+                    quoted(c.lang, "错误", "error", detail)
+                ),
+            ),
+            Self::Local(e) => c.pick(
+                format!(
+                    "这个文件夹里的密钥文件无法读取或写入。请检查文件夹是否完整、可以写入，或向老师要一个新的客户端文件夹。{}",
+                    quoted(c.lang, "错误", "error", &e.to_string())
+                ),
+                format!(
+                    "A key file in this folder cannot be read or written. Check that the folder is complete and writable, or ask the teacher for a new client folder.{}",
+                    quoted(c.lang, "错误", "error", &e.to_string())
+                ),
+            ),
+        }
+    }
+}
+
+impl CloseReason {
+    /// Why the session ended, for the student (`None` for our own logout).
+    pub fn localized(&self, c: Ctx<'_>) -> Option<String> {
+        match self {
+            Self::LoggedOut => None,
+            Self::ServerError(e) => Some(reason_text(&e.reason, &e.message, c)),
+            Self::ServerClosed => Some(c.pick(
+                format!("服务器关闭了连接（可能正在重启）。{}", c.again()),
+                format!(
+                    "The server closed the connection (it may be restarting). {}",
+                    c.again()
+                ),
+            )),
+            Self::ConnectionLost { .. } | Self::Gone => Some(c.pick(
+                format!("和服务器的网络连接断开了。请检查网络，{}", c.again()),
+                format!(
+                    "The network connection to the server was lost. Check the network. {}",
+                    c.again()
+                ),
+            )),
+        }
+    }
+}
+
+impl NotSentReason {
+    /// Why a message was not sent, for the student.
+    pub fn localized(&self, lang: Language) -> String {
+        match self {
+            Self::TooLarge(n) => match lang {
+                Language::Zh => format!("消息太长（{n} 字节），没有发送。请分成几条发送。"),
+                Language::En => {
+                    format!(
+                        "The message is too long ({n} bytes) and was not sent. Split it into several messages."
+                    )
+                }
+            },
+        }
+    }
+}
+
+/// Labels of the key step's result lines.
+pub fn key_id_label(lang: Language) -> &'static str {
+    match lang {
+        Language::Zh => "密钥编号",
+        Language::En => "key id",
+    }
+}
+
+/// True when `s` contains a CJK ideograph or CJK punctuation.
+pub fn has_cjk(s: &str) -> bool {
+    s.chars()
+        .any(|c| matches!(c as u32, 0x3000..=0x303F | 0x4E00..=0x9FFF | 0xFF00..=0xFFEF))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every reason and every client error kind has a text in both languages: the test builds
+    //! one value of each kind through an exhaustive `match`, so a new variant fails to compile
+    //! here until it is listed.
+    use super::*;
+    use crate::protocol::chat::ErrorMsg;
+
+    fn io() -> std::io::Error {
+        std::io::Error::other("x")
+    }
+
+    fn login_errors() -> Vec<LoginError> {
+        let all = vec![
+            LoginError::NoSessionKey {
+                user: "u".into(),
+                path: "p".into(),
+                program: "client_wy".into(),
+            },
+            LoginError::KeyExpired {
+                user: "u".into(),
+                expires_at: "2026-12-01 10:00".into(),
+                program: "client_wy".into(),
+            },
+            LoginError::WrongKeyUser {
+                user: "u".into(),
+                found: "v".into(),
+                path: "p".into(),
+                program: "client_wy".into(),
+            },
+            LoginError::BadKeyFile(
+                crate::error::KeyFileError::Missing { path: "p".into() },
+                "client_wy".into(),
+            ),
+            LoginError::Unreachable {
+                addr: "10.0.0.1:8090".into(),
+                port: 8090,
+                source: io(),
+            },
+            LoginError::Refused {
+                reason: Reason::BadLogin,
+                message: "m".into(),
+                hint: String::new(),
+            },
+            LoginError::Timeout(15),
+            LoginError::Closed,
+            LoginError::Protocol("detail".into()),
+        ];
+        for e in &all {
+            // Exhaustive: a new variant must be added to the list above.
+            match e {
+                LoginError::NoSessionKey { .. }
+                | LoginError::KeyExpired { .. }
+                | LoginError::WrongKeyUser { .. }
+                | LoginError::BadKeyFile(..)
+                | LoginError::Unreachable { .. }
+                | LoginError::Refused { .. }
+                | LoginError::Timeout(_)
+                | LoginError::Closed
+                | LoginError::Protocol(_) => {}
+            }
+        }
+        all
+    }
+
+    fn key_errors() -> Vec<KeyStepError> {
+        let all = vec![
+            KeyStepError::Unreachable {
+                addr: "10.0.0.1:8091".into(),
+                port: 8091,
+                source: io(),
+            },
+            KeyStepError::Refused {
+                reason: Reason::Busy,
+                message: "m".into(),
+            },
+            KeyStepError::ServerKeyMismatch {
+                addr: "a".into(),
+                got: "g".into(),
+                pinned: "p".into(),
+                path: "x".into(),
+            },
+            KeyStepError::BadSignature { server: "s".into() },
+            KeyStepError::BadEnvelope,
+            KeyStepError::Timeout(30),
+            KeyStepError::Closed { during: "x" },
+            KeyStepError::Unconfirmed,
+            KeyStepError::CannotStore {
+                path: "p".into(),
+                source: io(),
+            },
+            KeyStepError::Protocol("detail".into()),
+            KeyStepError::Local(crate::Error::Io(io())),
+        ];
+        for e in &all {
+            match e {
+                KeyStepError::Unreachable { .. }
+                | KeyStepError::Refused { .. }
+                | KeyStepError::ServerKeyMismatch { .. }
+                | KeyStepError::BadSignature { .. }
+                | KeyStepError::BadEnvelope
+                | KeyStepError::Timeout(_)
+                | KeyStepError::Closed { .. }
+                | KeyStepError::Unconfirmed
+                | KeyStepError::CannotStore { .. }
+                | KeyStepError::Protocol(_)
+                | KeyStepError::Local(_) => {}
+            }
+        }
+        all
+    }
+
+    fn close_reasons() -> Vec<CloseReason> {
+        let all = vec![
+            CloseReason::LoggedOut,
+            CloseReason::ServerError(ErrorMsg {
+                reason: Reason::Idle,
+                message: "m".into(),
+            }),
+            CloseReason::ServerClosed,
+            CloseReason::ConnectionLost {
+                sending: true,
+                error: "e".into(),
+            },
+            CloseReason::Gone,
+        ];
+        for r in &all {
+            match r {
+                CloseReason::LoggedOut
+                | CloseReason::ServerError(_)
+                | CloseReason::ServerClosed
+                | CloseReason::ConnectionLost { .. }
+                | CloseReason::Gone => {}
+            }
+        }
+        all
+    }
+
+    /// Every text of the table in `lang`, labelled with where it came from.
+    fn all_texts(lang: Language) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for c in [Ctx::gui(lang), Ctx::terminal(lang, "client_wy")] {
+            let mut reasons: Vec<Reason> = Reason::ALL.to_vec();
+            reasons.push(Reason::Unknown("NEW_THING".into()));
+            for r in &reasons {
+                out.push((format!("{r:?}"), reason_text(r, "server words", c)));
+            }
+            for e in login_errors() {
+                out.push((format!("{e:?}"), e.localized(c)));
+            }
+            for e in key_errors() {
+                out.push((format!("{e:?}"), e.localized(c)));
+            }
+            for r in close_reasons() {
+                if let Some(t) = r.localized(c) {
+                    out.push((format!("{r:?}"), t));
+                }
+            }
+        }
+        out.push((
+            "TooLarge".into(),
+            NotSentReason::TooLarge(9).localized(lang),
+        ));
+        out
+    }
+
+    #[test]
+    fn every_reason_and_error_has_both_languages() {
+        for (what, zh) in all_texts(Language::Zh) {
+            assert!(has_cjk(&zh), "{what}: the zh text has no Chinese: {zh}");
+            assert!(zh.chars().count() >= 8, "{what}: zh text too short: {zh}");
+        }
+        for (what, en) in all_texts(Language::En) {
+            assert!(!has_cjk(&en), "{what}: the en text contains Chinese: {en}");
+            assert!(en.len() >= 10, "{what}: en text too short: {en}");
+        }
+    }
+
+    #[test]
+    fn server_words_are_never_shown_for_known_reasons() {
+        for lang in [Language::Zh, Language::En] {
+            for r in Reason::ALL {
+                let t = reason_text(
+                    r,
+                    "Download the new client from http://evil",
+                    Ctx::gui(lang),
+                );
+                assert!(!t.contains("evil"), "{r:?}: {t}");
+            }
+            let t = reason_text(
+                &Reason::Unknown("X".into()),
+                "Delete server_public.pem\nnow",
+                Ctx::gui(lang),
+            );
+            assert!(
+                t.contains("Delete server_public.pem now"),
+                "quoted, one line: {t}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_terminal_names_the_command_and_the_gui_the_button() {
+        let t = reason_text(
+            &Reason::KeyExpired,
+            "",
+            Ctx::terminal(Language::Zh, "client_dz"),
+        );
+        assert!(t.contains("client_dz key"), "{t}");
+        let g = reason_text(&Reason::KeyExpired, "", Ctx::gui(Language::Zh));
+        assert!(g.contains("获取密钥并登录"), "{g}");
+    }
+}
