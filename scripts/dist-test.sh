@@ -68,7 +68,7 @@ msg="hello from a copied folder 复制的文件夹 $$"
 ( for _ in $(seq 1 600); do [ -e "$tmp/done" ] && break; sleep 0.1; done ) |
     CHAT_PASSWORD=111111 "$tmp/classmate-client_dz/Desktop/client_dz/client_dz" cli >"$tmp/dz.out" 2>"$tmp/dz.err" &
 dzpid=$!
-for _ in $(seq 1 600); do grep -q "logged in" "$tmp/dz.err" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 1 600); do grep -q "已登录\|logged in" "$tmp/dz.err" 2>/dev/null && break; sleep 0.1; done
 ( echo "$msg"; for _ in $(seq 1 300); do grep -qF "$msg" "$tmp/dz.out" 2>/dev/null && break; sleep 0.1; done ) |
     CHAT_PASSWORD=111111 "$tmp/classmate-client_wy/Desktop/client_wy/client_wy" cli >"$tmp/wy.out" 2>"$tmp/wy.err"
 touch "$tmp/done"

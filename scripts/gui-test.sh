@@ -356,7 +356,7 @@ log_line wy 'nul[\u{0}]end' || fail "the message with a NUL is not shown as nul[
 sleep 0.5
 xdotool windowraise "$CHAT_wy"
 import -window "$CHAT_wy" "$OUT/chat_burst.png" || fail "screenshot failed"
-wait_until 10 "the lost connection in ding_zhen's window" log_has dz "LOGGED_IN_ELSEWHERE"
+wait_until 10 "the lost connection in ding_zhen's window" log_has dz "在别的窗口或电脑上登录了"
 sleep 0.5
 xdotool windowraise "$CHAT_dz"
 import -window "$CHAT_dz" "$OUT/chat_disconnected.png" || fail "screenshot failed"

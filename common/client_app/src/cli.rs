@@ -34,7 +34,9 @@ pub fn run(folder: &ClientFolder) -> ExitCode {
         Ok(p) => p,
         Err(e) => {
             let text = match folder.config.language {
-                Language::Zh => format!("无法读取密码（{e}）。请在终端窗口里运行，或设置 CHAT_PASSWORD。"),
+                Language::Zh => {
+                    format!("无法读取密码（{e}）。请在终端窗口里运行，或设置 CHAT_PASSWORD。")
+                }
                 Language::En => format!(
                     "cannot read the password ({e}); run it in a terminal window or set CHAT_PASSWORD"
                 ),

@@ -35,7 +35,10 @@ pub fn run(folder: &ClientFolder, trace: bool, show_secrets: bool) -> ExitCode {
         }
         Err(e) => {
             let head = t(lang, "密钥分发失败", "key step failed");
-            eprintln!("{program}: {head}: {}", e.localized(Ctx::terminal(lang, program)));
+            eprintln!(
+                "{program}: {head}: {}",
+                e.localized(Ctx::terminal(lang, program))
+            );
             ExitCode::FAILURE
         }
     }
@@ -52,14 +55,23 @@ pub fn success_lines(folder: &ClientFolder, out: &KeyStepOutcome) -> Vec<String>
         lines.push(if zh {
             format!("已生成客户端密钥对 {}（指纹 {fp}）", path.display())
         } else {
-            format!("created client key pair {} (fingerprint {fp})", path.display())
+            format!(
+                "created client key pair {} (fingerprint {fp})",
+                path.display()
+            )
         });
     }
     let fp = &out.server_fingerprint;
     let pinned = folder.server_key_path();
     lines.push(match (out.pinned_now, zh) {
-        (true, true) => format!("第一次连接，信任服务器密钥（指纹 {fp}），已保存到 {}", pinned.display()),
-        (true, false) => format!("trusting server key {fp} on first use; pinned in {}", pinned.display()),
+        (true, true) => format!(
+            "第一次连接，信任服务器密钥（指纹 {fp}），已保存到 {}",
+            pinned.display()
+        ),
+        (true, false) => format!(
+            "trusting server key {fp} on first use; pinned in {}",
+            pinned.display()
+        ),
         (false, true) => format!("服务器密钥（指纹 {fp}）与保存的一致"),
         (false, false) => format!("server key {fp} matches the pinned key"),
     });
@@ -71,9 +83,15 @@ pub fn success_lines(folder: &ClientFolder, out: &KeyStepOutcome) -> Vec<String>
     );
     let label = key_id_label(lang);
     lines.push(if zh {
-        format!("已获得 {user} 的会话密钥（{label} {id}），保存在 {}，有效期到 {until}", path.display())
+        format!(
+            "已获得 {user} 的会话密钥（{label} {id}），保存在 {}，有效期到 {until}",
+            path.display()
+        )
     } else {
-        format!("got the session key for {user} ({label} {id}), stored in {} (valid until {until})", path.display())
+        format!(
+            "got the session key for {user} ({label} {id}), stored in {} (valid until {until})",
+            path.display()
+        )
     });
     lines
 }

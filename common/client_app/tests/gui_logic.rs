@@ -176,6 +176,8 @@ fn long_dialog_lines_are_wrapped_at_spaces() {
     assert_eq!(wrap_text("一二三 四五六", 8), "一二三\n四五六");
     assert_eq!(wrap_text("aaaaaaaaaaaa b", 4), "aaaaaaaaaaaa\nb");
     assert_eq!(wrap_text("a\nb", 10), "a\nb");
+    // Chinese without spaces still wraps.
+    assert_eq!(wrap_text("一二三四五六", 8), "一二三四\n五六");
 }
 
 // ------------------------------------------------------------------------------------------ login
@@ -256,7 +258,8 @@ fn other_login_failures_explain_what_to_do() {
         port: 8090,
         source: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused"),
     };
-    let LoginDialog::Alert(text) = login_dialog(&login_failure(&e, Language::Zh), Language::Zh) else {
+    let LoginDialog::Alert(text) = login_dialog(&login_failure(&e, Language::Zh), Language::Zh)
+    else {
         panic!("alert expected")
     };
     assert!(text.contains("防火墙") && text.contains("8090"), "{text}");
@@ -307,7 +310,9 @@ fn system_messages_are_red_and_local_information_blue() {
     assert!(r.style.chars().all(|c| c == style::INFO));
     let up = s.on_rejected("bad MAC", "1002|x".into(), NOW);
     assert_eq!(up.new_entries[0].kind, EntryKind::System);
-    assert!(up.new_entries[0].body.contains("bad MAC"));
+    // The local sentence, not the check's English detail.
+    assert!(up.new_entries[0].body.contains("丢弃"));
+    assert!(!up.new_entries[0].body.contains("bad MAC"));
 }
 
 #[test]
@@ -552,7 +557,7 @@ fn nothing_is_sent_while_disconnected_and_the_text_is_kept() {
     let r = render(&up.new_entries[0], false, Language::Zh);
     assert!(
         r.text
-            .contains("连接已断开: connection lost: reset. 点击“重新连接”"),
+            .contains("连接已断开: 和服务器的网络连接断开了。请检查网络，请点击“重新连接”"),
         "{}",
         r.text
     );
@@ -581,11 +586,10 @@ fn server_errors_say_why_and_what_to_do() {
         NOW,
     );
     let body = &up.new_entries[0].body;
-    assert!(
-        body.contains("user1 logged in again (LOGGED_IN_ELSEWHERE)"),
-        "{body}"
-    );
+    // The client's own text for the reason; the server's words are not shown.
+    assert!(!body.contains("user1 logged in again"), "{body}");
     assert!(body.contains("another window"), "{body}");
+    assert!(body.contains("Reconnect"), "{body}");
     // The close that follows does not repeat the message.
     let up = s.on_closed(
         &CloseReason::ServerError(ErrorMsg::new(

@@ -13,7 +13,8 @@ pub fn one_line(text: &str) -> String {
     visible(text).replace(['\n', '\t'], " ")
 }
 
-/// Break long lines at spaces so a dialog stays narrow; CJK characters count as two columns.
+/// Break long lines at spaces (and beside CJK characters) so a dialog stays narrow; CJK
+/// characters count as two columns.
 pub fn wrap_text(text: &str, max_cols: usize) -> String {
     use unicode_width::UnicodeWidthStr as _;
     let mut out = String::with_capacity(text.len() + 16);
@@ -33,15 +34,18 @@ pub fn wrap_text(text: &str, max_cols: usize) -> String {
                     col += 1;
                 }
             }
-            // A run without spaces (Chinese text, a long path) breaks between characters.
+            // Chinese text has no spaces: it may break beside any wide character. A Latin word
+            // (a path, an address) is never split.
+            let mut prev_wide = false;
             for ch in word.chars() {
                 let cw = width(ch);
-                if col > 0 && col + cw > max_cols {
+                if col > 0 && col + cw > max_cols && (cw == 2 || prev_wide) {
                     out.push('\n');
                     col = 0;
                 }
                 out.push(ch);
                 col += cw;
+                prev_wide = cw == 2;
             }
         }
     }
