@@ -206,7 +206,7 @@ sleep 0.2
 xdotool type --delay 20 "wrong-password"
 xdotool key Return
 wait_until "$WAIT_SECS" "the wrong-password alert of client_wy" log_has wy "# dialog: "
-grep '^# dialog: ' "$TMP/wy.log" | grep -q "password" || fail "client_wy's alert does not mention the password: $(grep '^# dialog: ' "$TMP/wy.log")"
+grep '^# dialog: ' "$TMP/wy.log" | grep -q "密码不对" || fail "client_wy's alert does not mention the password: $(grep '^# dialog: ' "$TMP/wy.log")"
 sleep 0.5
 import -window root -crop 1280x500+250+100 +repage "$OUT/login_failed.png" || fail "screenshot failed"
 xdotool key Return
