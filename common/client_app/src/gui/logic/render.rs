@@ -16,7 +16,7 @@ pub fn one_line(text: &str) -> String {
 /// Break long lines at spaces (and beside CJK characters) so a dialog stays narrow; CJK
 /// characters count as two columns.
 pub fn wrap_text(text: &str, max_cols: usize) -> String {
-    use unicode_width::UnicodeWidthStr as _;
+    use unicode_width::{UnicodeWidthChar as _, UnicodeWidthStr as _};
     let mut out = String::with_capacity(text.len() + 16);
     for (i, line) in text.split('\n').enumerate() {
         if i > 0 {
@@ -38,14 +38,14 @@ pub fn wrap_text(text: &str, max_cols: usize) -> String {
             // (a path, an address) is never split.
             let mut prev_wide = false;
             for ch in word.chars() {
-                let cw = width(ch);
-                if col > 0 && col + cw > max_cols && (cw == 2 || prev_wide) {
+                let cw = ch.width().unwrap_or(0);
+                if col > 0 && col + cw > max_cols && (cw >= 2 || prev_wide) {
                     out.push('\n');
                     col = 0;
                 }
                 out.push(ch);
                 col += cw;
-                prev_wide = cw == 2;
+                prev_wide = cw >= 2;
             }
         }
     }
