@@ -177,6 +177,10 @@ pub fn reason_text(reason: &Reason, server_message: &str, c: Ctx<'_>) -> String 
             "密钥服务器不认识这个客户端（用户名还没有登记）。请检查 client.toml 里的 username，或请老师登记你的客户端。",
             "The key server does not know this client (the username is not registered). Check username in client.toml, or ask the teacher to register your client.",
         ),
+        Reason::NotAUser => c.pick(
+            "服务器的用户名单里没有这个用户名。请检查 client.toml 里的 username 是否写对，或请老师把你加进名单。",
+            "This username is not in the server's user list. Check username in client.toml, or ask the teacher to add you.",
+        ),
         Reason::BadConfirm => c.pick(
             "密钥确认没有通过，新的密钥没有生效。请再运行一次密钥分发。",
             "The key confirmation failed, so the new key was not accepted. Run the key step again.",
