@@ -418,6 +418,18 @@ async fn key_server_limits_requests_per_address_and_per_username() {
     const FLOOD: usize = 250;
     let sys = System::start(Setup::default());
     let port = sys.key_port;
+    // In tofu mode server_key gives keys only to users of the chat server (its user list), so
+    // the flood's names must be users; otherwise NOT_A_USER refuses them before any signing
+    // and the per-address and per-username limits are never reached.
+    let flood_names: Vec<String> = (0..FLOOD).map(|i| format!("atk{i}")).collect();
+    let users = ["user1", "user2", "user3", "guessme"];
+    common::userlist::write(
+        &sys.key_dir.join(common::userlist::FILE_NAME),
+        users
+            .into_iter()
+            .chain(flood_names.iter().map(String::as_str)),
+    )
+    .expect("write the user list");
     let attacker = Arc::new(PrivateKey::generate(2048).expect("attacker key"));
     let src: IpAddr = [127, 0, 0, 2].into();
     let mut set = tokio::task::JoinSet::new();
