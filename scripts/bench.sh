@@ -131,7 +131,7 @@ wait_port "$cp_"
 wait_port "$ip"
 log "server_key pid $kpid :$kp, server pid $spid :$cp_, ngircd pid $npid :$ip ($(ngircd --version | head -n1))"
 
-LG=("$B/loadgen" --db "sqlite://$tmp/db.sqlite" --chat-port "$cp_" --key-port "$kp" --work-dir "$tmp/loadgen"
+LG=("$B/loadgen" --db "sqlite://$tmp/db.sqlite" --user-list "$tmp/keys/chat_users.txt" --chat-port "$cp_" --key-port "$kp" --work-dir "$tmp/loadgen"
     --concurrency 32 --reuse-keys --server-pid "$spid")
 IL=("$B/ircload" --port "$ip" --server-pid "$npid" --concurrency 8)
 sanitize() { sed "s|$tmp|\$TMP|g; s|$ROOT/||g; s|-port [0-9]*|-port PORT|g; s|--server-pid [0-9]*|--server-pid PID|"; }
@@ -182,7 +182,7 @@ phase latency
 for k in $KEYDIST_KS; do
     for r in $(seq 1 "$RUNS"); do
         log "keydist K=$k run $r"
-        "$B/loadgen" --db "sqlite://$tmp/db.sqlite" --chat-port "$cp_" --key-port "$kp" --work-dir "$tmp/loadgen" \
+        "$B/loadgen" --db "sqlite://$tmp/db.sqlite" --user-list "$tmp/keys/chat_users.txt" --chat-port "$cp_" --key-port "$kp" --work-dir "$tmp/loadgen" \
             --mode keydist --concurrency "$k" --duration "$KEY_DURATION" --server-pid "$kpid" --check \
             >"$OUT/keydist_${k}_$r.txt" 2>"$OUT/keydist_${k}_$r.err" || log "  keydist run failed"
         grep '^KEYDIST' "$OUT/keydist_${k}_$r.txt" | sed 's/^/  /' >&2 || true
@@ -201,7 +201,7 @@ wait_port "$ip2"
 sleep 1
 rss0=$(rss_kib "$ipid")
 log "idle: fresh server pid $ipid, VmRSS $rss0 KiB; logging in $IDLE_USERS users"
-"$B/loadgen" --db "sqlite://$tmp/db.sqlite" --chat-port "$ip2" --key-port "$kp" --work-dir "$tmp/loadgen" \
+"$B/loadgen" --db "sqlite://$tmp/db.sqlite" --user-list "$tmp/keys/chat_users.txt" --chat-port "$ip2" --key-port "$kp" --work-dir "$tmp/loadgen" \
     --concurrency 32 --reuse-keys --mode idle --users "$IDLE_USERS" --duration 6 >"$OUT/idle_loadgen.txt" 2>"$OUT/idle_loadgen.err" &
 lgpid=$!
 for _ in $(seq 1 1200); do grep -q '^IDLE' "$OUT/idle_loadgen.txt" && break; sleep 0.1; done

@@ -49,7 +49,7 @@ done
 
 echo "load: $USERS clients, $SENDERS senders, $RATE messages/s in total, ${DURATION}s, $PROFILE build"
 set +e
-"$B/loadgen" --db "sqlite://$tmp/db.sqlite" --chat-port "$cp_" --key-port "$kp" --work-dir "$tmp/loadgen" \
+"$B/loadgen" --db "sqlite://$tmp/db.sqlite" --user-list "$tmp/keys/chat_users.txt" --chat-port "$cp_" --key-port "$kp" --work-dir "$tmp/loadgen" \
     --users "$USERS" --senders "$SENDERS" --rate "$RATE" --duration "$DURATION" --concurrency 32 --check \
     | tee "$tmp/result.txt"
 status=${PIPESTATUS[0]}

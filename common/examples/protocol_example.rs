@@ -37,6 +37,7 @@ use common::protocol::keydist::{
     KeyConfirm, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript, done_text, parse_done,
 };
 use common::protocol::message::b64;
+use common::protocol::password::Secret;
 use common::trace::hex_blocks;
 
 const USERNAME: &str = "user1";
@@ -74,6 +75,10 @@ const IV_CHAT: [u8; IV_LEN] = [0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f];
 const IV_RELAY: [u8; IV_LEN] = [0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27];
 const IV_PING: [u8; IV_LEN] = [0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f];
 const IV_PONG: [u8; IV_LEN] = [0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37];
+const IV_PASSWD: [u8; IV_LEN] = [0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f];
+const IV_PASSWD_OK: [u8; IV_LEN] = [0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47];
+/// The new password in the `0006` example.
+const NEW_PASSWORD: &str = "my-own-密码";
 
 const CHAT_TEXT: &str = "Hello 大家好 | a pipe is safe";
 
@@ -540,6 +545,7 @@ fn chat(out: &Out) {
     let ok = ServerEvent::LoginOk {
         username: USERNAME.to_owned(),
         nickname: NICKNAME.to_owned(),
+        must_change_password: false,
     };
     let ok_inner = format!("OK|{}|{}", b64(USERNAME), b64(NICKNAME));
     assert_eq!(ok.inner_text(), ok_inner);
@@ -687,6 +693,51 @@ fn chat(out: &Out) {
         ServerEvent::Pong
     );
 
+    // 0006 / 1006: a password change and its answer.
+    out.heading(
+        "0006 change password  client -> server, sealed; seq 3; old 111111, new \"my-own-密码\"",
+    );
+    let passwd = ClientRequest::ChangePassword {
+        old: Secret::new(PASSWORD),
+        new: Secret::new(NEW_PASSWORD),
+    };
+    let passwd_inner = format!("{}|{}", b64(PASSWORD), b64(NEW_PASSWORD));
+    assert_eq!(passwd.inner_text(), passwd_inner);
+    let passwd_text = seal_by_hand(
+        out,
+        &key,
+        label::CLIENT_TO_SERVER,
+        code::CHANGE_PASSWORD,
+        &[],
+        3,
+        &IV_PASSWD,
+        &passwd_inner,
+    );
+    let o = server_ch
+        .open(&parse(&passwd_text), 0)
+        .expect("server opens 0006");
+    assert_eq!(
+        ClientRequest::from_inner(&o.inner).expect("decodes"),
+        passwd
+    );
+    out.heading("1006 password result  server -> client, sealed; seq 4; OK (a refusal carries its reason, e.g. WRONG_PASSWORD)");
+    let result = ServerEvent::PasswordResult(Ok(()));
+    assert_eq!(result.inner_text(), "OK");
+    let result_text = seal_by_hand(
+        out,
+        &key,
+        label::SERVER_TO_CLIENT,
+        code::PASSWORD_RESULT,
+        &[],
+        4,
+        &IV_PASSWD_OK,
+        "OK",
+    );
+    let o = client_ch
+        .open(&parse(&result_text), 0)
+        .expect("client opens 1006");
+    assert_eq!(ServerEvent::from_inner(&o.inner).expect("decodes"), result);
+
     // 1009: a plain error.
     out.heading(
         "1009 error  server -> client, plain (example: wrong password; the server then closes)",
@@ -704,7 +755,7 @@ fn chat(out: &Out) {
     let replay = server_ch.open(&parse(&chat_text), 0);
     assert!(matches!(
         replay,
-        Err(Error::Crypto(CryptoError::Replay { got: 1, last: 2 }))
+        Err(Error::Crypto(CryptoError::Replay { got: 1, last: 3 }))
     ));
     println!(
         "replaying the 0002 frame (seq 1 again):      rejected ({})",

@@ -14,6 +14,8 @@ use common::protocol::chat::{
 use common::protocol::consts::{MAX_FRAME_LEN, MAX_MESSAGE_BYTES, PROTOCOL_VERSION, code};
 use common::protocol::frame;
 use common::protocol::message::b64;
+use common::protocol::password::Secret;
+use common::protocol::reason::Reason;
 
 const NONCE_A: [u8; 16] = [0xA5; 16];
 const NONCE_B: [u8; 16] = *b"another nonce 16";
@@ -352,6 +354,14 @@ fn client_requests_round_trip_through_the_seal() {
         ClientRequest::ListUsers,
         ClientRequest::Logout,
         ClientRequest::Ping,
+        ClientRequest::ChangePassword {
+            old: Secret::new("111111"),
+            new: Secret::new("新密码 | pass 🐱"),
+        },
+        ClientRequest::ChangePassword {
+            old: Secret::new(""),
+            new: Secret::new(""),
+        },
     ] {
         assert_eq!(c2s(&mut c, &mut s, &req), req);
     }
@@ -365,7 +375,16 @@ fn server_events_round_trip_through_the_seal() {
         ServerEvent::LoginOk {
             username: "user1".into(),
             nickname: "小明 | 🐱".into(),
+            must_change_password: false,
         },
+        ServerEvent::LoginOk {
+            username: "s01".into(),
+            nickname: "学生".into(),
+            must_change_password: true,
+        },
+        ServerEvent::PasswordResult(Ok(())),
+        ServerEvent::PasswordResult(Err(Reason::WrongPassword)),
+        ServerEvent::PasswordResult(Err(Reason::PasswordTooShort)),
         ServerEvent::Chat(ChatLine {
             msg_id: 1,
             time_ms: 1_700_000_000_123,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::connection::{FrameReader, FrameWriter};
+use common::crypto::password::hash_password;
 use common::crypto::random;
 use common::crypto::sealed::Channel;
 use common::error::{Error, ProtocolError};
@@ -18,6 +19,7 @@ use common::protocol::chat::{
     check_text, parse_login_outer, user_list_events,
 };
 use common::protocol::consts::{MAX_BAD_FRAMES, MAX_PASSWORD_LEN, NONCE_LEN, PROTOCOL_VERSION};
+use common::protocol::password::{Secret, check_new_password};
 use common::protocol::{RawMessage, check_username};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -168,39 +170,48 @@ async fn login(
     let check = tokio::task::spawn_blocking(move || db::check_login(&*store, &u, &password))
         .await
         .map_err(|_| internal())?;
-    let nickname = match check {
-        Ok(LoginCheck::Ok { nickname, .. }) => nickname,
+    let (nickname, must_change) = match check {
+        Ok(LoginCheck::Ok {
+            nickname,
+            must_change,
+        }) => (nickname, must_change),
         Ok(LoginCheck::Bad) => return Err(bad_login()),
         Err(DbError::Unavailable(e)) => {
             warn!(error = %e, "database unavailable at login");
-            return Err(ErrorMsg::new(
-                Reason::DbUnavailable,
-                "the chat server cannot reach its user database right now; try again in a moment",
-            ));
+            return Err(db_unavailable());
         }
         Err(e) => {
             warn!(error = %e, "database error at login");
             return Err(internal());
         }
     };
-    let (outbox, kick, online) = shared.registry.join(&username, &nickname, conn_id);
-    let login_ok = ServerEvent::LoginOk {
-        username: username.clone(),
-        nickname: nickname.clone(),
-    };
-    for ev in std::iter::once(login_ok).chain(user_list_events(online)) {
-        let Ok(text) = send.seal_checked(ev.code(), &[], &ev.inner_text()) else {
-            continue;
+    conn.who = format!("server#{conn_id} {username}");
+    let first = if must_change {
+        // Not online yet: nobody sees this user until the password is their own.
+        let ok = ServerEvent::LoginOk {
+            username: username.clone(),
+            nickname: nickname.clone(),
+            must_change_password: true,
         };
-        s.trace
-            .step(&conn.who, format_args!("out {username}: {text}"));
-        let _ = conn.writer.queue(text.as_bytes());
-    }
-    if conn.writer.flush().await.is_err() {
+        if !write_sealed(conn, s, &mut send, &username, [ok]).await
+            || !forced_change(conn, shared, &username, &mut send, &mut recv).await?
+        {
+            return Ok(None);
+        }
+        ServerEvent::PasswordResult(Ok(()))
+    } else {
+        ServerEvent::LoginOk {
+            username: username.clone(),
+            nickname: nickname.clone(),
+            must_change_password: false,
+        }
+    };
+    let (outbox, kick, online) = shared.registry.join(&username, &nickname, conn_id);
+    let events = std::iter::once(first).chain(user_list_events(online));
+    if !write_sealed(conn, s, &mut send, &username, events).await {
         shared.registry.leave(&username, conn_id);
         return Ok(None);
     }
-    conn.who = format!("server#{conn_id} {username}");
     Ok(Some(Session {
         username,
         nickname,
@@ -210,6 +221,163 @@ async fn login(
         kick,
         bad_frames: 0,
     }))
+}
+
+/// Seal `events` with `send` and write them in one go; `false` if the connection failed.
+async fn write_sealed(
+    conn: &mut Conn,
+    s: &crate::server::Settings,
+    send: &mut Channel,
+    username: &str,
+    events: impl IntoIterator<Item = ServerEvent>,
+) -> bool {
+    for ev in events {
+        let Ok(text) = send.seal_checked(ev.code(), &[], &ev.inner_text()) else {
+            continue;
+        };
+        s.trace
+            .step(&conn.who, format_args!("out {username}: {text}"));
+        let _ = conn.writer.queue(text.as_bytes());
+    }
+    matches!(
+        tokio::time::timeout(WRITE_TIMEOUT, conn.writer.flush()).await,
+        Ok(Ok(()))
+    )
+}
+
+/// A login that must choose a new password first: answer only a password change, ping and
+/// logout until the password is changed (`Ok(true)`); anything else gets `CHANGE_PASSWORD`.
+/// `Ok(false)` when the client logged out or left. A wrong current password counts as a bad
+/// frame, so guessing it costs a connection every [`MAX_BAD_FRAMES`] tries.
+async fn forced_change(
+    conn: &mut Conn,
+    shared: &Shared,
+    username: &str,
+    send: &mut Channel,
+    recv: &mut Channel,
+) -> Result<bool, ErrorMsg> {
+    let s = &shared.settings;
+    let mut bad = 0u32;
+    loop {
+        let frame = match tokio::time::timeout(s.idle_timeout, conn.reader.read_frame()).await {
+            Err(_) => {
+                return Err(ErrorMsg::new(
+                    Reason::Idle,
+                    format!(
+                        "nothing received for {} s; connection closed",
+                        s.idle_timeout.as_secs()
+                    ),
+                ));
+            }
+            Ok(Ok(None)) => return Ok(false),
+            Ok(Ok(Some(f))) => f,
+            Ok(Err(e)) => return Err(frame_error(&e)),
+        };
+        s.trace.step(
+            &conn.who,
+            format_args!("in  {username}: {}", String::from_utf8_lossy(&frame)),
+        );
+        let answer = match open_request(recv, &frame) {
+            Ok(ClientRequest::ChangePassword { old, new }) => {
+                match change_password(shared, username, &old, &new).await {
+                    Ok(()) => return Ok(true),
+                    Err(reason) => {
+                        bad += u32::from(reason == Reason::WrongPassword);
+                        Some(ServerEvent::PasswordResult(Err(reason)))
+                    }
+                }
+            }
+            Ok(ClientRequest::Ping) => Some(ServerEvent::Pong),
+            Ok(ClientRequest::Logout) => return Ok(false),
+            Ok(ClientRequest::Chat { .. } | ClientRequest::ListUsers) => Some(
+                ServerEvent::PasswordResult(Err(Reason::PasswordChangeRequired)),
+            ),
+            Err(e) => {
+                warn!(user = username, error = %e, "frame rejected before the password change");
+                bad += 1;
+                None
+            }
+        };
+        if bad >= MAX_BAD_FRAMES {
+            return Err(too_many_errors());
+        }
+        if let Some(answer) = answer
+            && !write_sealed(conn, s, send, username, [answer]).await
+        {
+            return Ok(false);
+        }
+    }
+}
+
+/// Check and store a new password for `username`; the reason it was refused otherwise.
+async fn change_password(
+    shared: &Shared,
+    username: &str,
+    old: &Secret,
+    new: &Secret,
+) -> Result<(), Reason> {
+    check_new_password(username, old.expose(), new.expose())?;
+    let store = shared.store.clone();
+    let (user, old, new) = (
+        username.to_owned(),
+        old.expose().to_owned(),
+        new.expose().to_owned(),
+    );
+    let result = tokio::task::spawn_blocking(move || {
+        match db::check_login(&*store, &user, &old)? {
+            LoginCheck::Ok { .. } => {}
+            LoginCheck::Bad => return Ok(Err(Reason::WrongPassword)),
+        }
+        // `false`: the user was removed meanwhile.
+        let stored = store.set_password(&user, &hash_password(&new), false)?;
+        Ok::<_, DbError>(if stored {
+            Ok(())
+        } else {
+            Err(Reason::Internal)
+        })
+    })
+    .await
+    .unwrap_or(Ok(Err(Reason::Internal)));
+    match result {
+        Ok(r) => {
+            if r.is_ok() {
+                info!(user = username, "password changed");
+            }
+            r
+        }
+        Err(DbError::Unavailable(e)) => {
+            warn!(error = %e, "database unavailable at a password change");
+            Err(Reason::DbUnavailable)
+        }
+        Err(e) => {
+            warn!(error = %e, "database error at a password change");
+            Err(Reason::Internal)
+        }
+    }
+}
+
+/// Parse, authenticate and decode one client frame with `recv`.
+fn open_request(recv: &mut Channel, frame: &[u8]) -> Result<ClientRequest, Error> {
+    RawMessage::parse(frame)
+        .map_err(Error::from)
+        .and_then(|m| recv.open(&m, 0))
+        .and_then(|o| ClientRequest::from_inner(&o.inner).map_err(Error::from))
+}
+
+fn db_unavailable() -> ErrorMsg {
+    ErrorMsg::new(
+        Reason::DbUnavailable,
+        "the chat server cannot reach its user database right now; try again in a moment",
+    )
+}
+
+fn too_many_errors() -> ErrorMsg {
+    ErrorMsg::new(
+        Reason::TooManyErrors,
+        format!(
+            "{MAX_BAD_FRAMES} frames from this connection failed their checks; connection closed"
+        ),
+    )
 }
 
 fn bad_frame(detail: &str) -> ErrorMsg {
@@ -371,21 +539,13 @@ async fn client_frame(
         &conn.who,
         format_args!("in  {}: {}", s.username, String::from_utf8_lossy(frame)),
     );
-    let request = RawMessage::parse(frame)
-        .map_err(Error::from)
-        .and_then(|m| s.recv.open(&m, 0))
-        .and_then(|o| ClientRequest::from_inner(&o.inner).map_err(Error::from));
-    let request = match request {
+    let request = match open_request(&mut s.recv, frame) {
         Ok(r) => r,
         Err(e) => {
             s.bad_frames += 1;
             warn!(user = s.username, error = %e, bad_frames = s.bad_frames, "frame rejected");
             if s.bad_frames >= MAX_BAD_FRAMES {
-                conn.send_error(&ErrorMsg::new(
-                    Reason::TooManyErrors,
-                    format!("{MAX_BAD_FRAMES} frames from this connection failed their checks; connection closed"),
-                ))
-                .await;
+                conn.send_error(&too_many_errors()).await;
                 return Some(Reason::TooManyErrors.to_string());
             }
             let notice = warn_notice(format!(
@@ -434,5 +594,18 @@ async fn client_frame(
         }
         ClientRequest::Ping => send_event(conn, shared, s, ServerEvent::Pong).await.err(),
         ClientRequest::Logout => Some("logged out".into()),
+        ClientRequest::ChangePassword { old, new } => {
+            let result = change_password(shared, &s.username, &old, &new).await;
+            if result == Err(Reason::WrongPassword) {
+                s.bad_frames += 1;
+                if s.bad_frames >= MAX_BAD_FRAMES {
+                    conn.send_error(&too_many_errors()).await;
+                    return Some(Reason::TooManyErrors.to_string());
+                }
+            }
+            send_event(conn, shared, s, ServerEvent::PasswordResult(result))
+                .await
+                .err()
+        }
     }
 }

@@ -3,17 +3,27 @@
 //! stdout carries only received chat lines, one per message: `[HH:MM:SS] NICKNAME: TEXT`
 //! (private ones marked). Notices, the online list and errors go to stderr. EOF on stdin logs out
 //! and exits 0; a failed login exits 1 with the reason; a connection closed by the server exits 2.
+//!
+//! Passwords: `CHAT_PASSWORD`, else a prompt without echo. When the server demands a new password
+//! at login (the first login of an imported user), `CHAT_NEW_PASSWORD`, else a prompt (twice);
+//! without either the program exits 1 and says how to set it. `/passwd` changes the password in a
+//! running session: the current and the new password are asked for without echo on the terminal,
+//! or read as the next two lines of stdin when there is no terminal (scripts).
 
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use common::client::chat_client::{CloseReason, Incoming, SessionEvent, login, spawn_session};
+use common::client::chat_client::{
+    ChatReceiver, ChatSender, CloseReason, Incoming, LoginInfo, SessionEvent, change_password,
+    login, spawn_session,
+};
 use common::client::folder::ClientFolder;
 use common::client::texts::t;
-use common::client::texts::{Ctx, reason_text};
+use common::client::texts::{Ctx, password_changed, reason_text};
 use common::config::Language;
 use common::protocol::chat::{ClientRequest, ServerEvent};
+use common::protocol::password::{Secret, check_new_password};
 use tokio::sync::mpsc;
 
 use crate::format::{Typed, cli_line, notice_line, online_list, parse_typed};
@@ -61,7 +71,7 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
     let lang = folder.config.language;
     let zh = lang == Language::Zh;
     let ctx = Ctx::terminal(lang, program);
-    let (sender, receiver, info) = match login(folder, &pw, Duration::from_secs(15)).await {
+    let (mut sender, mut receiver, info) = match login(folder, &pw, Duration::from_secs(15)).await {
         Ok(x) => x,
         Err(e) => {
             let head = t(lang, "登录失败", "login failed");
@@ -69,6 +79,11 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if info.must_change_password
+        && let Err(code) = first_password(folder, &info, &pw, &mut sender, &mut receiver).await
+    {
+        return code;
+    }
     drop(pw);
     let (as_, to) = (t(lang, "已登录", "logged in as"), t(lang, "服务器", "to"));
     eprintln!(
@@ -80,16 +95,24 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
     let (cmd_tx, cmd_rx) = mpsc::channel::<ClientRequest>(256);
     let mut events = spawn_session(sender, receiver, cmd_rx, 4096);
 
-    // stdin is blocking: read it on its own thread and forward parsed lines.
-    let (line_tx, mut line_rx) = mpsc::channel::<Typed>(256);
+    // stdin is blocking: read it on its own thread and forward parsed lines. `/passwd` asks for
+    // the passwords on this thread too, so they are never read as chat lines.
+    let (line_tx, mut line_rx) = mpsc::channel::<Input>(256);
     std::thread::spawn(move || {
-        for line in std::io::stdin().lock().lines() {
-            let Ok(line) = line else { break };
-            if line_tx.blocking_send(parse_typed(&line)).is_err() {
+        let mut lines = std::io::stdin().lock().lines();
+        while let Some(Ok(line)) = lines.next() {
+            let input = match parse_typed(&line) {
+                Typed::Passwd => match ask_change(lang, &mut lines) {
+                    Some((old, new)) => Input::Passwd { old, new },
+                    None => Input::Typed(Typed::Empty),
+                },
+                typed => Input::Typed(typed),
+            };
+            if line_tx.blocking_send(input).is_err() {
                 return;
             }
         }
-        let _ = line_tx.blocking_send(Typed::Quit);
+        let _ = line_tx.blocking_send(Input::Typed(Typed::Quit));
     });
 
     let mut cmd_tx = Some(cmd_tx);
@@ -107,10 +130,23 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
         }
         tokio::select! {
             typed = line_rx.recv(), if cmd_tx.is_some() && quitting.is_none() => {
-                let req = match typed.unwrap_or(Typed::Quit) {
+                let typed = match typed.unwrap_or(Input::Typed(Typed::Quit)) {
+                    Input::Typed(typed) => typed,
+                    Input::Passwd { old, new } => {
+                        if let Err(reason) = check_new_password(&me, &old, &new) {
+                            eprintln!("{program}: {}", reason_text(&reason, "", ctx));
+                        } else if let Some(tx) = &cmd_tx {
+                            let req = ClientRequest::ChangePassword { old: Secret::new(old), new: Secret::new(new) };
+                            let _ = tx.send(req).await;
+                        }
+                        continue;
+                    }
+                };
+                let req = match typed {
                     Typed::Say(text) => Some(ClientRequest::Chat { to: None, text }),
                     Typed::Whisper { to, text } => Some(ClientRequest::Chat { to: Some(to), text }),
                     Typed::Who => Some(ClientRequest::ListUsers),
+                    Typed::Passwd => None,
                     Typed::Help(h) => { eprintln!("{h}"); None }
                     Typed::Empty => None,
                     Typed::Quit => { quitting = Some(tokio::time::Instant::now() + Duration::from_secs(10)); None }
@@ -144,6 +180,11 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
                         eprintln!("* {}", notice_line(&n, zh));
                     }
                     ServerEvent::UserList(users) => eprintln!("* {}: {}", t(lang, "在线", "online"), online_list(&users)),
+                    ServerEvent::PasswordResult(Ok(())) => eprintln!("{program}: {}", password_changed(lang)),
+                    ServerEvent::PasswordResult(Err(reason)) => {
+                        let head = t(lang, "密码没有修改", "password not changed");
+                        eprintln!("{program}: {head}: {}", reason_text(&reason, "", ctx));
+                    }
                     ServerEvent::LoginOk { .. } | ServerEvent::UserListPart(_) | ServerEvent::Pong => {}
                 },
                 Some(SessionEvent::Incoming(Incoming::ServerError(e))) => {
@@ -174,5 +215,133 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
             },
             () = tokio::time::sleep(Duration::from_millis(100)), if quitting.is_some() => {}
         }
+    }
+}
+
+/// A line from stdin, or a password change asked for by `/passwd`.
+enum Input {
+    Typed(Typed),
+    Passwd { old: String, new: String },
+}
+
+/// Ask for the current and the new password (twice) without echo; without a terminal, read them
+/// as the next two lines of stdin. `None` when they could not be read or the two new ones differ.
+fn ask_change(
+    lang: Language,
+    lines: &mut std::io::Lines<std::io::StdinLock<'static>>,
+) -> Option<(String, String)> {
+    let prompt = |zh: &'static str, en: &'static str| rpassword::prompt_password(t(lang, zh, en));
+    match prompt("当前密码: ", "current password: ") {
+        Ok(old) => {
+            let new = prompt(
+                "新密码（至少 8 个字符）: ",
+                "new password (at least 8 characters): ",
+            )
+            .ok()?;
+            let again = prompt("再输入一次新密码: ", "new password again: ").ok()?;
+            if new != again {
+                eprintln!(
+                    "{}",
+                    t(
+                        lang,
+                        "两次输入的新密码不一样，密码没有修改。",
+                        "the two new passwords differ; the password was not changed"
+                    )
+                );
+                return None;
+            }
+            Some((old, new))
+        }
+        // No terminal: a script gives the two passwords as the next lines.
+        Err(_) => {
+            let old = lines.next()?.ok()?;
+            let new = lines.next()?.ok()?;
+            Some((old, new))
+        }
+    }
+}
+
+/// The first login of an imported user: choose a new password (`CHAT_NEW_PASSWORD`, else asked
+/// for twice without echo) before anything else. Returns the exit code when it could not be done.
+async fn first_password(
+    folder: &ClientFolder,
+    info: &LoginInfo,
+    old: &str,
+    sender: &mut ChatSender,
+    receiver: &mut ChatReceiver,
+) -> Result<(), ExitCode> {
+    let program = &folder.program;
+    let lang = folder.config.language;
+    let ctx = Ctx::terminal(lang, program);
+    eprintln!(
+        "{program}: {}",
+        reason_text(&common::protocol::Reason::PasswordChangeRequired, "", ctx)
+    );
+    let from_env = std::env::var("CHAT_NEW_PASSWORD").ok();
+    // A script gets one try; a person at the terminal three.
+    let tries = if from_env.is_some() { 1 } else { 3 };
+    for _ in 0..tries {
+        let new = match &from_env {
+            Some(p) => p.clone(),
+            None => match ask_new(lang) {
+                Ok(Some(p)) => p,
+                Ok(None) => continue,
+                Err(e) => {
+                    let text = t(
+                        lang,
+                        "无法读取新密码。请在终端窗口里运行，或设置 CHAT_NEW_PASSWORD。",
+                        "cannot read the new password; run it in a terminal window or set CHAT_NEW_PASSWORD",
+                    );
+                    eprintln!("{program}: {text} ({e})");
+                    return Err(ExitCode::FAILURE);
+                }
+            },
+        };
+        match change_password(
+            sender,
+            receiver,
+            &info.username,
+            old,
+            &new,
+            Duration::from_secs(15),
+        )
+        .await
+        {
+            Ok(()) => {
+                eprintln!("{program}: {}", password_changed(lang));
+                return Ok(());
+            }
+            Err(e) => {
+                let head = t(lang, "密码没有修改", "password not changed");
+                eprintln!("{program}: {head}: {}", e.localized(ctx));
+                if matches!(e, common::client::chat_client::PasswordError::Closed(_)) {
+                    return Err(ExitCode::from(2));
+                }
+            }
+        }
+    }
+    Err(ExitCode::FAILURE)
+}
+
+/// Ask for a new password twice; `Ok(None)` when the two differ.
+fn ask_new(lang: Language) -> std::io::Result<Option<String>> {
+    let new = rpassword::prompt_password(t(
+        lang,
+        "请设置新密码（至少 8 个字符）: ",
+        "choose a new password (at least 8 characters): ",
+    ))?;
+    let again = rpassword::prompt_password(t(lang, "再输入一次新密码: ", "new password again: "))?;
+    if new == again {
+        Ok(Some(new))
+    } else {
+        eprintln!(
+            "{}",
+            t(
+                lang,
+                "两次输入的新密码不一样，请重新输入。",
+                "the two new passwords differ; type them again"
+            )
+        );
+        Ok(None)
     }
 }

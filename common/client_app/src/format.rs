@@ -109,6 +109,8 @@ pub enum Typed {
     },
     Who,
     Quit,
+    /// `/passwd`: change the own password (asked for without echo, never on this line).
+    Passwd,
     /// Unrecognised `/command`: show usage.
     Help(String),
     Empty,
@@ -134,8 +136,9 @@ pub fn parse_typed(line: &str) -> Typed {
         },
         "who" => Typed::Who,
         "quit" | "exit" => Typed::Quit,
+        "passwd" | "password" => Typed::Passwd,
         other => Typed::Help(format!(
-            "unknown command /{other}; use /w USER TEXT, /who or /quit"
+            "unknown command /{other}; use /w USER TEXT, /who, /passwd or /quit"
         )),
     }
 }

@@ -21,6 +21,7 @@ use crate::protocol::chat::{
     ClientRequest, ErrorMsg, Hello, ServerEvent, UserListMerger, login_request,
 };
 use crate::protocol::consts::{HEARTBEAT_SECS, code};
+use crate::protocol::password::{Secret, check_new_password};
 use crate::protocol::reason::Reason;
 
 /// Why a login failed; each message says what to do next.
@@ -102,6 +103,13 @@ pub fn fixed_by_key_step(reason: &Reason) -> bool {
         | Reason::Shutdown
         | Reason::TooLong
         | Reason::TooManyErrors
+        | Reason::PasswordChangeRequired
+        | Reason::WrongPassword
+        | Reason::PasswordTooShort
+        | Reason::PasswordTooLong
+        | Reason::PasswordIsUsername
+        | Reason::PasswordUnchanged
+        | Reason::PasswordControlChar
         | Reason::Timeout
         | Reason::Internal
         | Reason::BadRequest
@@ -136,6 +144,13 @@ pub fn hint_for(reason: &Reason, program: &str) -> String {
         | Reason::Shutdown
         | Reason::TooLong
         | Reason::TooManyErrors
+        | Reason::PasswordChangeRequired
+        | Reason::WrongPassword
+        | Reason::PasswordTooShort
+        | Reason::PasswordTooLong
+        | Reason::PasswordIsUsername
+        | Reason::PasswordUnchanged
+        | Reason::PasswordControlChar
         | Reason::Timeout
         | Reason::Internal
         | Reason::BadRequest
@@ -205,6 +220,9 @@ pub struct ChatReceiver {
 pub struct LoginInfo {
     pub username: String,
     pub nickname: String,
+    /// The server accepts nothing but a password change (and ping, logout) until
+    /// [`change_password`] succeeds: the first login of an imported user.
+    pub must_change_password: bool,
 }
 
 /// One thing received, with the frame text that crossed the wire (for the ciphertext view).
@@ -299,7 +317,11 @@ pub async fn login_with_key(
         .open(&reply, 0)
         .map_err(|e| LoginError::Protocol(format!("login reply rejected: {e}")))?;
     match ServerEvent::from_inner(&opened.inner) {
-        Ok(ServerEvent::LoginOk { username, nickname }) => Ok((
+        Ok(ServerEvent::LoginOk {
+            username,
+            nickname,
+            must_change_password,
+        }) => Ok((
             ChatSender {
                 writer,
                 channel: send_ch,
@@ -309,13 +331,85 @@ pub async fn login_with_key(
                 channel: recv_ch,
                 lists: UserListMerger::default(),
             },
-            LoginInfo { username, nickname },
+            LoginInfo {
+                username,
+                nickname,
+                must_change_password,
+            },
         )),
         Ok(other) => Err(LoginError::Protocol(format!(
             "expected a login result, got {}",
             other.code()
         ))),
         Err(e) => Err(LoginError::Protocol(e.to_string())),
+    }
+}
+
+/// Why a password change did not happen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordError {
+    /// Refused, by the local check before sending or by the server: one of the `Password*`
+    /// reasons, [`Reason::WrongPassword`], [`Reason::DbUnavailable`] or [`Reason::Internal`].
+    #[error("password not changed ({0})")]
+    Refused(Reason),
+    /// No answer within the timeout (seconds).
+    #[error("the chat server did not answer within {0} s")]
+    Timeout(u64),
+    /// The session ended.
+    #[error("{0}")]
+    Closed(CloseReason),
+}
+
+/// Change the password right after a login that said [`LoginInfo::must_change_password`]
+/// (nothing else arrives before the answer then). The new password is checked here first, with
+/// the rule the server applies, so a weak one never leaves this PC. A running session sends
+/// [`ClientRequest::ChangePassword`] itself and gets a [`ServerEvent::PasswordResult`] among its
+/// events instead.
+///
+/// # Errors
+/// [`PasswordError`]; after `Refused` the session is still usable (try again).
+pub async fn change_password(
+    sender: &mut ChatSender,
+    receiver: &mut ChatReceiver,
+    username: &str,
+    old: &str,
+    new: &str,
+    timeout: Duration,
+) -> Result<(), PasswordError> {
+    check_new_password(username, old, new).map_err(PasswordError::Refused)?;
+    let req = ClientRequest::ChangePassword {
+        old: Secret::new(old),
+        new: Secret::new(new),
+    };
+    sender.send(&req).await.map_err(|e| {
+        PasswordError::Closed(CloseReason::ConnectionLost {
+            sending: true,
+            error: e.to_string(),
+        })
+    })?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let next = tokio::time::timeout_at(deadline, receiver.next())
+            .await
+            .map_err(|_| PasswordError::Timeout(timeout.as_secs()))?;
+        match next {
+            Ok(Some(Incoming::Event {
+                event: ServerEvent::PasswordResult(result),
+                ..
+            })) => return result.map_err(PasswordError::Refused),
+            Ok(Some(Incoming::ServerError(e))) => {
+                return Err(PasswordError::Closed(CloseReason::ServerError(e)));
+            }
+            // A pong or a dropped frame: not the answer yet.
+            Ok(Some(Incoming::Event { .. } | Incoming::Rejected { .. })) => {}
+            Ok(None) => return Err(PasswordError::Closed(CloseReason::ServerClosed)),
+            Err(e) => {
+                return Err(PasswordError::Closed(CloseReason::ConnectionLost {
+                    sending: false,
+                    error: e.to_string(),
+                }));
+            }
+        }
     }
 }
 

@@ -7,9 +7,10 @@
 //! ([`quoted`]). Each function here is an exhaustive `match`, so a new reason or error kind does
 //! not compile until it has both texts; `tests` checks every one has both languages.
 
-use crate::client::chat_client::{CloseReason, LoginError, NotSentReason};
+use crate::client::chat_client::{CloseReason, LoginError, NotSentReason, PasswordError};
 use crate::client::key_client::KeyStepError;
 use crate::config::Language;
+use crate::protocol::consts::{MAX_PASSWORD_LEN, MIN_PASSWORD_CHARS};
 use crate::protocol::reason::Reason;
 
 /// Where the text is shown: the remedy for a stale key differs (a button in the GUI, a command
@@ -185,6 +186,34 @@ pub fn reason_text(reason: &Reason, server_message: &str, c: Ctx<'_>) -> String 
             "密钥确认没有通过，新的密钥没有生效。请再运行一次密钥分发。",
             "The key confirmation failed, so the new key was not accepted. Run the key step again.",
         ),
+        Reason::PasswordChangeRequired => c.pick(
+            "第一次登录必须先设置你自己的新密码，设置好之后才能聊天。",
+            "At your first login you must choose your own new password before you can chat.",
+        ),
+        Reason::WrongPassword => c.pick(
+            "当前密码不对，密码没有修改。请输入你现在登录用的密码（注意大小写）。",
+            "The current password is wrong, so the password was not changed. Type the password you log in with now (mind Caps Lock).",
+        ),
+        Reason::PasswordTooShort => c.pick(
+            format!("新密码太短：至少要 {MIN_PASSWORD_CHARS} 个字符。请换一个更长的密码。"),
+            format!("The new password is too short: use at least {MIN_PASSWORD_CHARS} characters."),
+        ),
+        Reason::PasswordTooLong => c.pick(
+            format!("新密码太长：最多 {MAX_PASSWORD_LEN} 个字节（约 40 个汉字）。请换一个短一些的密码。"),
+            format!("The new password is too long: at most {MAX_PASSWORD_LEN} bytes. Choose a shorter one."),
+        ),
+        Reason::PasswordIsUsername => c.pick(
+            "新密码不能和用户名一样。请换一个别人猜不到的密码。",
+            "The new password must not be your username. Choose one others cannot guess.",
+        ),
+        Reason::PasswordUnchanged => c.pick(
+            "新密码和当前密码一样。请换一个新的密码。",
+            "The new password is the same as the current one. Choose a different one.",
+        ),
+        Reason::PasswordControlChar => c.pick(
+            "新密码里不能有制表符、换行等控制字符。请只用字母、数字、符号或汉字。",
+            "The new password must not contain tabs, line breaks or other control characters.",
+        ),
         Reason::Unknown(token) => {
             let q = quoted(c.lang, "服务器", "server", server_message);
             c.pick(
@@ -348,6 +377,31 @@ impl CloseReason {
             )),
         }
     }
+}
+
+impl PasswordError {
+    /// Why the password was not changed, for the student.
+    pub fn localized(&self, c: Ctx<'_>) -> String {
+        match self {
+            Self::Refused(reason) => reason_text(reason, "", c),
+            Self::Timeout(secs) => c.pick(
+                format!("聊天服务器 {secs} 秒内没有回答，密码可能没有修改。请用原来的密码重新登录试试。"),
+                format!("The chat server did not answer within {secs} s; the password may not have changed. Log in again with the old password to check."),
+            ),
+            Self::Closed(reason) => reason.localized(c).unwrap_or_else(|| {
+                c.pick("已退出登录，密码没有修改。", "Logged out; the password was not changed.")
+            }),
+        }
+    }
+}
+
+/// "Password changed" for the student.
+pub fn password_changed(lang: Language) -> &'static str {
+    t(
+        lang,
+        "密码已修改。下次登录请用新密码。",
+        "Password changed. Use the new password from now on.",
+    )
 }
 
 impl NotSentReason {
@@ -518,6 +572,23 @@ mod tests {
         all
     }
 
+    fn password_errors() -> Vec<PasswordError> {
+        let mut all = vec![
+            PasswordError::Timeout(15),
+            PasswordError::Closed(CloseReason::LoggedOut),
+        ];
+        all.extend(close_reasons().into_iter().map(PasswordError::Closed));
+        all.extend(Reason::ALL.iter().cloned().map(PasswordError::Refused));
+        for e in &all {
+            match e {
+                PasswordError::Refused(_)
+                | PasswordError::Timeout(_)
+                | PasswordError::Closed(_) => {}
+            }
+        }
+        all
+    }
+
     /// Every text of the table in `lang`, labelled with where it came from.
     fn all_texts(lang: Language) -> Vec<(String, String)> {
         let mut out = Vec::new();
@@ -538,7 +609,11 @@ mod tests {
                     out.push((format!("{r:?}"), t));
                 }
             }
+            for e in password_errors() {
+                out.push((format!("{e:?}"), e.localized(c)));
+            }
         }
+        out.push(("password_changed".into(), password_changed(lang).into()));
         out.push((
             "TooLarge".into(),
             NotSentReason::TooLarge(9).localized(lang),

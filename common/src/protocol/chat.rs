@@ -4,10 +4,13 @@
 //! server -> client  1000|version|conn_nonce                                plain hello
 //! client -> server  0001|username|key_id|seq|iv|ct|mac                     login, inner: password
 //! server -> client  1001|seq|iv|ct|mac                                     login ok, inner: OK|username|nickname
+//!                   (or CHANGE_PASSWORD|username|nickname: only 0006, 0004, 0005 until changed)
 //! client -> server  0002|seq|iv|ct|mac                                     chat, inner: to|text
 //! server -> client  1002|seq|iv|ct|mac                                     chat message, inner: id|time|from|nick|to|text
 //! client -> server  0003 / 0004 / 0005 |seq|iv|ct|mac                      list users / logout / ping, inner empty
+//! client -> server  0006|seq|iv|ct|mac                                     change password, inner: old|new
 //! server -> client  1003 / 1004 / 1005 |seq|iv|ct|mac                      user list / notice / pong
+//! server -> client  1006|seq|iv|ct|mac                                     password result, inner: OK or reason
 //!                   (1003 inner: END or MORE|user|nick|...; a long list comes in parts)
 //! server -> client  1009|reason|message                                    plain error
 //! ```
@@ -20,6 +23,7 @@ use crate::protocol::consts::{
     code,
 };
 use crate::protocol::message::{RawMessage, b64};
+use crate::protocol::password::Secret;
 use crate::protocol::reason::{Family, Reason};
 
 /// Plain server hello carrying the connection nonce that every MAC on this connection covers.
@@ -119,6 +123,11 @@ pub enum ClientRequest {
     ListUsers,
     Logout,
     Ping,
+    /// Replace the own password; `old` is the current one.
+    ChangePassword {
+        old: Secret,
+        new: Secret,
+    },
 }
 
 impl ClientRequest {
@@ -128,6 +137,7 @@ impl ClientRequest {
             Self::ListUsers => code::LIST_USERS,
             Self::Logout => code::LOGOUT,
             Self::Ping => code::PING,
+            Self::ChangePassword { .. } => code::CHANGE_PASSWORD,
         }
     }
 
@@ -138,6 +148,9 @@ impl ClientRequest {
                 format!("{}|{}", b64(to.as_deref().unwrap_or("")), b64(text))
             }
             Self::ListUsers | Self::Logout | Self::Ping => String::new(),
+            Self::ChangePassword { old, new } => {
+                format!("{}|{}", b64(old.expose()), b64(new.expose()))
+            }
         }
     }
 
@@ -158,6 +171,13 @@ impl ClientRequest {
             code::LIST_USERS => m.expect_fields(0).map(|()| Self::ListUsers),
             code::LOGOUT => m.expect_fields(0).map(|()| Self::Logout),
             code::PING => m.expect_fields(0).map(|()| Self::Ping),
+            code::CHANGE_PASSWORD => {
+                m.expect_fields(2)?;
+                Ok(Self::ChangePassword {
+                    old: Secret::new(m.text(0)?),
+                    new: Secret::new(m.text(1)?),
+                })
+            }
             other => Err(ProtocolError::Unexpected {
                 got: other.to_owned(),
                 expected: "a chat request".into(),
@@ -263,9 +283,12 @@ const LIST_MORE: &str = "MORE";
 /// What the server sends a logged-in client (sealed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerEvent {
+    /// Logged in. With `must_change_password` the server accepts only a password change, ping
+    /// and logout until a [`ServerEvent::PasswordResult`] says `Ok`; the user list follows that.
     LoginOk {
         username: String,
         nickname: String,
+        must_change_password: bool,
     },
     Chat(ChatLine),
     /// A `1003` that ends a user list (`END|...`). On the wire it holds the last part; a client
@@ -275,7 +298,18 @@ pub enum ServerEvent {
     UserListPart(Vec<OnlineUser>),
     Notice(Notice),
     Pong,
+    /// The answer to a password change: `Ok`, or why it was refused (one of the `Password*`
+    /// reasons, [`Reason::WrongPassword`], [`Reason::DbUnavailable`] or [`Reason::Internal`]);
+    /// [`Reason::PasswordChangeRequired`] answers any other request before the change.
+    PasswordResult(Result<(), Reason>),
 }
+
+/// First field of a `1001` login result: logged in.
+const LOGIN_OK: &str = "OK";
+/// First field of a `1001` login result: logged in, but the password must be changed first.
+const LOGIN_CHANGE_PASSWORD: &str = "CHANGE_PASSWORD";
+/// The `1006` field for a password that was changed.
+const PASSWORD_OK: &str = "OK";
 
 /// The `1003` frames for `users`: as many [`ServerEvent::UserListPart`]s as needed, each
 /// sealing to at most [`MAX_FRAME_LEN`] bytes, then one [`ServerEvent::UserList`] (possibly
@@ -352,14 +386,24 @@ impl ServerEvent {
             Self::UserList(_) | Self::UserListPart(_) => code::USER_LIST,
             Self::Notice(_) => code::NOTICE,
             Self::Pong => code::PONG,
+            Self::PasswordResult(_) => code::PASSWORD_RESULT,
         }
     }
 
     /// The plaintext inside the seal.
     pub fn inner_text(&self) -> String {
         match self {
-            Self::LoginOk { username, nickname } => {
-                format!("OK|{}|{}", b64(username), b64(nickname))
+            Self::LoginOk {
+                username,
+                nickname,
+                must_change_password,
+            } => {
+                let flag = if *must_change_password {
+                    LOGIN_CHANGE_PASSWORD
+                } else {
+                    LOGIN_OK
+                };
+                format!("{flag}|{}|{}", b64(username), b64(nickname))
             }
             Self::Chat(c) => format!(
                 "{}|{}|{}|{}|{}|{}",
@@ -380,6 +424,8 @@ impl ServerEvent {
                 b64(&n.text)
             ),
             Self::Pong => String::new(),
+            Self::PasswordResult(Ok(())) => PASSWORD_OK.into(),
+            Self::PasswordResult(Err(reason)) => reason.as_str().into(),
         }
     }
 
@@ -391,16 +437,21 @@ impl ServerEvent {
         match m.code.as_str() {
             code::LOGIN_RESULT => {
                 m.expect_fields(3)?;
-                if m.token(0)? != "OK" {
-                    return Err(ProtocolError::BadField {
-                        code: m.code.clone(),
-                        index: 0,
-                        reason: "expected OK".into(),
-                    });
-                }
+                let must_change_password = match m.token(0)? {
+                    LOGIN_OK => false,
+                    LOGIN_CHANGE_PASSWORD => true,
+                    _ => {
+                        return Err(ProtocolError::BadField {
+                            code: m.code.clone(),
+                            index: 0,
+                            reason: "expected OK or CHANGE_PASSWORD".into(),
+                        });
+                    }
+                };
                 Ok(Self::LoginOk {
                     username: m.text(1)?,
                     nickname: m.text(2)?,
+                    must_change_password,
                 })
             }
             code::CHAT_MESSAGE => {
@@ -457,6 +508,13 @@ impl ServerEvent {
                 }))
             }
             code::PONG => m.expect_fields(0).map(|()| Self::Pong),
+            code::PASSWORD_RESULT => {
+                m.expect_fields(1)?;
+                Ok(Self::PasswordResult(match m.token(0)? {
+                    PASSWORD_OK => Ok(()),
+                    token => Err(Reason::from_wire(Family::Chat, token)),
+                }))
+            }
             other => Err(ProtocolError::Unexpected {
                 got: other.to_owned(),
                 expected: "a server event".into(),

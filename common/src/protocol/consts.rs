@@ -27,6 +27,10 @@ pub const MAX_USERNAME_LEN: usize = 30;
 /// Longest password accepted at login; bounds the PBKDF2 input.
 pub const MAX_PASSWORD_LEN: usize = 128;
 
+/// Fewest characters (not bytes: a Chinese password counts its characters) in a password a user
+/// chooses for themselves.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
 /// DES key length in bytes (56 key bits + 8 parity bits).
 pub const DES_KEY_LEN: usize = 8;
 
@@ -119,6 +123,8 @@ pub mod code {
     pub const LOGOUT: &str = "0004";
     /// Heartbeat.
     pub const PING: &str = "0005";
+    /// Change the own password (old and new password inside the seal).
+    pub const CHANGE_PASSWORD: &str = "0006";
     /// Server hello with the connection nonce.
     pub const HELLO: &str = "1000";
     /// Login result (seed).
@@ -131,6 +137,8 @@ pub mod code {
     pub const NOTICE: &str = "1004";
     /// Heartbeat answer.
     pub const PONG: &str = "1005";
+    /// Answer to a password change: `OK` or a reason token.
+    pub const PASSWORD_RESULT: &str = "1006";
     /// Unauthenticated error (no key to seal it with, or the connection is about to close).
     pub const ERROR: &str = "1009";
 

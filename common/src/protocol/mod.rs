@@ -8,12 +8,14 @@
 //! - [`reason`]: why a server refused or closed (`1009`/`1109` reasons), one enum.
 //! - [`keydist`]: key-distribution messages (port 8091).
 //! - [`chat`]: login and chat messages (port 8090).
+//! - [`password`]: the rule for a new password, and [`password::Secret`].
 
 pub mod chat;
 pub mod consts;
 pub mod frame;
 pub mod keydist;
 pub mod message;
+pub mod password;
 pub mod reason;
 
 pub use message::RawMessage;

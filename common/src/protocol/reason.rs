@@ -85,6 +85,22 @@ reasons! {
     TooLong = "TOO_LONG", chat: true, key: false;
     /// Too many rejected frames on one connection.
     TooManyErrors = "TOO_MANY_ERRORS", chat: true, key: false;
+    // ---- chat server, in a `1006` password result (sealed), PROTOCOL.md §6.8
+    /// The user must choose a new password before doing anything else (a request other than a
+    /// password change, ping or logout while the login said `CHANGE_PASSWORD`).
+    PasswordChangeRequired = "CHANGE_PASSWORD", chat: true, key: false;
+    /// The current password given with a password change is wrong.
+    WrongPassword = "WRONG_PASSWORD", chat: true, key: false;
+    /// The new password has fewer than `MIN_PASSWORD_CHARS` characters.
+    PasswordTooShort = "PASSWORD_TOO_SHORT", chat: true, key: false;
+    /// The new password is longer than `MAX_PASSWORD_LEN` bytes.
+    PasswordTooLong = "PASSWORD_TOO_LONG", chat: true, key: false;
+    /// The new password is the username.
+    PasswordIsUsername = "PASSWORD_IS_USERNAME", chat: true, key: false;
+    /// The new password is the current one.
+    PasswordUnchanged = "PASSWORD_UNCHANGED", chat: true, key: false;
+    /// The new password contains a control character (a tab, a line break...).
+    PasswordControlChar = "PASSWORD_CONTROL_CHAR", chat: true, key: false;
     // ---- both servers
     /// No login (chat), or no request or confirmation (key), within the handshake deadline.
     Timeout = "TIMEOUT", chat: true, key: true;

@@ -64,6 +64,10 @@ struct Args {
     /// The server's database URL, to create the load users in.
     #[arg(long)]
     db: String,
+    /// server_key's user list (`key_dir/chat_users.txt`): rewritten after the load users are
+    /// created, as `server user add` does, so server_key in `tofu` mode gives them keys.
+    #[arg(long)]
+    user_list: Option<PathBuf>,
     /// Logged-in users, senders, rate, window, duration (of sending in relay, handshaking in
     /// keydist, holding in idle) and message size.
     #[command(flatten)]
@@ -158,7 +162,7 @@ async fn async_main(args: Args, work: PathBuf) -> anyhow::Result<()> {
     } else {
         args.load.users
     };
-    create_users(&args.db, n)?;
+    create_users(&args.db, n, args.user_list.as_deref())?;
     let (priv_path, pub_path) = (
         work.join("loadgen_client_private.pem"),
         work.join("loadgen_client_public.pem"),
@@ -196,7 +200,7 @@ async fn async_main(args: Args, work: PathBuf) -> anyhow::Result<()> {
     }
 }
 
-fn create_users(db: &str, n: usize) -> anyhow::Result<()> {
+fn create_users(db: &str, n: usize, user_list: Option<&std::path::Path>) -> anyhow::Result<()> {
     let store =
         server::db::open(db).with_context(|| format!("opening {}", server::db::redact_url(db)))?;
     let existing: std::collections::HashSet<String> = store
@@ -212,6 +216,9 @@ fn create_users(db: &str, n: usize) -> anyhow::Result<()> {
         } else {
             store.add_user(&u, &hash, &format!("load{i}"))?;
         }
+    }
+    if let Some(path) = user_list {
+        server::admin::publish_user_list(store.as_ref(), path)?;
     }
     Ok(())
 }

@@ -340,7 +340,7 @@ pub struct Client {
 }
 
 impl Client {
-    async fn after_login(
+    pub async fn after_login(
         user: &str,
         tx: ChatSender,
         mut rx: ChatReceiver,
@@ -811,7 +811,8 @@ pub async fn three_users_chat(server: &TestServer) {
         u1.info,
         LoginInfo {
             username: "user1".into(),
-            nickname: "wang_yuan".into()
+            nickname: "wang_yuan".into(),
+            must_change_password: false,
         }
     );
     assert_eq!(u1.online, online(&[("user1", "wang_yuan")]));

@@ -11,6 +11,7 @@ use common::client::folder::ClientFolder;
 use common::client::key_client::{KeyStepError, KeyStepOutcome};
 use common::config::Language;
 use common::protocol::chat::ClientRequest;
+use common::protocol::password::Secret;
 use fltk::app::{self, Sender};
 use fltk::dialog;
 use fltk::enums::Color;
@@ -20,7 +21,8 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::logic::chat::{ChatState, Compose, Update, status_text};
 use super::logic::labels::{Labels, chat_title, labels};
 use super::logic::login::{
-    LoginDialog, LoginFailure, key_step_failed_text, login_dialog, validate_login,
+    LoginDialog, LoginFailure, check_password_form, key_step_failed_text, login_dialog,
+    validate_login,
 };
 use super::logic::phase::Phase;
 use super::logic::render::{Entry, Paint, Screen, log_lines};
@@ -185,6 +187,7 @@ impl Controller {
                 key_info,
             } => self.logged_in(&username, &nickname, &key_info),
             UiMsg::LoginFailed(failure) => self.login_failed(&failure),
+            UiMsg::MustChangePassword { refused } => self.first_password(refused.as_deref()),
             UiMsg::KeyStepDone(result) => self.key_step_done(result),
             UiMsg::NetFailed(why) => {
                 self.alert("mini-chat", &why);
@@ -356,12 +359,74 @@ impl Controller {
                 self.chat.input_buf.set_text("");
             }
             Compose::Quit => self.leave(),
+            Compose::ChangePassword => {
+                self.chat.input_buf.set_text("");
+                self.change_password();
+            }
             Compose::Local(e) => {
                 let up = self.state.add(e);
                 self.apply(up);
             }
             Compose::Nothing => {}
         }
+    }
+
+    /// Ask for the current and the new password (twice) in modal dialogs and send the change;
+    /// a form the server would refuse is refused here, with the same text.
+    fn change_password(&mut self) {
+        let l = self.l();
+        let ask = |label: &str| {
+            dialog::message_title_default(l.change_password);
+            dialog::password_default(label, "")
+        };
+        let Some(old) = ask(l.current_password) else {
+            return;
+        };
+        let Some(new) = ask(l.new_password) else {
+            return;
+        };
+        let Some(again) = ask(l.new_password_again) else {
+            return;
+        };
+        match check_password_form(&self.state.me, &old, &new, &again, self.lang) {
+            Ok(()) => self.net(NetCmd::Request(ClientRequest::ChangePassword {
+                old: Secret::new(old),
+                new: Secret::new(new),
+            })),
+            Err(text) => self.alert(l.password_not_changed, &text),
+        }
+    }
+
+    /// The first login of an imported user: the new password (twice) before anything else. Cancel
+    /// logs out, back to the login window.
+    fn first_password(&mut self, refused: Option<&str>) {
+        let l = self.l();
+        if let Some(why) = refused {
+            self.alert(l.password_not_changed, why);
+        }
+        self.log("# dialog: must change password");
+        let old = self.login.password.value();
+        let me = self.login.username.value().trim().to_owned();
+        loop {
+            dialog::message_title_default(l.change_password);
+            let Some(new) = dialog::password_default(l.must_change_password, "") else {
+                break;
+            };
+            dialog::message_title_default(l.change_password);
+            let Some(again) = dialog::password_default(l.new_password_again, "") else {
+                break;
+            };
+            match check_password_form(&me, &old, &new, &again, self.lang) {
+                Ok(()) => {
+                    self.net(NetCmd::FirstPassword { new });
+                    return;
+                }
+                Err(text) => self.alert(l.password_not_changed, &text),
+            }
+        }
+        self.net(NetCmd::Request(ClientRequest::Logout));
+        self.set_phase(self.phase.login_failed());
+        self.login.status.set_label(l.password_not_changed);
     }
 
     /// Close the chat window and end the loop; the network worker logs out.

@@ -37,6 +37,11 @@ pub enum UiMsg {
         key_info: String,
     },
     LoginFailed(LoginFailure),
+    /// The login succeeded but the server demands a new password first (an imported user's
+    /// first login); `refused` says why the last one was not accepted.
+    MustChangePassword {
+        refused: Option<String>,
+    },
     /// The key step finished (the error is shared: it is not `Clone`).
     KeyStepDone(Result<KeyStepOutcome, Arc<KeyStepError>>),
     // ---- from the network worker: the session
@@ -76,6 +81,8 @@ pub enum UiMsg {
 pub enum NetCmd {
     /// Log in as `username` (the login window).
     Login { username: String, password: String },
+    /// The new password for a login that must change it (the old one is the login's).
+    FirstPassword { new: String },
     /// Send a request in the current session.
     Request(ClientRequest),
     /// Log in again with the remembered username and password.

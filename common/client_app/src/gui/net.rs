@@ -8,11 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::client::chat_client::{
-    CloseReason, Incoming, Session, SessionEvent, load_session_key, login_with_key,
+    CloseReason, Incoming, LoginInfo, Session, SessionEvent, load_session_key, login_with_key,
 };
 use common::client::folder::ClientFolder;
 use common::client::key_client::{KeyStepOptions, run_key_step};
-use common::protocol::chat::ClientRequest;
+use common::client::texts::{Ctx, reason_text};
+use common::protocol::chat::{ClientRequest, ServerEvent};
+use common::protocol::password::Secret;
 use fltk::app;
 use tokio::sync::mpsc;
 
@@ -58,6 +60,11 @@ struct Net {
     session: Option<Session>,
     /// Password of the last successful login, for Reconnect.
     password: Option<String>,
+    /// The new password of a change in flight: it replaces `password` once the server says OK.
+    new_password: Option<String>,
+    /// A login that said `CHANGE_PASSWORD`, with its key summary: the GUI gets `LoggedIn` only
+    /// once the password is changed.
+    first_login: Option<(LoginInfo, String)>,
 }
 
 /// The session's next message, or never when there is no session.
@@ -83,6 +90,8 @@ impl Net {
             ui,
             session: None,
             password: None,
+            new_password: None,
+            first_login: None,
         }
     }
 
@@ -124,6 +133,12 @@ impl Net {
                     self.ui.send(UiMsg::LoginFailed(failure));
                 }
             },
+            NetCmd::FirstPassword { new } => {
+                let old = Secret::new(self.password.clone().unwrap_or_default());
+                let new = Secret::new(new);
+                self.request(ClientRequest::ChangePassword { old, new })
+                    .await;
+            }
             NetCmd::Request(ClientRequest::Logout) => self.logout().await,
             NetCmd::Request(req) => self.request(req).await,
             NetCmd::RunKeyStep => {
@@ -140,6 +155,9 @@ impl Net {
             self.ui.send(UiMsg::NotConnected { request });
             return;
         };
+        if let ClientRequest::ChangePassword { new, .. } = &request {
+            self.new_password = Some(new.expose().to_owned());
+        }
         match session.send(request).await {
             Ok(ev) => self.ui.send(ui_msg(ev)),
             Err(reason) => self.end(reason),
@@ -148,6 +166,10 @@ impl Net {
 
     fn incoming(&mut self, incoming: Result<Incoming, CloseReason>) {
         match incoming {
+            Ok(Incoming::Event {
+                event: ServerEvent::PasswordResult(result),
+                wire,
+            }) => self.password_result(result, wire),
             Ok(inc) => {
                 let fatal = inc.close_reason();
                 self.ui.send(ui_msg(SessionEvent::Incoming(inc)));
@@ -167,9 +189,50 @@ impl Net {
         }
     }
 
-    /// The session is over: drop the connection and tell the GUI why.
+    /// The server answered a password change. At a first login, success completes the login and
+    /// a refusal asks again; in a session, the answer is shown like any event.
+    fn password_result(&mut self, result: Result<(), common::protocol::Reason>, wire: String) {
+        let new = self.new_password.take();
+        match (&result, self.first_login.take()) {
+            (Ok(()), first) => {
+                self.password = new.or_else(|| self.password.take());
+                if let Some((info, key_info)) = first {
+                    self.ui.send(UiMsg::LoggedIn {
+                        username: info.username,
+                        nickname: info.nickname,
+                        key_info,
+                    });
+                    return;
+                }
+            }
+            (Err(reason), Some(first)) => {
+                let text = reason_text(reason, "", Ctx::gui(self.folder.config.language));
+                self.first_login = Some(first);
+                self.ui.send(UiMsg::MustChangePassword {
+                    refused: Some(text),
+                });
+                return;
+            }
+            (Err(_), None) => {}
+        }
+        let event = ServerEvent::PasswordResult(result);
+        self.ui.send(UiMsg::Event { event, wire });
+    }
+
+    /// The session is over: drop the connection and tell the GUI why (a login still waiting for
+    /// its password change failed).
     fn end(&mut self, reason: CloseReason) {
         self.session = None;
+        self.new_password = None;
+        if self.first_login.take().is_some() {
+            let lang = self.folder.config.language;
+            let message = reason.localized(Ctx::gui(lang)).unwrap_or_default();
+            self.ui.send(UiMsg::LoginFailed(LoginFailure {
+                message,
+                needs_key_step: false,
+            }));
+            return;
+        }
         self.ui.send(UiMsg::Closed { reason });
     }
 
@@ -189,6 +252,12 @@ impl Net {
         }
         .await;
         match result {
+            Ok((session, info, key_info)) if info.must_change_password => {
+                self.session = Some(session);
+                self.password = Some(password);
+                self.first_login = Some((info, key_info));
+                self.ui.send(UiMsg::MustChangePassword { refused: None });
+            }
             Ok((session, info, key_info)) => {
                 self.session = Some(session);
                 self.password = Some(password);
@@ -207,6 +276,8 @@ impl Net {
 
     /// Log out, waiting at most [`LOGOUT_WAIT`] for the logout to go out.
     async fn logout(&mut self) {
+        self.first_login = None;
+        self.new_password = None;
         if let Some(session) = self.session.take() {
             let reason = tokio::time::timeout(LOGOUT_WAIT, session.logout())
                 .await

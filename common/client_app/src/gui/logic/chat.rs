@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 
 use common::client::chat_client::{CloseReason, NotSentReason};
-use common::client::texts::{Ctx, reason_text};
+use common::client::texts::{Ctx, password_changed, reason_text};
 use common::config::Language;
 use common::protocol::chat::{
     ChatLine, ClientRequest, ErrorMsg, NoticeKind, OnlineUser, ServerEvent, check_text,
@@ -25,6 +25,8 @@ pub enum Compose {
     Send(ClientRequest),
     /// Leave (`/quit`).
     Quit,
+    /// Open the change-password dialog (`/passwd`; only when online).
+    ChangePassword,
     /// Show this line and keep the text in the box.
     Local(Entry),
     /// Nothing to do (empty input).
@@ -276,6 +278,21 @@ impl ChatState {
                 }
             }
             ServerEvent::UserList(users) => self.on_user_list(users, wire, now_ms, &mut up),
+            ServerEvent::PasswordResult(result) => {
+                let mut e = match result {
+                    Ok(()) => Entry::info(password_changed(self.lang).to_owned(), now_ms),
+                    Err(reason) => Entry::system(
+                        format!(
+                            "{}: {}",
+                            self.l().password_not_changed,
+                            reason_text(&reason, "", Ctx::gui(self.lang))
+                        ),
+                        now_ms,
+                    ),
+                };
+                e.wires.push((WireDir::Received, wire));
+                self.record(e, &mut up);
+            }
             // Parts of a long user list are merged by the session (ChatReceiver).
             ServerEvent::LoginOk { .. } | ServerEvent::UserListPart(_) | ServerEvent::Pong => {}
         }
@@ -415,11 +432,14 @@ impl ChatState {
             Typed::Empty => return Compose::Nothing,
             Typed::Help(h) => return Compose::Local(Entry::info(h, now_ms)),
             Typed::Quit => return Compose::Quit,
-            Typed::Who if online => {
+            Typed::Who | Typed::Passwd if !online => {
+                return Compose::Local(Entry::system(self.l().not_connected, now_ms));
+            }
+            Typed::Who => {
                 self.history.push(typed);
                 return Compose::Send(ClientRequest::ListUsers);
             }
-            Typed::Who => return Compose::Local(Entry::system(self.l().not_connected, now_ms)),
+            Typed::Passwd => return Compose::ChangePassword,
             Typed::Say(text) => (self.target.clone(), text),
             Typed::Whisper { to, text } => (Some(to), text),
         };

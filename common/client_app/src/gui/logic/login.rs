@@ -2,9 +2,10 @@
 //! or key step becomes a dialog (offering the key step when that would fix it).
 
 use common::client::chat_client::LoginError;
-use common::client::texts::Ctx;
+use common::client::texts::{Ctx, reason_text};
 use common::config::Language;
 use common::protocol::consts::MAX_PASSWORD_LEN;
+use common::protocol::password::check_new_password;
 
 use super::labels::labels;
 use super::render::wrap_text;
@@ -82,4 +83,42 @@ pub fn validate_login(username: &str, password: &str, lang: Language) -> Result<
         ));
     }
     Ok(())
+}
+
+/// Check the change-password form (current, new, new again) before anything is sent: the two
+/// new ones must match and meet the server's rule.
+///
+/// # Errors
+/// The text to show, in `lang`.
+pub fn check_password_form(
+    username: &str,
+    old: &str,
+    new: &str,
+    again: &str,
+    lang: Language,
+) -> Result<(), String> {
+    if new != again {
+        return Err(labels(lang).passwords_differ.to_owned());
+    }
+    check_new_password(username, old, new).map_err(|r| reason_text(&r, "", Ctx::gui(lang)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_form() {
+        let zh = Language::Zh;
+        assert_eq!(
+            check_password_form("s01", "111111", "hunter22", "hunter22", zh),
+            Ok(())
+        );
+        let differ = check_password_form("s01", "111111", "hunter22", "hunter23", zh).unwrap_err();
+        assert_eq!(differ, labels(zh).passwords_differ);
+        let short = check_password_form("s01", "111111", "abc", "abc", zh).unwrap_err();
+        assert!(short.contains("至少"), "{short}");
+        let same = check_password_form("s01", "hunter22", "hunter22", "hunter22", Language::En);
+        assert!(same.unwrap_err().contains("same as the current"));
+    }
 }
