@@ -36,6 +36,9 @@ scripts/gui-test.sh
 step "portable client folder test"
 scripts/dist-test.sh
 
+step "a class of forty: roster, dist folders, key steps, forced password change, everyone hears everyone"
+scripts/class-test.sh
+
 step "short load run (100 clients, 5 s): no loss, duplicate or reordering"
 scripts/load.sh --short
 

@@ -172,6 +172,11 @@ impl Controller {
                 let _ = self.chat.input.take_focus();
             }
             UiMsg::ReconnectClicked => self.reconnect(),
+            UiMsg::ChangePasswordClicked => {
+                if self.phase.online() {
+                    self.change_password();
+                }
+            }
             UiMsg::ChatWindowClosed => self.leave(),
             UiMsg::EscapePressed => {
                 if self.test.is_some() {
@@ -541,8 +546,10 @@ impl Controller {
         });
         if online {
             self.chat.reconnect.hide();
+            self.chat.change_password.show();
             self.chat.send.activate();
         } else {
+            self.chat.change_password.hide();
             self.chat.reconnect.show();
             if self.phase == Phase::Reconnecting {
                 self.chat.reconnect.deactivate();

@@ -24,6 +24,8 @@ pub enum UiMsg {
     UserSelected(i32),
     WireToggled(bool),
     ReconnectClicked,
+    /// The chat window's "change password" button (or `/passwd`).
+    ChangePasswordClicked,
     ChatWindowClosed,
     /// Esc in the chat window: ignored (in test mode, the input box's text is logged).
     EscapePressed,

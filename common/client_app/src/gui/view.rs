@@ -107,6 +107,8 @@ pub struct ChatView {
     pub users: HoldBrowser,
     pub status: Frame,
     pub reconnect: Button,
+    /// Shown while online, where Reconnect is shown while offline.
+    pub change_password: Button,
     pub input: TextEditor,
     pub input_buf: TextBuffer,
     pub send: Button,
@@ -186,6 +188,9 @@ pub fn chat_view(l: &Labels, tx: Sender<UiMsg>) -> ChatView {
     let mut reconnect = Button::new(650, 432, 140, 26, None);
     reconnect.set_label(l.reconnect);
     reconnect.hide();
+    let mut change_password = Button::new(650, 432, 140, 26, None);
+    change_password.set_label(l.change_password);
+    change_password.hide();
 
     let mut input = TextEditor::new(10, 466, 670, 104, None);
     let input_buf = TextBuffer::default();
@@ -207,6 +212,7 @@ pub fn chat_view(l: &Labels, tx: Sender<UiMsg>) -> ChatView {
     users.set_callback(move |b| tx.send(UiMsg::UserSelected(b.value())));
     wire.set_callback(move |b| tx.send(UiMsg::WireToggled(b.is_checked())));
     reconnect.set_callback(move |_| tx.send(UiMsg::ReconnectClicked));
+    change_password.set_callback(move |_| tx.send(UiMsg::ChangePasswordClicked));
     send.set_callback(move |_| tx.send(UiMsg::SendClicked));
     // Enter sends, Shift+Enter is a newline (the editor's own handling); Up/Down on the first or
     // last line recall earlier inputs. Our handler runs before the editor's.
@@ -246,6 +252,7 @@ pub fn chat_view(l: &Labels, tx: Sender<UiMsg>) -> ChatView {
         users,
         status,
         reconnect,
+        change_password,
         input,
         input_buf,
         send,
