@@ -38,14 +38,17 @@ for p in 8090 8091; do
     fi
 done
 
+wait_port() {
+    for _ in $(seq 1 100); do port_busy "$1" && return 0; sleep 0.1; done
+    echo "demo: a server did not start; see $logs/" >&2; cat "$logs"/*.log >&2; exit 1
+}
+# server_key first: it creates keys/sessions, without which the chat server refuses to start.
 "$B/server_key" --trace >"$logs/server_key.log" 2>&1 &
 pids+=($!)
+wait_port 8091
 "$B/server" --trace >"$logs/server.log" 2>&1 &
 pids+=($!)
-for p in 8091 8090; do
-    for _ in $(seq 1 100); do port_busy "$p" && break; sleep 0.1; done
-    port_busy "$p" || { echo "demo: a server did not start; see $logs/" >&2; cat "$logs"/*.log >&2; exit 1; }
-done
+wait_port 8090
 grep -h "fingerprint" "$logs/server_key.log" || true
 
 echo

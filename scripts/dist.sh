@@ -84,9 +84,14 @@ mini-chat 服务器文件夹（教师机） / server folder (teacher's PC)
   ./server_key                        key distribution server (port 8091, registration = "strict")
   ./server                            chat server (port 8090)
 
+请在本机防火墙放行 TCP 端口 8090 和 8091。导入学生后，再运行一次
+scripts/dist.sh --host <本机地址> 生成他们的文件夹。keys/server_private.pem 和
+data/passwords.csv 要保密。server 启动时数据库必须能连上（用 MySQL 时可加 --wait-for-db 等它启动）。
+
 Open TCP ports 8090 and 8091 in this PC's firewall. After importing students, run
 scripts/dist.sh --host <this PC's address> again to make their folders.
-Keep keys/server_private.pem and data/passwords.csv secret.
+Keep keys/server_private.pem and data/passwords.csv secret. The database must answer when
+server starts (with MySQL, --wait-for-db waits for it).
 TXT
 cfg=(--config "$srv/server.toml")
 "$srv/server_key" --config "$srv/server_key.toml" init

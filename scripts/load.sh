@@ -37,6 +37,8 @@ printf 'key_dir = "%s/keys"\nkey_requests_per_minute_per_address = 0\nkey_reques
     "$tmp" >"$tmp/server_key.toml"
 printf 'database = "sqlite://%s/db.sqlite"\nsession_key_dir = "%s/keys/sessions"\nmax_connections = %d\n' \
     "$tmp" "$tmp" $((USERS + 100)) >"$tmp/server.toml"
+# The chat server refuses to start without server_key's sessions folder; both start at once here.
+mkdir -p "$tmp/keys/sessions"
 "$B/server_key" --config "$tmp/server_key.toml" --listen "127.0.0.1:$kp" >"$tmp/server_key.log" 2>&1 &
 pids+=($!)
 "$B/server" --config "$tmp/server.toml" --listen "127.0.0.1:$cp_" >"$tmp/server.log" 2>&1 &

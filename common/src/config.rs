@@ -1,8 +1,11 @@
 //! Configuration files: `server_key.toml`, `server.toml` and `client.toml`.
 //!
 //! Every field has a default (documented on the field and in the README); relative paths resolve
-//! against the folder of the config file itself, so a folder can be moved or copied anywhere;
-//! an unknown key is an error that names it.
+//! against the folder of the config file itself, so a folder can be moved or copied anywhere.
+//! A mistake in a file is one [`ConfigError::Mistake`] naming the file, the line, what is wrong
+//! and the fix ([`mistake`]); every key of every file is listed in its [`ConfigFile::fields`].
+
+pub mod mistake;
 
 use std::path::{Path, PathBuf};
 
@@ -13,8 +16,42 @@ use crate::error::ConfigError;
 use crate::protocol::consts::{
     DEFAULT_CHAT_PORT, DEFAULT_KEY_PORT, DEFAULT_RSA_BITS, DEFAULT_SESSION_TTL_HOURS,
     KEY_REQUESTS_PER_MINUTE_PER_ADDRESS, KEY_REQUESTS_PER_MINUTE_PER_USER, MAX_CLIENTS,
-    MAX_KEY_EXCHANGES_PER_ADDRESS,
+    MAX_KEY_EXCHANGES_PER_ADDRESS, MIN_RSA_BITS,
 };
+pub use mistake::{Field, Kind, Mistake};
+
+/// A config file: its keys and the checks its values need beyond their types.
+pub trait ConfigFile: DeserializeOwned {
+    /// Every key of the file, with what it holds (for diagnosing a mistake).
+    fn fields() -> Vec<Field>;
+    /// Check the values serde cannot; the error names the key whose line is at fault.
+    ///
+    /// # Errors
+    /// The key and the [`Mistake`].
+    fn check(&self) -> Result<(), (&'static str, Mistake)>;
+}
+
+/// Largest RSA size server_key accepts (bounds signing time at start and per key step).
+pub const MAX_RSA_BITS: usize = 16384;
+
+/// A `u32`/`usize` count key that may be 0 (no limit).
+fn count(key: &'static str, example: impl ToString) -> Field {
+    Field::number(key, 0, u64::from(u32::MAX), example)
+}
+
+/// An empty path is a mistake (it would mean the config file's own folder by accident).
+fn check_path(key: &'static str, p: &Path, example: &str) -> Result<(), (&'static str, Mistake)> {
+    if p.as_os_str().is_empty() {
+        return Err((
+            key,
+            Mistake::Empty {
+                key: key.into(),
+                fix: format!("{key} = \"{example}\""),
+            },
+        ));
+    }
+    Ok(())
+}
 
 /// How server_key decides which client public key may speak for a username.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -73,25 +110,78 @@ impl ServerKeyConfig {
     /// Longest accepted `session_ttl_hours` (one year): a DES key should not live longer, and
     /// larger values would overflow expiry arithmetic.
     pub const MAX_TTL_HOURS: u64 = 24 * 366;
+}
 
-    /// Check values serde cannot.
-    ///
-    /// # Errors
-    /// A message naming the key and the accepted range.
-    pub fn validate(&self) -> Result<(), String> {
-        if !(1..=Self::MAX_TTL_HOURS).contains(&self.session_ttl_hours) {
-            return Err(format!(
-                "session_ttl_hours = {} is outside 1..={}",
-                self.session_ttl_hours,
-                Self::MAX_TTL_HOURS
-            ));
-        }
-        if self.rsa_bits < crate::protocol::consts::MIN_RSA_BITS || self.rsa_bits > 16384 {
-            return Err(format!(
-                "rsa_bits = {} is outside {}..=16384",
-                self.rsa_bits,
-                crate::protocol::consts::MIN_RSA_BITS
-            ));
+impl ConfigFile for ServerKeyConfig {
+    fn fields() -> Vec<Field> {
+        let d = Self::default();
+        vec![
+            Field::text("listen", d.listen),
+            Field::text("key_dir", "keys"),
+            Field::number(
+                "rsa_bits",
+                MIN_RSA_BITS as u64,
+                MAX_RSA_BITS as u64,
+                d.rsa_bits,
+            ),
+            Field::number(
+                "session_ttl_hours",
+                1,
+                Self::MAX_TTL_HOURS,
+                d.session_ttl_hours,
+            ),
+            Field::choice("registration", &["tofu", "strict"]),
+            count(
+                "key_requests_per_minute_per_address",
+                d.key_requests_per_minute_per_address,
+            ),
+            count(
+                "key_requests_per_minute_per_user",
+                d.key_requests_per_minute_per_user,
+            ),
+            count("max_exchanges_per_address", d.max_exchanges_per_address),
+            Field::text("user_list", "keys/chat_users.txt"),
+        ]
+    }
+
+    fn check(&self) -> Result<(), (&'static str, Mistake)> {
+        mistake::check_listen("listen", &self.listen, DEFAULT_KEY_PORT)
+            .map_err(|m| ("listen", m))?;
+        check_path("key_dir", &self.key_dir, "keys")?;
+        let range = |key: &'static str, v: u64, min: u64, max: u64| {
+            if (min..=max).contains(&v) {
+                Ok(())
+            } else {
+                Err((
+                    key,
+                    Mistake::OutOfRange {
+                        key: key.into(),
+                        value: v.to_string(),
+                        min,
+                        max,
+                        fix: Self::fields()
+                            .iter()
+                            .find(|f| f.key == key)
+                            .map(Field::example_line)
+                            .unwrap_or_default(),
+                    },
+                ))
+            }
+        };
+        range(
+            "session_ttl_hours",
+            self.session_ttl_hours,
+            1,
+            Self::MAX_TTL_HOURS,
+        )?;
+        range(
+            "rsa_bits",
+            self.rsa_bits as u64,
+            MIN_RSA_BITS as u64,
+            MAX_RSA_BITS as u64,
+        )?;
+        if let Some(p) = &self.user_list {
+            check_path("user_list", p, "keys/chat_users.txt")?;
         }
         Ok(())
     }
@@ -125,6 +215,76 @@ impl Default for ServerConfig {
             max_connections: MAX_CLIENTS,
             user_list: None,
         }
+    }
+}
+
+impl ConfigFile for ServerConfig {
+    fn fields() -> Vec<Field> {
+        let d = Self::default();
+        vec![
+            Field::text("listen", d.listen),
+            Field::text("database", d.database),
+            Field::text("session_key_dir", "../server_key/keys/sessions"),
+            Field::number("max_connections", 1, 1_000_000, d.max_connections),
+            Field::text("user_list", "../server_key/keys/chat_users.txt"),
+        ]
+    }
+
+    fn check(&self) -> Result<(), (&'static str, Mistake)> {
+        mistake::check_listen("listen", &self.listen, DEFAULT_CHAT_PORT)
+            .map_err(|m| ("listen", m))?;
+        let db = self.database.as_str();
+        let db_ok = db == "sqlite::memory:"
+            || db.strip_prefix("sqlite://").is_some_and(|p| !p.is_empty())
+            || db.strip_prefix("mysql://").is_some_and(|p| !p.is_empty());
+        if !db_ok {
+            return Err((
+                "database",
+                Mistake::BadDatabase {
+                    value: redact_url(db),
+                },
+            ));
+        }
+        check_path(
+            "session_key_dir",
+            &self.session_key_dir,
+            "../server_key/keys/sessions",
+        )?;
+        if self.max_connections == 0 {
+            return Err((
+                "max_connections",
+                Mistake::OutOfRange {
+                    key: "max_connections".into(),
+                    value: "0".into(),
+                    min: 1,
+                    max: 1_000_000,
+                    fix: format!("max_connections = {MAX_CLIENTS}"),
+                },
+            ));
+        }
+        if let Some(p) = &self.user_list {
+            check_path("user_list", p, "../server_key/keys/chat_users.txt")?;
+        }
+        Ok(())
+    }
+}
+
+/// `scheme://user:secret@host/...` -> `scheme://user:***@host/...`; other URLs unchanged. For
+/// every message and log line that shows a database URL.
+pub fn redact_url(url: &str) -> String {
+    let Some(start) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[start..];
+    let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..auth_end];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    let userinfo = &authority[..at];
+    match userinfo.find(':') {
+        Some(colon) => format!("{}{}:***{}", &url[..start], &userinfo[..colon], &rest[at..]),
+        None => url.to_owned(),
     }
 }
 
@@ -164,6 +324,58 @@ impl Default for ClientConfig {
             username: "user1".into(),
             language: Language::Zh,
         }
+    }
+}
+
+impl ConfigFile for ClientConfig {
+    fn fields() -> Vec<Field> {
+        let d = Self::default();
+        vec![
+            Field::text("server_host", d.server_host),
+            Field::port("chat_port", d.chat_port),
+            Field::port("key_port", d.key_port),
+            Field::text("username", d.username),
+            Field::choice("language", &["zh", "en"]),
+        ]
+    }
+
+    fn check(&self) -> Result<(), (&'static str, Mistake)> {
+        mistake::check_host("server_host", &self.server_host).map_err(|m| ("server_host", m))?;
+        for (key, port, default) in [
+            ("chat_port", self.chat_port, DEFAULT_CHAT_PORT),
+            ("key_port", self.key_port, DEFAULT_KEY_PORT),
+        ] {
+            if port == 0 {
+                return Err((
+                    key,
+                    Mistake::OutOfRange {
+                        key: key.into(),
+                        value: "0".into(),
+                        min: 1,
+                        max: u64::from(u16::MAX),
+                        fix: format!("{key} = {default}"),
+                    },
+                ));
+            }
+        }
+        if self.chat_port == self.key_port {
+            return Err((
+                "key_port",
+                Mistake::SamePorts {
+                    port: self.key_port,
+                },
+            ));
+        }
+        if crate::protocol::check_username(&self.username).is_err() {
+            return Err((
+                "username",
+                Mistake::BadUsername {
+                    value: self.username.chars().take(40).collect(),
+                    fix: "username = \"user1\"".into(),
+                },
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -227,25 +439,52 @@ impl Loaded<ServerConfig> {
     }
 }
 
-/// Parse TOML text.
+/// Parse TOML text and check its values.
 ///
 /// # Errors
-/// [`ConfigError::Parse`] naming `path` and the problem (including an unknown key's name).
-pub fn parse<T: DeserializeOwned>(text: &str, path: &Path) -> Result<T, ConfigError> {
-    toml::from_str(text).map_err(|e| ConfigError::Parse {
+/// [`ConfigError::Mistake`] naming `path`, the line and the mistake with its fix.
+pub fn parse<T: ConfigFile>(text: &str, path: &Path) -> Result<T, ConfigError> {
+    let at = |line: Option<usize>, mistake: Mistake| ConfigError::Mistake {
         path: path.to_path_buf(),
-        message: e.to_string().trim().replace('\n', " "),
-    })
+        line,
+        mistake: Box::new(mistake),
+    };
+    let config: T = toml::from_str(text).map_err(|e| {
+        let detail = e.message().trim().replace('\n', " ");
+        match e.span() {
+            Some(span) => {
+                let line = mistake::line_of_offset(text, span.start);
+                at(
+                    Some(line),
+                    mistake::diagnose(text, line, &T::fields(), &detail),
+                )
+            }
+            None => at(None, Mistake::Syntax { detail }),
+        }
+    })?;
+    config
+        .check()
+        .map_err(|(key, m)| at(mistake::line_of_key(text, key), m))?;
+    Ok(config)
 }
 
 /// Read and parse a config file.
 ///
 /// # Errors
-/// [`ConfigError::Read`] or [`ConfigError::Parse`].
-pub fn load<T: DeserializeOwned>(path: &Path) -> Result<Loaded<T>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+/// [`ConfigError::Read`] or [`ConfigError::Mistake`] (including a file that is not UTF-8).
+pub fn load<T: ConfigFile>(path: &Path) -> Result<Loaded<T>, ConfigError> {
+    let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let valid = e.utf8_error().valid_up_to();
+        ConfigError::Mistake {
+            path: path.to_path_buf(),
+            line: Some(1 + bytes[..valid].iter().filter(|&&b| b == b'\n').count()),
+            mistake: Box::new(Mistake::NotUtf8),
+        }
     })?;
     let config = parse(&text, path)?;
     let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
@@ -269,7 +508,7 @@ pub fn candidates(file_name: &str, extra: &[PathBuf]) -> Vec<PathBuf> {
     {
         c.push(dir.join(file_name));
     }
-    c.push(PathBuf::from(file_name));
+    c.push(std::path::absolute(file_name).unwrap_or_else(|_| PathBuf::from(file_name)));
     c.extend(extra.iter().cloned());
     c
 }
@@ -279,7 +518,7 @@ pub fn candidates(file_name: &str, extra: &[PathBuf]) -> Vec<PathBuf> {
 ///
 /// # Errors
 /// [`ConfigError::NotFound`] listing where it looked, or a read/parse error.
-pub fn find<T: DeserializeOwned>(
+pub fn find<T: ConfigFile>(
     explicit: Option<&Path>,
     file_name: &str,
     extra: &[PathBuf],
@@ -292,11 +531,7 @@ pub fn find<T: DeserializeOwned>(
         Some(p) => load(p),
         None => Err(ConfigError::NotFound {
             name: file_name.to_owned(),
-            looked: cands
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
+            looked: cands,
         }),
     }
 }
@@ -306,7 +541,7 @@ pub fn find<T: DeserializeOwned>(
 ///
 /// # Errors
 /// A read/parse error of a file that exists.
-pub fn find_or_default<T: DeserializeOwned + Default>(
+pub fn find_or_default<T: ConfigFile + Default>(
     explicit: Option<&Path>,
     file_name: &str,
     extra: &[PathBuf],

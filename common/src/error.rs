@@ -74,12 +74,17 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("config {path}: {message}")]
-    Parse { path: PathBuf, message: String },
-    #[error("config {path}: {message}")]
-    Invalid { path: PathBuf, message: String },
-    #[error("no {name} found (looked in: {looked})")]
-    NotFound { name: String, looked: String },
+    /// One mistake in the file: where, what, and the fix (see [`crate::config::mistake`]).
+    #[error("{}{}: {mistake}", path.display(), line.map(|l| format!(", line {l}")).unwrap_or_default())]
+    Mistake {
+        path: PathBuf,
+        /// 1-based; `None` when the position is unknown.
+        line: Option<usize>,
+        /// Boxed: the error stays small on every `Result` path.
+        mistake: Box<crate::config::Mistake>,
+    },
+    #[error("no {name} found (looked in: {})", looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    NotFound { name: String, looked: Vec<PathBuf> },
 }
 
 /// Key and session-key file problems; every variant names the file.

@@ -60,7 +60,7 @@ fn an_empty_file_means_all_defaults_and_a_partial_file_keeps_the_rest() {
 fn unknown_keys_are_errors_that_name_the_key_and_file() {
     let p = Path::new("/etc/mini/server.toml");
     match parse::<ServerConfig>("listen = \"0.0.0.0:1\"\ndatabse = \"sqlite://x.db\"\n", p) {
-        Err(e @ ConfigError::Parse { .. }) => {
+        Err(e @ ConfigError::Mistake { .. }) => {
             let shown = e.to_string();
             assert!(shown.contains("databse"), "{shown}");
             assert!(shown.contains("/etc/mini/server.toml"), "{shown}");
@@ -93,7 +93,10 @@ fn invalid_values_are_errors() {
         } else {
             parse::<ClientConfig>(text, p).unwrap_err()
         };
-        assert!(matches!(err, ConfigError::Parse { .. }), "{text}: {err:?}");
+        assert!(
+            matches!(err, ConfigError::Mistake { .. }),
+            "{text}: {err:?}"
+        );
         assert!(err.to_string().contains(needle), "{text}: {err}");
     }
 }
@@ -214,6 +217,6 @@ fn find_or_default_falls_back_to_defaults() {
     std::fs::write(&broken, "rsa_bits = \"many\"").unwrap();
     assert!(matches!(
         find_or_default::<ServerKeyConfig>(None, UNIQUE, &[broken]),
-        Err(ConfigError::Parse { .. })
+        Err(ConfigError::Mistake { .. })
     ));
 }

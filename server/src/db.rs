@@ -162,8 +162,8 @@ pub trait UserStore: Send + Sync + 'static {
 ///
 /// SQLite: creates the folder, file and table, and the seed users if it created the table. MySQL:
 /// connects, creates the database and table if missing, and the seed users if it created the
-/// table; if the server cannot be reached the store is returned anyway (with a warning) and
-/// connects on a later call.
+/// table; if the server cannot be reached the store is returned anyway and connects on a later
+/// call (the chat server's start refuses an unreachable database: see [`crate::startup`]).
 ///
 /// # Errors
 /// [`DbError::BadUrl`] for a malformed URL; for SQLite any error opening or initialising the file;
@@ -192,8 +192,10 @@ pub fn open(url: &str) -> Result<Arc<dyn UserStore>, DbError> {
         match store.init_fresh() {
             Ok(_) => {}
             Err(DbError::Unavailable(e)) => {
-                tracing::warn!(
-                    "database {} is unavailable ({e}); logins will fail until it is reachable",
+                // Not an error here: the chat server's start checks the database itself
+                // (`startup::wait_for_database`) and admin commands report their own failure.
+                tracing::debug!(
+                    "database {} is unavailable ({e}); it is tried again on first use",
                     store.describe()
                 );
             }
@@ -305,23 +307,8 @@ pub(crate) fn bad_url(url: &str, reason: &str) -> DbError {
     }
 }
 
-/// `scheme://user:secret@host/...` -> `scheme://user:***@host/...`; other URLs unchanged.
-pub fn redact_url(url: &str) -> String {
-    let Some(start) = url.find("://").map(|i| i + 3) else {
-        return url.to_owned();
-    };
-    let rest = &url[start..];
-    let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..auth_end];
-    let Some(at) = authority.rfind('@') else {
-        return url.to_owned();
-    };
-    let userinfo = &authority[..at];
-    match userinfo.find(':') {
-        Some(colon) => format!("{}{}:***{}", &url[..start], &userinfo[..colon], &rest[at..]),
-        None => url.to_owned(),
-    }
-}
+/// The URL with its password masked (one implementation, shared with the config checks).
+pub use common::config::redact_url;
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`server`]: the listener (connection limit, shutdown).
+//! - [`startup`]: checks before listening (session key folder, database reachable).
 //! - [`handler`]: one connection: hello, login, session loop.
 //! - [`relay`]: who is online; ordered fan-out to bounded per-user queues.
 //! - [`keys`]: the session keys server_key leaves in `session_key_dir`.
@@ -17,3 +18,4 @@ pub mod keys;
 pub mod relay;
 pub mod roster;
 pub mod server;
+pub mod startup;

@@ -30,6 +30,10 @@ struct Cli {
     /// With --trace, also print decrypted message text.
     #[arg(long)]
     show_secrets: bool,
+    /// If the database cannot be reached at start, keep trying every 5 s (with a countdown)
+    /// instead of stopping with an error.
+    #[arg(long)]
+    wait_for_db: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -60,26 +64,35 @@ enum DbAction {
 enum UserAction {
     /// Add a user (password asked without echo, or read from stdin with --password-stdin).
     Add {
+        /// Login name (1 to 30 ASCII letters, digits, '_', '-' or '.').
         username: String,
+        /// Name shown to the others in the chat.
         nickname: String,
+        /// Read the password from the first line of stdin instead of asking.
         #[arg(long)]
         password_stdin: bool,
     },
     /// Change a user's password.
     Passwd {
+        /// The user whose password changes.
         username: String,
+        /// Read the new password from the first line of stdin instead of asking.
         #[arg(long)]
         password_stdin: bool,
     },
     /// List users (never shows passwords or hashes).
     List,
     /// Remove a user.
-    Remove { username: String },
+    Remove {
+        /// The user to remove.
+        username: String,
+    },
     /// Add a class from a roster: CSV `username,nickname[,password]` (UTF-8 or GB18030/GBK,
     /// header row allowed) or .xlsx (first sheet). Users without a password get a random one;
     /// all of them are written to passwords.csv beside the database and must choose their own
     /// password at their first login. One transaction: any bad row and nothing is written.
     Import {
+        /// The roster: a .csv or .xlsx file.
         file: PathBuf,
         /// Also give existing users (listed in the roster) a new password.
         #[arg(long)]
@@ -129,6 +142,12 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
     if let Some(db) = cli.database {
         loaded.config.database = db;
     }
+    // Serving: check the session key folder before the database is opened (and, for SQLite,
+    // created) on behalf of a misconfigured server.
+    let session_key_dir = match cli.command {
+        None => Some(server::startup::check_session_key_dir(&loaded)?),
+        Some(_) => None,
+    };
     let url = loaded.database_url();
     let store = db::open(&url)
         .with_context(|| format!("cannot open the database {}", db::redact_url(&url)))?;
@@ -178,8 +197,9 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         publish_user_list(&*store, &loaded.user_list_path());
         return Ok(());
     }
+    server::startup::wait_for_database(&*store, &url, &loaded, cli.wait_for_db)?;
     publish_user_list(&*store, &loaded.user_list_path());
-    let mut settings = Settings::new(loaded.resolve(&loaded.config.session_key_dir));
+    let mut settings = Settings::new(session_key_dir.expect("checked above: no subcommand"));
     let fit = common::fdlimit::fit_connections(loaded.config.max_connections);
     for line in fit.report(loaded.config.max_connections) {
         println!("server: {line}");
@@ -209,4 +229,34 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         .await;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// Every argument and subcommand of `server --help` (and of each subcommand's help) says
+    /// what it is for.
+    #[test]
+    fn every_argument_has_a_description() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {}", a.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                let sub_path = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    missing.push(sub_path.clone());
+                }
+                walk(sub, &sub_path, missing);
+            }
+        }
+        let mut cmd = super::Cli::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        walk(&cmd, "server", &mut missing);
+        assert!(missing.is_empty(), "no description: {missing:?}");
+    }
 }

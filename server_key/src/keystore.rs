@@ -74,6 +74,15 @@ impl KeyStore {
         self.dir.join("sessions")
     }
 
+    /// Create [`Self::sessions_dir`] if missing, at start and at `init`: the chat server refuses
+    /// to start without it (a missing folder there means its `session_key_dir` is wrong).
+    ///
+    /// # Errors
+    /// The folder cannot be created.
+    pub fn create_sessions_dir(&self) -> std::io::Result<()> {
+        std::fs::create_dir_all(self.sessions_dir())
+    }
+
     fn client_path(&self, user: &str) -> PathBuf {
         self.clients_dir().join(format!("{user}.pem"))
     }

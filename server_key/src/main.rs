@@ -53,12 +53,25 @@ enum ClientsAction {
     /// List bound usernames, key fingerprints and session key expiry.
     List,
     /// Bind USERNAME to the public key in PEM_FILE (a client's client_public.pem).
-    Register { username: String, pem_file: PathBuf },
+    Register {
+        /// The username to bind.
+        username: String,
+        /// The client's client_public.pem.
+        pem_file: PathBuf,
+    },
     /// Remove USERNAME's binding and session key (the user can then bind a new client key).
-    Revoke { username: String },
+    Revoke {
+        /// The username to unbind.
+        username: String,
+    },
     /// For packaging (scripts/dist.sh): make a client key pair in FOLDER (client_private.pem,
     /// client_public.pem; an existing pair is kept) and register it for USERNAME.
-    Provision { username: String, folder: PathBuf },
+    Provision {
+        /// The username the key pair is registered for.
+        username: String,
+        /// The client folder that receives the key pair.
+        folder: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -81,21 +94,13 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         "server_key.toml",
         &[dev_default, manifest],
     )?;
-    loaded.config.validate().map_err(|m| {
-        anyhow::anyhow!(
-            "config {}: {m}",
-            loaded
-                .path
-                .as_deref()
-                .map_or("(defaults)".into(), |p| p.display().to_string())
-        )
-    })?;
     let store = KeyStore::new(loaded.resolve(&loaded.config.key_dir));
     let cfg = &loaded.config;
     match cli.command {
         Some(Command::Clients { action }) => return clients(&store, action),
         Some(Command::Init) => {
             let (identity, created) = store.server_identity(cfg.rsa_bits)?;
+            create_sessions_dir(&store)?;
             println!(
                 "server_key: {} {} (fingerprint {})",
                 if created { "created" } else { "already have" },
@@ -116,6 +121,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             store.dir().display()
         )
     })?;
+    create_sessions_dir(&store)?;
     let mut server = KeyServer::new(
         store,
         identity,
@@ -153,6 +159,15 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         })
         .await;
         Ok(())
+    })
+}
+
+fn create_sessions_dir(store: &KeyStore) -> anyhow::Result<()> {
+    store.create_sessions_dir().with_context(|| {
+        format!(
+            "cannot create {} (the chat server reads session keys there)",
+            store.sessions_dir().display()
+        )
     })
 }
 
@@ -227,4 +242,34 @@ fn clients(store: &KeyStore, action: ClientsAction) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// Every argument and subcommand of `server_key --help` (and of each subcommand's help)
+    /// says what it is for.
+    #[test]
+    fn every_argument_has_a_description() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {}", a.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                let sub_path = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    missing.push(sub_path.clone());
+                }
+                walk(sub, &sub_path, missing);
+            }
+        }
+        let mut cmd = super::Cli::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        walk(&cmd, "server_key", &mut missing);
+        assert!(missing.is_empty(), "no description: {missing:?}");
+    }
 }

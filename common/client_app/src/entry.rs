@@ -63,10 +63,10 @@ fn run(program: &str, dev_dir: Option<&Path>) -> ExitCode {
     let folder = match ClientFolder::find(cli.config.as_deref(), dev_dir, program) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("{program}: {e}");
-            eprintln!(
-                "{program}: pass --config PATH/client.toml, or run it from its client folder"
-            );
+            // One message in the folder's language; the --config hint only when no file exists.
+            let lang = common::client::config_texts::language_of(&e);
+            let text = common::client::config_texts::config_error_text(&e, lang, program);
+            eprintln!("{program}: {text}");
             return ExitCode::FAILURE;
         }
     };
@@ -92,5 +92,35 @@ impl Cli {
             .about(about)
             .get_matches();
         Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// Every argument and subcommand of `client_xx --help` (and of each subcommand's help) says
+    /// what it is for.
+    #[test]
+    fn every_argument_has_a_description() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments() {
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("{path} {}", a.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                let sub_path = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    missing.push(sub_path.clone());
+                }
+                walk(sub, &sub_path, missing);
+            }
+        }
+        let mut cmd = super::Cli::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        walk(&cmd, "client_wy", &mut missing);
+        assert!(missing.is_empty(), "no description: {missing:?}");
     }
 }

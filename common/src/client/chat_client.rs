@@ -73,6 +73,12 @@ pub enum LoginError {
     Closed,
     #[error("unexpected answer from the chat server: {0}")]
     Protocol(String),
+    /// `chat_port` reached the key server (its hello came instead of the chat server's).
+    #[error(
+        "chat_port {} reached the key server, not the chat server; set chat_port = {} in client.toml",
+        .0.port, .0.should_be
+    )]
+    WrongServer(crate::client::folder::WrongPort),
 }
 
 impl LoginError {
@@ -84,7 +90,11 @@ impl LoginError {
             | Self::WrongKeyUser { .. }
             | Self::BadKeyFile(..) => true,
             Self::Refused { reason, .. } => fixed_by_key_step(reason),
-            Self::Unreachable { .. } | Self::Timeout(_) | Self::Closed | Self::Protocol(_) => false,
+            Self::Unreachable { .. }
+            | Self::Timeout(_)
+            | Self::Closed
+            | Self::Protocol(_)
+            | Self::WrongServer(_) => false,
         }
     }
 }
@@ -303,8 +313,13 @@ pub async fn login_with_key(
     let mut writer = FrameWriter::new(w);
     let program = folder.program.clone();
 
-    let hello = Hello::from_message(&next_login_message(&mut reader, timeout, &program).await?)
-        .map_err(|e| LoginError::Protocol(e.to_string()))?;
+    let first = next_login_message(&mut reader, timeout, &program).await?;
+    if first.code == code::KEY_HELLO {
+        // chat_port points at the key server.
+        let wrong = folder.wrong_port(crate::client::folder::PortKey::ChatPort);
+        return Err(LoginError::WrongServer(wrong));
+    }
+    let hello = Hello::from_message(&first).map_err(|e| LoginError::Protocol(e.to_string()))?;
     let key_id = key.key_id.clone();
     let (mut send_ch, mut recv_ch) = Channel::client(key, &hello.nonce).split();
     let req = login_request(&mut send_ch, &folder.config.username, &key_id, password);

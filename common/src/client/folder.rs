@@ -14,32 +14,96 @@ pub struct ClientFolder {
     pub dir: PathBuf,
     /// The executable name shown in hints (`client_wy`).
     pub program: String,
+    /// The `client.toml` read, if any: texts about a setting name its file and line.
+    pub config_file: Option<PathBuf>,
+}
+
+/// Which port of `client.toml` a text is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortKey {
+    KeyPort,
+    ChatPort,
+}
+
+impl PortKey {
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::KeyPort => "key_port",
+            Self::ChatPort => "chat_port",
+        }
+    }
+}
+
+/// A port of `client.toml` that reached the other server (`key_port` answered by the chat server,
+/// or the reverse): found from the first message, which each server sends unasked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrongPort {
+    /// The key that points at the wrong server.
+    pub key: PortKey,
+    /// Its value now.
+    pub port: u16,
+    /// The value it should have: the other key's port (the two were swapped; `check` refuses
+    /// two equal ports).
+    pub should_be: u16,
+    /// The config file and the line of `key`, when known.
+    pub file: Option<PathBuf>,
+    pub line: Option<usize>,
+}
+
+/// Whether the source-folder fallback may apply: only to a program run from the build tree,
+/// i.e. an executable under `<workspace>/target/`. A copied client folder (on a USB stick, on
+/// the desktop, even on the build PC) never borrows the source tree's client.toml, so its key
+/// files are never written there.
+pub fn runs_from_build_tree(exe: &Path, workspace: &Path) -> bool {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    canon(exe).starts_with(canon(&workspace.join("target")))
 }
 
 impl ClientFolder {
     /// Find `client.toml`: `explicit`, else beside the executable, else the working directory,
-    /// else `dev_dir` (the crate folder when run with `cargo run`).
+    /// else, only for a program run from the build tree (see [`runs_from_build_tree`]),
+    /// `dev_dir` (the crate folder when run with `cargo run`).
     ///
     /// # Errors
-    /// [`ConfigError`] naming where it looked or what is wrong.
+    /// [`ConfigError`] naming where it looked or what is wrong (with the line and the fix).
     pub fn find(
         explicit: Option<&Path>,
         dev_dir: Option<&Path>,
         program: &str,
     ) -> Result<Self, ConfigError> {
-        let extra: Vec<PathBuf> = dev_dir.map(|d| d.join("client.toml")).into_iter().collect();
+        let exe = std::env::current_exe().ok();
+        let dev = dev_dir.filter(|d| {
+            let workspace = d.parent().unwrap_or(d);
+            exe.as_deref()
+                .is_some_and(|e| runs_from_build_tree(e, workspace))
+        });
+        let extra: Vec<PathBuf> = dev.map(|d| d.join("client.toml")).into_iter().collect();
         let loaded: Loaded<ClientConfig> = config::find(explicit, "client.toml", &extra)?;
-        crate::protocol::check_username(&loaded.config.username).map_err(|message| {
-            ConfigError::Invalid {
-                path: loaded.path.clone().unwrap_or_default(),
-                message,
-            }
-        })?;
         Ok(Self {
             config: loaded.config,
             dir: loaded.base_dir,
             program: program.to_owned(),
+            config_file: loaded.path,
         })
+    }
+
+    /// The [`WrongPort`] for `key`, which reached the other server.
+    pub fn wrong_port(&self, key: PortKey) -> WrongPort {
+        let (port, should_be) = match key {
+            PortKey::KeyPort => (self.config.key_port, self.config.chat_port),
+            PortKey::ChatPort => (self.config.chat_port, self.config.key_port),
+        };
+        let line = self.config_file.as_deref().and_then(|f| {
+            let text = std::fs::read_to_string(f).ok()?;
+            config::mistake::line_of_key(&text, key.key())
+        });
+        WrongPort {
+            key,
+            port,
+            should_be,
+            file: self.config_file.clone(),
+            line,
+        }
     }
 
     /// A folder from parts (tests, load generators).
@@ -48,6 +112,7 @@ impl ClientFolder {
             config,
             dir,
             program: program.to_owned(),
+            config_file: None,
         }
     }
 

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::client::folder::ClientFolder;
+use crate::client::folder::{ClientFolder, PortKey};
 use crate::connection::{FrameReader, FrameWriter, ReadError, read_message};
 use crate::crypto::{PrivateKey, PublicKey, mac, random};
 use crate::keyfile::KeyFile;
@@ -79,6 +79,12 @@ pub enum KeyStepError {
     },
     #[error("unexpected answer from the key server: {0}")]
     Protocol(String),
+    /// `key_port` reached the chat server (its hello came instead of the key server's).
+    #[error(
+        "key_port {} reached the chat server, not the key server; set key_port = {} in client.toml",
+        .0.port, .0.should_be
+    )]
+    WrongServer(crate::client::folder::WrongPort),
     #[error("{0}")]
     Local(#[from] crate::Error),
 }
@@ -203,10 +209,16 @@ pub async fn run_key_step_with(
         during: "while we were sending",
     };
 
-    // 1. Hello: the server's key, checked against the pinned one.
+    // 1. Hello: the server's key, checked against the pinned one. The chat server's hello
+    // instead means key_port points at the chat server.
+    let first = next_message(&mut reader, &opts, "before its hello").await?;
+    if first.code == code::HELLO {
+        return Err(KeyStepError::WrongServer(
+            folder.wrong_port(PortKey::KeyPort),
+        ));
+    }
     let hello =
-        KeyHello::from_message(&next_message(&mut reader, &opts, "before its hello").await?)
-            .map_err(|e| KeyStepError::Protocol(e.to_string()))?;
+        KeyHello::from_message(&first).map_err(|e| KeyStepError::Protocol(e.to_string()))?;
     let server_key = PublicKey::from_der(&hello.server_pub)
         .map_err(|e| KeyStepError::Protocol(e.to_string()))?;
     let server_fp = server_key.fingerprint();

@@ -5,9 +5,11 @@
 //! - [`folder`]: a client folder: its config and the key files beside it.
 //! - [`key_client`]: the key step (`client_xx key`).
 //! - [`chat_client`]: a chat session (login, send, receive), used by the GUI and the terminal mode.
+//! - [`config_texts`]: mistakes in client.toml and swapped ports, in both languages.
 //! - [`texts`]: the error and refusal table, by reason and by error kind, in both languages.
 
 pub mod chat_client;
+pub mod config_texts;
 pub mod folder;
 pub mod key_client;
 pub mod texts;

@@ -274,6 +274,7 @@ impl LoginError {
                 "登录时聊天服务器断开了连接。请检查 client.toml 里的 chat_port 是否是聊天服务器的端口，然后再试一次。",
                 "The chat server closed the connection during login. Check that chat_port in client.toml is the chat server's port, then try again.",
             ),
+            Self::WrongServer(w) => crate::client::config_texts::wrong_port_text(w, c.lang),
             Self::Protocol(detail) => c.pick(
                 format!(
                     "聊天服务器的回答无法识别。请检查 client.toml 里的 chat_port（不要写成 key_port），或向老师要最新的客户端。{}",
@@ -331,6 +332,7 @@ impl KeyStepError {
                 format!("新的会话密钥无法写入 {path}（磁盘满了或文件夹只读）。请把客户端文件夹放到可以写入的地方（例如桌面），再试一次。{still}"),
                 format!("The new session key cannot be written to {path} (disk full or folder read-only). Put the client folder somewhere writable (such as the desktop) and try again. {still}"),
             ),
+            Self::WrongServer(w) => crate::client::config_texts::wrong_port_text(w, c.lang),
             Self::Protocol(detail) => c.pick(
                 format!(
                     "密钥服务器的回答无法识别。请检查 client.toml 里的 key_port（不要写成 chat_port），或向老师要最新的客户端。{}",
@@ -440,10 +442,21 @@ mod tests {
     //! one value of each kind through an exhaustive `match`, so a new variant fails to compile
     //! here until it is listed.
     use super::*;
+    use crate::client::folder::{PortKey, WrongPort};
     use crate::protocol::chat::ErrorMsg;
 
     fn io() -> std::io::Error {
         std::io::Error::other("x")
+    }
+
+    fn wrong_port(key: PortKey) -> WrongPort {
+        WrongPort {
+            key,
+            port: 8090,
+            should_be: 8091,
+            file: Some("client.toml".into()),
+            line: Some(3),
+        }
     }
 
     fn login_errors() -> Vec<LoginError> {
@@ -481,6 +494,7 @@ mod tests {
             LoginError::Timeout(15),
             LoginError::Closed,
             LoginError::Protocol("detail".into()),
+            LoginError::WrongServer(wrong_port(PortKey::ChatPort)),
         ];
         for e in &all {
             // Exhaustive: a new variant must be added to the list above.
@@ -493,7 +507,8 @@ mod tests {
                 | LoginError::Refused { .. }
                 | LoginError::Timeout(_)
                 | LoginError::Closed
-                | LoginError::Protocol(_) => {}
+                | LoginError::Protocol(_)
+                | LoginError::WrongServer(_) => {}
             }
         }
         all
@@ -527,6 +542,7 @@ mod tests {
             },
             KeyStepError::Protocol("detail".into()),
             KeyStepError::Local(crate::Error::Io(io())),
+            KeyStepError::WrongServer(wrong_port(PortKey::KeyPort)),
         ];
         for e in &all {
             match e {
@@ -540,7 +556,8 @@ mod tests {
                 | KeyStepError::Unconfirmed
                 | KeyStepError::CannotStore { .. }
                 | KeyStepError::Protocol(_)
-                | KeyStepError::Local(_) => {}
+                | KeyStepError::Local(_)
+                | KeyStepError::WrongServer(_) => {}
             }
         }
         all
