@@ -67,6 +67,9 @@ fn run(program: &str, dev_dir: Option<&Path>) -> ExitCode {
             let lang = common::client::config_texts::language_of(&e);
             let text = common::client::config_texts::config_error_text(&e, lang, program);
             eprintln!("{program}: {text}");
+            if matches!(cli.command, None | Some(Command::Chat)) {
+                crate::gui::config_error_dialog(program, &text, lang);
+            }
             return ExitCode::FAILURE;
         }
     };

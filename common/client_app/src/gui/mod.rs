@@ -58,6 +58,20 @@ fn prefer_cjk_fonts() {
     }
 }
 
+/// Show a `client.toml` error in a dialog as well (a student who double-clicked the program sees
+/// no terminal); nothing happens without a display. `text` comes from the client's own table.
+pub fn config_error_dialog(program: &str, text: &str, lang: common::config::Language) {
+    if !have_display() {
+        return;
+    }
+    let _app = fl::App::default().with_scheme(fl::Scheme::Gtk);
+    prefer_cjk_fonts();
+    fl::set_font_size(14);
+    view::set_dialog_labels(lang);
+    fltk::dialog::message_title_default(program);
+    fltk::dialog::alert_default(&logic::render::wrap_text(text, 72));
+}
+
 /// Open the login window, then the chat window; returns when the user closes them.
 pub fn run(folder: ClientFolder) -> ExitCode {
     let program = folder.program.clone();
