@@ -63,3 +63,10 @@ fn the_program_in_the_build_tree_still_finds_its_source_folder() {
     assert!(!stderr.contains("client.toml（"), "{stderr}");
     assert!(!stderr.contains("里没有 client.toml"), "{stderr}");
 }
+
+#[test]
+fn version_names_the_client() {
+    let out = Command::new(EXE).arg("-V").output().expect("client_wy -V");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("client_wy "), "{text}");
+}

@@ -165,3 +165,33 @@ async fn the_server_key_binary_serves_and_manages_clients() {
         .expect("user1 binds a new key after revoke");
     drop(server);
 }
+
+/// A mistake in server_key.toml stops the start with one line naming the file, the line, what
+/// is wrong and the fix; `init` creates the sessions folder the chat server needs.
+#[test]
+fn a_config_mistake_is_one_line_with_the_fix_and_init_creates_the_sessions_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = tmp.path().join("server_key.toml");
+    std::fs::write(&config, "key_dir = \"keys\"\nregistration = \"open\"\n").unwrap();
+    let out = Command::new(EXE)
+        .arg("--config")
+        .arg(&config)
+        .args(["--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run server_key");
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        format!(
+            "server_key: {}, line 2: registration must be \"tofu\" or \"strict\", not \"open\": for example registration = \"tofu\"",
+            std::path::absolute(&config).unwrap().display()
+        )
+    );
+
+    warm(&[SERVER_A]);
+    seed_identity(&tmp.path().join("keys"), key(SERVER_A));
+    std::fs::write(&config, "key_dir = \"keys\"\n").unwrap();
+    cli(&config, &["init"]);
+    assert!(tmp.path().join("keys/sessions").is_dir());
+}

@@ -546,6 +546,42 @@ mod tests {
         assert_eq!(language_hint(""), Language::Zh);
     }
 
+    /// Odd text never panics (the fuzz target covers `parse`; these are the slicing edges).
+    #[test]
+    fn odd_lines_are_diagnosed_without_panicking() {
+        let fields = [
+            Field::text("server_host", "x"),
+            Field::port("chat_port", 8090),
+        ];
+        for text in [
+            "server_host = \"é",
+            "server_host = 'é",
+            "= 1",
+            "'",
+            "\"server_host\" = 5",
+            "chat_port = '8090'",
+            "chat_port = \"",
+            "chat_port = 99999999999999999999999999999999999999999",
+            "chat_port = \"٣\"",
+            "[",
+            "\u{feff}[x",
+            "server_host = \"a\" # \"b",
+        ] {
+            for line in 0..3 {
+                let _ = diagnose(text, line, &fields, "detail").to_string();
+            }
+            let _ = language_hint(text);
+        }
+        assert!(matches!(
+            diagnose("chat_port = '8090'", 1, &fields, ""),
+            Mistake::QuotedNumber { .. }
+        ));
+        assert!(matches!(
+            diagnose("\"server_host\" = 5", 1, &fields, ""),
+            Mistake::Unquoted { .. }
+        ));
+    }
+
     #[test]
     fn hosts() {
         assert!(check_host("h", "192.168.1.10").is_ok());
