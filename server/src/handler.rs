@@ -27,7 +27,7 @@ use tracing::{debug, info, warn};
 
 use crate::db::{self, DbError, LoginCheck};
 use crate::keys::session_key_for;
-use crate::relay::{Kick, Outbox, Outgoing};
+use crate::relay::{Credential, Kick, Outbox, Outgoing};
 use crate::server::Shared;
 
 /// How long one batch of outgoing frames may take to write before the client counts as stuck.
@@ -54,6 +54,7 @@ impl Conn {
 struct Session {
     username: String,
     nickname: String,
+    conn_id: u64,
     send: Channel,
     recv: Channel,
     outbox: Outbox,
@@ -167,15 +168,27 @@ async fn login(
     }
     let store = shared.store.clone();
     let u = username.clone();
-    let check = tokio::task::spawn_blocking(move || db::check_login(&*store, &u, &password))
-        .await
-        .map_err(|_| internal())?;
-    let (nickname, must_change) = match check {
-        Ok(LoginCheck::Ok {
-            nickname,
-            must_change,
-        }) => (nickname, must_change),
-        Ok(LoginCheck::Bad) => return Err(bad_login()),
+    let check = tokio::task::spawn_blocking(move || {
+        let check = db::check_login(&*store, &u, &password)?;
+        // The hash that let this session in: when it changes (the teacher resets the password),
+        // the session ends (crate::revocation).
+        let hash = match check {
+            LoginCheck::Ok { .. } => store.find_user(&u)?.map(|r| r.user_password),
+            LoginCheck::Bad => None,
+        };
+        Ok::<_, DbError>((check, hash.unwrap_or_default()))
+    })
+    .await
+    .map_err(|_| internal())?;
+    let (nickname, must_change, mut password_hash) = match check {
+        Ok((
+            LoginCheck::Ok {
+                nickname,
+                must_change,
+            },
+            hash,
+        )) => (nickname, must_change, hash),
+        Ok((LoginCheck::Bad, _)) => return Err(bad_login()),
         Err(DbError::Unavailable(e)) => {
             warn!(error = %e, "database unavailable at login");
             return Err(db_unavailable());
@@ -193,10 +206,12 @@ async fn login(
             nickname: nickname.clone(),
             must_change_password: true,
         };
-        if !write_sealed(conn, s, &mut send, &username, [ok]).await
-            || !forced_change(conn, shared, &username, &mut send, &mut recv).await?
-        {
+        if !write_sealed(conn, s, &mut send, &username, [ok]).await {
             return Ok(None);
+        }
+        match forced_change(conn, shared, &username, &mut send, &mut recv).await? {
+            Some(hash) => password_hash = hash,
+            None => return Ok(None),
         }
         ServerEvent::PasswordResult(Ok(()))
     } else {
@@ -206,7 +221,10 @@ async fn login(
             must_change_password: false,
         }
     };
-    let (outbox, kick, online) = shared.registry.join(&username, &nickname, conn_id);
+    let credential = Credential::new(key_id, password_hash);
+    let (outbox, kick, online) = shared
+        .registry
+        .join(&username, &nickname, conn_id, credential);
     let events = std::iter::once(first).chain(user_list_events(online));
     if !write_sealed(conn, s, &mut send, &username, events).await {
         shared.registry.leave(&username, conn_id);
@@ -215,6 +233,7 @@ async fn login(
     Ok(Some(Session {
         username,
         nickname,
+        conn_id,
         send,
         recv,
         outbox,
@@ -246,8 +265,8 @@ async fn write_sealed(
 }
 
 /// A login that must choose a new password first: answer only a password change, ping and
-/// logout until the password is changed (`Ok(true)`); anything else gets `CHANGE_PASSWORD`.
-/// `Ok(false)` when the client logged out or left. A wrong current password counts as a bad
+/// logout until the password is changed (`Ok(Some(new hash))`); anything else gets
+/// `CHANGE_PASSWORD`. `Ok(None)` when the client logged out or left. A wrong current password counts as a bad
 /// frame, so guessing it costs a connection every [`MAX_BAD_FRAMES`] tries.
 async fn forced_change(
     conn: &mut Conn,
@@ -255,7 +274,7 @@ async fn forced_change(
     username: &str,
     send: &mut Channel,
     recv: &mut Channel,
-) -> Result<bool, ErrorMsg> {
+) -> Result<Option<String>, ErrorMsg> {
     let s = &shared.settings;
     let mut bad = 0u32;
     loop {
@@ -269,7 +288,7 @@ async fn forced_change(
                     ),
                 ));
             }
-            Ok(Ok(None)) => return Ok(false),
+            Ok(Ok(None)) => return Ok(None),
             Ok(Ok(Some(f))) => f,
             Ok(Err(e)) => return Err(frame_error(&e)),
         };
@@ -279,8 +298,8 @@ async fn forced_change(
         );
         let answer = match open_request(recv, &frame) {
             Ok(ClientRequest::ChangePassword { old, new }) => {
-                match change_password(shared, username, &old, &new).await {
-                    Ok(()) => return Ok(true),
+                match change_password(shared, username, &old, &new, None).await {
+                    Ok(hash) => return Ok(Some(hash)),
                     Err(reason) => {
                         bad += u32::from(reason == Reason::WrongPassword);
                         Some(ServerEvent::PasswordResult(Err(reason)))
@@ -288,7 +307,7 @@ async fn forced_change(
                 }
             }
             Ok(ClientRequest::Ping) => Some(ServerEvent::Pong),
-            Ok(ClientRequest::Logout) => return Ok(false),
+            Ok(ClientRequest::Logout) => return Ok(None),
             Ok(ClientRequest::Chat { .. } | ClientRequest::ListUsers) => Some(
                 ServerEvent::PasswordResult(Err(Reason::PasswordChangeRequired)),
             ),
@@ -304,18 +323,21 @@ async fn forced_change(
         if let Some(answer) = answer
             && !write_sealed(conn, s, send, username, [answer]).await
         {
-            return Ok(false);
+            return Ok(None);
         }
     }
 }
 
-/// Check and store a new password for `username`; the reason it was refused otherwise.
+/// Check and store a new password for `username`: its new hash, or the reason it was refused.
+/// `session` is the registered session making the change (none before the first change): the
+/// registry learns the new hash before it is stored, so the revocation check keeps that session.
 async fn change_password(
     shared: &Shared,
     username: &str,
     old: &Secret,
     new: &Secret,
-) -> Result<(), Reason> {
+    session: Option<u64>,
+) -> Result<String, Reason> {
     check_new_password(username, old.expose(), new.expose())?;
     let store = shared.store.clone();
     let (user, old, new) = (
@@ -323,14 +345,25 @@ async fn change_password(
         old.expose().to_owned(),
         new.expose().to_owned(),
     );
-    let result = tokio::task::spawn_blocking(move || {
-        match db::check_login(&*store, &user, &old)? {
-            LoginCheck::Ok { .. } => {}
-            LoginCheck::Bad => return Ok(Err(Reason::WrongPassword)),
+    let verified = tokio::task::spawn_blocking(move || {
+        Ok::<_, DbError>(match db::check_login(&*store, &user, &old)? {
+            LoginCheck::Ok { .. } => Ok(hash_password(&new)),
+            LoginCheck::Bad => Err(Reason::WrongPassword),
+        })
+    })
+    .await
+    .unwrap_or(Ok(Err(Reason::Internal)));
+    let hash = db_answer(verified, "a password check")?;
+    let expect = |h: Option<String>| {
+        if let Some(conn_id) = session {
+            shared.registry.expect_password_hash(username, conn_id, h);
         }
+    };
+    expect(Some(hash.clone()));
+    let (store, user, h) = (shared.store.clone(), username.to_owned(), hash.clone());
+    let stored = tokio::task::spawn_blocking(move || {
         // `false`: the user was removed meanwhile.
-        let stored = store.set_password(&user, &hash_password(&new), false)?;
-        Ok::<_, DbError>(if stored {
+        Ok::<_, DbError>(if store.set_password(&user, &h, false)? {
             Ok(())
         } else {
             Err(Reason::Internal)
@@ -338,19 +371,33 @@ async fn change_password(
     })
     .await
     .unwrap_or(Ok(Err(Reason::Internal)));
-    match result {
-        Ok(r) => {
-            if r.is_ok() {
-                info!(user = username, "password changed");
+    match db_answer(stored, "a password change") {
+        Ok(()) => {
+            if let Some(conn_id) = session {
+                shared
+                    .registry
+                    .set_password_hash(username, conn_id, hash.clone());
             }
-            r
+            info!(user = username, "password changed");
+            Ok(hash)
         }
+        Err(reason) => {
+            expect(None);
+            Err(reason)
+        }
+    }
+}
+
+/// A database step's answer, with database failures as the reason to send (and logged).
+fn db_answer<T>(r: Result<Result<T, Reason>, DbError>, what: &str) -> Result<T, Reason> {
+    match r {
+        Ok(r) => r,
         Err(DbError::Unavailable(e)) => {
-            warn!(error = %e, "database unavailable at a password change");
+            warn!(error = %e, "database unavailable at {what}");
             Err(Reason::DbUnavailable)
         }
         Err(e) => {
-            warn!(error = %e, "database error at a password change");
+            warn!(error = %e, "database error at {what}");
             Err(Reason::Internal)
         }
     }
@@ -595,7 +642,9 @@ async fn client_frame(
         ClientRequest::Ping => send_event(conn, shared, s, ServerEvent::Pong).await.err(),
         ClientRequest::Logout => Some("logged out".into()),
         ClientRequest::ChangePassword { old, new } => {
-            let result = change_password(shared, &s.username, &old, &new).await;
+            let result = change_password(shared, &s.username, &old, &new, Some(s.conn_id))
+                .await
+                .map(|_| ());
             if result == Err(Reason::WrongPassword) {
                 s.bad_frames += 1;
                 if s.bad_frames >= MAX_BAD_FRAMES {

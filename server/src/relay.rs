@@ -55,10 +55,48 @@ impl Kick {
     }
 }
 
+/// What let a session in, kept so that withdrawing it ends the session
+/// ([`crate::revocation`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// The session key's id at login.
+    pub key_id: String,
+    /// The stored password hash at login (or after the session's own password change).
+    pub password_hash: String,
+    /// The hash a password change of this session is writing right now: accepted as well, so
+    /// a check that runs between the write and [`Registry::set_password_hash`] does not end the
+    /// session that made the change.
+    pub next_password_hash: Option<String>,
+}
+
+impl Credential {
+    pub fn new(key_id: String, password_hash: String) -> Self {
+        Self {
+            key_id,
+            password_hash,
+            next_password_hash: None,
+        }
+    }
+
+    /// Whether `stored` (the hash in the database now) is one this session holds.
+    pub fn accepts(&self, stored: &str) -> bool {
+        stored == self.password_hash || self.next_password_hash.as_deref() == Some(stored)
+    }
+}
+
+/// One online session's credential, as [`Registry::credentials`] lists them.
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub username: String,
+    pub conn_id: u64,
+    pub credential: Credential,
+}
+
 #[derive(Debug)]
 struct Member {
     conn_id: u64,
     nickname: String,
+    credential: Credential,
     tx: mpsc::Sender<Arc<Outgoing>>,
     kick: Arc<Kick>,
 }
@@ -108,6 +146,7 @@ impl Registry {
         username: &str,
         nickname: &str,
         conn_id: u64,
+        credential: Credential,
     ) -> (Outbox, Arc<Kick>, Vec<OnlineUser>) {
         let (tx, rx) = mpsc::channel(self.queue_len);
         let kick = Arc::new(Kick::default());
@@ -134,6 +173,7 @@ impl Registry {
             Member {
                 conn_id,
                 nickname: nickname.to_owned(),
+                credential,
                 tx,
                 kick: kick.clone(),
             },
@@ -205,6 +245,49 @@ impl Registry {
     /// How many users are online.
     pub fn online_count(&self) -> usize {
         self.lock().members.len()
+    }
+
+    /// Every online session's credential.
+    pub fn credentials(&self) -> Vec<Held> {
+        self.lock()
+            .members
+            .iter()
+            .map(|(u, m)| Held {
+                username: u.clone(),
+                conn_id: m.conn_id,
+                credential: m.credential.clone(),
+            })
+            .collect()
+    }
+
+    /// The session `conn_id` of `username` is about to store `hash` as its own new password
+    /// (`Some`), or the attempt is over (`None`): see [`Credential::next_password_hash`].
+    pub fn expect_password_hash(&self, username: &str, conn_id: u64, hash: Option<String>) {
+        if let Some(m) = self.lock().members.get_mut(username)
+            && m.conn_id == conn_id
+        {
+            m.credential.next_password_hash = hash;
+        }
+    }
+
+    /// The session `conn_id` of `username` changed its own password: remember the new hash, so
+    /// the change does not end the session that made it.
+    pub fn set_password_hash(&self, username: &str, conn_id: u64, hash: String) {
+        if let Some(m) = self.lock().members.get_mut(username)
+            && m.conn_id == conn_id
+        {
+            m.credential.password_hash = hash;
+            m.credential.next_password_hash = None;
+        }
+    }
+
+    /// End the session `conn_id` of `username` (if it is still that one) with `why`.
+    pub fn kick(&self, username: &str, conn_id: u64, why: ErrorMsg) {
+        if let Some(m) = self.lock().members.get(username)
+            && m.conn_id == conn_id
+        {
+            m.kick.kick(why);
+        }
     }
 
     /// Kick everyone (shutdown).

@@ -22,6 +22,10 @@ use tracing::info;
 use crate::db::UserStore;
 use crate::relay::Registry;
 
+/// How often sessions are checked for a withdrawn key, user or password: a revoked session
+/// ends within this time.
+pub const REVOCATION_CHECK: Duration = Duration::from_secs(2);
+
 /// How long shutdown waits for the connections to close after telling them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -34,6 +38,9 @@ pub struct Settings {
     pub queue_len: usize,
     pub handshake_timeout: Duration,
     pub idle_timeout: Duration,
+    /// How often online sessions are checked against their key files and the database
+    /// ([`crate::revocation`]).
+    pub revocation_check: Duration,
     pub trace: Trace,
 }
 
@@ -45,6 +52,7 @@ impl Settings {
             queue_len: CLIENT_QUEUE_LEN,
             handshake_timeout: Duration::from_secs(HANDSHAKE_TIMEOUT_SECS),
             idle_timeout: Duration::from_secs(IDLE_TIMEOUT_SECS),
+            revocation_check: REVOCATION_CHECK,
             trace: Trace::default(),
         }
     }
@@ -90,6 +98,7 @@ pub async fn run(
         shutdown: shutdown_tx,
         next_conn: AtomicU64::new(1),
     });
+    let watcher = tokio::spawn(crate::revocation::watch(shared.clone()));
     let handlers = shared.clone();
     let in_flight = serve(listener, opts, shutdown, move |stream, peer| {
         crate::handler::handle(stream, peer, handlers.clone())
@@ -99,6 +108,7 @@ pub async fn run(
         online = shared.registry.online_count(),
         "shutting down: telling connected clients"
     );
+    watcher.abort();
     let _ = shared.shutdown.send(());
     shared.registry.kick_all(&ErrorMsg::new(
         Reason::Shutdown,

@@ -1252,10 +1252,14 @@ fn key_cases() -> Vec<KeyCase> {
     ]
 }
 
-/// A key step for the bystander user3 works (BUSY is retried: the permits of just-closed
-/// connections come back asynchronously).
+/// The key-step bystander: a user of the chat server who is not chatting here (a new key for a
+/// user who is logged in ends that session, see hardening.rs `sessions_end_...`).
+const KEY_BYSTANDER: &str = "user4";
+
+/// A key step for the bystander [`KEY_BYSTANDER`] works (BUSY is retried: the permits of
+/// just-closed connections come back asynchronously).
 async fn key_step_still_works(sys: &System) {
-    let folder = sys.folder("user3");
+    let folder = sys.folder(KEY_BYSTANDER);
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         match sys.try_key_step(&folder).await {
@@ -1275,6 +1279,17 @@ async fn key_server_bad_input_table() {
     raise_nofile(16_384);
     let mut sys = System::start(Setup::default());
     let port = sys.key_port;
+    // `server user add` also puts the name on server_key's user list (tofu mode).
+    sys.server_admin(
+        &[
+            "user",
+            "add",
+            KEY_BYSTANDER,
+            "bystander",
+            "--password-stdin",
+        ],
+        "bystander-pass\n",
+    );
     sys.key_steps(&["user1", "user2", "user3"]).await;
 
     let silent = tokio::spawn(async move {

@@ -1,11 +1,13 @@
 //! Login through the real server: wrong passwords and unknown users, SQL-injection usernames,
-//! missing, expired and stale session keys, a key redistributed while the server runs, the
+//! missing, expired and stale session keys, a key redistributed while the server runs (which ends
+//! a running session of that user), the
 //! database stopping and coming back, and a legacy (seed SQL, plaintext) database.
 
 #[path = "common/mod.rs"]
 mod harness;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::client::chat_client::{self, LoginError};
 use common::crypto::password::is_hash;
@@ -212,29 +214,41 @@ async fn key_redistributed_while_running() {
     }
 }
 
+/// A new key step elsewhere replaces the server's key: the session that logged in with the old
+/// key ends with KEY_MISMATCH (the answer its next login would get), not at its next login.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn session_outlives_a_key_redistribution() {
-    let server = TestServer::start().await;
+async fn a_key_redistribution_ends_the_running_session() {
+    let server =
+        TestServer::start_tweaked(|s| s.revocation_check = Duration::from_millis(50)).await;
     let mut u1 = server.login("user1").await;
     let mut u2 = server.login("user2").await;
     u1.joined("user2").await;
     server.issue_key("user1");
-    // The running session keeps the key it logged in with.
-    u1.say("old key, same session").await;
-    assert_eq!(u1.chat().await.text, "old key, same session");
-    assert_eq!(u2.chat().await.text, "old key, same session");
+    assert_eq!(u1.closed_with().await.reason, Reason::KeyMismatch);
+    u2.left("user1").await;
+    // With the new key the user is back.
+    let mut u1 = server.login("user1").await;
+    u2.joined("user1").await;
+    u1.say("new key, new session").await;
+    assert_eq!(u1.chat().await.text, "new key, new session");
+    assert_eq!(u2.chat().await.text, "new key, new session");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_stops_and_comes_back() {
     let dir = tempfile::tempdir().unwrap();
     let db = SwitchableStore::new(fast_store(&dir.path().join("users.db")));
-    let server = TestServer::start_with(db.clone(), |_| {}).await;
+    // Sessions are re-checked every 50 ms: a database outage must not end them.
+    let server = TestServer::start_with(db.clone(), |s| {
+        s.revocation_check = Duration::from_millis(50)
+    })
+    .await;
     let mut u1 = server.login("user1").await;
     let mut u2 = server.login("user2").await;
     u1.joined("user2").await;
 
     db.stop();
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let e = server.login_error("user3", server.key("user3"), PW).await;
     let (r, m) = refused(&e);
     assert_eq!(r, Reason::DbUnavailable);

@@ -34,6 +34,91 @@ async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Item 2: sessions that outlive their key, their user or their password
+
+/// Within this a withdrawn session must be closed (the check runs every 2 s).
+const REVOKED_WITHIN: Duration = Duration::from_secs(6);
+
+/// The review kept chatting as user1 after `server_key clients revoke user1`, and 75 s past the
+/// key's expiry. Now the session ends with the answer a login would get: NO_SESSION_KEY after the
+/// revocation, KEY_EXPIRED at the expiry, and the others see the user leave.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_end_when_their_key_is_revoked_or_expires() {
+    let sys = System::start(Setup::default());
+    sys.key_steps(&["user1", "user2", "user3"]).await;
+    let mut u1 = sys.login("user1").await;
+    let mut u2 = sys.login("user2").await;
+    let mut u3 = sys.login("user3").await;
+
+    sys.key_admin(&["clients", "revoke", "user1"]);
+    let t = Instant::now();
+    let (err, _) = u1.closed().await;
+    assert_eq!(err.map(|e| e.reason), Some(Reason::NoSessionKey));
+    assert!(t.elapsed() < REVOKED_WITHIN, "{:?}", t.elapsed());
+    u3.notice(NoticeKind::Leave, "user1").await;
+
+    // The server's copy of user2's key reaches its expiry (as if its day had passed).
+    let path = sys.server_session_file("user2");
+    let mut file = KeyFile::load(&path).expect("user2's key file");
+    file.key.expires_at = time::OffsetDateTime::now_utc() + time::Duration::seconds(1);
+    file.save(&path).expect("rewrite user2's key file");
+    let t = Instant::now();
+    let (err, _) = u2.closed().await;
+    assert_eq!(err.map(|e| e.reason), Some(Reason::KeyExpired));
+    assert!(t.elapsed() < REVOKED_WITHIN, "{:?}", t.elapsed());
+    u3.notice(NoticeKind::Leave, "user2").await;
+
+    // Nothing happened to user3.
+    u3.say("still here").await;
+    u3.hears("user3", "still here").await;
+}
+
+/// `server user passwd` and `server user remove` ran while the user was logged in, and the
+/// session went on. Now it ends with REVOKED; a session's own password change does not end it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_end_when_the_teacher_resets_the_password_or_removes_the_user() {
+    let mut sys = System::start(Setup::default());
+    sys.key_steps(&["user1", "user2", "user3"]).await;
+    let mut u1 = sys.login("user1").await;
+    let mut u2 = sys.login("user2").await;
+    let mut u3 = sys.login("user3").await;
+
+    sys.server_admin(
+        &["user", "passwd", "user1", "--password-stdin"],
+        "teacher-set-1\n",
+    );
+    let (err, _) = u1.closed().await;
+    assert_eq!(err.map(|e| e.reason), Some(Reason::Revoked));
+    sys.server_admin(&["user", "remove", "user2"], "");
+    let (err, _) = u2.closed().await;
+    assert_eq!(err.map(|e| e.reason), Some(Reason::Revoked));
+
+    // user3 changes its own password and stays, through several checks.
+    u3.send(ClientRequest::ChangePassword {
+        old: common::protocol::password::Secret::new(PW),
+        new: common::protocol::password::Secret::new("user3-own-pass"),
+    })
+    .await;
+    loop {
+        match u3.next().await {
+            SessionEvent::Incoming(Incoming::Event {
+                event: ServerEvent::PasswordResult(r),
+                ..
+            }) => {
+                assert_eq!(r, Ok(()));
+                break;
+            }
+            SessionEvent::Sent { .. } | SessionEvent::Incoming(Incoming::Event { .. }) => {}
+            other => panic!("user3: waiting for the password result, got {other:?}"),
+        }
+    }
+    tokio::time::sleep(REVOKED_WITHIN).await;
+    u3.say("my own change").await;
+    u3.hears("user3", "my own change").await;
+    sys.assert_chat_alive();
+}
+
+// ---------------------------------------------------------------------------------------------
 // Item 3: terminal escapes through `server --trace`
 
 /// Before authentication the trace quotes a login frame's seq/iv/ct/mac fields. The review sent

@@ -113,6 +113,7 @@ pub fn fixed_by_key_step(reason: &Reason) -> bool {
         | Reason::Shutdown
         | Reason::TooLong
         | Reason::TooManyErrors
+        | Reason::Revoked
         | Reason::PasswordChangeRequired
         | Reason::WrongPassword
         | Reason::PasswordTooShort
@@ -154,6 +155,7 @@ pub fn hint_for(reason: &Reason, program: &str) -> String {
         | Reason::Shutdown
         | Reason::TooLong
         | Reason::TooManyErrors
+        | Reason::Revoked
         | Reason::PasswordChangeRequired
         | Reason::WrongPassword
         | Reason::PasswordTooShort

@@ -186,6 +186,10 @@ pub fn reason_text(reason: &Reason, server_message: &str, c: Ctx<'_>) -> String 
             "密钥确认没有通过，新的密钥没有生效。请再运行一次密钥分发。",
             "The key confirmation failed, so the new key was not accepted. Run the key step again.",
         ),
+        Reason::Revoked => c.pick(
+            format!("老师在服务器上删除了这个账号或重置了它的密码，这里已退出。请向老师要新密码；{}", c.again()),
+            format!("The teacher removed this account or reset its password on the server, so you were logged out. Ask the teacher for the new password. {}", c.again()),
+        ),
         Reason::PasswordChangeRequired => c.pick(
             "第一次登录必须先设置你自己的新密码，设置好之后才能聊天。",
             "At your first login you must choose your own new password before you can chat.",

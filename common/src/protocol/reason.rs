@@ -85,6 +85,9 @@ reasons! {
     TooLong = "TOO_LONG", chat: true, key: false;
     /// Too many rejected frames on one connection.
     TooManyErrors = "TOO_MANY_ERRORS", chat: true, key: false;
+    /// A running session ended because its user was removed or its password was changed on the
+    /// server (not by this session).
+    Revoked = "REVOKED", chat: true, key: false;
     // ---- chat server, in a `1006` password result (sealed), PROTOCOL.md §6.8
     /// The user must choose a new password before doing anything else (a request other than a
     /// password change, ping or logout while the login said `CHANGE_PASSWORD`).

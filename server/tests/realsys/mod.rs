@@ -605,6 +605,17 @@ impl System {
         .await
     }
 
+    /// Run `server --config <server.toml> ARGS` (the teacher's admin commands) to completion
+    /// with `stdin`; panics unless it succeeds. Returns its stdout.
+    pub fn server_admin(&self, args: &[&str], stdin: &str) -> String {
+        run_admin(&server_exe(), &self.chat_toml, args, stdin)
+    }
+
+    /// Run `server_key --config <server_key.toml> ARGS` to completion; panics unless it succeeds.
+    pub fn key_admin(&self, args: &[&str]) -> String {
+        run_admin(&server_key_exe(), &self.key_toml, args, "")
+    }
+
     /// Key steps for these users, in parallel (first runs create 2048-bit client keys).
     pub async fn key_steps(&self, users: &[&str]) {
         let mut set = tokio::task::JoinSet::new();
@@ -1204,4 +1215,33 @@ impl Drop for TcpProxy {
 /// A Markdown table cell: `|` escaped, newlines flattened.
 pub fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Run `exe --config CONFIG ARGS` with `stdin`; panics with its output unless it succeeds.
+fn run_admin(exe: &Path, config: &Path, args: &[&str], stdin: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new(exe)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", exe.display()));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("admin command");
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed: {}{}",
+        exe.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
