@@ -288,3 +288,160 @@ pub fn language_of(e: &ConfigError) -> Language {
         crate::config::mistake::language_hint(&String::from_utf8_lossy(&b))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    //! Every mistake and every config error has a text in both languages: the list is checked by
+    //! an exhaustive `match`, so a new variant fails to compile here until it is listed.
+    use super::*;
+    use crate::client::texts::has_cjk;
+
+    fn mistakes() -> Vec<Mistake> {
+        let k = || "server_host".to_owned();
+        let fix = || "server_host = \"10.0.0.5\"".to_owned();
+        let all = vec![
+            Mistake::Unquoted {
+                key: k(),
+                fix: fix(),
+            },
+            Mistake::Unclosed {
+                key: k(),
+                fix: fix(),
+            },
+            Mistake::Empty {
+                key: k(),
+                fix: fix(),
+            },
+            Mistake::QuotedNumber {
+                key: k(),
+                fix: fix(),
+            },
+            Mistake::NotANumber {
+                key: k(),
+                min: 1,
+                max: 2,
+                fix: fix(),
+            },
+            Mistake::OutOfRange {
+                key: k(),
+                value: "9".into(),
+                min: 1,
+                max: 2,
+                fix: fix(),
+            },
+            Mistake::BadChoice {
+                key: k(),
+                value: "cn".into(),
+                choices: &["zh", "en"],
+                fix: fix(),
+            },
+            Mistake::UnknownKey {
+                key: "x".into(),
+                suggestion: Some("server_host"),
+                known: vec!["server_host"],
+            },
+            Mistake::UnknownKey {
+                key: "x".into(),
+                suggestion: None,
+                known: vec!["server_host"],
+            },
+            Mistake::Section { name: "x".into() },
+            Mistake::Duplicate { key: k() },
+            Mistake::NotKeyValue { text: "x".into() },
+            Mistake::PortInHost {
+                key: k(),
+                port: "1".into(),
+                fix: fix(),
+            },
+            Mistake::BadHost {
+                key: k(),
+                value: "a b".into(),
+                fix: fix(),
+            },
+            Mistake::BadUsername {
+                value: "-x".into(),
+                fix: fix(),
+            },
+            Mistake::SamePorts { port: 8090 },
+            Mistake::BadListen {
+                key: "listen".into(),
+                value: "x".into(),
+                fix: fix(),
+            },
+            Mistake::BadDatabase { value: "x".into() },
+            Mistake::NotUtf8,
+            Mistake::Syntax {
+                detail: "invalid".into(),
+            },
+        ];
+        for m in &all {
+            match m {
+                Mistake::Unquoted { .. }
+                | Mistake::Unclosed { .. }
+                | Mistake::Empty { .. }
+                | Mistake::QuotedNumber { .. }
+                | Mistake::NotANumber { .. }
+                | Mistake::OutOfRange { .. }
+                | Mistake::BadChoice { .. }
+                | Mistake::UnknownKey { .. }
+                | Mistake::Section { .. }
+                | Mistake::Duplicate { .. }
+                | Mistake::NotKeyValue { .. }
+                | Mistake::PortInHost { .. }
+                | Mistake::BadHost { .. }
+                | Mistake::BadUsername { .. }
+                | Mistake::SamePorts { .. }
+                | Mistake::BadListen { .. }
+                | Mistake::BadDatabase { .. }
+                | Mistake::NotUtf8
+                | Mistake::Syntax { .. } => {}
+            }
+        }
+        all
+    }
+
+    fn errors() -> Vec<ConfigError> {
+        let mut all: Vec<ConfigError> = mistakes()
+            .into_iter()
+            .map(|m| ConfigError::Mistake {
+                path: "client.toml".into(),
+                line: Some(1),
+                mistake: Box::new(m),
+            })
+            .collect();
+        all.push(ConfigError::Read {
+            path: "client.toml".into(),
+            source: std::io::ErrorKind::NotFound.into(),
+        });
+        all.push(ConfigError::Read {
+            path: "client.toml".into(),
+            source: std::io::ErrorKind::PermissionDenied.into(),
+        });
+        all.push(ConfigError::NotFound {
+            name: "client.toml".into(),
+            looked: vec!["/a/client.toml".into()],
+        });
+        all
+    }
+
+    #[test]
+    fn every_mistake_and_config_error_has_both_languages() {
+        for e in errors() {
+            let zh = config_error_text(&e, Language::Zh, "client_wy");
+            let en = config_error_text(&e, Language::En, "client_wy");
+            assert!(has_cjk(&zh), "{e:?}: the zh text has no Chinese: {zh}");
+            assert!(!has_cjk(&en), "{e:?}: the en text contains Chinese: {en}");
+        }
+        for key in [PortKey::KeyPort, PortKey::ChatPort] {
+            let w = WrongPort {
+                key,
+                port: 8090,
+                should_be: 8091,
+                file: None,
+                line: None,
+            };
+            assert!(has_cjk(&wrong_port_text(&w, Language::Zh)));
+            assert!(!has_cjk(&wrong_port_text(&w, Language::En)));
+        }
+    }
+}
