@@ -189,4 +189,10 @@ size=$(stat -c %s "$dist/${made[0]}/${made[0]}")
 echo "dist.sh: built $profile into $dist/: server and ${#made[@]} client folders (+ .zip) for $host:$chat_port/$key_port"
 echo "dist.sh: client program (as copied) $((size / 1024)) KiB, server $(( $(stat -c %s "$bin/server") / 1024 )) KiB, server_key $(( $(stat -c %s "$bin/server_key") / 1024 )) KiB"
 [ -f "$sheet" ] && echo "dist.sh: class sheet (initial passwords; keep it private): $dist/passwords.csv"
+# Forty copies go over USB sticks and shared drives: the client program stays small.
+limit=$((12 * 1024 * 1024))
+if [ "$size" -gt "$limit" ]; then
+    echo "dist.sh: FAIL: the client program is $((size / 1024)) KiB, over the 12 MiB limit (is [profile.dist] still stripped?)" >&2
+    exit 1
+fi
 exit 0
