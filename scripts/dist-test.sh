@@ -56,7 +56,7 @@ refused_because() { # $1 = username to put in a copy of client_dz, $2 = text the
     grep -qF "$2" "$tmp/intruder.out" || { echo "dist-test: FAIL: refusal for $1 does not say \"$2\":"; cat "$tmp/intruder.out"; exit 1; }
     test ! -e "$d/session_key.txt"
 }
-refused_because user1 "这个用户名已经绑定了另一台电脑"
+refused_because user1 "密钥服务器不认识这个客户端"
 refused_because ghost "密钥服务器不认识这个客户端"
 echo "dist-test: another student's username and an unknown username are refused at the key step" 
 test -s "$tmp/classmate-client_wy/Desktop/client_wy/session_key.txt"

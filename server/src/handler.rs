@@ -26,7 +26,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tracing::{debug, info, warn};
 
 use crate::db::{self, DbError, LoginCheck};
-use crate::keys::session_key_for;
+use crate::keys;
 use crate::relay::{Credential, Kick, Outbox, Outgoing};
 use crate::server::Shared;
 
@@ -136,19 +136,20 @@ async fn login(
     );
     let dir = s.session_key_dir.clone();
     let (u, k) = (username.clone(), key_id.clone());
-    let keyfile = tokio::task::spawn_blocking(move || session_key_for(&dir, &u, &k))
+    let (keyfile, expired) = tokio::task::spawn_blocking(move || keys::login_key(&dir, &u, &k))
         .await
         .map_err(|_| internal())??;
+    let expired = expired.then(|| keys::expired(&keyfile));
     let key = Arc::new(keyfile.key);
     let (mut send, mut recv) = Channel::server(key, &nonce).split();
     let opened = recv.open(&msg, LOGIN_PREFIX_FIELDS).map_err(|e| {
         warn!(user = username, error = %e, "login frame failed authentication");
-        ErrorMsg::new(
-            Reason::KeyMismatch,
-            "the login could not be authenticated with the session key the server holds for you \
-             (keys differ, or the frame was altered or replayed); run the key step again",
-        )
+        keys::key_refused()
     })?;
+    // Only the key's holder learns that it expired (and when).
+    if let Some(e) = expired {
+        return Err(e);
+    }
     // An empty password seals as an empty plaintext, which opens as zero fields: it is a wrong
     // password (BAD_LOGIN, after the same PBKDF2 work), not a malformed frame.
     let password = if opened.inner.fields.is_empty() {

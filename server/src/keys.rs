@@ -54,3 +54,53 @@ pub fn session_key_for(dir: &Path, username: &str, key_id: &str) -> Result<KeyFi
     }
     Ok(file)
 }
+
+/// The key a login names, for checking its MAC: `(file, expired)`. Every problem found before
+/// the MAC (no file, an unreadable one, one naming another user or another key id) gets the
+/// same answer, `KEY_MISMATCH`, so a connection without the key learns nothing about the
+/// user's key state; expiry is answered only after the MAC proved the client holds the key.
+///
+/// # Errors
+/// The one pre-MAC `1009` error.
+pub fn login_key(dir: &Path, username: &str, key_id: &str) -> Result<(KeyFile, bool), ErrorMsg> {
+    let path = dir.join(format!("{username}.txt"));
+    let refused = key_refused;
+    let file = match KeyFile::load(&path) {
+        Ok(f) => f,
+        Err(KeyFileError::Missing { .. }) => return Err(refused()),
+        Err(other) => {
+            tracing::warn!(error = %other, "unusable session key file");
+            return Err(refused());
+        }
+    };
+    if file.key.username != username || file.key.key_id != key_id {
+        if file.key.username != username {
+            tracing::warn!(path = %path.display(), "session key file names another user");
+        }
+        return Err(refused());
+    }
+    let expired = file.key.is_expired();
+    Ok((file, expired))
+}
+
+/// The one answer to a login whose key the server cannot use (before the MAC, and when the MAC
+/// fails): which of the reasons applies is only logged.
+pub fn key_refused() -> ErrorMsg {
+    ErrorMsg::new(
+        Reason::KeyMismatch,
+        "the server does not accept this session key (none was distributed, or it was replaced \
+         or revoked); run the key step again",
+    )
+}
+
+/// The `1009 KEY_EXPIRED` for `file` (sent only after the login's MAC verified).
+pub fn expired(file: &KeyFile) -> ErrorMsg {
+    ErrorMsg::new(
+        Reason::KeyExpired,
+        format!(
+            "the session key for {} expired at {}; run the key step first",
+            file.key.username,
+            file.key.expires_rfc3339()
+        ),
+    )
+}

@@ -441,7 +441,8 @@ async fn session_key_files_deleted_or_corrupted_while_running() {
         }
         let err = sys.login_error(&f1).await;
         let (why, message) = refused(&err);
-        assert_eq!(why, Reason::NoSessionKey, "{what}: {err}");
+        // One answer for every key problem before the MAC (issue 14, item 6).
+        assert_eq!(why, Reason::KeyMismatch, "{what}: {err}");
         assert!(message.contains("run the key step"), "{what}: {message}");
         assert!(err.needs_key_step(), "{what}");
         eprintln!("server key file {what}: {err}");

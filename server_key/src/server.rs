@@ -291,8 +291,30 @@ async fn exchange(
         .store
         .check_binding(&req.username, &client_key, server.registration)
         .map_err(|e| match e {
-            BindingError::Mismatch { .. } => refuse(Reason::ClientKeyMismatch, e.to_string()),
-            BindingError::Unknown { .. } => refuse(Reason::UnknownClient, e.to_string()),
+            // The details (with the bound key's fingerprint) go to the operator's log only.
+            // Strict mode gives one answer whether or not the name has a key (issue 14, item
+            // 6): a client learns only that its key is not the registered one.
+            BindingError::Mismatch { .. } | BindingError::Unknown { .. } => {
+                warn!(user = req.username, "key request refused: {e}");
+                match server.registration {
+                    Registration::Strict => refuse(
+                        Reason::UnknownClient,
+                        format!(
+                            "this client key is not the one registered for {} (registration = \"strict\"); \
+                             ask the teacher to register it",
+                            req.username
+                        ),
+                    ),
+                    Registration::Tofu => refuse(
+                        Reason::ClientKeyMismatch,
+                        format!(
+                            "{} is bound to another client key; if this client folder was re-created, \
+                             ask the teacher to run `server_key clients revoke {}`",
+                            req.username, req.username
+                        ),
+                    ),
+                }
+            }
             BindingError::BadUsername(m) => refuse(Reason::BadRequest, m),
             BindingError::Store(e) => {
                 warn!(error = %e, "binding store failed");

@@ -123,8 +123,8 @@ pub fn reason_text(reason: &Reason, server_message: &str, c: Ctx<'_>) -> String 
             format!("Your session key has expired. {key}"),
         ),
         Reason::KeyMismatch => c.pick(
-            format!("你的会话密钥已被替换（可能在别的电脑上重新获取过）。{key}"),
-            format!("Your session key was replaced (perhaps a new one was fetched on another PC). {key}"),
+            format!("服务器不接受你的会话密钥（可能还没获取过、在别的电脑上重新获取过，或被老师撤销了）。{key}"),
+            format!("The server does not accept your session key (not fetched yet, fetched again on another PC, or revoked by the teacher). {key}"),
         ),
         Reason::LoggedInElsewhere => c.pick(
             format!("这个账号在别的窗口或电脑上登录了，这里已退出。如果不是你本人，请告诉老师并修改密码；要在这里继续，{}", c.again()),
