@@ -25,10 +25,15 @@ use super::logic::login::{
     validate_login,
 };
 use super::logic::phase::Phase;
-use super::logic::render::{Entry, Paint, Screen, log_lines};
+use super::logic::render::{Entry, Paint, Screen, log_lines, wrap_text};
 use super::msg::{NetCmd, UiMsg};
 use super::view::{ChatView, LoginView, chat_view, login_view};
 use super::x11;
+
+/// Width of a password prompt's text in columns (a CJK character takes two): a long prompt
+/// wraps instead of stretching the dialog across the screen (the first-login prompt has its own
+/// line break, and each of its lines fits).
+const PROMPT_COLS: usize = 64;
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -121,6 +126,14 @@ impl Controller {
         self.log(&format!("# dialog: {}", text.replace('\n', " ")));
         dialog::message_title_default(title);
         dialog::choice2_default(text, cancel, run, "") == Some(1)
+    }
+
+    /// A modal password prompt titled "change password" (logged first in test mode, like the
+    /// other dialogs); `None` on Cancel.
+    fn ask_password(&mut self, label: &str) -> Option<String> {
+        self.log(&format!("# dialog: {}", label.replace('\n', " ")));
+        dialog::message_title_default(self.l().change_password);
+        dialog::password_default(&wrap_text(label, PROMPT_COLS), "")
     }
 
     /// Show the login window.
@@ -380,17 +393,13 @@ impl Controller {
     /// a form the server would refuse is refused here, with the same text.
     fn change_password(&mut self) {
         let l = self.l();
-        let ask = |label: &str| {
-            dialog::message_title_default(l.change_password);
-            dialog::password_default(label, "")
-        };
-        let Some(old) = ask(l.current_password) else {
+        let Some(old) = self.ask_password(l.current_password) else {
             return;
         };
-        let Some(new) = ask(l.new_password) else {
+        let Some(new) = self.ask_password(l.new_password) else {
             return;
         };
-        let Some(again) = ask(l.new_password_again) else {
+        let Some(again) = self.ask_password(l.new_password_again) else {
             return;
         };
         match check_password_form(&self.state.me, &old, &new, &again, self.lang) {
@@ -409,16 +418,12 @@ impl Controller {
         if let Some(why) = refused {
             self.alert(l.password_not_changed, why);
         }
-        self.log("# dialog: must change password");
+        // Behind the dialog, the login window no longer says "logging in".
+        self.login.status.set_label(l.change_password);
         let old = self.login.password.value();
         let me = self.login.username.value().trim().to_owned();
-        loop {
-            dialog::message_title_default(l.change_password);
-            let Some(new) = dialog::password_default(l.must_change_password, "") else {
-                break;
-            };
-            dialog::message_title_default(l.change_password);
-            let Some(again) = dialog::password_default(l.new_password_again, "") else {
+        while let Some(new) = self.ask_password(l.must_change_password) {
+            let Some(again) = self.ask_password(l.new_password_again) else {
                 break;
             };
             match check_password_form(&me, &old, &new, &again, self.lang) {
@@ -528,9 +533,13 @@ impl Controller {
 
     fn refresh_users(&mut self) {
         self.chat.users.clear();
-        for row in self.state.user_rows() {
+        let rows = self.state.user_rows();
+        for row in &rows {
             // "@." stops FLTK from reading formatting codes in nicknames that start with '@'.
             self.chat.users.add(&format!("@.{row}"));
+        }
+        if self.test.is_some() {
+            self.log(&format!("# users: {}", rows.join(" | ")));
         }
         self.chat.users.select(self.state.selected_row());
     }

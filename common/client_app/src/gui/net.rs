@@ -189,8 +189,9 @@ impl Net {
         }
     }
 
-    /// The server answered a password change. At a first login, success completes the login and
-    /// a refusal asks again; in a session, the answer is shown like any event.
+    /// The server answered a password change. At a first login, success completes the login
+    /// (and is then shown in the new chat window, so the student knows the new password counts)
+    /// and a refusal asks again; in a session, the answer is shown like any event.
     fn password_result(&mut self, result: Result<(), common::protocol::Reason>, wire: String) {
         let new = self.new_password.take();
         match (&result, self.first_login.take()) {
@@ -202,7 +203,6 @@ impl Net {
                         nickname: info.nickname,
                         key_info,
                     });
-                    return;
                 }
             }
             (Err(reason), Some(first)) => {

@@ -1,6 +1,8 @@
 //! Widget construction: the login window and the chat window. Callbacks only send a [`UiMsg`];
 //! `app.rs` decides what happens.
 
+use std::ffi::CStr;
+
 use fltk::app::{self, Sender};
 use fltk::browser::HoldBrowser;
 use fltk::button::{Button, CheckButton, ReturnButton};
@@ -32,17 +34,24 @@ fn close_only_on_wm(win: &mut Window, tx: Sender<UiMsg>, on_close: UiMsg, on_esc
 unsafe extern "C" {
     /// FLTK's label of an alert's only button (`"Close"`); fltk-rs has no setter.
     static mut fl_close: *const std::os::raw::c_char;
+    /// FLTK's labels of the password prompt's buttons (`"OK"`, `"Cancel"`).
+    static mut fl_ok: *const std::os::raw::c_char;
+    static mut fl_cancel: *const std::os::raw::c_char;
 }
 
-/// Put the alert button's label in the interface language.
+/// Put the buttons of FLTK's alerts and password prompts in the interface language.
 pub fn set_dialog_labels(lang: common::config::Language) {
-    let close: &'static std::ffi::CStr = match lang {
-        common::config::Language::Zh => c"确定",
-        common::config::Language::En => c"OK",
+    let (close, ok, cancel): (&'static CStr, &'static CStr, &'static CStr) = match lang {
+        common::config::Language::Zh => (c"确定", c"确定", c"取消"),
+        common::config::Language::En => (c"OK", c"OK", c"Cancel"),
     };
-    // SAFETY: FLTK only reads this pointer (on the GUI thread, which is the caller); it points
-    // to a NUL-terminated string that lives for the whole program.
-    unsafe { fl_close = close.as_ptr() };
+    // SAFETY: FLTK only reads these pointers (on the GUI thread, which is the caller); they
+    // point to NUL-terminated strings that live for the whole program.
+    unsafe {
+        fl_close = close.as_ptr();
+        fl_ok = ok.as_ptr();
+        fl_cancel = cancel.as_ptr();
+    }
 }
 
 /// The login window.
