@@ -21,8 +21,20 @@
 #
 # wang_yuan first types a wrong password (an alert must say so; 重置 clears the field).
 #
-# Screenshots go to target/gui-test/ (login.png, login_failed.png, login_key_offer.png, chat_sender.png,
-# chat_receiver.png, chat_burst.png, chat_disconnected.png, screen.png), with the clients' logs. The last line printed is `gui-test: PASS` or `gui-test: FAIL <why>`.
+# Own passwords: user3 (cxk) is flagged to choose a new password, as `server user import
+# --reset-passwords` leaves a student. client_cxk's GUI logs in with 111111 and must show the
+# first-login password dialog (cxk is not online meanwhile); a too short password typed twice
+# gets the client's own alert, a good one typed twice opens the chat window with cxk online in
+# its and wang_yuan's user list. Then wang_yuan clicks 修改密码 and gives a wrong current
+# password: the refusal must appear in the message list. Last, the terminal client checks that
+# 111111 is refused for user3 and the new password logs in. In test mode each dialog is logged as
+# `# dialog: <text>` and each user list as `# users: <rows>`.
+#
+# Screenshots go to target/gui-test/ (login.png, login_failed.png, login_key_offer.png,
+# chat_sender.png, chat_receiver.png, chat_burst.png, chat_disconnected.png, screen.png,
+# first_password.png, first_password_refused.png, first_password_chat.png, change_password.png,
+# change_password_refused.png), with the clients' logs. The last line printed is
+# `gui-test: PASS` or `gui-test: FAIL <why>`.
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -102,8 +114,8 @@ mkdir -p "$OUT"
 rm -f "$OUT"/*.png "$OUT"/*.log "$OUT"/*.err
 scripts/bootstrap.sh || fail "scripts/bootstrap.sh failed"
 step "building"
-cargo build -q -p server -p server_key -p client_wy -p client_dz || fail "cargo build failed"
-for b in server server_key client_wy client_dz; do
+cargo build -q -p server -p server_key -p client_wy -p client_dz -p client_cxk || fail "cargo build failed"
+for b in server server_key client_wy client_dz client_cxk; do
     [ -x "$BIN/$b" ] || fail "$BIN/$b missing after the build"
 done
 
@@ -120,7 +132,7 @@ export DISPLAY=":$(head -n1 "$TMP/display")"
 step "Xvfb on $DISPLAY"
 
 # ------------------------------------------------------------------ servers
-mkdir -p "$TMP/sk" "$TMP/srv" "$TMP/wy" "$TMP/dz"
+mkdir -p "$TMP/sk" "$TMP/srv" "$TMP/wy" "$TMP/dz" "$TMP/cxk"
 cat >"$TMP/sk/server_key.toml" <<EOF
 key_dir = "$TMP/sk/keys"
 EOF
@@ -157,9 +169,16 @@ start_server server_key KEY_PORT SK_PID --config "$TMP/sk/server_key.toml" --lis
 start_server server CHAT_PORT SRV_PID --config "$TMP/srv/server.toml" --listen "127.0.0.1:@PORT@" \
     --database "sqlite://$TMP/db.sqlite"
 step "server_key on $KEY_PORT, server on $CHAT_PORT"
+# user3 (cxk) becomes what a teacher's roster import leaves: the real admin path, `server user
+# import --reset-passwords` (user3 is a seed user already), with the password 111111 given in the
+# roster, so cxk must choose an own password at the first login.
+printf 'username,nickname,password\nuser3,cxk,%s\n' "$PASSWORD" >"$TMP/roster.csv"
+"$BIN/server" user import --config "$TMP/srv/server.toml" --database "sqlite://$TMP/db.sqlite" \
+    --reset-passwords "$TMP/roster.csv" >"$TMP/import.log" 2>&1 \
+    || fail "server user import failed: $(tail -n1 "$TMP/import.log")"
 
 # ------------------------------------------------------------------ client folders and key step
-for c in wy dz; do
+for c in wy dz cxk; do
     sed -e "s/^chat_port *=.*/chat_port = $CHAT_PORT/" -e "s/^key_port *=.*/key_port = $KEY_PORT/" \
         -e "s/^server_host *=.*/server_host = \"127.0.0.1\"/" "client_$c/client.toml" >"$TMP/$c/client.toml"
     grep -q "^chat_port = $CHAT_PORT\$" "$TMP/$c/client.toml" && grep -q "^key_port = $KEY_PORT\$" "$TMP/$c/client.toml" \
@@ -167,7 +186,7 @@ for c in wy dz; do
     "$BIN/client_$c" key --config "$TMP/$c/client.toml" >"$TMP/key_$c.log" 2>&1 \
         || fail "key step of client_$c failed: $(tail -n1 "$TMP/key_$c.log")"
 done
-step "key step done for client_wy and client_dz"
+step "key step done for client_wy, client_dz and client_cxk"
 # As if ding_zhen's session key had expired: its login window must offer to run the key step.
 mv "$TMP/dz/session_key.txt" "$TMP/dz_session_key.old" || fail "client_dz key stored no session_key.txt"
 
@@ -364,6 +383,127 @@ import -window "$CHAT_dz" "$OUT/chat_disconnected.png" || fail "screenshot faile
 xdotool mousemove --window "$CHAT_dz" 720 445 click 1
 wait_until "$WAIT_SECS" "ding_zhen's window to reconnect" log_has dz "已重新连接"
 step "ding_zhen's window showed the lost connection and reconnected"
+
+# ------------------------------------------------------------------ first login: an own password
+# cxk (user3, flagged by the roster import above) logs in with 111111: before the chat window,
+# a modal dialog asks for a new password, then again. A too short one is refused by the client
+# with its own text; a good one is sent, and only then does the chat window open.
+NEW_PASSWORD=cxk-Own-2026
+MINICHAT_GUI_TEST=1 MINICHAT_GUI_LOG="$TMP/cxk.log" \
+    "$BIN/client_cxk" --config "$TMP/cxk/client.toml" >"$TMP/cxk.out" 2>"$TMP/cxk.err" &
+PIDS+=($!)
+PID_cxk=$!
+login cxk 760 700 # below wang_yuan's chat window, so the dialogs open on an empty screen
+
+# The dialogs are FLTK's modal prompts (titled 修改密码) and alerts (密码没有修改); in test mode the
+# client logs each one as `# dialog: <text>` before showing it.
+dialogs() { grep -c '^# dialog: ' "$TMP/$1.log" 2>/dev/null; }
+more_dialogs() { [ "$(dialogs "$1")" -gt "$2" ]; }
+last_dialog() { grep '^# dialog: ' "$TMP/$1.log" | tail -n1 | cut -c11-; }
+# FLTK writes the UTF-8 title into _NET_WM_NAME (WM_NAME gets Latin-1 mojibake, and xdotool search
+# --name reads that), so the title is compared with getwindowname, which prefers _NET_WM_NAME.
+dialog_window() {
+    local w
+    for w in $(xdotool search --onlyvisible --name . 2>/dev/null); do
+        [ "$(xdotool getwindowname "$w" 2>/dev/null)" = "$1" ] && echo "$w" && return 0
+    done
+}
+has_dialog_window() { [ -n "$(dialog_window "$1")" ]; }
+gone() { ! viewable "$1"; }
+# next_dialog NAME SEEN TITLE TEXT: wait for client NAME's dialog number SEEN+1, check that it says
+# TEXT, wait for its window (title TITLE) and focus it; sets DIALOG (its xid) and SEEN.
+next_dialog() {
+    local name=$1 title=$3 text=$4
+    wait_until "$WAIT_SECS" "client_$name's dialog '$text'" more_dialogs "$name" "$2"
+    SEEN=$(dialogs "$name")
+    last_dialog "$name" | grep -qF -- "$text" \
+        || fail "client_$name shows the dialog '$(last_dialog "$name")', not '$text'"
+    wait_until 10 "the window of client_$name's dialog '$text'" has_dialog_window "$title"
+    DIALOG=$(dialog_window "$title")
+    xdotool windowfocus --sync "$DIALOG" || fail "cannot focus client_$name's dialog '$text'"
+    sleep 0.2
+}
+# answer TEXT: type TEXT into the focused dialog, press Enter (OK) and wait until it is gone.
+answer() {
+    [ -z "$1" ] || xdotool type --delay 30 "$1"
+    xdotool key Return
+    wait_until 10 "the dialog to close" gone "$DIALOG"
+}
+# shot_around XID FILE: the screen around window XID (and what is behind it).
+shot_around() {
+    local X Y WIDTH HEIGHT WINDOW SCREEN x y
+    eval "$(xdotool getwindowgeometry --shell "$1")"
+    x=$((X > 160 ? X - 160 : 0))
+    y=$((Y > 120 ? Y - 120 : 0))
+    import -window root -crop "$((WIDTH + 320))x$((HEIGHT + 240))+$x+$y" +repage "$2" || fail "screenshot failed"
+}
+users_of() { grep '^# users: ' "$TMP/$1.log" | tail -n1; }
+lists_cxk() { users_of "$1" | grep -qF 'cxk (user3)'; }
+
+# The pointer on the login window: FLTK opens its dialogs under the pointer, as after a click.
+xdotool mousemove --window "$LOGIN_cxk" 190 115
+type_password cxk
+SEEN=0
+next_dialog cxk "$SEEN" 修改密码 "第一次登录"
+sleep 0.5
+shot_around "$DIALOG" "$OUT/first_password.png"
+# Not online before the password is changed: wang_yuan's list must not show cxk.
+lists_cxk wy && fail "cxk is in wang_yuan's user list before choosing a new password"
+answer short1
+next_dialog cxk "$SEEN" 修改密码 "再输入一次新密码"
+answer short1
+next_dialog cxk "$SEEN" 密码没有修改 "太短"
+sleep 0.5
+shot_around "$DIALOG" "$OUT/first_password_refused.png"
+answer ""
+step "client_cxk refused a too short new password"
+next_dialog cxk "$SEEN" 修改密码 "第一次登录"
+answer "$NEW_PASSWORD"
+next_dialog cxk "$SEEN" 修改密码 "再输入一次新密码"
+answer "$NEW_PASSWORD"
+chat_window cxk 560 300
+wait_until 10 "the password change confirmed in cxk's window" log_has cxk "密码已修改"
+wait_until 10 "cxk in cxk's own user list" lists_cxk cxk
+wait_until "$WAIT_SECS" "cxk in wang_yuan's user list" lists_cxk wy
+[ "$(dialogs cxk)" -eq "$SEEN" ] || fail "client_cxk showed another dialog: $(last_dialog cxk)"
+sleep 0.5
+xdotool windowraise "$CHAT_cxk"
+import -window "$CHAT_cxk" "$OUT/first_password_chat.png" || fail "screenshot failed"
+step "cxk chose an own password at the first login and is online"
+
+# ------------------------------------------------------------------ change password, refused
+# In wang_yuan's window the button 修改密码 (view.rs: 650, 432, 140, 26, where Reconnect is
+# when offline) asks for the current password and the new one twice. A wrong current password:
+# the server refuses, and the message list says why.
+SEEN=$(dialogs wy)
+xdotool windowraise "$CHAT_wy"
+xdotool mousemove --window "$CHAT_wy" 720 445 click 1
+next_dialog wy "$SEEN" 修改密码 "当前密码"
+answer not-my-password
+next_dialog wy "$SEEN" 修改密码 "新密码"
+sleep 0.5
+shot_around "$DIALOG" "$OUT/change_password.png"
+answer wy-New-2026
+next_dialog wy "$SEEN" 修改密码 "再输入一次新密码"
+answer wy-New-2026
+refused_line() { grep -F '密码没有修改' "$TMP/wy.log" | grep -qF '当前密码不对'; }
+wait_until "$WAIT_SECS" "the refusal in wang_yuan's message list" refused_line
+[ "$(dialogs wy)" -eq "$SEEN" ] || fail "client_wy showed another dialog: $(last_dialog wy)"
+sleep 0.5
+import -window "$CHAT_wy" "$OUT/change_password_refused.png" || fail "screenshot failed"
+step "wang_yuan's window showed the refused password change"
+
+# ------------------------------------------------------------------ the new password counts
+# The terminal client: the old password is refused now, the new one logs in (exit 0 at the end of
+# its input; it takes over cxk's session, which is the last thing this test does).
+CHAT_PASSWORD=$PASSWORD timeout 30 "$BIN/client_cxk" cli --config "$TMP/cxk/client.toml" </dev/null \
+    >"$TMP/cxk_old.log" 2>&1
+rc=$?
+[ "$rc" -eq 1 ] || fail "client_cxk cli with the old password exited $rc, not 1 (see $OUT/cxk_old.log)"
+grep -qF "密码不对" "$TMP/cxk_old.log" || fail "client_cxk cli with the old password did not say the password is wrong: $(tail -n1 "$TMP/cxk_old.log")"
+CHAT_PASSWORD=$NEW_PASSWORD timeout 30 "$BIN/client_cxk" cli --config "$TMP/cxk/client.toml" </dev/null \
+    >"$TMP/cxk_new.log" 2>&1 || fail "client_cxk cli with the new password failed: $(tail -n1 "$TMP/cxk_new.log")"
+step "the old password is refused, the new one logs in"
 
 alive "$SK_PID" && alive "$SRV_PID" || fail "a server exited during the test"
 step "done in $((SECONDS - START)) s after the build; screenshots in $OUT"
