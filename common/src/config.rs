@@ -499,6 +499,34 @@ pub fn load<T: ConfigFile>(path: &Path) -> Result<Loaded<T>, ConfigError> {
     })
 }
 
+/// Whether a source-folder fallback may apply: only to a program run from the build tree, i.e.
+/// an executable under `<workspace>/target/`. A copied program (a client folder on a USB stick,
+/// a server folder from `dist.sh`, even on the build PC) never borrows the source tree's config,
+/// so its key files and database are never read or written there.
+pub fn runs_from_build_tree(exe: &Path, workspace: &Path) -> bool {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    canon(exe).starts_with(canon(&workspace.join("target")))
+}
+
+/// The source-tree places of `file_name` for the crate at `manifest_dir` (its folder, and
+/// `<crate>/<file_name>` under the working directory), or none when this program does not run
+/// from the build tree ([`runs_from_build_tree`]).
+pub fn dev_candidates(manifest_dir: &Path, file_name: &str) -> Vec<PathBuf> {
+    let workspace = manifest_dir.parent().unwrap_or(manifest_dir);
+    let from_build_tree = std::env::current_exe()
+        .ok()
+        .is_some_and(|exe| runs_from_build_tree(&exe, workspace));
+    if !from_build_tree {
+        return Vec::new();
+    }
+    let mut c = Vec::new();
+    if let Some(name) = manifest_dir.file_name() {
+        c.push(PathBuf::from(name).join(file_name));
+    }
+    c.push(manifest_dir.join(file_name));
+    c
+}
+
 /// Where to look for `file_name` when no `--config` is given, in order: beside the executable,
 /// the working directory, then each of `extra` (e.g. the crate folder in the source tree).
 pub fn candidates(file_name: &str, extra: &[PathBuf]) -> Vec<PathBuf> {

@@ -132,13 +132,13 @@ fn publish_user_list(store: &dyn db::UserStore, path: &std::path::Path) {
 }
 
 fn real_main(cli: Cli) -> anyhow::Result<()> {
-    let dev_default = PathBuf::from("server").join("server.toml");
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("server.toml");
-    let mut loaded = config::find_or_default::<ServerConfig>(
-        cli.config.as_deref(),
+    // The source folder only from the build tree: a copied server never uses the tree's config.
+    let dev = config::dev_candidates(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
         "server.toml",
-        &[dev_default, manifest],
-    )?;
+    );
+    let mut loaded =
+        config::find_or_default::<ServerConfig>(cli.config.as_deref(), "server.toml", &dev)?;
     if let Some(db) = cli.database {
         loaded.config.database = db;
     }

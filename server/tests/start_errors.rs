@@ -20,7 +20,7 @@ fn closed_port() -> u16 {
 
 /// Run the server on `config` and wait (at most 60 s) for it to exit.
 fn run(config: &Path, extra: &[&str]) -> Output {
-    let mut child = Command::new(EXE)
+    let child = Command::new(EXE)
         .arg("--config")
         .arg(config)
         .args(["--listen", "127.0.0.1:0"])
@@ -30,6 +30,11 @@ fn run(config: &Path, extra: &[&str]) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start server");
+    finish(child)
+}
+
+/// Wait (at most 60 s) for `child` to exit; a server that keeps running fails the test.
+fn finish(mut child: std::process::Child) -> Output {
     let deadline = Instant::now() + Duration::from_secs(60);
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
@@ -203,4 +208,34 @@ fn wait_for_db_retries_until_the_database_answers() {
     wait_for(&out_log, "listening on", &mut child);
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// A copy of the server outside the build tree never uses the source tree's server.toml (nor its
+/// database): without a server.toml of its own it runs on the defaults, relative to its working
+/// directory, and here stops because server_key's sessions folder is not beside it.
+#[test]
+fn a_copied_server_does_not_use_the_source_trees_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("server");
+    std::fs::copy(EXE, &copy).unwrap();
+    let out = finish(
+        Command::new(&copy)
+            .args(["--listen", "127.0.0.1:0"])
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run the copied server"),
+    );
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("(set in the defaults: no server.toml was found"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(env!("CARGO_MANIFEST_DIR")),
+        "the source tree is not used: {stderr}"
+    );
 }

@@ -87,13 +87,13 @@ fn main() -> ExitCode {
 }
 
 fn real_main(cli: Cli) -> anyhow::Result<()> {
-    let dev_default = PathBuf::from("server_key").join("server_key.toml");
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("server_key.toml");
-    let loaded = config::find_or_default::<ServerKeyConfig>(
-        cli.config.as_deref(),
+    // The source folder only from the build tree: a copied server_key never uses the tree's config.
+    let dev = config::dev_candidates(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
         "server_key.toml",
-        &[dev_default, manifest],
-    )?;
+    );
+    let loaded =
+        config::find_or_default::<ServerKeyConfig>(cli.config.as_deref(), "server_key.toml", &dev)?;
     let store = KeyStore::new(loaded.resolve(&loaded.config.key_dir));
     let cfg = &loaded.config;
     match cli.command {

@@ -50,18 +50,9 @@ pub struct WrongPort {
     pub line: Option<usize>,
 }
 
-/// Whether the source-folder fallback may apply: only to a program run from the build tree,
-/// i.e. an executable under `<workspace>/target/`. A copied client folder (on a USB stick, on
-/// the desktop, even on the build PC) never borrows the source tree's client.toml, so its key
-/// files are never written there.
-pub fn runs_from_build_tree(exe: &Path, workspace: &Path) -> bool {
-    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    canon(exe).starts_with(canon(&workspace.join("target")))
-}
-
 impl ClientFolder {
     /// Find `client.toml`: `explicit`, else beside the executable, else the working directory,
-    /// else, only for a program run from the build tree (see [`runs_from_build_tree`]),
+    /// else, only for a program run from the build tree (see [`config::runs_from_build_tree`]),
     /// `dev_dir` (the crate folder when run with `cargo run`).
     ///
     /// # Errors
@@ -71,13 +62,9 @@ impl ClientFolder {
         dev_dir: Option<&Path>,
         program: &str,
     ) -> Result<Self, ConfigError> {
-        let exe = std::env::current_exe().ok();
-        let dev = dev_dir.filter(|d| {
-            let workspace = d.parent().unwrap_or(d);
-            exe.as_deref()
-                .is_some_and(|e| runs_from_build_tree(e, workspace))
-        });
-        let extra: Vec<PathBuf> = dev.map(|d| d.join("client.toml")).into_iter().collect();
+        let extra: Vec<PathBuf> = dev_dir
+            .map(|d| config::dev_candidates(d, "client.toml"))
+            .unwrap_or_default();
         let loaded: Loaded<ClientConfig> = config::find(explicit, "client.toml", &extra)?;
         Ok(Self {
             config: loaded.config,
