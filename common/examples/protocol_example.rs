@@ -34,7 +34,7 @@ use common::protocol::chat::{
 use common::protocol::consts::{IV_LEN, NONCE_LEN, PROTOCOL_VERSION, code, label};
 use common::protocol::frame;
 use common::protocol::keydist::{
-    KeyConfirm, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript, done_text, parse_done,
+    KeyConfirm, KeyDone, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript,
 };
 use common::protocol::message::b64;
 use common::protocol::password::Secret;
@@ -447,13 +447,25 @@ fn key_distribution(
     .expect("server verifies the confirmation");
 
     // 1102: done.
-    out.heading("1102 KeyDone  server -> client, plain");
-    let done = done_text(KEY_ID);
-    out.frame(&done);
-    assert_eq!(
-        parse_done(&parse(&done)).expect("client parses done"),
-        KEY_ID
-    );
+    out.heading("1102 KeyDone  server -> client, plain (HMAC under the new MAC key)");
+    let done_input = format!("{}|{}", label::KEY_DONE, hex::encode(digest));
+    assert_eq!(server_transcript.done_bytes(&env), done_input.as_bytes());
+    let done_mac = mac::hmac_sha256(&*session.mac_key, &[done_input.as_bytes()]);
+    out.kv("MAC input (ASCII)", &done_input);
+    out.kv("HMAC-SHA-256(MAC key)", &hex::encode(done_mac));
+    let done = KeyDone {
+        key_id: KEY_ID.to_owned(),
+        mac: done_mac,
+    };
+    let done_text = done.to_text();
+    out.frame(&done_text);
+    let got_done = KeyDone::from_message(&parse(&done_text)).expect("client parses done");
+    mac::verify_hmac_sha256(
+        &*opened.mac_key,
+        &[&transcript.done_bytes(&got_env)],
+        &got_done.mac,
+    )
+    .expect("client verifies the done MAC");
 
     // 1109: an example refusal.
     out.heading("1109 KeyError  server -> client, plain (example: a bad signature)");

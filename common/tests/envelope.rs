@@ -9,7 +9,7 @@ use common::error::{CryptoError, ProtocolError};
 use common::protocol::RawMessage;
 use common::protocol::consts::PROTOCOL_VERSION;
 use common::protocol::keydist::{
-    KeyConfirm, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript, done_text, parse_done,
+    KeyConfirm, KeyDone, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript,
 };
 use common::protocol::message::b64;
 use support::{other_key, test_key};
@@ -214,10 +214,17 @@ fn keydist_messages_round_trip() {
         err
     );
 
-    assert_eq!(done_text(&s.key_id), format!("1102|{}", s.key_id));
+    let done = KeyDone {
+        key_id: s.key_id.clone(),
+        mac: [7u8; 32],
+    };
     assert_eq!(
-        parse_done(&reparse(&done_text(&s.key_id))).unwrap(),
-        s.key_id
+        done.to_text(),
+        format!("1102|{}|{}", s.key_id, b64([7u8; 32]))
+    );
+    assert_eq!(
+        KeyDone::from_message(&reparse(&done.to_text())).unwrap(),
+        done
     );
 }
 
@@ -265,9 +272,11 @@ fn keydist_messages_refuse_bad_input() {
         )))
         .is_err()
     );
-    assert!(parse_done(&reparse("1102|XYZ")).is_err());
+    assert!(KeyDone::from_message(&reparse("1102|XYZ")).is_err());
+    // The unauthenticated form of earlier versions (no MAC) is refused.
+    assert!(KeyDone::from_message(&reparse("1102|0123456789abcdef")).is_err());
     assert!(matches!(
-        parse_done(&reparse("1109|x|eA==")),
+        KeyDone::from_message(&reparse("1109|x|eA==")),
         Err(ProtocolError::Unexpected { .. })
     ));
     assert!(matches!(

@@ -21,9 +21,7 @@ use common::protocol::chat::{
 };
 use common::protocol::consts::{MAX_FRAME_LEN, label};
 use common::protocol::frame;
-use common::protocol::keydist::{
-    KeyConfirm, KeyEnvelope, KeyError, KeyHello, KeyRequest, parse_done,
-};
+use common::protocol::keydist::{KeyConfirm, KeyDone, KeyEnvelope, KeyError, KeyHello, KeyRequest};
 use common::protocol::message::b64;
 use tokio::io::AsyncWriteExt;
 
@@ -43,7 +41,7 @@ fn all_decoders_refuse(m: &RawMessage) {
     assert!(KeyEnvelope::from_message(m).is_err());
     assert!(KeyConfirm::from_message(m).is_err());
     assert!(KeyError::from_message(m).is_err());
-    assert!(parse_done(m).is_err());
+    assert!(KeyDone::from_message(m).is_err());
     assert!(Hello::from_message(m).is_err());
     assert!(ErrorMsg::from_message(m).is_err());
     assert!(parse_login_outer(m).is_err());

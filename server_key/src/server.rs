@@ -23,7 +23,7 @@ use common::protocol::consts::{
     PROTOCOL_VERSION,
 };
 use common::protocol::keydist::{
-    KeyConfirm, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript, done_text,
+    KeyConfirm, KeyDone, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript,
 };
 use common::protocol::{RawMessage, check_username};
 use common::trace::{Trace, hex_blocks};
@@ -432,6 +432,11 @@ async fn exchange(
             session.key_id
         ),
     );
+    // Made before the key moves into the file: only a holder of the new MAC key can say "done".
+    let done = KeyDone {
+        key_id: session.key_id.clone(),
+        mac: mac::hmac_sha256(&*session.mac_key, &[&transcript.done_bytes(&env_msg)]),
+    };
     let file = KeyFile {
         key: session,
         created_at: time::OffsetDateTime::now_utc(),
@@ -451,7 +456,7 @@ async fn exchange(
         format_args!("5. stored {} and sent done", path.display()),
     );
     writer
-        .write_frame(done_text(&file.key.key_id).as_bytes())
+        .write_frame(done.to_text().as_bytes())
         .await
         .map_err(|e| refuse(Reason::BadRequest, format!("cannot send done: {e}")))?;
     Ok(req.username)

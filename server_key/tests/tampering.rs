@@ -376,3 +376,59 @@ async fn a_connection_cut_after_the_envelope_keeps_the_previous_key() {
         "session_key.txt intact"
     );
 }
+
+/// The review dropped the client's confirmation (so the server kept the old key) and sent the
+/// client a forged `1102`; the client reported success. Now "done" carries an HMAC under the new
+/// key: a forged one, in the old unauthenticated form or with a made-up MAC, is not success, and
+/// the client keeps its previous key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_done_is_not_success() {
+    let mut rig = Rig::new().await;
+    let user1 = rig.user1.clone();
+    rig.step(&user1).await.expect("baseline key");
+    let before = std::fs::read(user1.session_key_path()).unwrap();
+    for forged_mac in [None, Some([0x5au8; 32])] {
+        let envelope = record(&rig.proxy, Dir::ToClient, code::KEY_ENVELOPE);
+        rig.proxy.set_hook(move |d, frame| {
+            match (d, code_of(frame).as_str()) {
+                (Dir::ToClient, code::KEY_ENVELOPE) => {
+                    envelope
+                        .lock()
+                        .unwrap()
+                        .get_or_insert_with(|| frame.to_vec());
+                    Verdict::Pass
+                }
+                // The confirmation never reaches the server: it answers 1109 (bad request)...
+                (Dir::ToServer, code::KEY_CONFIRM) => Verdict::Replace(b"0102|x".to_vec()),
+                // ...which the attacker turns into a "done" for the envelope's key id.
+                (Dir::ToClient, code::KEY_ERROR) => {
+                    let env = envelope.lock().unwrap().clone().expect("envelope seen");
+                    let text = String::from_utf8(env).unwrap();
+                    let key_id = text.split('|').nth(1).unwrap().to_owned();
+                    Verdict::Replace(
+                        match forged_mac {
+                            None => format!("1102|{key_id}"),
+                            Some(m) => format!("1102|{key_id}|{}", b64(m)),
+                        }
+                        .into_bytes(),
+                    )
+                }
+                _ => Verdict::Pass,
+            }
+        });
+        let err = rig.attacked(&user1, "forged done").await;
+        assert!(
+            matches!(err, KeyStepError::Unconfirmed | KeyStepError::Protocol(_)),
+            "{err:?}"
+        );
+        assert_eq!(
+            std::fs::read(user1.session_key_path()).unwrap(),
+            before,
+            "session_key.txt kept"
+        );
+    }
+    // Untouched, the key step works.
+    rig.step(&user1)
+        .await
+        .expect("key step without the attacker");
+}

@@ -13,7 +13,7 @@ use crate::crypto::{PrivateKey, PublicKey, mac, random};
 use crate::keyfile::KeyFile;
 use crate::protocol::consts::{DEFAULT_RSA_BITS, NONCE_LEN, code};
 use crate::protocol::keydist::{
-    KeyConfirm, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript, parse_done,
+    KeyConfirm, KeyDone, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript,
 };
 use crate::protocol::message::RawMessage;
 use crate::trace::{Trace, hex_blocks};
@@ -63,9 +63,11 @@ pub enum KeyStepError {
         "the key server closed the connection {during}; your previous session key (if any) is still valid"
     )]
     Closed { during: &'static str },
+    /// No authenticated `1102` came: the connection closed, or the "done" was not made with the
+    /// new key (forged).
     #[error(
-        "the key server closed the connection before confirming the new key; it may already hold the new key \
-         while this folder keeps the old one - run the key step again"
+        "the key server did not confirm the new key (the connection closed, or the confirmation did not \
+         authenticate); it may hold the new key while this folder keeps the old one - run the key step again"
     )]
     Unconfirmed,
     #[error(
@@ -379,17 +381,23 @@ pub async fn run_key_step_with(
         .await
         .map_err(send_err)?;
     let done = match next_message(&mut reader, &opts, "before confirming the key").await {
-        Ok(m) => parse_done(&m).map_err(|e| KeyStepError::Protocol(e.to_string()))?,
+        Ok(m) => KeyDone::from_message(&m).map_err(|e| KeyStepError::Protocol(e.to_string()))?,
         Err(KeyStepError::Closed { .. } | KeyStepError::Timeout(_)) => {
             return Err(KeyStepError::Unconfirmed);
         }
         Err(e) => return Err(e),
     };
-    if done.as_str() != env.key_id {
-        return Err(KeyStepError::Protocol(format!(
-            "done names key {done}, expected {}",
-            env.key_id
-        )));
+    // Only the server that stored the new key can MAC this "done"; a forged one (say, after an
+    // attacker dropped our confirmation, so the server kept the old key) is not success.
+    if done.key_id != env.key_id
+        || mac::verify_hmac_sha256(
+            &*file.key.mac_key,
+            &[&transcript.done_bytes(&env)],
+            &done.mac,
+        )
+        .is_err()
+    {
+        return Err(KeyStepError::Unconfirmed);
     }
     let placed = |path: &std::path::Path, r: std::io::Result<()>| {
         r.map_err(|source| {

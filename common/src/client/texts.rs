@@ -329,8 +329,8 @@ impl KeyStepError {
                 format!("The key server closed the connection. Check that key_port in client.toml is the key server's port, then try again. {still}"),
             ),
             Self::Unconfirmed => c.pick(
-                "密钥服务器在确认新密钥之前断开了连接，新旧密钥可能不一致。请再运行一次密钥分发。",
-                "The key server closed the connection before confirming the new key, so the keys may not match. Run the key step again.",
+                "密钥服务器没有确认新密钥（连接中断，或收到的确认没有通过校验），新旧密钥可能不一致。请再运行一次密钥分发。",
+                "The key server did not confirm the new key (the connection broke, or the confirmation failed its check), so the keys may not match. Run the key step again.",
             ),
             Self::CannotStore { path, .. } => c.pick(
                 format!("新的会话密钥无法写入 {path}（磁盘满了或文件夹只读）。请把客户端文件夹放到可以写入的地方（例如桌面），再试一次。{still}"),

@@ -151,7 +151,7 @@ pub mod code {
     pub const KEY_HELLO: &str = "1100";
     /// The signed digital envelope.
     pub const KEY_ENVELOPE: &str = "1101";
-    /// Key distribution finished; both sides store the key.
+    /// Key distribution finished (HMAC under the new key): both sides store the key.
     pub const KEY_DONE: &str = "1102";
     /// Key distribution refused, with a reason.
     pub const KEY_ERROR: &str = "1109";
@@ -166,6 +166,8 @@ pub mod label {
     pub const KEY_ENVELOPE: &str = "minichat-keyenv-v1";
     /// Client's key confirmation MAC.
     pub const KEY_CONFIRM: &str = "minichat-keyconfirm-v1";
+    /// Server's key-done MAC: proof that the server (holder of the new key) stored it.
+    pub const KEY_DONE: &str = "minichat-keydone-v1";
     /// Chat frame MAC.
     pub const FRAME_MAC: &str = "minichat-frame-v1";
     /// Direction tag for frames sent by a client.

@@ -5,7 +5,7 @@
 //! client -> server  0101|username|client_pub|client_nonce|client_sig              KeyRequest
 //! server -> client  1101|key_id|expires_at|iv|sealed|wrapped_key|server_sig       KeyEnvelope
 //! client -> server  0102|key_id|confirm_mac                                       KeyConfirm
-//! server -> client  1102|key_id                                                   KeyDone
+//! server -> client  1102|key_id|done_mac                                          KeyDone
 //! server -> client  1109|reason|message                                           KeyError (any time)
 //! ```
 
@@ -175,19 +175,30 @@ impl KeyConfirm {
     }
 }
 
-/// `1102|key_id`.
-pub fn done_text(key_id: &str) -> String {
-    format!("{}|{}", code::KEY_DONE, key_id)
+/// The server's word that it stored the key: `1102|key_id|done_mac`, where `done_mac` is the
+/// HMAC-SHA-256 of [`Transcript::done_bytes`] under the new session's MAC key, so that nobody
+/// without the new key (an attacker who dropped the confirmation) can forge it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyDone {
+    pub key_id: String,
+    pub mac: [u8; MAC_LEN],
 }
 
-/// Parse `1102|key_id`.
-///
-/// # Errors
-/// [`ProtocolError`] for a malformed message.
-pub fn parse_done(m: &RawMessage) -> Result<String, ProtocolError> {
-    m.expect_code(code::KEY_DONE)?;
-    m.expect_fields(1)?;
-    m.hex_id(0, KEY_ID_LEN)
+impl KeyDone {
+    pub fn to_text(&self) -> String {
+        format!("{}|{}|{}", code::KEY_DONE, self.key_id, b64(self.mac))
+    }
+
+    /// # Errors
+    /// [`ProtocolError`] for a malformed message.
+    pub fn from_message(m: &RawMessage) -> Result<Self, ProtocolError> {
+        m.expect_code(code::KEY_DONE)?;
+        m.expect_fields(2)?;
+        Ok(Self {
+            key_id: m.hex_id(0, KEY_ID_LEN)?,
+            mac: m.array(1)?,
+        })
+    }
 }
 
 impl KeyError {
@@ -255,9 +266,18 @@ impl Transcript {
     /// What the client's confirmation MAC covers: `minichat-keyconfirm-v1|` + hex SHA-256 of the
     /// signed envelope transcript.
     pub fn confirm_bytes(&self, env: &KeyEnvelope) -> Vec<u8> {
+        self.envelope_digest_under(label::KEY_CONFIRM, env)
+    }
+
+    /// What the server's done MAC covers: `minichat-keydone-v1|` + hex SHA-256 of the signed
+    /// envelope transcript (the label keeps it from ever equalling a confirmation).
+    pub fn done_bytes(&self, env: &KeyEnvelope) -> Vec<u8> {
+        self.envelope_digest_under(label::KEY_DONE, env)
+    }
+
+    fn envelope_digest_under(&self, label: &str, env: &KeyEnvelope) -> Vec<u8> {
         format!(
-            "{}|{}",
-            label::KEY_CONFIRM,
+            "{label}|{}",
             hex::encode(crate::crypto::sha256(&self.envelope_bytes(env)))
         )
         .into_bytes()
