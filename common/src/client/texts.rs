@@ -195,8 +195,8 @@ pub fn reason_text(reason: &Reason, server_message: &str, c: Ctx<'_>) -> String 
             "At your first login you must choose your own new password before you can chat.",
         ),
         Reason::WrongPassword => c.pick(
-            "当前密码不对，密码没有修改。请输入你现在登录用的密码（注意大小写）。",
-            "The current password is wrong, so the password was not changed. Type the password you log in with now (mind Caps Lock).",
+            "当前密码不对。请输入你现在登录用的密码（注意大小写）。",
+            "The current password is wrong. Type the password you log in with now (mind Caps Lock).",
         ),
         Reason::PasswordTooShort => c.pick(
             format!("新密码太短：至少要 {MIN_PASSWORD_CHARS} 个字符。请换一个更长的密码。"),
