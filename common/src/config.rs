@@ -16,7 +16,7 @@ use crate::error::ConfigError;
 use crate::protocol::consts::{
     DEFAULT_CHAT_PORT, DEFAULT_KEY_PORT, DEFAULT_RSA_BITS, DEFAULT_SESSION_TTL_HOURS,
     KEY_REQUESTS_PER_MINUTE_PER_ADDRESS, KEY_REQUESTS_PER_MINUTE_PER_USER, MAX_CLIENTS,
-    MAX_KEY_EXCHANGES_PER_ADDRESS, MIN_RSA_BITS,
+    MAX_KEY_EXCHANGES_PER_ADDRESS, MAX_SERVER_RSA_BITS, MIN_RSA_BITS,
 };
 pub use mistake::{Field, Kind, Mistake};
 
@@ -30,9 +30,6 @@ pub trait ConfigFile: DeserializeOwned {
     /// The key and the [`Mistake`].
     fn check(&self) -> Result<(), (&'static str, Mistake)>;
 }
-
-/// Largest RSA size server_key accepts (bounds signing time at start and per key step).
-pub const MAX_RSA_BITS: usize = 16384;
 
 /// A `u32`/`usize` count key that may be 0 (no limit).
 fn count(key: &'static str, example: impl ToString) -> Field {
@@ -121,7 +118,7 @@ impl ConfigFile for ServerKeyConfig {
             Field::number(
                 "rsa_bits",
                 MIN_RSA_BITS as u64,
-                MAX_RSA_BITS as u64,
+                MAX_SERVER_RSA_BITS as u64,
                 d.rsa_bits,
             ),
             Field::number(
@@ -178,7 +175,7 @@ impl ConfigFile for ServerKeyConfig {
             "rsa_bits",
             self.rsa_bits as u64,
             MIN_RSA_BITS as u64,
-            MAX_RSA_BITS as u64,
+            MAX_SERVER_RSA_BITS as u64,
         )?;
         if let Some(p) = &self.user_list {
             check_path("user_list", p, "keys/chat_users.txt")?;

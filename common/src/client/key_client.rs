@@ -11,7 +11,7 @@ use crate::client::folder::{ClientFolder, PortKey};
 use crate::connection::{FrameReader, FrameWriter, ReadError, read_message};
 use crate::crypto::{PrivateKey, PublicKey, mac, random};
 use crate::keyfile::KeyFile;
-use crate::protocol::consts::{DEFAULT_RSA_BITS, NONCE_LEN, code};
+use crate::protocol::consts::{DEFAULT_RSA_BITS, MAX_SERVER_RSA_BITS, NONCE_LEN, code};
 use crate::protocol::keydist::{
     KeyConfirm, KeyDone, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript,
 };
@@ -224,10 +224,11 @@ pub async fn run_key_step_with(
     let server_key = PublicKey::from_der(&hello.server_pub)
         .map_err(|e| KeyStepError::Protocol(e.to_string()))?;
     let server_fp = server_key.fingerprint();
-    // A weak server key would make every signature worthless; 16384 bounds verification cost.
-    if !(crate::protocol::consts::MIN_RSA_BITS..=16384).contains(&server_key.bits()) {
+    // A weak server key would make every signature worthless; MAX_SERVER_RSA_BITS bounds
+    // verification cost.
+    if !(crate::protocol::consts::MIN_RSA_BITS..=MAX_SERVER_RSA_BITS).contains(&server_key.bits()) {
         return Err(KeyStepError::Protocol(format!(
-            "the server's RSA key has {} bits; refusing keys outside {}..=16384",
+            "the server's RSA key has {} bits; refusing keys outside {}..={MAX_SERVER_RSA_BITS}",
             server_key.bits(),
             crate::protocol::consts::MIN_RSA_BITS
         )));

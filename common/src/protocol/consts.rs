@@ -61,6 +61,10 @@ pub const DEFAULT_RSA_BITS: usize = 2048;
 /// Smallest RSA size we generate or load at all: below this RSA is broken in practice.
 pub const MIN_RSA_BITS: usize = 1024;
 
+/// Largest server key: server_key's `rsa_bits` and the key a client accepts in the hello (a
+/// larger key would make key creation at start and every signature check take minutes).
+pub const MAX_SERVER_RSA_BITS: usize = 16384;
+
 /// Smallest client key server_key accepts (the default size).
 pub const MIN_CLIENT_RSA_BITS: usize = 2048;
 
