@@ -92,6 +92,49 @@ impl<K: Eq + Hash + Clone> RateLimiter<K> {
         }
     }
 
+    /// Whether `key` has a token now, without taking it.
+    ///
+    /// # Errors
+    /// The time until a token is available, when none is.
+    pub fn check(&self, key: &K) -> Result<(), Duration> {
+        if self.rate.unlimited() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let per_sec = self.rate.per_minute / 60.0;
+        let map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(b) = map.get(key) else {
+            return Ok(());
+        };
+        let tokens = (b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * per_sec)
+            .min(self.rate.burst);
+        if tokens >= 1.0 {
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - tokens) / per_sec))
+        }
+    }
+
+    /// Return a token taken for `key` (the request it was reserved for turned out fine).
+    pub fn give_back(&self, key: &K) {
+        if let Some(b) = self
+            .buckets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(key)
+        {
+            b.tokens = (b.tokens + 1.0).min(self.rate.burst);
+        }
+    }
+
+    /// Forget `key`: its next request starts with a full bucket.
+    pub fn forget(&self, key: &K) {
+        self.buckets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+
     /// Drop refilled buckets; if that frees nothing, the fullest half.
     fn prune(&self, map: &mut HashMap<K, Bucket>, now: Instant) {
         let per_sec = self.rate.per_minute / 60.0;

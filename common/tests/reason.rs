@@ -69,6 +69,11 @@ fn key_mismatch_means_different_things_at_the_two_servers() {
     assert_eq!(chat.unwrap().reason, Reason::KeyMismatch);
     assert_eq!(key.unwrap().reason, Reason::ClientKeyMismatch);
     assert_eq!(Reason::ClientKeyMismatch.to_string(), "KEY_MISMATCH");
+    // BUSY likewise: the chat server's (too many logins being checked) and the key server's.
+    let chat = ErrorMsg::from_message(&RawMessage::parse_str("1009|BUSY|eA==").unwrap());
+    let key = KeyError::from_message(&RawMessage::parse_str("1109|BUSY|eA==").unwrap());
+    assert_eq!(chat.unwrap().reason, Reason::ServerBusy);
+    assert_eq!(key.unwrap().reason, Reason::Busy);
 }
 
 #[test]
@@ -76,7 +81,7 @@ fn unknown_and_other_family_tokens_are_kept_as_sent() {
     // A newer server's reason, and a key-server reason inside a chat error.
     for (text, token) in [
         ("1009|NEW_THING|eA==", "NEW_THING"),
-        ("1009|BUSY|eA==", "BUSY"),
+        ("1009|NOT_A_USER|eA==", "NOT_A_USER"),
     ] {
         let e = ErrorMsg::from_message(&RawMessage::parse_str(text).unwrap()).unwrap();
         assert_eq!(e.reason, Reason::Unknown(token.into()));

@@ -91,6 +91,24 @@ pub fn user_passwd(
     Ok(format!("password of {username} changed"))
 }
 
+/// `server user unlock`: leave a request in `dir` for the running server, which lifts the lock
+/// of `username` at its next check (every 2 s). Locks live in the server's memory, so a restart
+/// lifts them all as well.
+///
+/// # Errors
+/// An invalid username or a write failure.
+pub fn user_unlock(dir: &std::path::Path, username: &str) -> anyhow::Result<String> {
+    common::protocol::check_username(username).map_err(anyhow::Error::msg)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(username);
+    common::fsutil::write_atomic(&path, b"", false)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(format!(
+        "unlock of {username} requested ({}): the running chat server lifts it within 2 s",
+        path.display()
+    ))
+}
+
 /// Write the user list server_key reads ([`common::userlist`]); returns how many names.
 ///
 /// # Errors

@@ -4,7 +4,7 @@
 //! (slow consumer, login elsewhere), server shutdown and the idle deadline. Each recipient's
 //! task seals outgoing messages with its own user's key; the sender's task only decrypts.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +29,7 @@ use crate::db::{self, DbError, LoginCheck};
 use crate::keys;
 use crate::relay::{Credential, Kick, Outbox, Outgoing};
 use crate::server::Shared;
+use crate::throttle::Refusal;
 
 /// How long one batch of outgoing frames may take to write before the client counts as stuck.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -73,7 +74,7 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     };
     let mut shutdown = shared.shutdown.subscribe();
     let login = tokio::select! {
-        r = login(&mut conn, &shared, conn_id) => r,
+        r = login(&mut conn, &shared, conn_id, peer.ip()) => r,
         _ = shutdown.recv() => Err(ErrorMsg::new(Reason::Shutdown, "the chat server is shutting down")),
     };
     match login {
@@ -96,8 +97,12 @@ async fn login(
     conn: &mut Conn,
     shared: &Shared,
     conn_id: u64,
+    peer: IpAddr,
 ) -> Result<Option<Session>, ErrorMsg> {
     let s = &shared.settings;
+    // One deadline for the whole login, the password check included (not for a first
+    // password change that follows, which has the idle timeout).
+    let deadline = tokio::time::Instant::now() + s.handshake_timeout;
     let nonce = random::bytes::<NONCE_LEN>();
     conn.writer
         .write_frame(
@@ -110,16 +115,8 @@ async fn login(
         )
         .await
         .map_err(|_| ErrorMsg::new(Reason::BadFrame, "connection lost"))?;
-    let frame = match tokio::time::timeout(s.handshake_timeout, conn.reader.read_frame()).await {
-        Err(_) => {
-            return Err(ErrorMsg::new(
-                Reason::Timeout,
-                format!(
-                    "no login within {} s; connect again to log in",
-                    s.handshake_timeout.as_secs()
-                ),
-            ));
-        }
+    let frame = match tokio::time::timeout_at(deadline, conn.reader.read_frame()).await {
+        Err(_) => return Err(login_timeout(s)),
         Ok(Ok(None)) => return Ok(None),
         Ok(Ok(Some(f))) => f,
         Ok(Err(e)) => return Err(frame_error(&e)),
@@ -167,9 +164,19 @@ async fn login(
     if password.len() > MAX_PASSWORD_LEN {
         return Err(bad_login());
     }
+    // Bounded work: a locked name, a spent budget or a full queue is refused before hashing.
+    let mut admitted =
+        match tokio::time::timeout_at(deadline, shared.logins.admit(peer, &username)).await {
+            Err(_) => return Err(login_timeout(s)),
+            Ok(Err(refusal)) => return Err(throttled(&refusal, &s.login_limits)),
+            Ok(Ok(a)) => a,
+        };
+    let permits = admitted.permits.take();
     let store = shared.store.clone();
     let u = username.clone();
     let check = tokio::task::spawn_blocking(move || {
+        // The core is ours until the hash is done, even if the login gives up meanwhile.
+        let _permits = permits;
         let check = db::check_login(&*store, &u, &password)?;
         // The hash that let this session in: when it changes (the teacher resets the password),
         // the session ends (crate::revocation).
@@ -178,9 +185,11 @@ async fn login(
             LoginCheck::Bad => None,
         };
         Ok::<_, DbError>((check, hash.unwrap_or_default()))
-    })
-    .await
-    .map_err(|_| internal())?;
+    });
+    let check = match tokio::time::timeout_at(deadline, check).await {
+        Err(_) => return Err(login_timeout(s)),
+        Ok(joined) => joined.map_err(|_| internal())?,
+    };
     let (nickname, must_change, mut password_hash) = match check {
         Ok((
             LoginCheck::Ok {
@@ -188,8 +197,14 @@ async fn login(
                 must_change,
             },
             hash,
-        )) => (nickname, must_change, hash),
-        Ok((LoginCheck::Bad, _)) => return Err(bad_login()),
+        )) => {
+            shared.logins.succeeded(admitted);
+            (nickname, must_change, hash)
+        }
+        Ok((LoginCheck::Bad, _)) => {
+            shared.logins.failed(admitted);
+            return Err(bad_login());
+        }
         Err(DbError::Unavailable(e)) => {
             warn!(error = %e, "database unavailable at login");
             return Err(db_unavailable());
@@ -430,6 +445,42 @@ fn too_many_errors() -> ErrorMsg {
 
 fn bad_frame(detail: &str) -> ErrorMsg {
     ErrorMsg::new(Reason::BadFrame, format!("malformed frame: {detail}"))
+}
+
+fn login_timeout(s: &crate::server::Settings) -> ErrorMsg {
+    ErrorMsg::new(
+        Reason::Timeout,
+        format!(
+            "no complete login within {} s; connect again to log in",
+            s.handshake_timeout.as_secs()
+        ),
+    )
+}
+
+/// The `1009` for a login refused before its password was checked.
+fn throttled(r: &Refusal, limits: &crate::throttle::Limits) -> ErrorMsg {
+    match r {
+        Refusal::Locked => ErrorMsg::new(
+            Reason::Locked,
+            format!(
+                "this username is locked after {} failed logins in a row; it unlocks after {} minutes, \
+                 or when the teacher runs `server user unlock <username>`",
+                limits.lock_after,
+                limits.lock_for.as_secs() / 60
+            ),
+        ),
+        Refusal::SlowDown(wait) => ErrorMsg::new(
+            Reason::SlowDown,
+            format!(
+                "too many failed logins; try again in {} s",
+                wait.as_secs() + 1
+            ),
+        ),
+        Refusal::Busy => ErrorMsg::new(
+            Reason::ServerBusy,
+            "the chat server is busy checking other logins; try again in a few seconds",
+        ),
+    }
 }
 
 fn bad_login() -> ErrorMsg {

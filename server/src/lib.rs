@@ -5,6 +5,7 @@
 //! - [`startup`]: checks before listening (session key folder, database reachable).
 //! - [`handler`]: one connection: hello, login, session loop.
 //! - [`relay`]: who is online; ordered fan-out to bounded per-user queues.
+//! - [`throttle`]: bounds on login work and password guessing (budgets, locks, BUSY).
 //! - [`revocation`]: sessions end when their key, user or password is withdrawn.
 //! - [`keys`]: the session keys server_key leaves in `session_key_dir`.
 //! - [`db`]: the `users` table (SQLite default, MySQL/MariaDB), password checks.
@@ -21,3 +22,4 @@ pub mod revocation;
 pub mod roster;
 pub mod server;
 pub mod startup;
+pub mod throttle;

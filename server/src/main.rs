@@ -87,6 +87,12 @@ enum UserAction {
         /// The user to remove.
         username: String,
     },
+    /// Lift the lock of a username locked after too many failed logins (the running server
+    /// picks it up within 2 s).
+    Unlock {
+        /// The locked username.
+        username: String,
+    },
     /// Add a class from a roster: CSV `username,nickname[,password]` (UTF-8 or GB18030/GBK,
     /// header row allowed) or .xlsx (first sheet). Users without a password get a random one;
     /// all of them are written to passwords.csv beside the database and must choose their own
@@ -183,6 +189,9 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                 }
                 UserAction::List => admin::user_list(&*store)?,
                 UserAction::Remove { username } => admin::user_remove(&*store, &username)?,
+                UserAction::Unlock { username } => {
+                    admin::user_unlock(&unlock_dir(&loaded), &username)?
+                }
                 UserAction::Import {
                     file,
                     reset_passwords,
@@ -200,6 +209,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
     server::startup::wait_for_database(&*store, &url, &loaded, cli.wait_for_db)?;
     publish_user_list(&*store, &loaded.user_list_path());
     let mut settings = Settings::new(session_key_dir.expect("checked above: no subcommand"));
+    settings.unlock_dir = Some(unlock_dir(&loaded));
     let fit = common::fdlimit::fit_connections(loaded.config.max_connections);
     for line in fit.report(loaded.config.max_connections) {
         println!("server: {line}");
@@ -229,6 +239,12 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         .await;
         Ok(())
     })
+}
+
+/// Where `server user unlock` leaves its requests for the running server: `unlock/` beside the
+/// user list (by default in server_key's key_dir, the folder both servers already share).
+fn unlock_dir(loaded: &common::config::Loaded<common::config::ServerConfig>) -> PathBuf {
+    loaded.user_list_path().with_file_name("unlock")
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@
 //!   import with `--reset-passwords`): `1009 REVOKED`. A session's own password change updates
 //!   its credential first ([`crate::relay::Registry::set_password_hash`]), so it stays.
 //!
-//! The admin commands run in another process, so polling is how the chat server learns of them.
+//! The admin commands run in another process, so polling is how the chat server learns of them;
+//! the same tick picks up `server user unlock` requests ([`crate::throttle`]).
 //! The cost per check is one `list_users` query and one small file read per online session.
 //! When the database cannot be reached, only the key files are checked (a database outage must
 //! not log everybody out).
@@ -35,6 +36,15 @@ pub async fn watch(shared: Arc<Shared>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        if let Some(dir) = shared.settings.unlock_dir.clone() {
+            let names = tokio::task::spawn_blocking(move || take_unlock_requests(&dir))
+                .await
+                .unwrap_or_default();
+            for name in names {
+                info!(user = name, "unlocked by `server user unlock`");
+                shared.logins.unlock(&name);
+            }
+        }
         let held = shared.registry.credentials();
         if held.is_empty() {
             continue;
@@ -83,4 +93,22 @@ pub fn withdrawn(store: &dyn UserStore, dir: &Path, held: Vec<Held>) -> Vec<(Hel
         out.push((h, ErrorMsg::new(Reason::Revoked, why)));
     }
     out
+}
+
+/// The usernames `server user unlock` asked for (files in `dir`), removing the requests.
+fn take_unlock_requests(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut names = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if let Some(name) = path.file_name().and_then(|n| n.to_str())
+            && common::protocol::check_username(name).is_ok()
+            && std::fs::remove_file(&path).is_ok()
+        {
+            names.push(name.to_owned());
+        }
+    }
+    names
 }

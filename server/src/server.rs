@@ -41,6 +41,10 @@ pub struct Settings {
     /// How often online sessions are checked against their key files and the database
     /// ([`crate::revocation`]).
     pub revocation_check: Duration,
+    /// Where `server user unlock` leaves requests, read at each revocation check.
+    pub unlock_dir: Option<PathBuf>,
+    /// Bounds on login work and password guessing.
+    pub login_limits: crate::throttle::Limits,
     pub trace: Trace,
 }
 
@@ -53,6 +57,8 @@ impl Settings {
             handshake_timeout: Duration::from_secs(HANDSHAKE_TIMEOUT_SECS),
             idle_timeout: Duration::from_secs(IDLE_TIMEOUT_SECS),
             revocation_check: REVOCATION_CHECK,
+            unlock_dir: None,
+            login_limits: crate::throttle::Limits::default(),
             trace: Trace::default(),
         }
     }
@@ -61,6 +67,8 @@ impl Settings {
 /// State shared by all connections.
 pub struct Shared {
     pub settings: Settings,
+    /// Bounds on password checks and guessing ([`crate::throttle`]).
+    pub logins: crate::throttle::LoginGuard,
     pub store: Arc<dyn UserStore>,
     pub registry: Registry,
     pub shutdown: broadcast::Sender<()>,
@@ -92,6 +100,7 @@ pub async fn run(
         .into_bytes(),
     };
     let shared = Arc::new(Shared {
+        logins: crate::throttle::LoginGuard::for_this_machine(settings.login_limits.clone()),
         registry: Registry::new(settings.queue_len),
         settings,
         store,

@@ -114,6 +114,9 @@ pub fn fixed_by_key_step(reason: &Reason) -> bool {
         | Reason::TooLong
         | Reason::TooManyErrors
         | Reason::Revoked
+        | Reason::ServerBusy
+        | Reason::SlowDown
+        | Reason::Locked
         | Reason::PasswordChangeRequired
         | Reason::WrongPassword
         | Reason::PasswordTooShort
@@ -156,6 +159,9 @@ pub fn hint_for(reason: &Reason, program: &str) -> String {
         | Reason::TooLong
         | Reason::TooManyErrors
         | Reason::Revoked
+        | Reason::ServerBusy
+        | Reason::SlowDown
+        | Reason::Locked
         | Reason::PasswordChangeRequired
         | Reason::WrongPassword
         | Reason::PasswordTooShort

@@ -186,6 +186,18 @@ pub fn reason_text(reason: &Reason, server_message: &str, c: Ctx<'_>) -> String 
             "密钥确认没有通过，新的密钥没有生效。请再运行一次密钥分发。",
             "The key confirmation failed, so the new key was not accepted. Run the key step again.",
         ),
+        Reason::ServerBusy => c.pick(
+            "聊天服务器正忙（很多人同时在登录）。请等几秒钟再登录。",
+            "The chat server is busy (many people are logging in at once). Wait a few seconds and log in again.",
+        ),
+        Reason::SlowDown => c.pick(
+            "密码错误的次数太多了，请等半分钟再试，并仔细检查用户名和密码；忘记密码请找老师。",
+            "Too many wrong passwords. Wait half a minute before trying again, and check the username and password; ask the teacher if you forgot it.",
+        ),
+        Reason::Locked => c.pick(
+            "这个账号因为密码错误太多次被暂时锁定了（15 分钟后自动解除）。如果不是你本人在试密码，请告诉老师；老师可以立即解锁。",
+            "This account is locked for now after too many wrong passwords (it unlocks by itself after 15 minutes). If that was not you trying, tell the teacher, who can unlock it at once.",
+        ),
         Reason::Revoked => c.pick(
             format!("老师在服务器上删除了这个账号或重置了它的密码，这里已退出。请向老师要新密码；{}", c.again()),
             format!("The teacher removed this account or reset its password on the server, so you were logged out. Ask the teacher for the new password. {}", c.again()),

@@ -85,6 +85,12 @@ reasons! {
     TooLong = "TOO_LONG", chat: true, key: false;
     /// Too many rejected frames on one connection.
     TooManyErrors = "TOO_MANY_ERRORS", chat: true, key: false;
+    /// Too many password checks are waiting at the chat server; try again in a moment.
+    ServerBusy = "BUSY", chat: true, key: false;
+    /// Too many failed logins for this username or from this address; wait before trying again.
+    SlowDown = "SLOW_DOWN", chat: true, key: false;
+    /// The username is locked after too many failed logins in a row (the teacher can lift it).
+    Locked = "LOCKED", chat: true, key: false;
     /// A running session ended because its user was removed or its password was changed on the
     /// server (not by this session).
     Revoked = "REVOKED", chat: true, key: false;
