@@ -57,7 +57,36 @@ pub async fn listen(addr: &str) -> std::io::Result<TcpListener> {
 /// # Errors
 /// The connect error, or [`std::io::ErrorKind::TimedOut`] ("connection timed out").
 pub async fn connect(addr: &str, timeout: Duration) -> std::io::Result<TcpStream> {
-    let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+    connect_from(addr, None, timeout).await
+}
+
+/// [`connect`] from the local address `source` (load and attack tools pose as other PCs with
+/// 127.0.0.x); `None` lets the system choose.
+///
+/// # Errors
+/// As [`connect`].
+pub async fn connect_from(
+    addr: &str,
+    source: Option<std::net::IpAddr>,
+    timeout: Duration,
+) -> std::io::Result<TcpStream> {
+    let attempt = async {
+        let Some(src) = source else {
+            return TcpStream::connect(addr).await;
+        };
+        let target = tokio::net::lookup_host(addr)
+            .await?
+            .find(|a| a.is_ipv4() == src.is_ipv4())
+            .ok_or_else(|| std::io::Error::other(format!("{addr}: no address of {src}'s kind")))?;
+        let socket = if src.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.bind(std::net::SocketAddr::new(src, 0))?;
+        socket.connect(target).await
+    };
+    let stream = tokio::time::timeout(timeout, attempt)
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connection timed out"))??;
     let _ = stream.set_nodelay(true);

@@ -14,13 +14,10 @@ use std::time::{Duration, Instant};
 use common::client::chat_client::{Incoming, SessionEvent};
 use common::connection::{FrameReader, FrameWriter};
 use common::crypto::password::hash_password_with;
-use common::crypto::sealed::Channel;
 use common::crypto::{PrivateKey, SessionKey, fingerprint, random};
 use common::keyfile::KeyFile;
 use common::protocol::Reason;
-use common::protocol::chat::{
-    ClientRequest, ErrorMsg, Hello, NoticeKind, OnlineUser, ServerEvent, login_request,
-};
+use common::protocol::chat::{ClientRequest, NoticeKind, OnlineUser, ServerEvent};
 use common::protocol::consts::code;
 use common::protocol::keydist::{KeyError, KeyHello, KeyRequest, Transcript};
 use common::protocol::message::{RawMessage, b64};
@@ -39,8 +36,8 @@ async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
 // ---------------------------------------------------------------------------------------------
 // Item 1: login work without limit, online guessing
 
-/// One login as `user` with `key` and `password`, from the source address `src`: `Ok(())` for a
-/// login result, else the `1009` reason.
+/// One login as `user` with `key` and `password`, from the source address `src` (through the
+/// client library): `Ok(())` for a login result, else the `1009` reason.
 async fn login_as(
     src: IpAddr,
     port: u16,
@@ -48,33 +45,26 @@ async fn login_as(
     key: &Arc<SessionKey>,
     password: &str,
 ) -> Result<(), Reason> {
-    let sock = tokio::net::TcpSocket::new_v4().expect("socket");
-    sock.bind(SocketAddr::new(src, 0))
-        .expect("bind the source address");
-    let stream = sock
-        .connect(SocketAddr::from(([127, 0, 0, 1], port)))
-        .await
-        .expect("connect");
-    let (r, w) = stream.into_split();
-    let (mut reader, mut writer) = (FrameReader::new(r), FrameWriter::new(w));
-    let first = |f: Option<Vec<u8>>| RawMessage::parse(&f.expect("a frame")).expect("parses");
-    let hello = first(reader.read_frame().await.expect("hello"));
-    if hello.code == code::ERROR {
-        return Err(ErrorMsg::from_message(&hello).expect("1009").reason);
+    let config = common::config::ClientConfig {
+        server_host: "127.0.0.1".into(),
+        chat_port: port,
+        username: user.to_owned(),
+        ..Default::default()
+    };
+    let folder = common::client::folder::ClientFolder::new(config, "unused".into(), "attacker");
+    match common::client::chat_client::login_with_key_from(
+        &folder,
+        key.clone(),
+        password,
+        T,
+        Some(src),
+    )
+    .await
+    {
+        Ok(_) => Ok(()),
+        Err(common::client::chat_client::LoginError::Refused { reason, .. }) => Err(reason),
+        Err(e) => panic!("login of {user} from {src}: {e}"),
     }
-    let hello = Hello::from_message(&hello).expect("hello");
-    let (mut send, _) = Channel::client(key.clone(), &hello.nonce).split();
-    let req = login_request(&mut send, user, &key.key_id, password);
-    writer
-        .write_frame(req.as_bytes())
-        .await
-        .expect("send login");
-    let answer = first(reader.read_frame().await.expect("answer"));
-    if answer.code == code::ERROR {
-        return Err(ErrorMsg::from_message(&answer).expect("1009").reason);
-    }
-    assert_eq!(answer.code, code::LOGIN_RESULT);
-    Ok(())
 }
 
 /// The review guessed one username's password at ~50 a second with no lockout. Now three wrong

@@ -307,9 +307,24 @@ pub async fn login_with_key(
     password: &str,
     timeout: Duration,
 ) -> Result<(ChatSender, ChatReceiver, LoginInfo), LoginError> {
+    login_with_key_from(folder, key, password, timeout, None).await
+}
+
+/// [`login_with_key`] from the local address `source` (load and attack tools posing as other
+/// PCs).
+///
+/// # Errors
+/// [`LoginError`].
+pub async fn login_with_key_from(
+    folder: &ClientFolder,
+    key: Arc<crate::crypto::SessionKey>,
+    password: &str,
+    timeout: Duration,
+    source: Option<std::net::IpAddr>,
+) -> Result<(ChatSender, ChatReceiver, LoginInfo), LoginError> {
     let addr = folder.chat_addr();
     let port = folder.config.chat_port;
-    let stream = crate::net::connect(&addr, timeout)
+    let stream = crate::net::connect_from(&addr, source, timeout)
         .await
         .map_err(|source| LoginError::Unreachable {
             addr: addr.clone(),
