@@ -235,6 +235,20 @@ kill "$n2pid" 2>/dev/null || true
 echo "IDLEMEM_NGIRCD users=$IDLE_USERS rss_before_kib=$nrss0 rss_during_kib=$nrss1" | tee -a "$OUT/idle.txt" >&2
 phase idle
 
+# ------------------------------------------------------------------ login flood and guessing
+# Last among the server phases: it locks two of the load users (lg00001, lg00002). FLOOD
+# connections from 127.0.0.2 send bad logins for lg00001 while lg00000 logs in from 127.0.0.1
+# every 200 ms (target: p50 <= 2 s, p99 <= 5 s, none failed); then a paced guesser from
+# 127.0.0.3 tries lg00002's password for 60 s (target: fewer than 10 checked guesses).
+FLOOD=${FLOOD:-1000}
+FLOOD_DURATION=${FLOOD_DURATION:-20}
+log "login flood: $FLOOD connections of bad logins for ${FLOOD_DURATION}s, then 60 s of paced guessing"
+"$B/loadgen" --db "sqlite://$tmp/db.sqlite" --user-list "$tmp/keys/chat_users.txt" --chat-port "$cp_" --key-port "$kp" \
+    --work-dir "$tmp/loadgen" --reuse-keys --mode flood --concurrency "$FLOOD" --duration "$FLOOD_DURATION" \
+    >"$OUT/flood.txt" 2>"$OUT/flood.err" || log "  flood run failed"
+grep -E '^(FLOOD|GUESS)' "$OUT/flood.txt" | sed 's/^/  /' >&2 || true
+phase flood
+
 # ------------------------------------------------------------------ criterion
 if [ -z "${SKIP_CRITERION:-}" ]; then
     log "cargo bench -p common --bench crypto -- ${CRIT_ARGS[*]}"
@@ -494,6 +508,18 @@ if idle:
     per = (d["rss_during_kib"] - d["rss_before_kib"]) / d["users"]
     row(f"Memory per idle logged-in connection, N={int(d['users'])}",
         f"{per:.1f} KiB", f"VmRSS {d['rss_before_kib']:,.0f} → {d['rss_during_kib']:,.0f} KiB", "", "<= 64 KiB", per <= 64)
+flood_txt = read(os.path.join(out, "flood.txt"))
+fm = re.search(r"^FLOOD attackers=(\d+) .*?outcomes=(\{.*?\}) real_logins=(\d+) real_failed=(\d+) latency_ms_p50=([\d.]+) p99=([\d.]+) max=([\d.]+)", flood_txt, re.M)
+if fm:
+    p50, p99 = float(fm[5]), float(fm[6])
+    ok = int(fm[4]) == 0 and p50 <= 2000 and p99 <= 5000
+    row(f"Real logins during a flood of {int(fm[1]):,} concurrent bad-login connections from another address",
+        f"p50 {p50:,.0f} ms, p99 {p99:,.0f} ms, {fm[4]} of {fm[3]} failed", f"flood answers {fm[2]}", "",
+        "p50 <= 2 s, p99 <= 5 s, none failed", ok)
+gm = re.search(r"^GUESS seconds=(\d+) attempts=(\d+) checked=(\d+) answers=(\{.*?\})", flood_txt, re.M)
+if gm:
+    row(f"Password guesses checked against one username in {gm[1]} s (paced guesser)",
+        f"{gm[3]} of {gm[2]} attempts", f"answers {gm[4]}", "", "< 10 per minute", int(gm[3]) < 10)
 w("")
 
 # ------------------------------------------------------------- commands

@@ -11,6 +11,12 @@
 //!   exactly once and in order, and reports throughput and end-to-end latency.
 //! - `keydist`: K concurrent clients run key steps back to back for `--duration` seconds.
 //! - `idle`: log N users in and hold them for `--duration` seconds (memory per connection).
+//! - `flood`: `--concurrency` connections from 127.0.0.2 log in as one user with wrong
+//!   passwords, over and over, for `--duration` seconds, while a real user logs in from
+//!   127.0.0.1 every 200 ms (its login latency is the result); then a paced guesser from
+//!   127.0.0.3 tries a third user's password for 60 s, as fast as the server lets it check
+//!   (the checked guesses per minute are the result). These three users have full-cost
+//!   password hashes, as real users do.
 //!
 //! Users `lg00001`.. are created in the server's database (`--db`, the same URL the server
 //! uses) with a cheap PBKDF2 cost (1,000 iterations), so 1,000 logins measure the relay, not
@@ -24,6 +30,8 @@
 //! machine. `--reuse-keys` skips the key step for users whose session key file is present and
 //! unexpired (repeated runs against the same server_key/server folders).
 
+#[path = "loadcheck/flood.rs"]
+mod flood;
 #[path = "loadcheck/mod.rs"]
 mod loadcheck;
 
@@ -47,6 +55,7 @@ enum Mode {
     Relay,
     Keydist,
     Idle,
+    Flood,
 }
 
 /// Load generator and checker for mini-chat.
@@ -157,12 +166,15 @@ fn main() -> anyhow::Result<()> {
 
 async fn async_main(args: Args, work: PathBuf) -> anyhow::Result<()> {
     let t0 = Instant::now();
-    let n = if args.mode == Mode::Keydist {
-        args.concurrency
-    } else {
-        args.load.users
+    let n = match args.mode {
+        Mode::Keydist => args.concurrency,
+        Mode::Flood => 3,
+        Mode::Relay | Mode::Idle => args.load.users,
     };
     create_users(&args.db, n, args.user_list.as_deref())?;
+    if args.mode == Mode::Flood {
+        full_cost_passwords(&args.db, n)?;
+    }
     let (priv_path, pub_path) = (
         work.join("loadgen_client_private.pem"),
         work.join("loadgen_client_public.pem"),
@@ -183,6 +195,9 @@ async fn async_main(args: Args, work: PathBuf) -> anyhow::Result<()> {
         "loadgen: key step for {n} users done in {:.1} s",
         t0.elapsed().as_secs_f64()
     );
+    if args.mode == Mode::Flood {
+        return flood::run(&args, &folders, PASSWORD).await;
+    }
     let t1 = Instant::now();
     let sessions = login_all(&args, &folders).await?;
     eprintln!(
@@ -219,6 +234,16 @@ fn create_users(db: &str, n: usize, user_list: Option<&std::path::Path>) -> anyh
     }
     if let Some(path) = user_list {
         server::admin::publish_user_list(store.as_ref(), path)?;
+    }
+    Ok(())
+}
+
+/// Give users `0..n` a full-cost password hash (the flood measures real password checks).
+fn full_cost_passwords(db: &str, n: usize) -> anyhow::Result<()> {
+    let store = server::db::open(db)?;
+    let hash = common::crypto::password::hash_password(PASSWORD);
+    for i in 0..n {
+        store.set_password(&username(i), &hash, false)?;
     }
     Ok(())
 }
