@@ -18,6 +18,7 @@
 //! - [`userlist`]: the user list file the chat server writes for server_key.
 //! - [`error`]: typed errors.
 
+pub mod cli_help;
 pub mod client;
 pub mod config;
 pub mod connection;

@@ -252,24 +252,9 @@ mod tests {
     /// says what it is for.
     #[test]
     fn every_argument_has_a_description() {
-        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
-            for a in cmd.get_arguments() {
-                if a.get_help().is_none() && a.get_long_help().is_none() {
-                    missing.push(format!("{path} {}", a.get_id()));
-                }
-            }
-            for sub in cmd.get_subcommands() {
-                let sub_path = format!("{path} {}", sub.get_name());
-                if sub.get_about().is_none() {
-                    missing.push(sub_path.clone());
-                }
-                walk(sub, &sub_path, missing);
-            }
-        }
         let mut cmd = super::Cli::command();
         cmd.build();
-        let mut missing = Vec::new();
-        walk(&cmd, "server_key", &mut missing);
+        let missing = common::cli_help::undescribed(&cmd, "server_key");
         assert!(missing.is_empty(), "no description: {missing:?}");
     }
 }
