@@ -477,9 +477,13 @@ impl ChatSender {
     /// Seal and send one request; returns the frame text that went on the wire.
     ///
     /// # Errors
-    /// I/O errors (connection lost) or a request too large for a frame.
+    /// I/O errors (connection lost) or a request too large for a frame. A request too large is
+    /// refused before sealing, so it uses no sequence number (the server would take the skipped
+    /// number for a lost frame and close the session).
     pub async fn send(&mut self, req: &ClientRequest) -> Result<String, Error> {
-        let text = self.channel.seal_text(req.code(), &[], &req.inner_text());
+        let text = self
+            .channel
+            .seal_checked(req.code(), &[], &req.inner_text())?;
         self.writer.write_frame(text.as_bytes()).await?;
         Ok(text)
     }

@@ -119,7 +119,9 @@ impl Channel {
         (self.clone(), self)
     }
 
-    /// Seal `inner` (already `|`-joined fields) as a frame payload with code `code`.
+    /// Seal `inner` (already `|`-joined fields) as a frame payload with code `code`. This uses up
+    /// the next sequence number, so the frame must be sent: the peer treats a skipped number as a
+    /// lost frame. When the size is not known to fit the frame limit, use [`Self::seal_checked`].
     pub fn seal_text(&mut self, code: &str, prefix: &[&str], inner: &str) -> String {
         let seq = self.next_send;
         self.next_send += 1;
