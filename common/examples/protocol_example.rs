@@ -787,6 +787,24 @@ fn chat(out: &Out) {
         "the 0002 frame on another connection:        rejected ({})",
         moved.unwrap_err()
     );
+    // A frame that never arrived: the next authentic one (here a ping sealed with seq 5 while
+    // the server expects 4) ends the session with 1009 FRAME_LOST.
+    let skipped = ping_text.replacen("0005|2|", "0005|5|", 1);
+    let (covered, _) = skipped.rsplit_once('|').expect("a tag");
+    let tag =
+        common::crypto::sealed::frame_tag(&key, label::CLIENT_TO_SERVER, &b64(CONN_NONCE), covered);
+    let lost = server_ch.open(&parse(&format!("{covered}|{}", b64(tag))), 0);
+    assert!(matches!(
+        lost,
+        Err(Error::Crypto(CryptoError::FrameLost {
+            got: 5,
+            expected: 4
+        }))
+    ));
+    println!(
+        "an authentic frame with seq 5 (4 is missing): rejected ({}), then 1009 FRAME_LOST",
+        lost.unwrap_err()
+    );
     let tampered = chat_text.replacen("0002|1|", "0002|2|", 1);
     let mut fresh_server = Channel::server(key, &CONN_NONCE);
     let bad = fresh_server.open(&parse(&tampered), 0);

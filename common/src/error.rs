@@ -47,8 +47,13 @@ pub enum CryptoError {
     BadEnvelope,
     #[error("decryption failed")]
     Decrypt,
-    #[error("replayed or out-of-order frame (sequence {got}, expected more than {last})")]
+    #[error("replayed or out-of-order frame (sequence {got}, already accepted up to {last})")]
     Replay { got: u64, last: u64 },
+    /// An authentic frame whose sequence number skips one or more: the frames in between were
+    /// sent but never arrived (dropped, or altered so that they failed their MAC, on the way).
+    /// The connection cannot continue without losing them silently.
+    #[error("frame lost: sequence {got} arrived, {expected} never did")]
+    FrameLost { got: u64, expected: u64 },
     #[error("RSA key of {0} bits is too small (at least {min} bits)", min = crate::protocol::consts::MIN_RSA_BITS)]
     KeyTooSmall(usize),
     #[error("RSA key of {got} bits is outside the accepted range {min}..={max}")]

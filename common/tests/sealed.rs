@@ -224,24 +224,86 @@ fn replay_is_refused() {
 }
 
 #[test]
-fn reordering_is_refused_but_gaps_are_allowed() {
+fn reordering_is_refused_and_a_gap_is_a_lost_frame() {
     let k = key();
     let (mut c, mut s) = pair(&k);
     let f0 = parse(&c.seal(code::PING, &[], &[]));
     let f1 = parse(&c.seal(code::PING, &[], &[]));
     let f2 = parse(&c.seal(code::PING, &[], &[]));
     let f3 = parse(&c.seal(code::PING, &[], &[]));
+    // The first frame of a direction may carry any number (the login is written 0, PROTOCOL.md
+    // §6.4); from then on each must be exactly one more.
     assert_eq!(s.open(&f1, 0).unwrap().seq, 1);
     assert!(matches!(
         s.open(&f0, 0),
         Err(Error::Crypto(CryptoError::Replay { got: 0, last: 1 }))
     ));
-    // Sequence numbers must only increase; a skipped one is not an error.
-    assert_eq!(s.open(&f3, 0).unwrap().seq, 3);
+    // f2 was deleted on the way: f3 is authentic, but a frame is missing before it.
     assert!(matches!(
-        s.open(&f2, 0),
-        Err(Error::Crypto(CryptoError::Replay { got: 2, last: 3 }))
+        s.open(&f3, 0),
+        Err(Error::Crypto(CryptoError::FrameLost {
+            got: 3,
+            expected: 2
+        }))
     ));
+    // The lost frame was not recorded as received: the late f2 still opens, then f3.
+    assert_eq!(s.open(&f2, 0).unwrap().seq, 2);
+    assert_eq!(s.open(&f3, 0).unwrap().seq, 3);
+}
+
+/// A frame altered on the way fails its MAC and does not count as received, so deleting a frame
+/// by damaging it is noticed at the next authentic frame, like deleting it outright.
+#[test]
+fn an_altered_frame_is_not_counted_so_the_next_one_reports_it_lost() {
+    let k = key();
+    let (mut c, mut s) = pair(&k);
+    let f0 = c.seal(code::PING, &[], &[]);
+    let f1 = c.seal(code::PING, &[], &[]);
+    let f2 = c.seal(code::PING, &[], &[]);
+    assert_eq!(s.open(&parse(&f0), 0).unwrap().seq, 0);
+    let altered = f1.replacen("0005|1|", "0005|7|", 1);
+    assert!(matches!(
+        s.open(&parse(&altered), 0),
+        Err(Error::Crypto(CryptoError::BadMac))
+    ));
+    assert!(matches!(
+        s.open(&parse(&f2), 0),
+        Err(Error::Crypto(CryptoError::FrameLost {
+            got: 2,
+            expected: 1
+        }))
+    ));
+}
+
+/// After `u64::MAX` (a first frame may carry any number) nothing can follow, and nothing panics.
+#[test]
+fn nothing_follows_the_largest_sequence_number() {
+    let k = key();
+    let (mut c, mut s) = pair(&k);
+    let f = c.seal(code::PING, &[], &[]);
+    let max = f.replacen("0005|0|", &format!("0005|{}|", u64::MAX), 1);
+    let max = resign_client(&k, &max);
+    assert_eq!(s.open(&parse(&max), 0).unwrap().seq, u64::MAX);
+    let next = c.seal(code::PING, &[], &[]);
+    assert!(matches!(
+        s.open(&parse(&next), 0),
+        Err(Error::Crypto(CryptoError::Replay {
+            got: 1,
+            last: u64::MAX
+        }))
+    ));
+}
+
+/// `text` with its tag replaced by the correct client-to-server tag on `NONCE_A`.
+fn resign_client(k: &SessionKey, text: &str) -> String {
+    let (covered, _) = text.rsplit_once('|').unwrap();
+    let tag = common::crypto::sealed::frame_tag(
+        k,
+        common::protocol::consts::label::CLIENT_TO_SERVER,
+        &b64(NONCE_A),
+        covered,
+    );
+    format!("{covered}|{}", b64(tag))
 }
 
 #[test]

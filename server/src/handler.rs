@@ -12,7 +12,7 @@ use common::connection::{FrameReader, FrameWriter};
 use common::crypto::password::hash_password;
 use common::crypto::random;
 use common::crypto::sealed::Channel;
-use common::error::{Error, ProtocolError};
+use common::error::{CryptoError, Error, ProtocolError};
 use common::protocol::Reason;
 use common::protocol::chat::{
     ClientRequest, ErrorMsg, Hello, LOGIN_PREFIX_FIELDS, Notice, NoticeKind, ServerEvent,
@@ -327,6 +327,9 @@ async fn forced_change(
             Ok(ClientRequest::Chat { .. } | ClientRequest::ListUsers) => Some(
                 ServerEvent::PasswordResult(Err(Reason::PasswordChangeRequired)),
             ),
+            Err(Error::Crypto(CryptoError::FrameLost { got, expected })) => {
+                return Err(frame_lost(username, got, expected));
+            }
             Err(e) => {
                 warn!(user = username, error = %e, "frame rejected before the password change");
                 bad += 1;
@@ -439,6 +442,22 @@ fn too_many_errors() -> ErrorMsg {
         Reason::TooManyErrors,
         format!(
             "{MAX_BAD_FRAMES} frames from this connection failed their checks; connection closed"
+        ),
+    )
+}
+
+/// A frame from the client never arrived (PROTOCOL.md §6.3): the session cannot go on without
+/// losing it silently, so it ends and the student is told.
+fn frame_lost(username: &str, got: u64, expected: u64) -> ErrorMsg {
+    warn!(
+        user = username,
+        got, expected, "frame lost: gap in the client's sequence numbers"
+    );
+    ErrorMsg::new(
+        Reason::FrameLost,
+        format!(
+            "frame {expected} from you never arrived (lost or deleted on the way; frame {got} came next); \
+             connection closed, connect again"
         ),
     )
 }
@@ -640,6 +659,11 @@ async fn client_frame(
     );
     let request = match open_request(&mut s.recv, frame) {
         Ok(r) => r,
+        Err(Error::Crypto(CryptoError::FrameLost { got, expected })) => {
+            conn.send_error(&frame_lost(&s.username, got, expected))
+                .await;
+            return Some(Reason::FrameLost.to_string());
+        }
         Err(e) => {
             s.bad_frames += 1;
             warn!(user = s.username, error = %e, bad_frames = s.bad_frames, "frame rejected");

@@ -4,7 +4,9 @@
 //! Two table-driven tests, one per server. Every case sends one kind of bad input on its own
 //! connection and asserts the exact documented answer (PROTOCOL.md §2, §5.8, §6.4, §6.6, §6.7):
 //! a `1009`/`1109` reason followed by the connection closing, a sealed `1004 WARN` after which the
-//! session continues, or the connection closing without a word. After EVERY case a logged-in
+//! session continues (or, when the bad frame was a real frame of the client damaged on the way,
+//! after which the client's next frame gets `1009 FRAME_LOST`: PROTOCOL.md §6.3), or the
+//! connection closing without a word. After EVERY case a logged-in
 //! bystander sends a chat message and it reaches both bystanders (and, for server_key, a
 //! bystander's key step still succeeds), and the attacked server process is still running.
 //!
@@ -297,6 +299,9 @@ const CLOSED_TOO_LONG: &str = "1009 TOO_LONG, closed";
 const CLOSED_BAD_FRAME: &str = "1009 BAD_FRAME, closed";
 const CLOSED_KEY_MISMATCH: &str = "1009 KEY_MISMATCH, closed";
 const WARNED: &str = "1004 WARN, session continues";
+/// A frame the client sealed was damaged on the way and dropped: its sequence number never
+/// arrived, so the client's next frame is an authentic frame after a gap (PROTOCOL.md §6.3).
+const WARNED_THEN_LOST: &str = "1004 WARN, the next frame gets 1009 FRAME_LOST, closed";
 
 fn chat_cases() -> Vec<ChatCase> {
     use Then::{Eof, Wait};
@@ -500,7 +505,7 @@ fn chat_cases() -> Vec<ChatCase> {
             "after login: sealed 0005 + |x",
             |raw, _| frame(format!("{}|x", raw.seal(code::PING, "")).as_bytes()),
             Wait,
-            WARNED,
+            WARNED_THEN_LOST,
         ),
         logged_in(
             "bad base64",
@@ -511,16 +516,26 @@ fn chat_cases() -> Vec<ChatCase> {
         ),
         logged_in(
             "bad padding",
-            "after login: 0002 sealed by hand, MAC correct, plaintext ends 00",
+            "after login: 0002 sealed by hand with the next seq (1), MAC correct, plaintext ends 00",
             |raw, ctx| {
                 let (iv, ct) = bad_padding_block(&ctx.key1);
-                frame(
-                    seal_by_hand(&ctx.key1, &raw.nonce, code::CHAT, &[], 1_000, &iv, &ct)
-                        .as_bytes(),
-                )
+                // The login was C-seq 0: 1 is the number the server expects, so the padding is
+                // what gets checked. The frame is refused and does not count, and `raw`'s own
+                // counter did not move, so its next frame (seq 1 again) is accepted.
+                frame(seal_by_hand(&ctx.key1, &raw.nonce, code::CHAT, &[], 1, &iv, &ct).as_bytes())
             },
             Wait,
             WARNED,
+        ),
+        logged_in(
+            "deleted frame",
+            "after login: sealed 0005 with seq 2, seq 1 sealed but never sent",
+            |raw, _| {
+                let _deleted = raw.seal(code::PING, "");
+                frame(raw.seal(code::PING, "").as_bytes())
+            },
+            Wait,
+            "1009 FRAME_LOST, closed",
         ),
         logged_in(
             "wrong MAC",
@@ -530,7 +545,7 @@ fn chat_cases() -> Vec<ChatCase> {
                 frame(edit_last(&sealed, flip_b64).as_bytes())
             },
             Wait,
-            WARNED,
+            WARNED_THEN_LOST,
         ),
         logged_in(
             "missing MAC",
@@ -540,7 +555,7 @@ fn chat_cases() -> Vec<ChatCase> {
                 frame(drop_last(&sealed).as_bytes())
             },
             Wait,
-            WARNED,
+            WARNED_THEN_LOST,
         ),
         logged_in(
             "downgraded MAC",
@@ -550,7 +565,7 @@ fn chat_cases() -> Vec<ChatCase> {
                 frame(edit_last(&sealed, truncate_b64).as_bytes())
             },
             Wait,
-            WARNED,
+            WARNED_THEN_LOST,
         ),
         logged_in(
             "empty MAC",
@@ -560,7 +575,7 @@ fn chat_cases() -> Vec<ChatCase> {
                 frame(edit_last(&sealed, |_| String::new()).as_bytes())
             },
             Wait,
-            WARNED,
+            WARNED_THEN_LOST,
         ),
         logged_in(
             "unknown code",

@@ -60,22 +60,24 @@ async fn tampered_and_forged_frames_are_dropped_then_the_connection_is_closed() 
     let parts = [Part::Ct, Part::Iv, Part::Mac, Part::Seq];
     assert_eq!(parts.len() as u32, MAX_BAD_FRAMES - 1);
     for part in parts {
-        let good = raw.seal(&say(&format!("tampered {part:?}")));
+        let good = raw.seal(&say(&format!("intact {part:?}")));
         raw.send_text(&flip_bit(&good, part)).await;
         let why = expect_rejected(&mut raw).await;
         assert!(why.contains("MAC"), "{part:?}: {why}");
-        // The others keep chatting and never see the tampered text.
+        // The others keep chatting and never see the tampered copy.
         let text = format!("meanwhile {part:?}");
         u2.say(&text).await;
         hears(&mut u1, "user2", &text).await;
         hears(&mut u2, "user2", &text).await;
         raw_hears(&mut raw, "user2", &text).await;
+        // The tampered copy did not count as received (PROTOCOL.md §6.3): the intact frame,
+        // with the same sequence number, is still the one the server expects.
+        raw.send_text(&good).await;
+        let text = format!("intact {part:?}");
+        hears(&mut u1, "user3", &text).await;
+        hears(&mut u2, "user3", &text).await;
+        raw_hears(&mut raw, "user3", &text).await;
     }
-    // After four rejected frames a genuine one (a later sequence number) still goes through.
-    raw.send_req(&say("genuine")).await;
-    hears(&mut u1, "user3", "genuine").await;
-    hears(&mut u2, "user3", "genuine").await;
-    raw_hears(&mut raw, "user3", "genuine").await;
 
     // The fifth bad frame, forged with a key the server does not hold, closes the connection.
     let mut forger = Channel::client(Arc::new(new_key("user3")), &raw.nonce);
@@ -111,18 +113,56 @@ async fn replayed_frame_is_relayed_once() {
         }
     }
     assert_eq!((echo, warn), (1, 1));
-    // An older frame after a newer one is refused too.
-    let older = raw.seal(&say("older"));
-    raw.send_req(&say("newer")).await;
-    raw.send_text(&older).await;
-    // Everybody else got "only once" exactly once, then "newer", never "older".
+    // Everybody else got "only once" exactly once.
     for c in [&mut u1, &mut u2] {
         hears(c, "user3", "only once").await;
-        hears(c, "user3", "newer").await;
+    }
+    // A newer frame that overtakes an older one looks exactly like a lost frame (PROTOCOL.md
+    // §6.3): the session ends, and neither text reaches anyone.
+    let _older = raw.seal(&say("older"));
+    raw.send_req(&say("newer")).await;
+    let e = raw.error_then_close().await;
+    assert_eq!(e.reason, Reason::FrameLost, "{e:?}");
+    for c in [&mut u1, &mut u2] {
+        assert_eq!(c.left("user3").await, "");
     }
     u2.say("sentinel").await;
     hears(&mut u1, "user2", "sentinel").await;
     hears(&mut u2, "user2", "sentinel").await;
+}
+
+/// A frame deleted on the way, or altered so that it fails its MAC (which the server answers
+/// with a WARN), is noticed at the next authentic frame: `1009 FRAME_LOST` and the connection
+/// closes; the others see the user leave and never receive either text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_or_altered_frame_ends_the_session_at_the_next_one() {
+    let server = TestServer::start().await;
+    let (mut u1, mut u2, mut raw) = two_and_raw(&server).await;
+
+    let _deleted = raw.seal(&say("deleted on the way"));
+    raw.send_req(&say("after the deleted one")).await;
+    let e = raw.error_then_close().await;
+    assert_eq!(e.reason, Reason::FrameLost, "{e:?}");
+    for c in [&mut u1, &mut u2] {
+        assert_eq!(c.left("user3").await, "");
+    }
+
+    let mut raw = server.raw_login("user3").await;
+    u1.joined("user3").await;
+    u2.joined("user3").await;
+    let altered = raw.seal(&say("altered on the way"));
+    raw.send_text(&flip_bit(&altered, Part::Ct)).await;
+    assert!(expect_rejected(&mut raw).await.contains("MAC"));
+    raw.send_req(&say("after the altered one")).await;
+    let e = raw.error_then_close().await;
+    assert_eq!(e.reason, Reason::FrameLost, "{e:?}");
+    for c in [&mut u1, &mut u2] {
+        assert_eq!(c.left("user3").await, "");
+    }
+    // Nobody heard any of it: the next chat line each gets is this one.
+    u1.say("sentinel").await;
+    hears(&mut u1, "user1", "sentinel").await;
+    hears(&mut u2, "user1", "sentinel").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

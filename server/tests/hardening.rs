@@ -12,6 +12,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::client::chat_client::{Incoming, SessionEvent};
+use common::client::texts::{Ctx, reason_text};
+use common::config::Language;
 use common::connection::{FrameReader, FrameWriter};
 use common::crypto::password::hash_password_with;
 use common::crypto::{PrivateKey, SessionKey, fingerprint, random};
@@ -316,6 +318,239 @@ async fn trace_prints_no_terminal_control_sequence() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Item 4: silent deletion
+
+/// A real client's terminal mode (`client_wy cli`) logged in as `user` through `chat_port`, with
+/// `language` in its client.toml. Every line it prints, stdout and stderr alike, comes out of
+/// `lines`.
+struct Cli {
+    child: std::process::Child,
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+    /// Everything read from `lines` so far.
+    seen: Vec<String>,
+}
+
+impl Cli {
+    fn start(sys: &System, user: &str, chat_port: u16, language: &str) -> Self {
+        let toml = sys.folder(user).dir.join("client.toml");
+        std::fs::write(
+            &toml,
+            format!(
+                "server_host = \"127.0.0.1\"\nchat_port = {chat_port}\nkey_port = {}\nusername = \"{user}\"\nlanguage = \"{language}\"\n",
+                sys.key_port
+            ),
+        )
+        .expect("client.toml");
+        let mut child = Command::new(client_exe())
+            .arg("cli")
+            .arg("--config")
+            .arg(&toml)
+            .env("CHAT_PASSWORD", PW)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start client_wy cli");
+        let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
+        let out = child.stdout.take().expect("stdout");
+        let err = child.stderr.take().expect("stderr");
+        for stream in [
+            Box::new(out) as Box<dyn std::io::Read + Send>,
+            Box::new(err),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Type one line.
+    fn type_line(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().expect("stdin");
+        writeln!(stdin, "{line}").expect("type a line");
+        stdin.flush().expect("flush stdin");
+    }
+
+    /// The first printed line containing `text` (waiting up to [`T`]).
+    async fn line_with(&mut self, text: &str) -> String {
+        let what = format!("a line with {text:?} from the client");
+        within(&what, async {
+            loop {
+                let l = self.lines.recv().await.expect("client output open");
+                self.seen.push(l.clone());
+                if l.contains(text) {
+                    return l;
+                }
+            }
+        })
+        .await
+    }
+
+    /// Wait (up to [`T`]) for the client to exit by itself; its status and every line it
+    /// printed. A client still running then is killed and the test fails.
+    async fn exited(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let deadline = Instant::now() + T;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("client status") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                while let Ok(l) = self.lines.try_recv() {
+                    self.seen.push(l);
+                }
+                panic!(
+                    "the client did not end by itself within {T:?}; it printed:\n{}",
+                    self.seen.join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        while let Some(l) = within("the client's last lines", self.lines.recv()).await {
+            self.seen.push(l);
+        }
+        (status, std::mem::take(&mut self.seen))
+    }
+
+    /// Close stdin (the user quits) and wait for the exit.
+    async fn quit(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        drop(self.child.stdin.take());
+        self.exited().await
+    }
+}
+
+impl Drop for Cli {
+    /// A test that fails half-way leaves no client behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A [`FrameProxy`] to `upstream` that deletes the first frame with `code` travelling `dir`
+/// (and nothing else); the flag says whether it did.
+async fn deleting_proxy(
+    upstream: u16,
+    dir: Dir,
+    code: &'static str,
+) -> (FrameProxy, Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let deleted = Arc::new(AtomicBool::new(false));
+    let flag = deleted.clone();
+    let prefix = format!("{code}|");
+    let proxy = FrameProxy::start(upstream, move |d, frame| {
+        if d == dir && frame.starts_with(prefix.as_bytes()) && !flag.swap(true, Ordering::SeqCst) {
+            Verdict::Drop
+        } else {
+            Verdict::Pass
+        }
+    })
+    .await;
+    (proxy, deleted)
+}
+
+/// `u` sees `user` leave, and no chat message from `user` before that.
+async fn leaves_without_a_word(u: &mut Chatter, user: &str) {
+    loop {
+        match u.next().await {
+            SessionEvent::Incoming(Incoming::Event {
+                event: ServerEvent::Chat(line),
+                ..
+            }) => assert_ne!(line.from_user, user, "{}: {line:?}", u.user),
+            SessionEvent::Incoming(Incoming::Event {
+                event: ServerEvent::Notice(n),
+                ..
+            }) if n.kind == NoticeKind::Leave && n.user == user => return,
+            SessionEvent::Sent { .. } | SessionEvent::Incoming(Incoming::Event { .. }) => {}
+            other => panic!("{}: waiting for {user} to leave, got {other:?}", u.user),
+        }
+    }
+}
+
+/// The review deleted single chat frames from a student's client to the server, and the server
+/// went on as if the student had never written them. Now the student's next frame is an authentic
+/// frame after a gap: the server answers `1009 FRAME_LOST` and closes, the real client shows its
+/// own text for it and exits, and the others see the student leave without either message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_deleted_towards_the_server_ends_the_session_with_frame_lost() {
+    let mut sys = System::start(Setup::default());
+    sys.key_steps(&["user1", "user2"]).await;
+    let mut u2 = sys.login("user2").await;
+    let (proxy, deleted) = deleting_proxy(sys.chat_port, Dir::ToServer, code::CHAT).await;
+    let mut client = Cli::start(&sys, "user1", proxy.port, "zh");
+    u2.notice(NoticeKind::Join, "user1").await;
+    client.type_line("第一条（在路上被删掉）");
+    client.type_line("第二条");
+    let (status, lines) = client.exited().await;
+    let out = lines.join("\n");
+    assert!(
+        deleted.load(std::sync::atomic::Ordering::SeqCst),
+        "the proxy deleted the first 0002"
+    );
+    let text = reason_text(
+        &Reason::FrameLost,
+        "",
+        Ctx::terminal(Language::Zh, "client_wy"),
+    );
+    assert!(out.contains(&text), "{text:?} missing from:\n{out}");
+    assert!(
+        !out.contains("第二条"),
+        "the second message was relayed:\n{out}"
+    );
+    assert_eq!(status.code(), Some(2), "{out}");
+    leaves_without_a_word(&mut u2, "user1").await;
+    let log = sys.chat_proc().output();
+    assert!(log.contains("frame lost"), "server log:\n{log}");
+    u2.say("still here").await;
+    u2.hears("user2", "still here").await;
+    sys.assert_chat_alive();
+}
+
+/// The review deleted a `1002` on its way to a student, and the student's client went on as if
+/// nothing had happened. Now the next `1002` is an authentic frame after a gap: the client ends
+/// the session and says, in its own words, that a message was lost on the network.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_deleted_towards_the_client_ends_its_session_with_a_local_message() {
+    let mut sys = System::start(Setup::default());
+    sys.key_steps(&["user1", "user2"]).await;
+    let mut u2 = sys.login("user2").await;
+    let (proxy, deleted) = deleting_proxy(sys.chat_port, Dir::ToClient, code::CHAT_MESSAGE).await;
+    let client = Cli::start(&sys, "user1", proxy.port, "zh");
+    u2.notice(NoticeKind::Join, "user1").await;
+    for text in ["第一条（在路上被删掉）", "第二条"] {
+        u2.say(text).await;
+        u2.hears("user2", text).await;
+    }
+    let (status, lines) = client.exited().await;
+    let out = lines.join("\n");
+    assert!(
+        deleted.load(std::sync::atomic::Ordering::SeqCst),
+        "the proxy deleted the first 1002"
+    );
+    let lost = "有消息在网络上丢失了（可能被人删除），连接已断开。请重新连接。";
+    assert!(out.contains(lost), "{lost:?} missing from:\n{out}");
+    assert!(
+        !out.contains("第一条") && !out.contains("第二条"),
+        "a message was shown:\n{out}"
+    );
+    assert_eq!(status.code(), Some(2), "{out}");
+    u2.notice(NoticeKind::Leave, "user1").await;
+    sys.assert_chat_alive();
+}
+
+// ---------------------------------------------------------------------------------------------
 // Item 8: file descriptors
 
 /// What each of `n` connections opened at once received first.
@@ -525,49 +760,12 @@ async fn user_list_over_64_kib_arrives_whole() {
 async fn terminal_mode_escapes_separators_and_bidi_overrides() {
     let sys = System::start(Setup::default());
     sys.key_steps(&["user1", "user2"]).await;
-    let f1 = sys.folder("user1");
-    let toml = f1.dir.join("client.toml");
-    std::fs::write(
-        &toml,
-        format!(
-            "server_host = \"127.0.0.1\"\nchat_port = {}\nkey_port = {}\nusername = \"user1\"\nlanguage = \"en\"\n",
-            sys.chat_port, sys.key_port
-        ),
-    )
-    .expect("client.toml");
     let mut u2 = sys.login("user2").await;
-    let mut client = Command::new(client_exe())
-        .arg("cli")
-        .arg("--config")
-        .arg(&toml)
-        .env("CHAT_PASSWORD", PW)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start client_wy cli");
-    let stdout = client.stdout.take().expect("stdout");
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let mut client = Cli::start(&sys, "user1", sys.chat_port, "en");
     u2.notice(NoticeKind::Join, "user1").await;
     let attack = "hi\u{2028}[09:00:00] teacher: the exam is cancelled\u{2029}\u{202E}gnp.exe";
     u2.say(attack).await;
-    let line = within("the message on the client's stdout", async {
-        loop {
-            let l = rx.recv().await.expect("client stdout open");
-            if l.contains("hi") {
-                return l;
-            }
-        }
-    })
-    .await;
+    let line = client.line_with("hi").await;
     for c in ['\u{2028}', '\u{2029}', '\u{202E}'] {
         assert!(
             !line.contains(c),
@@ -578,12 +776,7 @@ async fn terminal_mode_escapes_separators_and_bidi_overrides() {
     for e in ["\\u{2028}", "\\u{2029}", "\\u{202e}"] {
         assert!(line.contains(e), "{e} missing: {line:?}");
     }
-    drop(client.stdin.take());
-    let _ = client.stdin.take().map(|mut s| s.flush());
-    let status = tokio::task::spawn_blocking(move || client.wait())
-        .await
-        .expect("wait task")
-        .expect("client exit");
+    let (status, _) = client.quit().await;
     assert!(status.success(), "client_wy cli exited {status}");
 }
 

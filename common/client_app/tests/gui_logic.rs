@@ -578,6 +578,37 @@ fn nothing_is_sent_while_disconnected_and_the_text_is_kept() {
     assert_eq!(status_text(&s, phase), "已连接 · 发送给: 所有人");
 }
 
+/// A frame from the server that never arrived ends the session with the client's own text
+/// (issue 14, item 4), in the chat window, once, and the window goes offline.
+#[test]
+fn a_lost_frame_from_the_server_is_shown_and_ends_the_session() {
+    for (lang, want) in [
+        (
+            Language::Zh,
+            "有消息在网络上丢失了（可能被人删除），连接已断开。请重新连接。",
+        ),
+        (
+            Language::En,
+            "A message was lost on the network (someone may have deleted it), so the connection was closed. Please reconnect.",
+        ),
+    ] {
+        let mut s = state(lang);
+        let up = s.on_closed(
+            &CloseReason::FrameLost {
+                got: 7,
+                expected: 6,
+            },
+            NOW,
+        );
+        assert_eq!(up.new_entries.len(), 1);
+        let r = render(&up.new_entries[0], false, lang);
+        assert_eq!(up.new_entries[0].body, want, "{lang:?}");
+        assert!(r.text.contains(want), "{}", r.text);
+        assert!(r.style.chars().all(|c| c == style::SYSTEM));
+        assert_eq!(Phase::Online.closed(), Phase::Offline);
+    }
+}
+
 #[test]
 fn server_errors_say_why_and_what_to_do() {
     let mut s = state(Language::En);

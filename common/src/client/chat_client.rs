@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use crate::client::folder::ClientFolder;
 use crate::connection::{FrameReader, FrameWriter, ReadError, read_message};
 use crate::crypto::sealed::Channel;
-use crate::error::{Error, KeyFileError, ProtocolError};
+use crate::error::{CryptoError, Error, KeyFileError, ProtocolError};
 use crate::keyfile::KeyFile;
 use crate::protocol::RawMessage;
 use crate::protocol::chat::{
@@ -113,6 +113,7 @@ pub fn fixed_by_key_step(reason: &Reason) -> bool {
         | Reason::Shutdown
         | Reason::TooLong
         | Reason::TooManyErrors
+        | Reason::FrameLost
         | Reason::Revoked
         | Reason::ServerBusy
         | Reason::SlowDown
@@ -158,6 +159,7 @@ pub fn hint_for(reason: &Reason, program: &str) -> String {
         | Reason::Shutdown
         | Reason::TooLong
         | Reason::TooManyErrors
+        | Reason::FrameLost
         | Reason::Revoked
         | Reason::ServerBusy
         | Reason::SlowDown
@@ -279,9 +281,32 @@ pub enum CloseReason {
     /// Reading from or writing to the connection failed.
     #[error("connection lost{}: {error}", if *.sending { " while sending" } else { "" })]
     ConnectionLost { sending: bool, error: String },
+    /// A frame from the server never arrived: the next authentic one skipped sequence numbers
+    /// (deleted, or altered so it failed its MAC, on the way). The session cannot go on without
+    /// hiding the loss, so it ends.
+    #[error(
+        "a message from the server was lost on the way (frame {expected} never arrived, {got} came next)"
+    )]
+    FrameLost { got: u64, expected: u64 },
     /// The session's task ended without saying why (nobody listened any more).
     #[error("connection lost")]
     Gone,
+}
+
+impl CloseReason {
+    /// Why the session ended after receiving failed with `e` (from [`ChatReceiver::next`]).
+    pub fn from_receive_error(e: &Error) -> Self {
+        match e {
+            Error::Crypto(CryptoError::FrameLost { got, expected }) => Self::FrameLost {
+                got: *got,
+                expected: *expected,
+            },
+            other => Self::ConnectionLost {
+                sending: false,
+                error: other.to_string(),
+            },
+        }
+    }
 }
 
 /// Connect and log in.
@@ -441,12 +466,7 @@ pub async fn change_password(
             // A pong or a dropped frame: not the answer yet.
             Ok(Some(Incoming::Event { .. } | Incoming::Rejected { .. })) => {}
             Ok(None) => return Err(PasswordError::Closed(CloseReason::ServerClosed)),
-            Err(e) => {
-                return Err(PasswordError::Closed(CloseReason::ConnectionLost {
-                    sending: false,
-                    error: e.to_string(),
-                }));
-            }
+            Err(e) => return Err(PasswordError::Closed(CloseReason::from_receive_error(&e))),
         }
     }
 }
@@ -497,9 +517,11 @@ impl ChatSender {
 impl ChatReceiver {
     /// Next thing from the server; `Ok(None)` when the server closed the connection cleanly.
     /// A user list sent in several parts comes out once, whole, when its last part arrives.
+    /// A frame that fails its checks comes out as [`Incoming::Rejected`] and the session goes on.
     ///
     /// # Errors
-    /// I/O and framing errors: the connection is unusable afterwards.
+    /// I/O and framing errors, and [`CryptoError::FrameLost`] when a frame from the server never
+    /// arrived: the connection is unusable afterwards ([`CloseReason::from_receive_error`]).
     pub async fn next(&mut self) -> Result<Option<Incoming>, Error> {
         loop {
             let Some(incoming) = self.next_frame().await? else {
@@ -546,6 +568,7 @@ impl ChatReceiver {
         }
         let opened = match self.channel.open(&msg, 0) {
             Ok(o) => o,
+            Err(e @ Error::Crypto(CryptoError::FrameLost { .. })) => return Err(e),
             Err(e) => {
                 return Ok(Some(Incoming::Rejected {
                     why: e.to_string(),
@@ -657,10 +680,7 @@ impl Session {
         match self.receiver.next().await {
             Ok(Some(inc)) => Ok(inc),
             Ok(None) => Err(CloseReason::ServerClosed),
-            Err(e) => Err(CloseReason::ConnectionLost {
-                sending: false,
-                error: e.to_string(),
-            }),
+            Err(e) => Err(CloseReason::from_receive_error(&e)),
         }
     }
 

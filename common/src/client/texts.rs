@@ -162,6 +162,10 @@ pub fn reason_text(reason: &Reason, server_message: &str, c: Ctx<'_>) -> String 
             "服务器收到了它无法理解的数据，断开了连接。可能程序版本和服务器不一致：请向老师要最新的客户端文件夹。",
             "The server received data it could not understand and closed the connection. The program may not match the server: ask the teacher for the current client folder.",
         ),
+        Reason::FrameLost => c.pick(
+            format!("你发出的消息有一条没有到达服务器（可能在网络上被人删除），服务器断开了连接。{}", c.again()),
+            format!("A message you sent never reached the server (someone on the network may have deleted it), so the server closed the connection. {}", c.again()),
+        ),
         Reason::Internal => c.pick(
             "服务器内部出错，不是你的问题。请告诉老师，稍后再试。",
             "Something went wrong inside the server; it is not your fault. Tell the teacher and try again later.",
@@ -386,6 +390,10 @@ impl CloseReason {
                     c.again()
                 ),
             )),
+            Self::FrameLost { .. } => Some(c.pick(
+                "有消息在网络上丢失了（可能被人删除），连接已断开。请重新连接。",
+                "A message was lost on the network (someone may have deleted it), so the connection was closed. Please reconnect.",
+            )),
             Self::ConnectionLost { .. } | Self::Gone => Some(c.pick(
                 format!("和服务器的网络连接断开了。请检查网络，{}", c.again()),
                 format!(
@@ -591,6 +599,10 @@ mod tests {
                 sending: true,
                 error: "e".into(),
             },
+            CloseReason::FrameLost {
+                got: 3,
+                expected: 2,
+            },
             CloseReason::Gone,
         ];
         for r in &all {
@@ -599,6 +611,7 @@ mod tests {
                 | CloseReason::ServerError(_)
                 | CloseReason::ServerClosed
                 | CloseReason::ConnectionLost { .. }
+                | CloseReason::FrameLost { .. }
                 | CloseReason::Gone => {}
             }
         }

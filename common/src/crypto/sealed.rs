@@ -9,8 +9,12 @@
 //! username and key id), the sequence number, the IV and the ciphertext exactly as sent.
 //!
 //! The receiver checks, in this order: field count, MAC (constant time, before any decryption, so
-//! there is no padding oracle), sequence number strictly greater than the last one accepted
-//! (replays and reordering fail), then decrypts.
+//! there is no padding oracle), sequence number exactly one more than the last one accepted (a
+//! lower one is a replay or reordering and is refused; a higher one means authentic frames were
+//! lost on the way, [`CryptoError::FrameLost`], which ends the connection), then decrypts. The
+//! first frame of a direction may carry any number. A refused frame leaves the state untouched:
+//! a frame altered on the way fails its MAC and does not count as received, so the next authentic
+//! frame reports it as lost. A sender therefore never skips a number ([`Channel::seal_checked`]).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -184,8 +188,9 @@ impl Channel {
     /// # Errors
     /// [`ProtocolError::FieldCount`]/[`ProtocolError::BadField`] for a malformed frame,
     /// [`CryptoError::BadMac`] for a forged or altered one, [`CryptoError::Replay`] for a replayed
-    /// or reordered one, [`CryptoError::Decrypt`] if a correctly MACed ciphertext does not decrypt
-    /// (cannot happen with an honest peer).
+    /// or reordered one, [`CryptoError::FrameLost`] for an authentic one after a gap (the session
+    /// cannot go on: the caller ends it), [`CryptoError::Decrypt`] if a correctly MACed ciphertext
+    /// does not decrypt (cannot happen with an honest peer). None of them records the frame.
     pub fn open(&mut self, msg: &RawMessage, prefix_len: usize) -> Result<Opened, Error> {
         msg.expect_fields(prefix_len + 4)?;
         let mac_tag = msg.bytes(prefix_len + 3)?;
@@ -207,10 +212,19 @@ impl Channel {
         }
         mac::verify_hmac_sha256(&*self.key.mac_key, &covered, &mac_tag)?;
         let seq = msg.number(prefix_len)?;
-        if let Some(last) = self.last_recv
-            && seq <= last
-        {
-            return Err(CryptoError::Replay { got: seq, last }.into());
+        if let Some(last) = self.last_recv {
+            // After u64::MAX nothing can follow: every number is then a replay.
+            match last.checked_add(1) {
+                Some(next) if seq == next => {}
+                Some(next) if seq > next => {
+                    return Err(CryptoError::FrameLost {
+                        got: seq,
+                        expected: next,
+                    }
+                    .into());
+                }
+                _ => return Err(CryptoError::Replay { got: seq, last }.into()),
+            }
         }
         let iv: [u8; IV_LEN] = msg.array(prefix_len + 1)?;
         let ct = msg.bytes(prefix_len + 2)?;

@@ -91,6 +91,9 @@ reasons! {
     SlowDown = "SLOW_DOWN", chat: true, key: false;
     /// The username is locked after too many failed logins in a row (the teacher can lift it).
     Locked = "LOCKED", chat: true, key: false;
+    /// A frame from the client never arrived: the next authentic one skipped its sequence number
+    /// (deleted or altered on the way).
+    FrameLost = "FRAME_LOST", chat: true, key: false;
     /// A running session ended because its user was removed or its password was changed on the
     /// server (not by this session).
     Revoked = "REVOKED", chat: true, key: false;

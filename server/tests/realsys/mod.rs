@@ -1020,8 +1020,10 @@ impl Raw {
     }
 
     /// The server's answer to a bad input, for the table: a `1009` (then the connection must
-    /// end: `"1009 R, closed"`), a `WARN` notice (then a ping must still get its pong:
-    /// `"1004 WARN, session continues"`), or the connection ending without a word.
+    /// end: `"1009 R, closed"`), a `WARN` notice (then a ping with the channel's next sequence
+    /// number: `"1004 WARN, session continues"` when it gets its pong, `"1004 WARN, the next frame
+    /// gets 1009 R, closed"` when the server ends the session instead), or the connection ending
+    /// without a word.
     pub async fn answer(&mut self) -> (String, Option<String>) {
         self.answer_within(T).await
     }
@@ -1043,6 +1045,16 @@ impl Raw {
                 self.send_frame(ping.as_bytes()).await;
                 let tail = match self.next().await {
                     Got::Event(ServerEvent::Pong) => "session continues".to_owned(),
+                    // The rejected frame used up a sequence number the server never received.
+                    Got::Error(e) => {
+                        let after = self.next().await;
+                        let end = if after.is_end() {
+                            "closed".to_owned()
+                        } else {
+                            format!("then {after:?}")
+                        };
+                        format!("the next frame gets 1009 {}, {end}", e.reason)
+                    }
                     other => format!("then {other:?}"),
                 };
                 (format!("1004 WARN, {tail}"), Some(n.text))
@@ -1067,6 +1079,8 @@ pub enum Dir {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Pass,
+    /// Delete this frame only (an on-path attacker); the connection goes on.
+    Drop,
     /// Drop the frame and both connections.
     Close,
 }
@@ -1123,6 +1137,7 @@ async fn pump(r: OwnedReadHalf, w: OwnedWriteHalf, dir: Dir, hook: Hook) {
                     return;
                 }
             }
+            Verdict::Drop => {}
             Verdict::Close => return,
         }
     }

@@ -251,6 +251,8 @@ impl ChatState {
             CloseReason::ServerError(_) => {
                 Some(format!("{}. {}", l.connection_lost, l.click_reconnect))
             }
+            // Says itself that the connection is closed and what to do.
+            CloseReason::FrameLost { .. } => reason.localized(Ctx::gui(self.lang)),
             other => other
                 .localized(Ctx::gui(self.lang))
                 .map(|why| format!("{}: {why}", l.connection_lost)),
