@@ -19,7 +19,7 @@
 # ding_zhen's session key is removed first, so its login window must offer the key step, which
 # the script accepts with Enter.
 #
-# wang_yuan first types a wrong password (an alert must say so; 重置 clears the field).
+# wang_yuan first types a wrong password (an alert must say so, and the field is cleared).
 #
 # Own passwords: user3 (cxk) is flagged to choose a new password, as `server user import
 # --reset-passwords` leaves a student. client_cxk's GUI logs in with 111111 and must show the
@@ -219,7 +219,8 @@ type_password() { # NAME
     xdotool type --delay 20 "$PASSWORD"
     xdotool key Return
 }
-# A wrong password first: an alert says why; Enter closes it, 重置 (reset) clears the field.
+# A wrong password first: an alert says why, and the password field is cleared (the password
+# typed next must log in: a field that kept the wrong one would make it "wrong-password111111").
 xdotool windowfocus --sync "$LOGIN_wy" || fail "cannot focus client_wy's login window"
 sleep 0.2
 xdotool type --delay 20 "wrong-password"
@@ -230,8 +231,6 @@ sleep 0.5
 import -window root -crop 1280x500+250+100 +repage "$OUT/login_failed.png" || fail "screenshot failed"
 xdotool key Return
 sleep 0.5
-xdotool mousemove --window "$LOGIN_wy" 132 189 click 1 # 重置 (view.rs: 85, 172, 95, 34)
-sleep 0.3
 type_password wy
 type_password dz
 # ding_zhen has no session key: the login fails with a dialog offering the key step, whose

@@ -9,7 +9,7 @@ use client_app::gui::logic::login::{
 };
 use client_app::gui::logic::phase::Phase;
 use client_app::gui::logic::render::{
-    Entry, EntryKind, WireDir, one_line, render, style, wrap_text,
+    Entry, EntryKind, Tone, WireDir, one_line, render, style, wrap_text,
 };
 use common::client::chat_client::{CloseReason, LoginError};
 use common::config::Language;
@@ -277,6 +277,37 @@ fn other_login_failures_explain_what_to_do() {
 
 // ------------------------------------------------------------------------------------------ rendering
 
+/// Red is for errors: joins and leaves are grey; one's own messages (blue) and private ones
+/// (purple, either way) stand out from the others' (green).
+#[test]
+fn own_and_private_messages_and_joins_have_their_own_colours() {
+    let mut s = state(Language::Zh);
+    let header_style = |up: &Update| {
+        let e = &up.new_entries[0];
+        let r = render(e, false, Language::Zh);
+        (e.kind, r.style.chars().next().unwrap())
+    };
+    let own = feed(&mut s, chat("user1", "wang_yuan", None, "mine"));
+    assert_eq!(
+        header_style(&own),
+        (EntryKind::Chat(Tone::Own), style::OWN_HEADER)
+    );
+    let private_in = feed(&mut s, chat("user2", "ding_zhen", Some("user1"), "psst"));
+    assert_eq!(
+        header_style(&private_in),
+        (EntryKind::Chat(Tone::Private), style::PRIVATE_HEADER)
+    );
+    let private_out = feed(&mut s, chat("user1", "wang_yuan", Some("user2"), "re"));
+    assert_eq!(header_style(&private_out).1, style::PRIVATE_HEADER);
+    let others = feed(&mut s, chat("user2", "ding_zhen", None, "all"));
+    assert_eq!(header_style(&others).1, style::HEADER);
+    for kind in [NoticeKind::Join, NoticeKind::Leave] {
+        let up = feed(&mut s, notice(kind, "user3", "cxk"));
+        let r = render(&up.new_entries[0], false, Language::Zh);
+        assert!(r.style.chars().all(|c| c == style::NOTICE), "{kind:?}");
+    }
+}
+
 #[test]
 fn chat_lines_render_a_green_header_and_the_text_beneath() {
     let mut s = state(Language::Zh);
@@ -284,7 +315,7 @@ fn chat_lines_render_a_green_header_and_the_text_beneath() {
     assert_eq!(up.new_entries.len(), 1);
     assert_eq!(up.incoming_chat, 1);
     let e = &up.new_entries[0];
-    assert_eq!(e.kind, EntryKind::Chat);
+    assert_eq!(e.kind, EntryKind::Chat(Tone::Others));
     assert!(e.header.starts_with("ding_zhen  "), "{}", e.header);
     let r = render(e, false, Language::Zh);
     let (header, body) = r.text.split_once('\n').unwrap();
@@ -305,6 +336,10 @@ fn system_messages_are_red_and_local_information_blue() {
     let up = feed(&mut s, notice(NoticeKind::Join, "user4", "李雷"));
     let r = render(&up.new_entries[0], false, Language::Zh);
     assert!(r.text.ends_with("李雷 进入了聊天室\n"), "{}", r.text);
+    // A join is not an error: grey, not red.
+    assert!(r.style.chars().all(|c| c == style::NOTICE));
+    let up = feed(&mut s, notice(NoticeKind::Warn, "", ""));
+    let r = render(&up.new_entries[0], false, Language::Zh);
     assert!(r.style.chars().all(|c| c == style::SYSTEM));
     let r = render(&Entry::info("hello", NOW), false, Language::Zh);
     assert!(r.style.chars().all(|c| c == style::INFO));
@@ -504,7 +539,7 @@ fn joins_and_leaves_update_the_list_and_reset_a_departed_target() {
     assert!(
         up.new_entries
             .iter()
-            .any(|e| e.body.contains("ding_zhen left") && e.kind == EntryKind::System)
+            .any(|e| e.body.contains("ding_zhen left") && e.kind == EntryKind::Notice)
     );
     assert!(
         up.new_entries
@@ -741,7 +776,9 @@ fn a_burst_of_a_thousand_messages_shows_every_one() {
         );
     }
     assert_eq!(
-        s.entries().filter(|e| e.kind == EntryKind::Chat).count(),
+        s.entries()
+            .filter(|e| matches!(e.kind, EntryKind::Chat(_)))
+            .count(),
         1000
     );
 }

@@ -289,6 +289,11 @@ impl Controller {
         }
         match login_dialog(failure, self.lang) {
             LoginDialog::Alert(text) => {
+                // A wrong password is typed again from scratch (the field shows only dots). Not
+                // when the key step is offered: its retry logs in with the password as typed.
+                if self.phase.in_login() {
+                    self.login.password.set_value("");
+                }
                 self.alert(l.login_failed, &text);
                 if self.phase.in_login() {
                     let _ = self.login.password.take_focus();

@@ -159,6 +159,24 @@ fn style_table() -> Vec<StyleTableEntry> {
             font: Font::Helvetica,
             size: FONT_SIZE - 1,
         },
+        // F: joins and leaves, neutral.
+        StyleTableEntry {
+            color: Color::from_rgb(110, 110, 110),
+            font: Font::Helvetica,
+            size: FONT_SIZE - 1,
+        },
+        // G: one's own messages' header.
+        StyleTableEntry {
+            color: Color::from_rgb(0, 70, 170),
+            font: Font::HelveticaBold,
+            size: FONT_SIZE - 1,
+        },
+        // H: private messages' header.
+        StyleTableEntry {
+            color: Color::from_rgb(140, 0, 140),
+            font: Font::HelveticaBold,
+            size: FONT_SIZE - 1,
+        },
     ]
 }
 

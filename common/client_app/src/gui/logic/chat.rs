@@ -15,7 +15,7 @@ use common::protocol::chat::{
 use super::input_history::InputHistory;
 use super::labels::{Labels, chat_title, labels, title_with_unread};
 use super::phase::Phase;
-use super::render::{Entry, EntryKind, Rendered, WireDir, one_line, render};
+use super::render::{Entry, EntryKind, Rendered, Tone, WireDir, one_line, render};
 use crate::format::{Typed, clock, notice_line, parse_typed};
 
 /// What typing into the input box and pressing Enter should do.
@@ -270,7 +270,11 @@ impl ChatState {
             ServerEvent::Chat(line) => self.on_chat(line, wire, &mut up),
             ServerEvent::Notice(n) => {
                 let zh = self.lang == Language::Zh;
-                let mut e = Entry::system(notice_line(&n, zh), now_ms);
+                let text = notice_line(&n, zh);
+                let mut e = match n.kind {
+                    NoticeKind::Join | NoticeKind::Leave => Entry::notice(text, now_ms),
+                    NoticeKind::Info | NoticeKind::Warn => Entry::system(text, now_ms),
+                };
                 e.wires.push((WireDir::Received, wire));
                 self.record(e, &mut up);
                 match n.kind {
@@ -316,8 +320,15 @@ impl ChatState {
         if line.from_user != self.me {
             up.incoming_chat += 1;
         }
+        let tone = if line.to.is_some() {
+            Tone::Private
+        } else if line.from_user == self.me {
+            Tone::Own
+        } else {
+            Tone::Others
+        };
         let e = Entry {
-            kind: EntryKind::Chat,
+            kind: EntryKind::Chat(tone),
             header: self.header(&line),
             body: line.text,
             wires,

@@ -64,14 +64,35 @@ pub mod style {
     pub const WIRE: char = 'D';
     /// Local information: logged in, who is online, key step (blue).
     pub const INFO: char = 'E';
+    /// Someone joined or left (neutral grey: red is for errors).
+    pub const NOTICE: char = 'F';
+    /// The header of one's own message (blue).
+    pub const OWN_HEADER: char = 'G';
+    /// The header of a private message, either way (purple).
+    pub const PRIVATE_HEADER: char = 'H';
+}
+
+/// Whose chat line, for its colour: one's own and private messages stand out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// From someone else, to everyone.
+    Others,
+    /// One's own, to everyone.
+    Own,
+    /// Private, sent or received.
+    Private,
 }
 
 /// What kind of entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
-    Chat,
+    Chat(Tone),
+    /// An error or warning (red).
     System,
+    /// Local information (blue).
     Info,
+    /// A join or leave (grey).
+    Notice,
 }
 
 /// Which way a frame went.
@@ -99,6 +120,16 @@ impl Entry {
     pub fn system(text: impl Into<String>, now_ms: u64) -> Self {
         Self {
             kind: EntryKind::System,
+            header: clock(now_ms),
+            body: text.into(),
+            wires: Vec::new(),
+        }
+    }
+
+    /// A grey join/leave line stamped with `now_ms`.
+    pub fn notice(text: impl Into<String>, now_ms: u64) -> Self {
+        Self {
+            kind: EntryKind::Notice,
             header: clock(now_ms),
             body: text.into(),
             wires: Vec::new(),
@@ -152,20 +183,26 @@ pub fn wire_line(dir: WireDir, wire: &str, lang: Language) -> String {
     format!("    {arrow} {label}: {}\n", one_line(wire))
 }
 
-/// Render one entry: chat lines as a green `sender  time` line with the text beneath; system
-/// and information lines as one `[time] text` line; with `show_wire`, the frames beneath.
+/// Render one entry: chat lines as a `sender  time` line (green; blue for one's own, purple for
+/// private ones) with the text beneath; system, information and join/leave lines as one
+/// `[time] text` line (red, blue, grey); with `show_wire`, the frames beneath.
 pub fn render(e: &Entry, show_wire: bool, lang: Language) -> Rendered {
     let mut r = Rendered::default();
     match e.kind {
-        EntryKind::Chat => {
-            r.push(&format!("{}\n", e.header), style::HEADER);
+        EntryKind::Chat(tone) => {
+            let header = match tone {
+                Tone::Others => style::HEADER,
+                Tone::Own => style::OWN_HEADER,
+                Tone::Private => style::PRIVATE_HEADER,
+            };
+            r.push(&format!("{}\n", e.header), header);
             r.push(&format!("{}\n", visible(&e.body)), style::TEXT);
         }
-        EntryKind::System | EntryKind::Info => {
-            let s = if e.kind == EntryKind::System {
-                style::SYSTEM
-            } else {
-                style::INFO
+        EntryKind::System | EntryKind::Info | EntryKind::Notice => {
+            let s = match e.kind {
+                EntryKind::System => style::SYSTEM,
+                EntryKind::Notice => style::NOTICE,
+                _ => style::INFO,
             };
             r.push(&format!("[{}] {}\n", e.header, visible(&e.body)), s);
         }
