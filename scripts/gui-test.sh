@@ -27,7 +27,8 @@
 # gets the client's own alert, a good one typed twice opens the chat window with cxk online in
 # its and wang_yuan's user list. Then wang_yuan clicks 修改密码 and gives a wrong current
 # password: the refusal must appear in the message list. Last, the terminal client checks that
-# 111111 is refused for user3 and the new password logs in. In test mode each dialog is logged as
+# 111111 is refused for user3 and the new password logs in. Finally the chat server is stopped
+# and started again: wang_yuan's window must reconnect by itself. In test mode each dialog is logged as
 # `# dialog: <text>` and each user list as `# users: <rows>`.
 #
 # Screenshots go to target/gui-test/ (login.png, login_failed.png, login_key_offer.png,
@@ -503,6 +504,28 @@ grep -qF "密码不对" "$TMP/cxk_old.log" || fail "client_cxk cli with the old 
 CHAT_PASSWORD=$NEW_PASSWORD timeout 30 "$BIN/client_cxk" cli --config "$TMP/cxk/client.toml" </dev/null \
     >"$TMP/cxk_new.log" 2>&1 || fail "client_cxk cli with the new password failed: $(tail -n1 "$TMP/cxk_new.log")"
 step "the old password is refused, the new one logs in"
+
+# ------------------------------------------------------------------ the server restarts
+# The teacher stops the chat server (Ctrl+C: SHUTDOWN to everyone) and starts it again on the
+# same port: wang_yuan's window plans an automatic reconnection, and reconnects by itself with
+# the password it kept in memory, without a dialog.
+alive "$SRV_PID" || fail "the chat server exited during the test"
+SEEN=$(dialogs wy)
+before=$(grep -cF "已重新连接" "$TMP/wy.log")
+kill -INT "$SRV_PID"
+wait "$SRV_PID" 2>/dev/null
+auto_line() { grep -qF "秒后自动重新连接" "$TMP/wy.log"; }
+wait_until "$WAIT_SECS" "wang_yuan's window to plan an automatic reconnection" auto_line
+"$BIN/server" --config "$TMP/srv/server.toml" --listen "127.0.0.1:$CHAT_PORT" \
+    --database "sqlite://$TMP/db.sqlite" >"$TMP/server_restarted.log" 2>&1 &
+SRV_PID=$!
+PIDS+=("$SRV_PID")
+back_line() { [ "$(grep -cF "已重新连接" "$TMP/wy.log")" -gt "$before" ]; }
+wait_until 60 "wang_yuan's window to reconnect by itself" back_line
+[ "$(dialogs wy)" -eq "$SEEN" ] || fail "client_wy showed a dialog while reconnecting: $(last_dialog wy)"
+sleep 0.5
+import -window "$CHAT_wy" "$OUT/chat_reconnected.png" || fail "screenshot failed"
+step "wang_yuan's window reconnected by itself after the server restarted"
 
 alive "$SK_PID" && alive "$SRV_PID" || fail "a server exited during the test"
 step "done in $((SECONDS - START)) s after the build; screenshots in $OUT"

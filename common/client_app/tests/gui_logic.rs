@@ -267,6 +267,7 @@ fn other_login_failures_explain_what_to_do() {
     let f = LoginFailure {
         message: "x".into(),
         needs_key_step: false,
+        retry_later: false,
     };
     assert_eq!(
         login_dialog(&f, Language::En),

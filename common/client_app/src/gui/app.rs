@@ -19,12 +19,13 @@ use fltk::prelude::*;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::logic::chat::{ChatState, Compose, Update, status_text};
-use super::logic::labels::{Labels, chat_title, labels};
+use super::logic::labels::{Labels, chat_title, labels, reconnect_in};
 use super::logic::login::{
     LoginDialog, LoginFailure, check_password_form, key_step_failed_text, login_dialog,
     validate_login,
 };
 use super::logic::phase::Phase;
+use super::logic::reconnect::Backoff;
 use super::logic::render::{Entry, Paint, Screen, log_lines, wrap_text};
 use super::msg::{NetCmd, UiMsg};
 use super::view::{ChatView, LoginView, chat_view, login_view};
@@ -66,6 +67,8 @@ pub struct Controller {
     chat: ChatView,
     phase: Phase,
     state: ChatState,
+    /// Automatic reconnection after the server went away.
+    backoff: Backoff,
     screen: Screen,
     test: Option<TestHooks>,
 }
@@ -83,6 +86,7 @@ impl Controller {
             chat: chat_view(l, tx),
             phase: Phase::Login,
             state: ChatState::new(lang, &folder.program, user, user),
+            backoff: Backoff::default(),
             screen: Screen::default(),
             test: TestHooks::from_env(),
         }
@@ -184,7 +188,11 @@ impl Controller {
                 self.screen.set_show_wire(on);
                 let _ = self.chat.input.take_focus();
             }
-            UiMsg::ReconnectClicked => self.reconnect(),
+            UiMsg::ReconnectClicked => {
+                // The student takes over: no automatic attempt behind their back.
+                self.backoff.reset();
+                self.reconnect();
+            }
             UiMsg::ChangePasswordClicked => {
                 if self.phase.online() {
                     self.change_password();
@@ -240,8 +248,14 @@ impl Controller {
                 return;
             }
             UiMsg::Closed { reason } => {
-                let up = self.state.on_closed(&reason, now);
+                let mut up = self.state.on_closed(&reason, now);
                 self.set_phase(self.phase.closed());
+                if let Some(delay) = self.backoff.after_close(&reason, now) {
+                    let text = reconnect_in(self.lang, delay.as_secs(), false);
+                    let more = self.state.add(Entry::info(text, now));
+                    up.new_entries.extend(more.new_entries);
+                    up.rerender |= more.rerender;
+                }
                 up
             }
             UiMsg::NotConnected {
@@ -280,6 +294,21 @@ impl Controller {
     fn login_failed(&mut self, failure: &LoginFailure) {
         let l = self.l();
         self.set_phase(self.phase.login_failed());
+        // An automatic attempt that failed: say when the next one is, without a dialog.
+        if self.phase.in_chat() && self.backoff.running() {
+            let now = now_ms();
+            if let Some(delay) = self.backoff.after_failure(failure.retry_later, now) {
+                let text = format!(
+                    "{}: {} {}",
+                    l.reconnect,
+                    failure.message,
+                    reconnect_in(self.lang, delay.as_secs(), true)
+                );
+                let up = self.state.add(Entry::system(text, now));
+                self.apply(up);
+                return;
+            }
+        }
         if self.phase.in_chat() {
             let text = format!("{}: {}", l.reconnect, failure.message);
             let up = self.state.add(Entry::system(text, now_ms()));
@@ -348,6 +377,7 @@ impl Controller {
     }
 
     fn logged_in(&mut self, username: &str, nickname: &str, key_info: &str) {
+        self.backoff.reset();
         let first = self.phase.in_login();
         if first {
             self.state = ChatState::new(self.lang, &self.state.program, username, nickname);
@@ -480,6 +510,9 @@ impl Controller {
 
     /// The chat window got the focus: the unread count and the urgency hint go.
     fn tick(&mut self) {
+        if self.phase == Phase::Offline && self.backoff.due(now_ms()) {
+            self.reconnect();
+        }
         if self.phase.in_chat() && self.chat_focused() && self.state.focus_seen() {
             self.chat.win.set_label(&self.state.title());
             x11::set_urgent(&self.chat.win, false);

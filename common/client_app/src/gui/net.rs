@@ -129,6 +129,7 @@ impl Net {
                         )
                         .into(),
                         needs_key_step: false,
+                        retry_later: false,
                     };
                     self.ui.send(UiMsg::LoginFailed(failure));
                 }
@@ -230,6 +231,7 @@ impl Net {
             self.ui.send(UiMsg::LoginFailed(LoginFailure {
                 message,
                 needs_key_step: false,
+                retry_later: false,
             }));
             return;
         }

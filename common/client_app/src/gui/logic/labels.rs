@@ -203,3 +203,18 @@ pub fn title_with_unread(base: &str, unread: usize) -> String {
         format!("({unread}) {base}")
     }
 }
+
+/// The line for an automatic reconnection planned in `secs` seconds (`again`: an attempt has
+/// just failed).
+pub fn reconnect_in(lang: Language, secs: u64, again: bool) -> String {
+    match (lang, again) {
+        (Language::Zh, false) => {
+            format!("连接断开了，{secs} 秒后自动重新连接（也可以直接点“重新连接”）。")
+        }
+        (Language::Zh, true) => format!("重新连接没有成功，{secs} 秒后再试。"),
+        (Language::En, false) => {
+            format!("Disconnected; reconnecting by itself in {secs} s (or click Reconnect).")
+        }
+        (Language::En, true) => format!("Reconnecting did not work; trying again in {secs} s."),
+    }
+}

@@ -17,6 +17,8 @@ pub struct LoginFailure {
     pub message: String,
     /// Running the key step would fix it (missing, expired or mismatched session key).
     pub needs_key_step: bool,
+    /// Trying again later may work by itself (the server is down, restarting or busy).
+    pub retry_later: bool,
 }
 
 /// Summarise a [`LoginError`] for the GUI thread, in `lang` (the client's own text table).
@@ -24,6 +26,7 @@ pub fn login_failure(e: &LoginError, lang: Language) -> LoginFailure {
     LoginFailure {
         message: e.localized(Ctx::gui(lang)),
         needs_key_step: e.needs_key_step(),
+        retry_later: super::reconnect::login_worth_retrying(e),
     }
 }
 

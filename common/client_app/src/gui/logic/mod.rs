@@ -8,6 +8,7 @@
 //! - [`chat`]: the chat window's model ([`chat::ChatState`]): events, online list, target, Enter.
 //! - [`input_history`]: Up/Down recall of earlier inputs.
 //! - [`phase`]: where the client is ([`phase::Phase`]) and its transitions.
+//! - [`reconnect`]: automatic reconnection after the server went away ([`reconnect::Backoff`]).
 //!
 //! A new window or view adds a file here for its decisions (and one beside `app.rs` for its
 //! widgets), not a branch in an existing one.
@@ -17,4 +18,5 @@ pub mod input_history;
 pub mod labels;
 pub mod login;
 pub mod phase;
+pub mod reconnect;
 pub mod render;
