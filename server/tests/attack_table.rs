@@ -25,11 +25,11 @@ use std::time::{Duration, Instant};
 use common::client::chat_client::{Incoming, SessionEvent};
 use common::connection::{FrameReader, FrameWriter};
 use common::crypto::random;
-use common::crypto::{PrivateKey, SessionKey, cbc, fingerprint, sealed};
+use common::crypto::{PrivateKey, SessionKey, cbc, sealed};
 use common::protocol::Reason;
 use common::protocol::chat::login_request;
 use common::protocol::consts::{MAX_KEY_CLIENTS, code, label};
-use common::protocol::keydist::{KeyError, KeyHello, KeyRequest, Transcript};
+use common::protocol::keydist::{KeyError, KeyHello};
 use common::protocol::message::{RawMessage, b64};
 use realsys::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -988,30 +988,6 @@ struct KeyCtx {
     small: PrivateKey,
     /// A signed request user1 sent on an earlier connection.
     recorded_request: String,
-}
-
-/// A request for `user` carrying `carried`'s public key, signed by `signer`, for this hello.
-fn signed_request(
-    hello: &KeyHello,
-    user: &str,
-    carried: &PrivateKey,
-    signer: &PrivateKey,
-) -> (KeyRequest, Transcript) {
-    let public = carried.public_key();
-    let t = Transcript {
-        username: user.to_owned(),
-        client_fingerprint: public.fingerprint(),
-        server_fingerprint: fingerprint(&hello.server_pub),
-        server_nonce: hello.server_nonce,
-        client_nonce: random::bytes::<16>(),
-    };
-    let req = KeyRequest {
-        username: user.to_owned(),
-        client_pub: public.to_der(),
-        client_nonce: t.client_nonce,
-        signature: signer.sign(&t.request_bytes()),
-    };
-    (req, t)
 }
 
 /// user1's correct request on this connection, as text.

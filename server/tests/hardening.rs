@@ -16,12 +16,12 @@ use common::client::texts::{Ctx, reason_text};
 use common::config::Language;
 use common::connection::{FrameReader, FrameWriter};
 use common::crypto::password::hash_password_with;
-use common::crypto::{PrivateKey, SessionKey, fingerprint, random};
+use common::crypto::{PrivateKey, SessionKey};
 use common::keyfile::KeyFile;
 use common::protocol::Reason;
 use common::protocol::chat::{ClientRequest, NoticeKind, OnlineUser, ServerEvent};
 use common::protocol::consts::code;
-use common::protocol::keydist::{KeyError, KeyHello, KeyRequest, Transcript};
+use common::protocol::keydist::{KeyError, KeyHello};
 use common::protocol::message::{RawMessage, b64};
 use realsys::*;
 
@@ -800,20 +800,7 @@ async fn key_request_from(src: IpAddr, port: u16, user: &str, key: &PrivateKey) 
     let next = |f: Option<Vec<u8>>| RawMessage::parse(&f.expect("a frame")).expect("a message");
     let hello = next(within("key hello", r.read_frame()).await.expect("read"));
     let hello = KeyHello::from_message(&hello).expect("key hello");
-    let public = key.public_key();
-    let t = Transcript {
-        username: user.to_owned(),
-        client_fingerprint: public.fingerprint(),
-        server_fingerprint: fingerprint(&hello.server_pub),
-        server_nonce: hello.server_nonce,
-        client_nonce: random::bytes::<16>(),
-    };
-    let req = KeyRequest {
-        username: user.to_owned(),
-        client_pub: public.to_der(),
-        client_nonce: t.client_nonce,
-        signature: key.sign(&t.request_bytes()),
-    };
+    let (req, _) = signed_request(&hello, user, key, key);
     w.write_frame(req.to_text().as_bytes())
         .await
         .expect("send request");

@@ -24,14 +24,15 @@ use common::client::folder::ClientFolder;
 use common::client::key_client::{KeyStepError, KeyStepOptions, KeyStepOutcome, run_key_step};
 use common::config::ClientConfig;
 use common::connection::{FrameReader, FrameWriter};
-use common::crypto::SessionKey;
 use common::crypto::sealed::Channel;
+use common::crypto::{PrivateKey, SessionKey, fingerprint, random};
 use common::keyfile::KeyFile;
 use common::protocol::RawMessage;
 use common::protocol::chat::{
     ClientRequest, ErrorMsg, Hello, Notice, NoticeKind, ServerEvent, login_request,
 };
 use common::protocol::consts::code;
+use common::protocol::keydist::{KeyHello, KeyRequest, Transcript};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
@@ -1259,4 +1260,28 @@ fn run_admin(exe: &Path, config: &Path, args: &[&str], stdin: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A request for `user` carrying `carried`'s public key, signed by `signer`, for this hello.
+pub fn signed_request(
+    hello: &KeyHello,
+    user: &str,
+    carried: &PrivateKey,
+    signer: &PrivateKey,
+) -> (KeyRequest, Transcript) {
+    let public = carried.public_key();
+    let t = Transcript {
+        username: user.to_owned(),
+        client_fingerprint: public.fingerprint(),
+        server_fingerprint: fingerprint(&hello.server_pub),
+        server_nonce: hello.server_nonce,
+        client_nonce: random::bytes::<16>(),
+    };
+    let req = KeyRequest {
+        username: user.to_owned(),
+        client_pub: public.to_der(),
+        client_nonce: t.client_nonce,
+        signature: signer.sign(&t.request_bytes()),
+    };
+    (req, t)
 }

@@ -59,12 +59,12 @@ pub async fn run(
         if attempt(&folders[0], &keys[0], password, REAL).await != "ok" {
             failed += 1;
         }
-        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+        latencies.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     while flooders.join_next().await.is_some() {}
-    latencies.sort_by(f64::total_cmp);
-    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+    latencies.sort_unstable();
+    let at = |q: f64| crate::loadcheck::percentile_ms(&latencies, q);
     let outcomes = outcomes.lock().unwrap().clone();
     println!(
         "FLOOD attackers={} seconds={seconds} attempts={} outcomes={outcomes:?} real_logins={} real_failed={failed} \
