@@ -43,6 +43,8 @@ APT_PACKAGES=(
     openssl ngircd mariadb-client
     # scripts/dist.sh: one .zip per client folder
     zip unzip
+    # tests of a student PC whose clock is wrong (LD_PRELOAD clock offset)
+    faketime
 )
 
 missing=()

@@ -234,6 +234,9 @@ fn envelope<M: Measurement>(c: &mut Criterion<M>) {
         let mut env = KeyEnvelope {
             key_id: session.key_id.clone(),
             expires_at: session.expires_rfc3339(),
+            issued_at: common::crypto::session::format_time(
+                common::crypto::session::now_whole_seconds(),
+            ),
             envelope,
             signature: Vec::new(),
         };

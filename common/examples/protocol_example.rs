@@ -64,6 +64,7 @@ const MAC_KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191
 const KEY_ID: &str = "0f1e2d3c4b5a6978";
 const CREATED_AT: &str = "2026-11-27T04:00:00Z";
 const EXPIRES_AT: &str = "2026-11-28T04:00:00Z";
+const ISSUED_AT: &str = "2026-11-27T04:00:00Z";
 /// 2026-11-27T04:00:05.123Z in milliseconds since the Unix epoch.
 const TIME_MS: u64 = 1_795_752_005_123;
 
@@ -355,6 +356,7 @@ fn key_distribution(
     let wrapped = server_view_wrap(client_pub, &k);
     out.kv("key_id", KEY_ID);
     out.kv("expires_at", EXPIRES_AT);
+    out.kv("issued_at", ISSUED_AT);
     out.kv("session DES key", SESSION_DES_HEX);
     out.kv("session MAC key", MAC_KEY_HEX);
     out.kv("material (ASCII)", &material);
@@ -373,6 +375,7 @@ fn key_distribution(
     let mut env = KeyEnvelope {
         key_id: KEY_ID.to_owned(),
         expires_at: EXPIRES_AT.to_owned(),
+        issued_at: ISSUED_AT.to_owned(),
         envelope: Envelope {
             iv: ENVELOPE_IV,
             sealed,
@@ -382,7 +385,7 @@ fn key_distribution(
     };
     let env_bytes = server_transcript.envelope_bytes(&env);
     let env_by_hand = format!(
-        "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
+        "{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}",
         label::KEY_ENVELOPE,
         b64(USERNAME),
         client_pub.fingerprint(),
@@ -391,6 +394,7 @@ fn key_distribution(
         b64(CLIENT_NONCE),
         KEY_ID,
         EXPIRES_AT,
+        ISSUED_AT,
         b64(ENVELOPE_IV),
         b64(&env.envelope.sealed),
         b64(&env.envelope.wrapped_key)
@@ -489,6 +493,7 @@ fn key_distribution(
         created_at: parse_time(CREATED_AT).expect("fixed time parses"),
         server_fingerprint: server_pub.fingerprint(),
         client_fingerprint: client_pub.fingerprint(),
+        clock_offset_secs: None,
     };
     let toml = file.to_toml();
     print!("{}", &*toml);

@@ -27,6 +27,10 @@ struct KeyFileToml {
     created_at: String,
     server_fingerprint: String,
     client_fingerprint: String,
+    /// Client side only: the key server's clock minus this computer's, in seconds, measured at
+    /// the key step (absent in older files and on the server side: 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    clock_offset_secs: Option<i64>,
 }
 
 /// A session key plus who it was agreed between.
@@ -36,6 +40,10 @@ pub struct KeyFile {
     pub created_at: time::OffsetDateTime,
     pub server_fingerprint: String,
     pub client_fingerprint: String,
+    /// The key server's clock minus this computer's clock, in seconds, measured when the
+    /// (signed) envelope arrived; the client judges expiry by `now + offset`. `None` on the
+    /// server side and in files written before the offset was kept.
+    pub clock_offset_secs: Option<i64>,
 }
 
 impl KeyFile {
@@ -50,6 +58,7 @@ impl KeyFile {
             created_at: format_time(self.created_at),
             server_fingerprint: self.server_fingerprint.clone(),
             client_fingerprint: self.client_fingerprint.clone(),
+            clock_offset_secs: self.clock_offset_secs,
         };
         let body = toml::to_string(&t).expect("plain strings always serialize");
         // The username is escaped in the comment: a control character there is invalid TOML and a
@@ -95,6 +104,7 @@ impl KeyFile {
             created_at: parse_time(&t.created_at).map_err(|e| bad(format!("created_at: {e}")))?,
             server_fingerprint: t.server_fingerprint,
             client_fingerprint: t.client_fingerprint,
+            clock_offset_secs: t.clock_offset_secs,
         })
     }
 

@@ -158,6 +158,7 @@ fn sample_envelope() -> (SessionKey, KeyEnvelope) {
     let ke = KeyEnvelope {
         key_id: s.key_id.clone(),
         expires_at: s.expires_rfc3339(),
+        issued_at: "2026-11-27T04:00:00Z".into(),
         envelope,
         signature: vec![9; 256],
     };

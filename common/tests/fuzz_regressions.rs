@@ -328,19 +328,19 @@ fn key_envelope_with_a_10_mb_field() {
     // decoder must not care where its input came from).
     let big = b64(vec![0u8; 10 * 1024 * 1024]);
     let text = format!(
-        "1101|{KEY_ID}|2030-01-02T03:04:05Z|{big}|{}|{}|{}",
+        "1101|{KEY_ID}|2030-01-02T03:04:05Z|2030-01-01T03:04:05Z|{big}|{}|{}|{}",
         b64([1u8; 16]),
         b64([2u8; 256]),
         b64(b"sig")
     );
     let err = KeyEnvelope::from_message(&msg(text.as_bytes())).unwrap_err();
     assert!(
-        matches!(err, ProtocolError::BadField { index: 2, .. }),
+        matches!(err, ProtocolError::BadField { index: 3, .. }),
         "{err:?}"
     );
     // 10 MB of padding characters is not base64 at all.
     let text = format!(
-        "1101|{KEY_ID}|2030-01-02T03:04:05Z|{}|{}|{}|{}",
+        "1101|{KEY_ID}|2030-01-02T03:04:05Z|2030-01-01T03:04:05Z|{}|{}|{}|{}",
         b64([0u8; 8]),
         "=".repeat(10 * 1024 * 1024),
         b64([2u8; 256]),
@@ -476,7 +476,7 @@ fn envelopes_that_must_not_open() {
         vec![0u8; 1 << 20],
     ] {
         let text = format!(
-            "1101|{KEY_ID}|2030-01-02T03:04:05Z|{}|{sealed}|{}|{}",
+            "1101|{KEY_ID}|2030-01-02T03:04:05Z|2030-01-01T03:04:05Z|{}|{sealed}|{}|{}",
             b64([0u8; 8]),
             b64(&wrapped),
             b64(b"sig")

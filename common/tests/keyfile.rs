@@ -14,6 +14,7 @@ fn sample(user: &str) -> KeyFile {
         created_at: time::OffsetDateTime::now_utc(),
         server_fingerprint: "SHA256:serverserverserverserverserverserverserv".into(),
         client_fingerprint: "SHA256:clientclientclientclientclientclientclien".into(),
+        clock_offset_secs: None,
     }
 }
 

@@ -45,7 +45,7 @@ messages = {
     "key_hello": f"1100|1|{b64(b'spki der bytes')}|{b64(NONCE)}",
     "key_request": f"0101|{b64('user1')}|{b64(b'spki')}|{b64(NONCE)}|{b64(b'sig')}",
     # 128-byte wrapped key: the envelope target's client key is 1024 bits.
-    "key_envelope": f"1101|{KEY_ID}|{EXPIRES}|{b64(bytes(8))}|{b64(bytes(16))}|{b64(bytes(128))}|{b64(b'sig')}",
+    "key_envelope": f"1101|{KEY_ID}|{EXPIRES}|{EXPIRES}|{b64(bytes(8))}|{b64(bytes(16))}|{b64(bytes(128))}|{b64(b'sig')}",
     "key_confirm": f"0102|{KEY_ID}|{b64(MAC)}",
     "key_done": f"1102|{KEY_ID}",
     "key_error": f"1109|BAD_REQUEST|{b64('出错了 | error')}",

@@ -693,6 +693,7 @@ async fn user_list_over_64_kib_arrives_whole() {
             created_at: time::OffsetDateTime::now_utc(),
             server_fingerprint: String::new(),
             client_fingerprint: String::new(),
+            clock_offset_secs: None,
         }
         .save(&sessions.join(format!("{user}.txt")))
         .expect("save key file");

@@ -14,6 +14,7 @@ use std::time::Duration;
 use common::config::{Registration, ServerKeyConfig};
 use common::connection::{self, FrameReader, FrameWriter, ReadError};
 use common::crypto::envelope::Envelope;
+use common::crypto::session::{format_time, now_whole_seconds};
 use common::crypto::{PrivateKey, PublicKey, SessionKey, mac, random};
 use common::keyfile::KeyFile;
 use common::net::{ServeOptions, serve};
@@ -360,6 +361,7 @@ async fn exchange(
         let mut env = KeyEnvelope {
             key_id: session.key_id.clone(),
             expires_at: session.expires_rfc3339(),
+            issued_at: format_time(now_whole_seconds()),
             envelope,
             signature: Vec::new(),
         };
@@ -442,6 +444,7 @@ async fn exchange(
         created_at: time::OffsetDateTime::now_utc(),
         server_fingerprint: server.fingerprint.clone(),
         client_fingerprint: transcript.client_fingerprint.clone(),
+        clock_offset_secs: None,
     };
     let path = server.store.session_path(&req.username);
     file.save(&path).map_err(|e| {

@@ -138,9 +138,10 @@ fn only_client_key_files(dir: &Path) -> bool {
     names(&snapshot(dir)) == ["client_private.pem", "client_public.pem"]
 }
 
-const ENVELOPE_FIELDS: [&str; 6] = [
+const ENVELOPE_FIELDS: [&str; 7] = [
     "key_id",
     "expires_at",
+    "issued_at",
     "iv",
     "sealed",
     "wrapped_key",
@@ -155,7 +156,7 @@ async fn a_changed_byte_anywhere_in_the_envelope_is_refused() {
 
     // First contact, tampered: the client pins and stores nothing; the server binds user1 to
     // the key that signed the (genuine) request, but stores no session key.
-    tamper(&rig.proxy, Dir::ToClient, code::KEY_ENVELOPE, 3, flip_b64);
+    tamper(&rig.proxy, Dir::ToClient, code::KEY_ENVELOPE, 4, flip_b64);
     let err = rig
         .step(&user1)
         .await
@@ -175,8 +176,9 @@ async fn a_changed_byte_anywhere_in_the_envelope_is_refused() {
 
     // A good key step, then every field tampered in turn: the stored keys must not change.
     rig.step(&user1).await.expect("untampered key step");
-    let semantic: [fn(&str) -> String; 6] =
-        [flip_hex, flip_year, flip_b64, flip_b64, flip_b64, flip_b64];
+    let semantic: [fn(&str) -> String; 7] = [
+        flip_hex, flip_year, flip_year, flip_b64, flip_b64, flip_b64, flip_b64,
+    ];
     for (i, (name, flip)) in ENVELOPE_FIELDS.iter().zip(semantic).enumerate() {
         // A change that still parses: only the signature can catch it.
         tamper(&rig.proxy, Dir::ToClient, code::KEY_ENVELOPE, i, flip);

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use common::client::chat_client::{
     ChatReceiver, ChatSender, CloseReason, Incoming, LoginInfo, SessionEvent, change_password,
-    login, spawn_session,
+    key_clock, login, spawn_session,
 };
 use common::client::folder::ClientFolder;
 use common::client::texts::t;
@@ -92,6 +92,10 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
         info.username,
         folder.chat_addr()
     );
+    let key_file = common::keyfile::KeyFile::load(&folder.session_key_path());
+    if let Some(warning) = key_file.ok().and_then(|f| key_clock(&f).warning(lang)) {
+        eprintln!("{program}: {warning}");
+    }
     let (cmd_tx, cmd_rx) = mpsc::channel::<ClientRequest>(256);
     let mut events = spawn_session(sender, receiver, cmd_rx, 4096);
 

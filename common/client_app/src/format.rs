@@ -1,45 +1,16 @@
 //! Pure text formatting shared by the terminal mode and the GUI (tested without a display).
 
-use std::sync::OnceLock;
-
 use common::protocol::chat::{ChatLine, Notice, NoticeKind, OnlineUser};
 use common::text::{Lines, escape_controls};
 
-static LOCAL_OFFSET: OnceLock<time::UtcOffset> = OnceLock::new();
-
-/// Read the local UTC offset once, while the process is still single-threaded.
-pub fn init_local_offset() {
-    let _ =
-        LOCAL_OFFSET.set(time::UtcOffset::current_local_offset().unwrap_or(time::UtcOffset::UTC));
-}
+pub use common::client::clock::{init_local_offset, local_time};
 
 /// `HH:MM:SS` in local time for a server timestamp in milliseconds.
 pub fn clock(time_ms: u64) -> String {
-    let offset = LOCAL_OFFSET.get().copied().unwrap_or(time::UtcOffset::UTC);
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(time_ms) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .to_offset(offset);
+        .to_offset(common::client::clock::local_offset());
     format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
-}
-
-/// An RFC 3339 time (such as a key's `expires_at`, stored in UTC) as `YYYY-MM-DD HH:MM` in
-/// local time; text that does not parse is returned as it is.
-pub fn local_time(rfc3339: &str) -> String {
-    let offset = LOCAL_OFFSET.get().copied().unwrap_or(time::UtcOffset::UTC);
-    match time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339) {
-        Ok(t) => {
-            let t = t.to_offset(offset);
-            format!(
-                "{:04}-{:02}-{:02} {:02}:{:02}",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute()
-            )
-        }
-        Err(_) => rfc3339.to_owned(),
-    }
 }
 
 /// Make text safe to show: control characters (NUL, ESC, ...), the Unicode line/paragraph

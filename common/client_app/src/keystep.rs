@@ -93,5 +93,6 @@ pub fn success_lines(folder: &ClientFolder, out: &KeyStepOutcome) -> Vec<String>
             path.display()
         )
     });
+    lines.extend(out.clock_offset.warning(lang));
     lines
 }

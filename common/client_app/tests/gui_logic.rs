@@ -206,9 +206,9 @@ fn missing_or_expired_key_offers_the_key_step() {
         program: "client_wy".into(),
     };
     let f = login_failure(&e, Language::Zh);
-    assert!(f.needs_key_step);
+    assert_eq!(f.key_step_for, Some(Reason::NoSessionKey));
     assert!(f.message.contains("获取密钥并登录"), "{}", f.message);
-    match login_dialog(&f, Language::Zh) {
+    match login_dialog(&f, None, Language::Zh) {
         LoginDialog::OfferKeyStep { text, cancel, run } => {
             assert!(text.starts_with("登录失败"), "{text}");
             assert!(text.contains("session_key.txt"), "{text}");
@@ -223,7 +223,7 @@ fn missing_or_expired_key_offers_the_key_step() {
         program: "client_wy".into(),
     };
     assert!(matches!(
-        login_dialog(&login_failure(&e, Language::En), Language::En),
+        login_dialog(&login_failure(&e, Language::En), None, Language::En),
         LoginDialog::OfferKeyStep { .. }
     ));
     let e = LoginError::Refused {
@@ -232,9 +232,53 @@ fn missing_or_expired_key_offers_the_key_step() {
         hint: String::new(),
     };
     assert!(matches!(
-        login_dialog(&login_failure(&e, Language::En), Language::En),
+        login_dialog(&login_failure(&e, Language::En), None, Language::En),
         LoginDialog::OfferKeyStep { .. }
     ));
+}
+
+/// The key step is not offered twice in a row for the same problem: a new key that the chat
+/// server refuses again for the same reason would loop forever (a clock or a configuration
+/// problem on the servers' side); the alert says what to tell the teacher instead.
+#[test]
+fn the_key_step_is_not_offered_again_for_the_same_problem() {
+    let expired = LoginError::Refused {
+        reason: Reason::KeyExpired,
+        message: "expired".into(),
+        hint: String::new(),
+    };
+    let f = login_failure(&expired, Language::Zh);
+    assert_eq!(f.key_step_for, Some(Reason::KeyExpired));
+    // First time: offered.
+    assert!(matches!(
+        login_dialog(&f, None, Language::Zh),
+        LoginDialog::OfferKeyStep { .. }
+    ));
+    // Just ran for another problem: offered.
+    assert!(matches!(
+        login_dialog(&f, Some(&Reason::NoSessionKey), Language::Zh),
+        LoginDialog::OfferKeyStep { .. }
+    ));
+    // Just ran for this very problem: an alert naming the clocks, no offer.
+    match login_dialog(&f, Some(&Reason::KeyExpired), Language::Zh) {
+        LoginDialog::Alert(text) => {
+            assert!(text.contains("时钟") && text.contains("老师"), "{text}");
+        }
+        other => panic!("expected an alert, got {other:?}"),
+    }
+    let mismatch = LoginError::Refused {
+        reason: Reason::KeyMismatch,
+        message: String::new(),
+        hint: String::new(),
+    };
+    match login_dialog(
+        &login_failure(&mismatch, Language::En),
+        Some(&Reason::KeyMismatch),
+        Language::En,
+    ) {
+        LoginDialog::Alert(text) => assert!(text.contains("session_key_dir"), "{text}"),
+        other => panic!("expected an alert, got {other:?}"),
+    }
 }
 
 #[test]
@@ -244,7 +288,7 @@ fn other_login_failures_explain_what_to_do() {
         message: "wrong username or password".into(),
         hint: " - check the username and password".into(),
     };
-    match login_dialog(&login_failure(&e, Language::En), Language::En) {
+    match login_dialog(&login_failure(&e, Language::En), None, Language::En) {
         LoginDialog::Alert(text) => {
             assert!(text.starts_with("Login failed:\n"), "{text}");
             assert!(text.contains("Wrong username or password"), "{text}");
@@ -258,7 +302,8 @@ fn other_login_failures_explain_what_to_do() {
         port: 8090,
         source: std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused"),
     };
-    let LoginDialog::Alert(text) = login_dialog(&login_failure(&e, Language::Zh), Language::Zh)
+    let LoginDialog::Alert(text) =
+        login_dialog(&login_failure(&e, Language::Zh), None, Language::Zh)
     else {
         panic!("alert expected")
     };
@@ -266,11 +311,11 @@ fn other_login_failures_explain_what_to_do() {
     assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
     let f = LoginFailure {
         message: "x".into(),
-        needs_key_step: false,
+        key_step_for: None,
         retry_later: false,
     };
     assert_eq!(
-        login_dialog(&f, Language::En),
+        login_dialog(&f, None, Language::En),
         LoginDialog::Alert("Login failed:\nx".into())
     );
     assert!(key_step_failed_text("server down", Language::Zh).starts_with("密钥分发失败"));
@@ -825,6 +870,38 @@ fn one_login_at_a_time_and_the_key_step_leads_back_to_it() {
     let p = p.submit_login().unwrap().logged_in();
     assert_eq!(p, Phase::Online);
     assert!(p.in_chat() && p.online() && !p.busy() && !p.in_login());
+}
+
+/// "正在登录…" can be cancelled (a server that accepts and never answers would otherwise hold
+/// the window for the whole timeout); the late answer of a cancelled attempt is not shown.
+#[test]
+fn a_running_login_or_key_step_can_be_cancelled_and_its_late_answer_is_ignored() {
+    assert_eq!(
+        Phase::Login.cancel(),
+        None,
+        "nothing runs: the button resets"
+    );
+    let p = Phase::Login.submit_login().unwrap();
+    assert!(p.awaits_login());
+    let p = p.cancel().expect("a running login is cancelled");
+    assert_eq!(p, Phase::Login);
+    assert!(!p.awaits_login(), "a late LoggedIn/LoginFailed is ignored");
+    assert!(p.submit_login().is_some(), "and the next login can start");
+    let p = Phase::Login.start_key_step().unwrap();
+    assert!(p.awaits_key_step());
+    let p = p.cancel().expect("a running key step is cancelled");
+    assert_eq!(p, Phase::Login);
+    assert!(!p.awaits_key_step(), "a late KeyStepDone is ignored");
+    // In the chat window the session's own controls apply.
+    for p in [
+        Phase::Online,
+        Phase::Offline,
+        Phase::Reconnecting,
+        Phase::ChatKeyStep,
+    ] {
+        assert_eq!(p.cancel(), None, "{p:?}");
+    }
+    assert!(Phase::Reconnecting.awaits_login() && Phase::ChatKeyStep.awaits_key_step());
 }
 
 #[test]

@@ -84,17 +84,23 @@ pub enum LoginError {
 impl LoginError {
     /// True when running the key step would fix this.
     pub fn needs_key_step(&self) -> bool {
+        self.key_step_for().is_some()
+    }
+
+    /// The key problem behind this error, as the server would name it, when a key step would
+    /// fix it: a GUI that just ran the key step for a reason does not offer it again for the same
+    /// one.
+    pub fn key_step_for(&self) -> Option<Reason> {
         match self {
-            Self::NoSessionKey { .. }
-            | Self::KeyExpired { .. }
-            | Self::WrongKeyUser { .. }
-            | Self::BadKeyFile(..) => true,
-            Self::Refused { reason, .. } => fixed_by_key_step(reason),
+            Self::NoSessionKey { .. } => Some(Reason::NoSessionKey),
+            Self::KeyExpired { .. } => Some(Reason::KeyExpired),
+            Self::WrongKeyUser { .. } | Self::BadKeyFile(..) => Some(Reason::KeyMismatch),
+            Self::Refused { reason, .. } => fixed_by_key_step(reason).then(|| reason.clone()),
             Self::Unreachable { .. }
             | Self::Timeout(_)
             | Self::Closed
             | Self::Protocol(_)
-            | Self::WrongServer(_) => false,
+            | Self::WrongServer(_) => None,
         }
     }
 }
@@ -209,14 +215,22 @@ pub fn load_session_key(folder: &ClientFolder) -> Result<KeyFile, LoginError> {
             program,
         });
     }
-    if file.key.is_expired() {
+    // Judged by the key server's clock (as the chat server will judge it), not this PC's: a PC
+    // whose clock is days fast would otherwise throw away every new key at once.
+    if file.key.is_expired_at(key_clock(&file).server_now()) {
         return Err(LoginError::KeyExpired {
             user,
-            expires_at: file.key.expires_rfc3339(),
+            expires_at: crate::client::clock::local_datetime(file.key.expires_at),
             program,
         });
     }
     Ok(file)
+}
+
+/// The offset between this PC's clock and the key server's kept in a key file (none for a file
+/// from before it was kept).
+pub fn key_clock(file: &KeyFile) -> crate::client::clock::ClockOffset {
+    crate::client::clock::ClockOffset(file.clock_offset_secs.unwrap_or(0))
 }
 
 /// The sending half of a logged-in session.

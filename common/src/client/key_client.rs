@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use crate::client::clock::ClockOffset;
 use crate::client::folder::{ClientFolder, PortKey};
 use crate::connection::{FrameReader, FrameWriter, ReadError, read_message};
 use crate::crypto::{PrivateKey, PublicKey, mac, random};
@@ -122,6 +123,8 @@ pub struct KeyStepOutcome {
     pub pinned_now: bool,
     /// The client key pair was created by this run.
     pub client_key_created: bool,
+    /// The key server's clock minus ours, from the signed `issued_at`.
+    pub clock_offset: ClockOffset,
 }
 
 /// Load the folder's client key pair, creating it on first run (off the async threads: RSA key
@@ -300,9 +303,13 @@ pub async fn run_key_step_with(
         &next_message(&mut reader, &opts, "before sending the envelope").await?,
     )
     .map_err(|e| KeyStepError::Protocol(e.to_string()))?;
+    let arrived = time::OffsetDateTime::now_utc();
     t.step(
         who,
-        format_args!("3. envelope {} (expires {})", env.key_id, env.expires_at),
+        format_args!(
+            "3. envelope {} (issued {}, expires {})",
+            env.key_id, env.issued_at, env.expires_at
+        ),
     );
     t.step(
         who,
@@ -356,11 +363,25 @@ pub async fn run_key_step_with(
         mac: mac::hmac_sha256(&*session.mac_key, &[&transcript.confirm_bytes(&env)]),
     };
     let pinned_now = pinned.is_none();
+    // issued_at is signed, so the offset is the key server's word, not an attacker's.
+    let issued =
+        crate::crypto::session::parse_time(&env.issued_at).map_err(KeyStepError::Protocol)?;
+    let clock_offset = ClockOffset::measure(issued, arrived);
+    if clock_offset.noticeable() {
+        t.step(
+            who,
+            format_args!(
+                "   this computer's clock differs from the key server's by {} s",
+                -clock_offset.0
+            ),
+        );
+    }
     let file = KeyFile {
         key: session,
         created_at: time::OffsetDateTime::now_utc(),
         server_fingerprint: server_fp.clone(),
         client_fingerprint: transcript.client_fingerprint.clone(),
+        clock_offset_secs: Some(clock_offset.0),
     };
     let key_path = folder.session_key_path();
     let stage = |path: &std::path::Path, data: &[u8], secret: bool| {
@@ -433,5 +454,6 @@ pub async fn run_key_step_with(
         client_fingerprint: transcript.client_fingerprint,
         pinned_now,
         client_key_created: false,
+        clock_offset,
     })
 }

@@ -2,6 +2,7 @@
 //! only in name and configuration.
 //!
 //! # Layout
+//! - [`clock`]: this computer's clock against the server's; local times.
 //! - [`folder`]: a client folder: its config and the key files beside it.
 //! - [`key_client`]: the key step (`client_xx key`).
 //! - [`chat_client`]: a chat session (login, send, receive), used by the GUI and the terminal mode.
@@ -9,6 +10,7 @@
 //! - [`texts`]: the error and refusal table, by reason and by error kind, in both languages.
 
 pub mod chat_client;
+pub mod clock;
 pub mod config_texts;
 pub mod folder;
 pub mod key_client;

@@ -446,6 +446,24 @@ impl NotSentReason {
     }
 }
 
+/// The key step was just run for `problem`, and the login was refused for the same problem again:
+/// another key step will not help, so say what the teacher should look at.
+pub fn key_step_did_not_help(problem: &Reason, lang: Language) -> String {
+    let text = match problem {
+        Reason::KeyExpired => t(
+            lang,
+            "刚刚取得的新密钥，聊天服务器仍然说已过期。再获取一次也没有用：可能是聊天服务器和密钥服务器的时钟不一致，或密钥有效期（session_ttl）设得太短。请告诉老师。",
+            "The chat server says the key just fetched has expired too. Fetching another will not help: the chat server's and the key server's clocks may differ, or the key lifetime (session_ttl) is too short. Please tell the teacher.",
+        ),
+        _ => t(
+            lang,
+            "刚刚取得了新密钥，聊天服务器仍然不接受。再获取一次也没有用：聊天服务器和密钥服务器可能没有使用同一个密钥目录（session_key_dir），或者你的账号被撤销了。请告诉老师。",
+            "The chat server does not accept the key just fetched either. Fetching another will not help: the chat server and the key server may not share the same key folder (session_key_dir), or your account was revoked. Please tell the teacher.",
+        ),
+    };
+    text.to_owned()
+}
+
 /// Labels of the key step's result lines.
 pub fn key_id_label(lang: Language) -> &'static str {
     match lang {

@@ -25,9 +25,7 @@ pub struct SessionKey {
 impl SessionKey {
     /// Fresh key material for `username`, valid for `ttl`.
     pub fn generate(username: &str, ttl: time::Duration) -> Self {
-        let now = OffsetDateTime::now_utc()
-            .replace_nanosecond(0)
-            .expect("0 is a valid nanosecond");
+        let now = now_whole_seconds();
         Self {
             username: username.to_owned(),
             key_id: hex::encode(random::bytes::<KEY_ID_LEN>()),
@@ -37,8 +35,14 @@ impl SessionKey {
         }
     }
 
+    /// Expired by this computer's clock (the servers judge by their own).
     pub fn is_expired(&self) -> bool {
-        OffsetDateTime::now_utc() >= self.expires_at
+        self.is_expired_at(OffsetDateTime::now_utc())
+    }
+
+    /// Expired at `now` (a client passes its estimate of the server's clock).
+    pub fn is_expired_at(&self, now: OffsetDateTime) -> bool {
+        now >= self.expires_at
     }
 
     /// `expires_at` as RFC 3339.
@@ -71,6 +75,13 @@ impl fmt::Debug for SessionKey {
             .field("expires_at", &self.expires_rfc3339())
             .finish_non_exhaustive()
     }
+}
+
+/// Now in UTC without the fraction of a second (the protocol's times are whole seconds).
+pub fn now_whole_seconds() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("0 is a valid nanosecond")
 }
 
 /// RFC 3339 in UTC, e.g. `2026-11-28T04:00:00Z`.

@@ -3,7 +3,7 @@
 //! ```text
 //! server -> client  1100|version|server_pub|server_nonce                         KeyHello
 //! client -> server  0101|username|client_pub|client_nonce|client_sig              KeyRequest
-//! server -> client  1101|key_id|expires_at|iv|sealed|wrapped_key|server_sig       KeyEnvelope
+//! server -> client  1101|key_id|expires_at|issued_at|iv|sealed|wrapped_key|server_sig  KeyEnvelope
 //! client -> server  0102|key_id|confirm_mac                                       KeyConfirm
 //! server -> client  1102|key_id|done_mac                                          KeyDone
 //! server -> client  1109|reason|message                                           KeyError (any time)
@@ -37,6 +37,9 @@ pub struct KeyRequest {
 pub struct KeyEnvelope {
     pub key_id: String,
     pub expires_at: String,
+    /// The key server's clock when it made the envelope (RFC 3339, whole seconds, UTC). Signed
+    /// with the rest, so the client can trust it to judge expiry by the server's clock.
+    pub issued_at: String,
     pub envelope: Envelope,
     pub signature: Vec<u8>,
 }
@@ -111,10 +114,11 @@ impl KeyRequest {
 
 impl KeyEnvelope {
     /// The fields exactly as they appear on the wire (and in the signed transcript).
-    fn wire_fields(&self) -> [String; 5] {
+    fn wire_fields(&self) -> [String; 6] {
         [
             self.key_id.clone(),
             self.expires_at.clone(),
+            self.issued_at.clone(),
             b64(self.envelope.iv),
             b64(&self.envelope.sealed),
             b64(&self.envelope.wrapped_key),
@@ -134,28 +138,30 @@ impl KeyEnvelope {
     /// [`ProtocolError`] for a malformed message.
     pub fn from_message(m: &RawMessage) -> Result<Self, ProtocolError> {
         m.expect_code(code::KEY_ENVELOPE)?;
-        m.expect_fields(6)?;
+        m.expect_fields(7)?;
         Ok(Self {
             key_id: m.hex_id(0, KEY_ID_LEN)?,
-            expires_at: {
-                let t = m.token(1)?;
-                crate::crypto::session::parse_time(t).map_err(|reason| {
-                    ProtocolError::BadField {
-                        code: m.code.clone(),
-                        index: 1,
-                        reason,
-                    }
-                })?;
-                t.to_owned()
-            },
+            expires_at: time_field(m, 1)?,
+            issued_at: time_field(m, 2)?,
             envelope: Envelope {
-                iv: m.array(2)?,
-                sealed: m.bytes(3)?,
-                wrapped_key: m.bytes(4)?,
+                iv: m.array(3)?,
+                sealed: m.bytes(4)?,
+                wrapped_key: m.bytes(5)?,
             },
-            signature: m.bytes(5)?,
+            signature: m.bytes(6)?,
         })
     }
+}
+
+/// Field `index` of `m`, which must be an RFC 3339 time; kept as sent (it is signed as sent).
+fn time_field(m: &RawMessage, index: usize) -> Result<String, ProtocolError> {
+    let t = m.token(index)?;
+    crate::crypto::session::parse_time(t).map_err(|reason| ProtocolError::BadField {
+        code: m.code.clone(),
+        index,
+        reason,
+    })?;
+    Ok(t.to_owned())
 }
 
 impl KeyConfirm {
@@ -253,7 +259,7 @@ impl Transcript {
     }
 
     /// What the server signs: the request transcript under the envelope label, then
-    /// `|key_id|expires_at|iv|sealed|wrapped_key` exactly as sent.
+    /// `|key_id|expires_at|issued_at|iv|sealed|wrapped_key` exactly as sent.
     pub fn envelope_bytes(&self, env: &KeyEnvelope) -> Vec<u8> {
         format!(
             "{}|{}",

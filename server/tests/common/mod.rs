@@ -110,6 +110,7 @@ pub fn key_file(key: &SessionKey) -> KeyFile {
         created_at: time::OffsetDateTime::now_utc(),
         server_fingerprint: "test".into(),
         client_fingerprint: "test".into(),
+        clock_offset_secs: None,
     }
 }
 

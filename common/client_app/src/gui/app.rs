@@ -12,6 +12,7 @@ use common::client::key_client::{KeyStepError, KeyStepOutcome};
 use common::config::Language;
 use common::protocol::chat::ClientRequest;
 use common::protocol::password::Secret;
+use common::protocol::reason::Reason;
 use fltk::app::{self, Sender};
 use fltk::dialog;
 use fltk::enums::Color;
@@ -69,6 +70,8 @@ pub struct Controller {
     state: ChatState,
     /// Automatic reconnection after the server went away.
     backoff: Backoff,
+    /// The problem the key step last ran for, until a login succeeds: not offered twice for it.
+    key_step_ran_for: Option<Reason>,
     screen: Screen,
     test: Option<TestHooks>,
 }
@@ -87,6 +90,7 @@ impl Controller {
             phase: Phase::Login,
             state: ChatState::new(lang, &folder.program, user, user),
             backoff: Backoff::default(),
+            key_step_ran_for: None,
             screen: Screen::default(),
             test: TestHooks::from_env(),
         }
@@ -156,6 +160,16 @@ impl Controller {
         } else {
             self.login.login.activate();
         }
+        // The left button cancels a running login or key step, else it clears the password.
+        let l = self.l();
+        let left = if phase.cancel().is_some() {
+            l.cancel
+        } else {
+            l.reset
+        };
+        if self.login.reset.label() != left {
+            self.login.reset.set_label(left);
+        }
         if phase.in_chat() {
             self.refresh_status();
         }
@@ -165,10 +179,13 @@ impl Controller {
     pub fn handle(&mut self, msg: UiMsg) {
         match msg {
             UiMsg::LoginClicked => self.submit_login(),
-            UiMsg::ResetClicked => {
-                self.login.password.set_value("");
-                let _ = self.login.password.take_focus();
-            }
+            UiMsg::ResetClicked => match self.phase.cancel() {
+                Some(next) => self.cancel_login(next),
+                None => {
+                    self.login.password.set_value("");
+                    let _ = self.login.password.take_focus();
+                }
+            },
             UiMsg::LoginWindowClosed => {
                 if self.phase.in_login() {
                     self.login.win.hide();
@@ -207,11 +224,21 @@ impl Controller {
                 }
             }
             UiMsg::Tick => self.tick(),
+            // Results of a cancelled login or key step (sent before the worker saw the cancel)
+            // are not shown; a session it opened is closed.
+            UiMsg::LoggedIn { .. } | UiMsg::MustChangePassword { .. }
+                if !self.phase.awaits_login() =>
+            {
+                self.net(NetCmd::Request(ClientRequest::Logout));
+            }
+            UiMsg::LoginFailed(_) if !self.phase.awaits_login() => {}
+            UiMsg::KeyStepDone(_) if !self.phase.awaits_key_step() => {}
             UiMsg::LoggedIn {
                 username,
                 nickname,
                 key_info,
-            } => self.logged_in(&username, &nickname, &key_info),
+                clock_warning,
+            } => self.logged_in(&username, &nickname, &key_info, clock_warning),
             UiMsg::LoginFailed(failure) => self.login_failed(&failure),
             UiMsg::MustChangePassword { refused } => self.first_password(refused.as_deref()),
             UiMsg::KeyStepDone(result) => self.key_step_done(result),
@@ -316,7 +343,7 @@ impl Controller {
         } else {
             self.login.status.set_label(l.login_failed);
         }
-        match login_dialog(failure, self.lang) {
+        match login_dialog(failure, self.key_step_ran_for.as_ref(), self.lang) {
             LoginDialog::Alert(text) => {
                 // A wrong password is typed again from scratch (the field shows only dots). Not
                 // when the key step is offered: its retry logs in with the password as typed.
@@ -330,6 +357,7 @@ impl Controller {
             }
             LoginDialog::OfferKeyStep { text, cancel, run } => {
                 if self.ask(l.login_failed, &text, cancel, run) {
+                    self.key_step_ran_for.clone_from(&failure.key_step_for);
                     self.run_key_step();
                 }
             }
@@ -376,8 +404,25 @@ impl Controller {
         }
     }
 
-    fn logged_in(&mut self, username: &str, nickname: &str, key_info: &str) {
+    /// Cancel was clicked while a login or key step ran.
+    fn cancel_login(&mut self, next: Phase) {
+        self.net(NetCmd::Cancel);
+        self.set_phase(next);
+        let l = self.l();
+        self.login.status.set_label(l.login_cancelled);
+        self.log(&format!("# status: {}", l.login_cancelled));
+        let _ = self.login.password.take_focus();
+    }
+
+    fn logged_in(
+        &mut self,
+        username: &str,
+        nickname: &str,
+        key_info: &str,
+        clock_warning: Option<String>,
+    ) {
         self.backoff.reset();
+        self.key_step_ran_for = None;
         let first = self.phase.in_login();
         if first {
             self.state = ChatState::new(self.lang, &self.state.program, username, nickname);
@@ -397,6 +442,10 @@ impl Controller {
             self.announce("chat", &self.chat.win);
         }
         self.apply(up);
+        if let Some(warning) = clock_warning.filter(|_| first) {
+            let up = self.state.add(Entry::system(warning, now_ms()));
+            self.apply(up);
+        }
         self.refresh_users();
         self.set_phase(self.phase.logged_in());
     }

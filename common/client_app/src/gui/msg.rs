@@ -15,6 +15,8 @@ use super::logic::login::LoginFailure;
 pub enum UiMsg {
     // ---- from the login window
     LoginClicked,
+    /// The left button: "reset" clears the password; while a login or key step runs it is
+    /// "cancel".
     ResetClicked,
     LoginWindowClosed,
     // ---- from the chat window
@@ -37,6 +39,8 @@ pub enum UiMsg {
         username: String,
         nickname: String,
         key_info: String,
+        /// This PC's clock is off the key server's by more than a few minutes: what to say.
+        clock_warning: Option<String>,
     },
     LoginFailed(LoginFailure),
     /// The login succeeded but the server demands a new password first (an imported user's
@@ -91,6 +95,8 @@ pub enum NetCmd {
     Reconnect,
     /// Run the key step for the current username (the answer is `UiMsg::KeyStepDone`).
     RunKeyStep,
+    /// Abandon the login or key step that runs (its connection is dropped; no answer comes).
+    Cancel,
     /// Log out if logged in and end the worker.
     Quit,
 }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::client::chat_client::{
-    CloseReason, Incoming, LoginInfo, Session, SessionEvent, load_session_key, login_with_key,
+    CloseReason, Incoming, LoginInfo, Session, SessionEvent, key_clock, load_session_key,
+    login_with_key,
 };
 use common::client::folder::ClientFolder;
 use common::client::key_client::{KeyStepOptions, run_key_step};
@@ -64,7 +65,36 @@ struct Net {
     new_password: Option<String>,
     /// A login that said `CHANGE_PASSWORD`, with its key summary: the GUI gets `LoggedIn` only
     /// once the password is changed.
-    first_login: Option<(LoginInfo, String)>,
+    first_login: Option<(LoginInfo, KeySummary)>,
+}
+
+/// Run `work` unless the GUI cancels it (or quits) first: then `work` is dropped, which closes
+/// its connection, and the command that stopped it is returned. Nothing else is sent while a
+/// login or key step runs; anything else that comes is dropped.
+async fn unless_cancelled(
+    work: impl std::future::Future<Output = ()>,
+    cmds: &mut mpsc::UnboundedReceiver<NetCmd>,
+) -> Option<NetCmd> {
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            () = &mut work => return None,
+            cmd = cmds.recv() => match cmd {
+                None | Some(NetCmd::Quit) => return Some(NetCmd::Quit),
+                Some(NetCmd::Cancel) => return Some(NetCmd::Cancel),
+                Some(_) => {}
+            },
+        }
+    }
+}
+
+/// What the chat window says about the session key at login.
+#[derive(Debug, Clone)]
+struct KeySummary {
+    /// `key id (→ expiry in local time)`.
+    info: String,
+    /// This PC's clock against the key server's, when noticeably off.
+    clock_warning: Option<String>,
 }
 
 /// The session's next message, or never when there is no session.
@@ -104,6 +134,16 @@ impl Net {
                         self.logout().await;
                         return;
                     }
+                    Some(cmd @ (NetCmd::Login { .. } | NetCmd::RunKeyStep)) => {
+                        // A login or key step can wait up to its timeout for a server that
+                        // does not answer: the user can cancel it.
+                        if let Some(NetCmd::Quit) =
+                            unless_cancelled(self.command(cmd), &mut cmds).await
+                        {
+                            self.logout().await;
+                            return;
+                        }
+                    }
                     Some(cmd) => self.command(cmd).await,
                 },
                 incoming = recv(&mut self.session) => self.incoming(incoming),
@@ -128,7 +168,7 @@ impl Net {
                             "There is no earlier login to repeat; log in with your password again.",
                         )
                         .into(),
-                        needs_key_step: false,
+                        key_step_for: None,
                         retry_later: false,
                     };
                     self.ui.send(UiMsg::LoginFailed(failure));
@@ -146,7 +186,7 @@ impl Net {
                 let res = run_key_step(&self.folder, KeyStepOptions::default()).await;
                 self.ui.send(UiMsg::KeyStepDone(res.map_err(Arc::new)));
             }
-            NetCmd::Quit => {}
+            NetCmd::Quit | NetCmd::Cancel => {}
         }
     }
 
@@ -198,11 +238,12 @@ impl Net {
         match (&result, self.first_login.take()) {
             (Ok(()), first) => {
                 self.password = new.or_else(|| self.password.take());
-                if let Some((info, key_info)) = first {
+                if let Some((info, key)) = first {
                     self.ui.send(UiMsg::LoggedIn {
                         username: info.username,
                         nickname: info.nickname,
-                        key_info,
+                        key_info: key.info,
+                        clock_warning: key.clock_warning,
                     });
                 }
             }
@@ -230,7 +271,7 @@ impl Net {
             let message = reason.localized(Ctx::gui(lang)).unwrap_or_default();
             self.ui.send(UiMsg::LoginFailed(LoginFailure {
                 message,
-                needs_key_step: false,
+                key_step_for: None,
                 retry_later: false,
             }));
             return;
@@ -243,11 +284,14 @@ impl Net {
         let folder = &self.folder;
         let result = async {
             let file = load_session_key(folder)?;
-            let key_info = format!(
-                "{} (→ {})",
-                file.key.key_id,
-                crate::format::local_time(&file.key.expires_rfc3339())
-            );
+            let key_info = KeySummary {
+                info: format!(
+                    "{} (→ {})",
+                    file.key.key_id,
+                    crate::format::local_time(&file.key.expires_rfc3339())
+                ),
+                clock_warning: key_clock(&file).warning(folder.config.language),
+            };
             let (sender, receiver, info) =
                 login_with_key(folder, Arc::new(file.key), &password, LOGIN_TIMEOUT).await?;
             Ok((Session::new(sender, receiver), info, key_info))
@@ -266,7 +310,8 @@ impl Net {
                 self.ui.send(UiMsg::LoggedIn {
                     username: info.username,
                     nickname: info.nickname,
-                    key_info,
+                    key_info: key_info.info,
+                    clock_warning: key_info.clock_warning,
                 });
             }
             Err(e) => {

@@ -60,6 +60,8 @@ pub struct LoginView {
     pub username: Input,
     pub password: SecretInput,
     pub login: ReturnButton,
+    /// "Reset", or "Cancel" while a login or key step runs.
+    pub reset: Button,
     pub status: Frame,
 }
 
@@ -102,6 +104,7 @@ pub fn login_view(l: &Labels, username: &str, server: &str, tx: Sender<UiMsg>) -
         username: user_in,
         password: pw,
         login,
+        reset,
         status,
     }
 }

@@ -2,10 +2,11 @@
 //! or key step becomes a dialog (offering the key step when that would fix it).
 
 use common::client::chat_client::LoginError;
-use common::client::texts::{Ctx, reason_text};
+use common::client::texts::{Ctx, key_step_did_not_help, reason_text};
 use common::config::Language;
 use common::protocol::consts::MAX_PASSWORD_LEN;
 use common::protocol::password::check_new_password;
+use common::protocol::reason::Reason;
 
 use super::labels::labels;
 use super::render::wrap_text;
@@ -15,8 +16,9 @@ use super::render::wrap_text;
 pub struct LoginFailure {
     /// The localized text of the `LoginError`: what happened and what to do next.
     pub message: String,
-    /// Running the key step would fix it (missing, expired or mismatched session key).
-    pub needs_key_step: bool,
+    /// Running the key step would fix it (missing, expired or mismatched session key): the
+    /// problem, as the server names it.
+    pub key_step_for: Option<Reason>,
     /// Trying again later may work by itself (the server is down, restarting or busy).
     pub retry_later: bool,
 }
@@ -25,7 +27,7 @@ pub struct LoginFailure {
 pub fn login_failure(e: &LoginError, lang: Language) -> LoginFailure {
     LoginFailure {
         message: e.localized(Ctx::gui(lang)),
-        needs_key_step: e.needs_key_step(),
+        key_step_for: e.key_step_for(),
         retry_later: super::reconnect::login_worth_retrying(e),
     }
 }
@@ -43,18 +45,28 @@ pub enum LoginDialog {
     },
 }
 
-/// The dialog for a failed login.
-pub fn login_dialog(f: &LoginFailure, lang: Language) -> LoginDialog {
+/// The dialog for a failed login. `key_step_ran_for` is the problem the key step was last run
+/// for without a successful login since: the key step is never offered twice in a row for the
+/// same problem (a PC whose new key is refused again would loop forever); the alert then says
+/// what the teacher should check.
+pub fn login_dialog(
+    f: &LoginFailure,
+    key_step_ran_for: Option<&Reason>,
+    lang: Language,
+) -> LoginDialog {
     let l = labels(lang);
     let reason = wrap_text(&f.message, 72);
-    if f.needs_key_step {
-        LoginDialog::OfferKeyStep {
+    match &f.key_step_for {
+        Some(problem) if key_step_ran_for == Some(problem) => {
+            let why = wrap_text(&key_step_did_not_help(problem, lang), 72);
+            LoginDialog::Alert(format!("{}:\n{reason}\n\n{why}", l.login_failed))
+        }
+        Some(_) => LoginDialog::OfferKeyStep {
             text: format!("{}:\n{reason}\n\n{}", l.login_failed, l.offer_key_step),
             cancel: l.cancel,
             run: l.get_key_and_login,
-        }
-    } else {
-        LoginDialog::Alert(format!("{}:\n{reason}", l.login_failed))
+        },
+        None => LoginDialog::Alert(format!("{}:\n{reason}", l.login_failed)),
     }
 }
 

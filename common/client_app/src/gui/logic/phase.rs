@@ -102,6 +102,22 @@ impl Phase {
         }
     }
 
+    /// Cancel was clicked in the login window while a login or key step ran: back to the idle
+    /// login window (the network worker drops that connection).
+    pub fn cancel(self) -> Option<Self> {
+        matches!(self, Self::LoggingIn | Self::LoginKeyStep).then_some(Self::Login)
+    }
+
+    /// A login result is awaited; one that arrives otherwise belongs to a cancelled attempt.
+    pub fn awaits_login(self) -> bool {
+        matches!(self, Self::LoggingIn | Self::Reconnecting)
+    }
+
+    /// A key step's result is awaited.
+    pub fn awaits_key_step(self) -> bool {
+        matches!(self, Self::LoginKeyStep | Self::ChatKeyStep)
+    }
+
     /// The session ended.
     pub fn closed(self) -> Self {
         if self == Self::Online {
