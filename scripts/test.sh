@@ -33,6 +33,9 @@ fi
 step "GUI test (Xvfb + xdotool)"
 scripts/gui-test.sh
 
+step "every error a student meets in the GUI, in Chinese and English (Xvfb)"
+scripts/gui-dialogs.sh
+
 step "portable client folder test"
 scripts/dist-test.sh
 
