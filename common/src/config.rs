@@ -5,6 +5,7 @@
 //! A mistake in a file is one [`ConfigError::Mistake`] naming the file, the line, what is wrong
 //! and the fix ([`mistake`]); every key of every file is listed in its [`ConfigFile::fields`].
 
+pub mod duration;
 pub mod mistake;
 
 use std::path::{Path, PathBuf};
@@ -16,8 +17,10 @@ use crate::error::ConfigError;
 use crate::protocol::consts::{
     DEFAULT_CHAT_PORT, DEFAULT_KEY_PORT, DEFAULT_RSA_BITS, DEFAULT_SESSION_TTL_HOURS,
     KEY_REQUESTS_PER_MINUTE_PER_ADDRESS, KEY_REQUESTS_PER_MINUTE_PER_USER, MAX_CLIENTS,
-    MAX_KEY_EXCHANGES_PER_ADDRESS, MAX_SERVER_RSA_BITS, MIN_RSA_BITS,
+    MAX_KEY_EXCHANGES_PER_ADDRESS, MAX_SERVER_RSA_BITS, MAX_SESSION_TTL_SECS, MIN_RSA_BITS,
+    MIN_SESSION_TTL_SECS,
 };
+pub use duration::SessionTtl;
 pub use mistake::{Field, Kind, Mistake};
 
 /// A config file: its keys and the checks its values need beyond their types.
@@ -70,8 +73,11 @@ pub struct ServerKeyConfig {
     pub key_dir: PathBuf,
     /// RSA size for the server key pair created on first start. Default 2048.
     pub rsa_bits: usize,
-    /// Lifetime of a distributed session key in hours. Default 24.
-    pub session_ttl_hours: u64,
+    /// Lifetime of a distributed session key: `"10m"`, `"2h"`, `"7d"` (1 minute to 366 days).
+    /// Default 24 hours; read it with [`ServerKeyConfig::ttl`].
+    pub session_ttl: Option<SessionTtl>,
+    /// The older form of `session_ttl`, in whole hours (1 to 8784); still read.
+    pub session_ttl_hours: Option<u64>,
     /// `"tofu"` (default) or `"strict"`.
     pub registration: Registration,
     /// Key exchanges one source address may start per minute (bursts up to as many). Default
@@ -93,7 +99,8 @@ impl Default for ServerKeyConfig {
             listen: format!("0.0.0.0:{DEFAULT_KEY_PORT}"),
             key_dir: PathBuf::from("keys"),
             rsa_bits: DEFAULT_RSA_BITS,
-            session_ttl_hours: DEFAULT_SESSION_TTL_HOURS,
+            session_ttl: None,
+            session_ttl_hours: None,
             registration: Registration::Tofu,
             key_requests_per_minute_per_address: KEY_REQUESTS_PER_MINUTE_PER_ADDRESS,
             key_requests_per_minute_per_user: KEY_REQUESTS_PER_MINUTE_PER_USER,
@@ -104,9 +111,15 @@ impl Default for ServerKeyConfig {
 }
 
 impl ServerKeyConfig {
-    /// Longest accepted `session_ttl_hours` (one year): a DES key should not live longer, and
-    /// larger values would overflow expiry arithmetic.
-    pub const MAX_TTL_HOURS: u64 = 24 * 366;
+    /// Longest accepted `session_ttl_hours`: [`MAX_SESSION_TTL_SECS`] in hours.
+    pub const MAX_TTL_HOURS: u64 = MAX_SESSION_TTL_SECS / 3600;
+
+    /// The lifetime of a session key: `session_ttl`, else `session_ttl_hours`, else 24 hours.
+    pub fn ttl(&self) -> SessionTtl {
+        self.session_ttl.unwrap_or_else(|| {
+            SessionTtl::from_hours(self.session_ttl_hours.unwrap_or(DEFAULT_SESSION_TTL_HOURS))
+        })
+    }
 }
 
 impl ConfigFile for ServerKeyConfig {
@@ -121,11 +134,17 @@ impl ConfigFile for ServerKeyConfig {
                 MAX_SERVER_RSA_BITS as u64,
                 d.rsa_bits,
             ),
+            Field::duration(
+                "session_ttl",
+                std::time::Duration::from_secs(MIN_SESSION_TTL_SECS),
+                std::time::Duration::from_secs(MAX_SESSION_TTL_SECS),
+                &format!("{DEFAULT_SESSION_TTL_HOURS}h"),
+            ),
             Field::number(
                 "session_ttl_hours",
                 1,
                 Self::MAX_TTL_HOURS,
-                d.session_ttl_hours,
+                DEFAULT_SESSION_TTL_HOURS,
             ),
             Field::choice("registration", &["tofu", "strict"]),
             count(
@@ -165,12 +184,18 @@ impl ConfigFile for ServerKeyConfig {
                 ))
             }
         };
-        range(
-            "session_ttl_hours",
-            self.session_ttl_hours,
-            1,
-            Self::MAX_TTL_HOURS,
-        )?;
+        if let Some(hours) = self.session_ttl_hours {
+            if self.session_ttl.is_some() {
+                return Err((
+                    "session_ttl_hours",
+                    Mistake::Superseded {
+                        old: "session_ttl_hours".into(),
+                        new: "session_ttl".into(),
+                    },
+                ));
+            }
+            range("session_ttl_hours", hours, 1, Self::MAX_TTL_HOURS)?;
+        }
         range(
             "rsa_bits",
             self.rsa_bits as u64,

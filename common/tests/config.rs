@@ -14,7 +14,7 @@ fn defaults_match_the_documented_contract() {
     assert_eq!(k.listen, "0.0.0.0:8091");
     assert_eq!(k.key_dir, PathBuf::from("keys"));
     assert_eq!(k.rsa_bits, 2048);
-    assert_eq!(k.session_ttl_hours, 24);
+    assert_eq!(k.ttl().get(), std::time::Duration::from_secs(24 * 3600));
     assert_eq!(k.registration, Registration::Tofu);
 
     let s = ServerConfig::default();
@@ -54,6 +54,33 @@ fn an_empty_file_means_all_defaults_and_a_partial_file_keeps_the_rest() {
     assert_eq!(k.registration, Registration::Strict);
     assert_eq!(k.rsa_bits, 3072);
     assert_eq!(k.listen, "0.0.0.0:8091");
+}
+
+/// `session_ttl` takes a duration (a lesson watches a key expire after minutes); the old
+/// `session_ttl_hours` is still read.
+#[test]
+fn the_session_key_lifetime_is_a_duration_or_whole_hours() {
+    let p = Path::new("server_key.toml");
+    let ttl = |text: &str| {
+        parse::<ServerKeyConfig>(text, p)
+            .unwrap()
+            .ttl()
+            .get()
+            .as_secs()
+    };
+    assert_eq!(ttl("session_ttl = \"10m\""), 600);
+    assert_eq!(ttl("session_ttl = \"1m\""), 60);
+    assert_eq!(ttl("session_ttl = \"2h\""), 7200);
+    assert_eq!(ttl("session_ttl = \"7d\""), 7 * 86_400);
+    assert_eq!(ttl("session_ttl_hours = 3"), 3 * 3600);
+    assert_eq!(ttl(""), 24 * 3600);
+    for bad in [
+        "session_ttl = \"59s\"",
+        "session_ttl = \"367d\"",
+        "session_ttl = \"\"",
+    ] {
+        assert!(parse::<ServerKeyConfig>(bad, p).is_err(), "{bad}");
+    }
 }
 
 #[test]

@@ -178,6 +178,26 @@ const SERVER_KEY: &[(&str, &str)] = &[
         "server_key.toml, line 1: session_ttl_hours = 0 is outside 1..=8784: for example session_ttl_hours = 24",
     ),
     (
+        "session_ttl = \"30s\"",
+        "server_key.toml, line 1: session_ttl = \"30s\" is not a duration from 1m to 366d: a whole number and a unit (s, m, h or d) in quotes, for example session_ttl = \"24h\"",
+    ),
+    (
+        "# a lesson\nsession_ttl = \"10 minutes\"",
+        "server_key.toml, line 2: session_ttl = \"10 minutes\" is not a duration from 1m to 366d: a whole number and a unit (s, m, h or d) in quotes, for example session_ttl = \"24h\"",
+    ),
+    (
+        "session_ttl = 10",
+        "server_key.toml, line 1: session_ttl = 10 is not a duration from 1m to 366d: a whole number and a unit (s, m, h or d) in quotes, for example session_ttl = \"24h\"",
+    ),
+    (
+        "session_ttl = 10m",
+        "server_key.toml, line 1: the value of session_ttl must be in quotes: session_ttl = \"10m\"",
+    ),
+    (
+        "session_ttl = \"2h\"\nsession_ttl_hours = 3",
+        "server_key.toml, line 2: session_ttl and session_ttl_hours are both set; delete the session_ttl_hours line (session_ttl replaces it)",
+    ),
+    (
         "registration = \"open\"",
         "server_key.toml, line 1: registration must be \"tofu\" or \"strict\", not \"open\": for example registration = \"tofu\"",
     ),

@@ -103,7 +103,7 @@ async fn nothing_secret_crosses_the_wire() {
         store_keys,
         identity,
         Registration::Tofu,
-        1,
+        common::config::SessionTtl::from_hours(1),
         Trace::default(),
     ));
     let kl = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -126,7 +126,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         store,
         identity,
         cfg.registration,
-        cfg.session_ttl_hours,
+        cfg.ttl(),
         Trace::new(cli.trace, cli.show_secrets),
     );
     server.limits = server_key::limits::Limits::from_config(cfg);
@@ -147,10 +147,10 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             format!("cannot listen on {listen} (is another server_key running? use --listen to pick another port)")
         })?;
         println!(
-            "server_key: listening on {} (registration: {:?}, session keys valid {} h, stored in {})",
+            "server_key: listening on {} (registration: {:?}, session keys valid {}, stored in {})",
             listener.local_addr()?,
             cfg.registration,
-            cfg.session_ttl_hours,
+            cfg.ttl(),
             server.store.sessions_dir().display()
         );
         run(listener, server, async {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use common::config::{Registration, ServerKeyConfig};
+use common::config::{Registration, ServerKeyConfig, SessionTtl};
 use common::connection::{self, FrameReader, FrameWriter, ReadError};
 use common::crypto::envelope::Envelope;
 use common::crypto::session::{format_time, now_whole_seconds};
@@ -67,7 +67,7 @@ impl KeyServer {
         store: KeyStore,
         identity: PrivateKey,
         registration: Registration,
-        ttl_hours: u64,
+        ttl: SessionTtl,
         trace: Trace,
     ) -> Self {
         let public = identity.public_key();
@@ -77,8 +77,8 @@ impl KeyServer {
             fingerprint: public.fingerprint(),
             identity: Arc::new(identity),
             registration,
-            // Clamped so expiry arithmetic cannot overflow even if a caller skipped validation.
-            ttl: time::Duration::hours(ttl_hours.clamp(1, ServerKeyConfig::MAX_TTL_HOURS) as i64),
+            // At most 366 days (SessionTtl's bound): expiry arithmetic cannot overflow.
+            ttl: time::Duration::seconds(ttl.get().as_secs() as i64),
             trace,
             handshake_timeout: Duration::from_secs(HANDSHAKE_TIMEOUT_SECS),
             max_connections: MAX_KEY_CLIENTS,

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use crate::client::folder::{PortKey, WrongPort};
 use crate::config::Language;
+use crate::config::duration::show;
 use crate::config::mistake::{Mistake, quoted_list};
 use crate::error::ConfigError;
 use crate::protocol::consts::{DEFAULT_CHAT_PORT, DEFAULT_KEY_PORT, MAX_USERNAME_LEN};
@@ -158,6 +159,29 @@ pub fn mistake_text(m: &Mistake, lang: Language) -> String {
             format!(
                 "key_port and chat_port are both {port}, so one points at the wrong server. The key server and the chat server use different ports (usually key_port = {DEFAULT_KEY_PORT}, chat_port = {DEFAULT_CHAT_PORT})"
             ),
+        ),
+        Mistake::BadDuration {
+            key,
+            value,
+            min,
+            max,
+            fix,
+        } => {
+            let (min, max) = (show(*min), show(*max));
+            pick(
+                lang,
+                format!(
+                    "{key} = {value} 不是 {min} 到 {max} 之间的时长：写一个整数和单位（s 秒、m 分钟、h 小时、d 天），加引号，例如：{fix}"
+                ),
+                format!(
+                    "{key} = {value} is not a duration from {min} to {max}: a whole number and a unit (s, m, h or d) in quotes, for example: {fix}"
+                ),
+            )
+        }
+        Mistake::Superseded { old, new } => pick(
+            lang,
+            format!("{new} 和 {old} 都写了，请删掉 {old} 这一行（{new} 代替了它）"),
+            format!("{new} and {old} are both set; delete the {old} line ({new} replaces it)"),
         ),
         Mistake::BadListen { key, value, fix } => pick(
             lang,
@@ -363,6 +387,17 @@ mod tests {
                 fix: fix(),
             },
             Mistake::SamePorts { port: 8090 },
+            Mistake::BadDuration {
+                key: "session_ttl".into(),
+                value: "\"30s\"".into(),
+                min: std::time::Duration::from_secs(60),
+                max: std::time::Duration::from_secs(86_400),
+                fix: "session_ttl = \"24h\"".into(),
+            },
+            Mistake::Superseded {
+                old: "session_ttl_hours".into(),
+                new: "session_ttl".into(),
+            },
             Mistake::BadListen {
                 key: "listen".into(),
                 value: "x".into(),
@@ -391,6 +426,8 @@ mod tests {
                 | Mistake::BadHost { .. }
                 | Mistake::BadUsername { .. }
                 | Mistake::SamePorts { .. }
+                | Mistake::BadDuration { .. }
+                | Mistake::Superseded { .. }
                 | Mistake::BadListen { .. }
                 | Mistake::BadDatabase { .. }
                 | Mistake::NotUtf8

@@ -8,7 +8,10 @@
 //! is. The servers show [`Mistake`]'s English `Display`; the clients localize it
 //! (`client::config_texts`).
 
+use std::time::Duration;
+
 use super::Language;
+use super::duration;
 
 /// What a key of a config file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +22,8 @@ pub enum Kind {
     Number { min: u64, max: u64 },
     /// One of these words, in quotes.
     Choice(&'static [&'static str]),
+    /// A duration in quotes (`"10m"`, [`super::duration`]) from `min` to `max`.
+    Duration { min: Duration, max: Duration },
 }
 
 /// A key of a config file: its name, what it holds and a correct example line's value.
@@ -51,6 +56,14 @@ impl Field {
         Self::number(key, 1, u64::from(u16::MAX), example)
     }
 
+    pub fn duration(key: &'static str, min: Duration, max: Duration, example: &str) -> Self {
+        Self {
+            key,
+            kind: Kind::Duration { min, max },
+            example: example.to_owned(),
+        }
+    }
+
     pub fn choice(key: &'static str, choices: &'static [&'static str]) -> Self {
         Self {
             key,
@@ -63,7 +76,9 @@ impl Field {
     pub fn line_with(&self, value: &str) -> String {
         match self.kind {
             Kind::Number { .. } => format!("{} = {value}", self.key),
-            Kind::Text | Kind::Choice(_) => format!("{} = \"{value}\"", self.key),
+            Kind::Text | Kind::Choice(_) | Kind::Duration { .. } => {
+                format!("{} = \"{value}\"", self.key)
+            }
         }
     }
 
@@ -137,6 +152,17 @@ pub enum Mistake {
     BadUsername { value: String, fix: String },
     /// `key_port` and `chat_port` are the same port: one of them points at the wrong server.
     SamePorts { port: u16 },
+    /// `session_ttl = "10"` or `"30s"`: not a duration, or outside `min..=max`; `value` is the
+    /// raw text of the line (with its quotes, if any).
+    BadDuration {
+        key: String,
+        value: String,
+        min: Duration,
+        max: Duration,
+        fix: String,
+    },
+    /// A key and the older key it replaces are both set (`session_ttl` and `session_ttl_hours`).
+    Superseded { old: String, new: String },
     /// `listen` is not `address:port`.
     BadListen {
         key: String,
@@ -229,6 +255,23 @@ impl std::fmt::Display for Mistake {
                  ports (by default key_port = {}, chat_port = {})",
                 crate::protocol::consts::DEFAULT_KEY_PORT,
                 crate::protocol::consts::DEFAULT_CHAT_PORT
+            ),
+            Self::BadDuration {
+                key,
+                value,
+                min,
+                max,
+                fix,
+            } => write!(
+                f,
+                "{key} = {value} is not a duration from {} to {}: a whole number and a unit (s, m, h or d) \
+                 in quotes, for example {fix}",
+                duration::show(*min),
+                duration::show(*max)
+            ),
+            Self::Superseded { old, new } => write!(
+                f,
+                "{new} and {old} are both set; delete the {old} line ({new} replaces it)"
             ),
             Self::BadListen { key, value, fix } => write!(
                 f,
@@ -375,6 +418,27 @@ fn judge_value(field: &Field, value: &str) -> Option<Mistake> {
                 _ => None,
             },
         },
+        Kind::Duration { min, max } => {
+            let fits = |t: &str| duration::parse(t).is_some_and(|d| (min..=max).contains(&d));
+            match inner {
+                Some(None) => Some(Mistake::Unclosed {
+                    fix: field.line_with(value.trim_start_matches(['"', '\''])),
+                    key,
+                }),
+                None if fits(value) => Some(Mistake::Unquoted {
+                    key,
+                    fix: field.line_with(value),
+                }),
+                Some(Some(inner)) if fits(inner) => None,
+                _ => Some(Mistake::BadDuration {
+                    key,
+                    value: value.to_owned(),
+                    min,
+                    max,
+                    fix: field.example_line(),
+                }),
+            }
+        }
         Kind::Number { min, max } => {
             if let Some(Some(inner)) = inner
                 && let Ok(n) = inner.trim().parse::<u64>()

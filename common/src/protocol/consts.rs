@@ -74,6 +74,15 @@ pub const MAX_CLIENT_RSA_BITS: usize = 4096;
 /// Default lifetime of a distributed session key; bounds what a DES key search could reveal.
 pub const DEFAULT_SESSION_TTL_HOURS: u64 = 24;
 
+/// Shortest accepted `session_ttl` (seconds): one minute, so a lesson can watch a key expire and
+/// its session end (the chat server checks every `revocation_check`, 2 s), while a key still
+/// outlives the key step and the login that follows it.
+pub const MIN_SESSION_TTL_SECS: u64 = 60;
+
+/// Longest accepted `session_ttl` (seconds): 366 days. A DES key should not live longer, and
+/// larger values would overflow expiry arithmetic.
+pub const MAX_SESSION_TTL_SECS: u64 = 366 * 24 * 3600;
+
 /// Default maximum number of simultaneous chat connections (the load target is 1,000).
 pub const MAX_CLIENTS: usize = 2000;
 

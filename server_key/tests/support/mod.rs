@@ -97,7 +97,13 @@ impl TestServer {
     ) -> Self {
         let store = KeyStore::new(key_dir.to_path_buf());
         let (identity, _created) = store.server_identity(2048).expect("server identity");
-        let mut server = KeyServer::new(store, identity, registration, 24, Trace::default());
+        let mut server = KeyServer::new(
+            store,
+            identity,
+            registration,
+            common::config::SessionTtl::from_hours(24),
+            Trace::default(),
+        );
         configure(&mut server);
         let server = Arc::new(server);
         let listener = TcpListener::bind(("127.0.0.1", port))

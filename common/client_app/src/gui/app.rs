@@ -7,6 +7,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use common::client::chat_client::CloseReason;
 use common::client::folder::ClientFolder;
 use common::client::key_client::{KeyStepError, KeyStepOutcome};
 use common::config::Language;
@@ -23,7 +24,7 @@ use super::logic::chat::{ChatState, Compose, Update, status_text};
 use super::logic::labels::{Labels, chat_title, labels, reconnect_in};
 use super::logic::login::{
     LoginDialog, LoginFailure, check_password_form, key_step_failed_text, login_dialog,
-    validate_login,
+    session_end_dialog, validate_login,
 };
 use super::logic::phase::Phase;
 use super::logic::reconnect::Backoff;
@@ -265,6 +266,7 @@ impl Controller {
             return;
         }
         let now = now_ms();
+        let mut dialog = None;
         let up = match msg {
             UiMsg::Event { event, wire } => self.state.on_server_event(event, wire, now),
             UiMsg::ServerError(e) => self.state.on_server_error(e, now),
@@ -275,6 +277,7 @@ impl Controller {
                 return;
             }
             UiMsg::Closed { reason } => {
+                dialog = session_end_dialog(&reason, self.lang).map(|d| (reason.clone(), d));
                 let mut up = self.state.on_closed(&reason, now);
                 self.set_phase(self.phase.closed());
                 if let Some(delay) = self.backoff.after_close(&reason, now) {
@@ -298,6 +301,29 @@ impl Controller {
             _ => return,
         };
         self.apply(up);
+        if let Some((reason, dialog)) = dialog {
+            // The message list says why before the dialog asks.
+            self.flush();
+            self.offer_after_close(&reason, dialog);
+        }
+    }
+
+    /// The session ended for `reason` and the dialog for it: an accepted key step offer runs
+    /// the key step (and the reconnect after it).
+    fn offer_after_close(&mut self, reason: &CloseReason, dialog: LoginDialog) {
+        let title = self.l().session_ended;
+        match dialog {
+            LoginDialog::Alert(text) => self.alert(title, &text),
+            LoginDialog::OfferKeyStep { text, cancel, run } => {
+                if self.ask(title, &text, cancel, run) {
+                    // A reconnect that still fails for the same reason does not offer it again.
+                    if let CloseReason::ServerError(e) = reason {
+                        self.key_step_ran_for = Some(e.reason.clone());
+                    }
+                    self.run_key_step();
+                }
+            }
+        }
     }
 
     fn submit_login(&mut self) {

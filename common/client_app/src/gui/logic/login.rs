@@ -1,7 +1,7 @@
 //! The login window's decisions: the form is checked before anything is sent, and a failed login
 //! or key step becomes a dialog (offering the key step when that would fix it).
 
-use common::client::chat_client::LoginError;
+use common::client::chat_client::{CloseReason, LoginError, fixed_by_key_step};
 use common::client::texts::{Ctx, key_step_did_not_help, reason_text};
 use common::config::Language;
 use common::protocol::consts::MAX_PASSWORD_LEN;
@@ -68,6 +68,26 @@ pub fn login_dialog(
         },
         None => LoginDialog::Alert(format!("{}:\n{reason}", l.login_failed)),
     }
+}
+
+/// The dialog after the session ended for `reason`, if it needs one: when the server withdrew
+/// the session key or let it expire (`KEY_EXPIRED`, `KEY_MISMATCH`, `NO_SESSION_KEY`), the key
+/// step is offered at once, so the student does not have to click Reconnect to be told so.
+/// Other ends are said in the message list only (and may reconnect by themselves).
+pub fn session_end_dialog(reason: &CloseReason, lang: Language) -> Option<LoginDialog> {
+    let CloseReason::ServerError(e) = reason else {
+        return None;
+    };
+    if !fixed_by_key_step(&e.reason) {
+        return None;
+    }
+    let l = labels(lang);
+    let why = wrap_text(&reason_text(&e.reason, &e.message, Ctx::gui(lang)), 72);
+    Some(LoginDialog::OfferKeyStep {
+        text: format!("{}:\n{why}\n\n{}", l.session_ended, l.offer_new_key),
+        cancel: l.cancel,
+        run: l.get_key_and_login,
+    })
 }
 
 /// The alert for a failed key step.
