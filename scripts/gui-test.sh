@@ -34,7 +34,7 @@
 # Screenshots go to target/gui-test/ (login.png, login_failed.png, login_key_offer.png,
 # chat_sender.png, chat_receiver.png, chat_burst.png, chat_disconnected.png, screen.png,
 # first_password.png, first_password_refused.png, first_password_chat.png, change_password.png,
-# change_password_refused.png), with the clients' logs. The last line printed is
+# change_password_refused.png, key_expired.png, key_renewed.png), with the clients' logs. The last line printed is
 # `gui-test: PASS` or `gui-test: FAIL <why>`.
 set -uo pipefail
 
@@ -144,11 +144,11 @@ EOF
 # start_server NAME PORT_VAR PID_VAR ARGS...: start NAME listening on a free port (@PORT@ in ARGS
 # is replaced by it); another port is tried when the chosen one was taken in the meantime.
 start_server() {
-    local name=$1 port_var=$2 pid_var=$3 port pid deadline
+    local name=$1 port_var=$2 pid_var=$3 port pid deadline log="$TMP/${SERVER_LOG:-$1}.log"
     shift 3
     for _ in 1 2 3 4 5; do
         port=$(free_port "${KEY_PORT:-}") || fail "no free port"
-        "$BIN/$name" "${@//@PORT@/$port}" >"$TMP/$name.log" 2>&1 &
+        "$BIN/$name" "${@//@PORT@/$port}" >"$log" 2>&1 &
         pid=$!
         PIDS+=("$pid")
         deadline=$((SECONDS + 30))
@@ -162,7 +162,7 @@ start_server() {
         fi
         kill "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
-        grep -q "in use" "$TMP/$name.log" || fail "$name did not start (see $OUT/$name.log)"
+        grep -q "in use" "$log" || fail "$name did not start (see $OUT/${log##*/})"
     done
     fail "$name found no free port"
 }
@@ -188,6 +188,48 @@ for c in wy dz cxk; do
         || fail "key step of client_$c failed: $(tail -n1 "$TMP/key_$c.log")"
 done
 step "key step done for client_wy, client_dz and client_cxk"
+# ------------------------------------------------------------------ a session key of one minute
+# A second server_key with session_ttl = "1m", over the same key folder, gives user4 ("lesson",
+# added like a teacher adds a student) a key that expires a minute after its key step. Its GUI
+# logs in at once and runs on a display of its own (a second Xvfb), so the dialog the expiry
+# brings up never takes the keyboard from the windows driven below; the minute passes while the
+# rest of the test runs, and the end of the test checks what the window showed.
+printf '%s\n' "$PASSWORD" | "$BIN/server" user add user4 lesson --password-stdin --config "$TMP/srv/server.toml" \
+    --database "sqlite://$TMP/db.sqlite" >"$TMP/user_add.log" 2>&1 || fail "server user add user4 failed: $(tail -n1 "$TMP/user_add.log")"
+mkdir -p "$TMP/sk1m" "$TMP/ttl"
+printf 'key_dir = "%s"\nsession_ttl = "1m"\n' "$TMP/sk/keys" >"$TMP/sk1m/server_key.toml"
+SERVER_LOG=server_key_1m start_server server_key KEY1M_PORT SK1M_PID --config "$TMP/sk1m/server_key.toml" \
+    --listen "127.0.0.1:@PORT@"
+says_1m() { grep -q "session keys valid 1m" "$TMP/server_key_1m.log"; }
+wait_until 10 "the second server_key to say its keys last 1m" says_1m
+sed -e "s/^chat_port *=.*/chat_port = $CHAT_PORT/" -e "s/^key_port *=.*/key_port = $KEY1M_PORT/" \
+    -e "s/^server_host *=.*/server_host = \"127.0.0.1\"/" -e "s/^username *=.*/username = \"user4\"/" \
+    client_wy/client.toml >"$TMP/ttl/client.toml"
+grep -q '^username = "user4"$' "$TMP/ttl/client.toml" || fail "could not set the username in the lesson client.toml"
+"$BIN/client_wy" key --config "$TMP/ttl/client.toml" >"$TMP/key_ttl.log" 2>&1 \
+    || fail "key step of user4 failed: $(tail -n1 "$TMP/key_ttl.log")"
+KEY1M_AT=$SECONDS
+Xvfb -displayfd 3 -screen 0 1024x768x24 -nolisten tcp 3>"$TMP/display2" >"$TMP/xvfb2.log" 2>&1 &
+PIDS+=($!)
+wait_until 15 "the second Xvfb to start" test -s "$TMP/display2"
+D2=":$(head -n1 "$TMP/display2")"
+DISPLAY=$D2 MINICHAT_GUI_TEST=1 MINICHAT_GUI_LOG="$TMP/ttl.log" \
+    "$BIN/client_wy" --config "$TMP/ttl/client.toml" >"$TMP/ttl.out" 2>"$TMP/ttl.err" &
+PIDS+=($!)
+PID_ttl=$!
+wait_until "$WAIT_SECS" "the lesson client's login window" has_window login ttl
+DISPLAY=$D2 xdotool windowfocus --sync "$(window_id login ttl)" || fail "cannot focus the lesson login window"
+sleep 0.2
+DISPLAY=$D2 xdotool type --delay 20 "$PASSWORD"
+DISPLAY=$D2 xdotool key Return
+wait_until "$WAIT_SECS" "the lesson client's chat window" has_window chat ttl
+# When the window says the key expired, relative to the key step (the key lives 60 s; the chat
+# server checks every 2 s).
+( until grep -qF "你的会话密钥已过期" "$TMP/ttl.log" 2>/dev/null; do sleep 0.2; done
+  echo "$((SECONDS - KEY1M_AT))" >"$TMP/expired_after" ) &
+PIDS+=($!)
+step "user4 logged in with a key of one minute on $D2"
+
 # As if ding_zhen's session key had expired: its login window must offer to run the key step.
 mv "$TMP/dz/session_key.txt" "$TMP/dz_session_key.old" || fail "client_dz key stored no session_key.txt"
 
@@ -526,6 +568,32 @@ wait_until 60 "wang_yuan's window to reconnect by itself" back_line
 sleep 0.5
 import -window "$CHAT_wy" "$OUT/chat_reconnected.png" || fail "screenshot failed"
 step "wang_yuan's window reconnected by itself after the server restarted"
+
+# ------------------------------------------------------------------ the key of one minute expired
+# The chat server ended user4's session with KEY_EXPIRED a moment after the key's minute: the
+# window says so in Chinese and offers the key step in a dialog, whose default button (Enter)
+# gets a new key from the server_key it came from and reconnects.
+wait_until 90 "the expired key in the lesson window" test -s "$TMP/expired_after"
+after=$(cat "$TMP/expired_after")
+{ [ "$after" -ge 59 ] && [ "$after" -le 66 ]; } \
+    || fail "the lesson session ended ${after} s after its key step, not a few seconds after the key's 60 s"
+grep '^# dialog: ' "$TMP/ttl.log" | tail -n1 | grep -qF "会话已结束" \
+    || fail "the lesson window does not offer the key step after the expiry: $(grep '^# dialog: ' "$TMP/ttl.log" | tail -n1)"
+grep '^# dialog: ' "$TMP/ttl.log" | tail -n1 | grep -qF "密钥分发" \
+    || fail "the expiry dialog does not mention the key step"
+expiry_dialog() { DISPLAY=$D2 xdotool search --onlyvisible --name . 2>/dev/null | while read -r w; do
+    [ "$(DISPLAY=$D2 xdotool getwindowname "$w" 2>/dev/null)" = "会话已结束" ] && echo "$w"; done | head -n1; }
+has_expiry_dialog() { [ -n "$(expiry_dialog)" ]; }
+wait_until 10 "the expiry dialog's window" has_expiry_dialog
+sleep 0.5
+DISPLAY=$D2 import -window root "$OUT/key_expired.png" || fail "screenshot failed"
+DISPLAY=$D2 xdotool windowfocus --sync "$(expiry_dialog)" || fail "cannot focus the expiry dialog"
+sleep 0.2
+DISPLAY=$D2 xdotool key Return
+wait_until "$WAIT_SECS" "the lesson window to reconnect with a new key" log_has ttl "已重新连接"
+sleep 0.5
+DISPLAY=$D2 import -window "$(window_id chat ttl)" "$OUT/key_renewed.png" || fail "screenshot failed"
+step "the lesson session ended ${after} s after its key step (KEY_EXPIRED), the window offered the key step and reconnected"
 
 alive "$SK_PID" && alive "$SRV_PID" || fail "a server exited during the test"
 step "done in $((SECONDS - START)) s after the build; screenshots in $OUT"

@@ -5,9 +5,7 @@
 
 mod realsys;
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, SocketAddr};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -319,125 +317,6 @@ async fn trace_prints_no_terminal_control_sequence() {
 
 // ---------------------------------------------------------------------------------------------
 // Item 4: silent deletion
-
-/// A real client's terminal mode (`client_wy cli`) logged in as `user` through `chat_port`, with
-/// `language` in its client.toml. Every line it prints, stdout and stderr alike, comes out of
-/// `lines`.
-struct Cli {
-    child: std::process::Child,
-    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
-    /// Everything read from `lines` so far.
-    seen: Vec<String>,
-}
-
-impl Cli {
-    fn start(sys: &System, user: &str, chat_port: u16, language: &str) -> Self {
-        let toml = sys.folder(user).dir.join("client.toml");
-        std::fs::write(
-            &toml,
-            format!(
-                "server_host = \"127.0.0.1\"\nchat_port = {chat_port}\nkey_port = {}\nusername = \"{user}\"\nlanguage = \"{language}\"\n",
-                sys.key_port
-            ),
-        )
-        .expect("client.toml");
-        let mut child = Command::new(client_exe())
-            .arg("cli")
-            .arg("--config")
-            .arg(&toml)
-            .env("CHAT_PASSWORD", PW)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start client_wy cli");
-        let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
-        let out = child.stdout.take().expect("stdout");
-        let err = child.stderr.take().expect("stderr");
-        for stream in [
-            Box::new(out) as Box<dyn std::io::Read + Send>,
-            Box::new(err),
-        ] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines() {
-                    let Ok(line) = line else { break };
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        Self {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Type one line.
-    fn type_line(&mut self, line: &str) {
-        let stdin = self.child.stdin.as_mut().expect("stdin");
-        writeln!(stdin, "{line}").expect("type a line");
-        stdin.flush().expect("flush stdin");
-    }
-
-    /// The first printed line containing `text` (waiting up to [`T`]).
-    async fn line_with(&mut self, text: &str) -> String {
-        let what = format!("a line with {text:?} from the client");
-        within(&what, async {
-            loop {
-                let l = self.lines.recv().await.expect("client output open");
-                self.seen.push(l.clone());
-                if l.contains(text) {
-                    return l;
-                }
-            }
-        })
-        .await
-    }
-
-    /// Wait (up to [`T`]) for the client to exit by itself; its status and every line it
-    /// printed. A client still running then is killed and the test fails.
-    async fn exited(mut self) -> (std::process::ExitStatus, Vec<String>) {
-        let deadline = Instant::now() + T;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("client status") {
-                break status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                while let Ok(l) = self.lines.try_recv() {
-                    self.seen.push(l);
-                }
-                panic!(
-                    "the client did not end by itself within {T:?}; it printed:\n{}",
-                    self.seen.join("\n")
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        while let Some(l) = within("the client's last lines", self.lines.recv()).await {
-            self.seen.push(l);
-        }
-        (status, std::mem::take(&mut self.seen))
-    }
-
-    /// Close stdin (the user quits) and wait for the exit.
-    async fn quit(mut self) -> (std::process::ExitStatus, Vec<String>) {
-        drop(self.child.stdin.take());
-        self.exited().await
-    }
-}
-
-impl Drop for Cli {
-    /// A test that fails half-way leaves no client behind.
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A [`FrameProxy`] to `upstream` that deletes the first frame with `code` travelling `dir`
 /// (and nothing else); the flag says whether it did.

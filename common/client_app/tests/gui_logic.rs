@@ -5,7 +5,8 @@ use client_app::gui::logic::chat::{ChatState, Compose, Update, status_text};
 use client_app::gui::logic::input_history::{InputHistory, recall_applies};
 use client_app::gui::logic::labels::{EN, ZH, chat_title, labels, title_with_unread};
 use client_app::gui::logic::login::{
-    LoginDialog, LoginFailure, key_step_failed_text, login_dialog, login_failure, validate_login,
+    LoginDialog, LoginFailure, key_step_failed_text, login_dialog, login_failure,
+    session_end_dialog, validate_login,
 };
 use client_app::gui::logic::phase::Phase;
 use client_app::gui::logic::render::{
@@ -716,6 +717,48 @@ fn server_errors_say_why_and_what_to_do() {
         "{}",
         up.new_entries[0].body
     );
+}
+
+/// A session the server ended because its key expired (or was withdrawn) offers the key step
+/// at once, in the student's language; other ends ask nothing.
+#[test]
+fn an_expired_key_ends_the_session_with_the_key_step_offered() {
+    let expired = CloseReason::ServerError(ErrorMsg::new(
+        Reason::KeyExpired,
+        "the session key for user1 expired at 2026-12-01T07:00:00Z",
+    ));
+    match session_end_dialog(&expired, Language::Zh) {
+        Some(LoginDialog::OfferKeyStep { text, cancel, run }) => {
+            assert!(text.starts_with("会话已结束"), "{text}");
+            assert!(text.contains("你的会话密钥已过期"), "{text}");
+            assert!(text.contains("重新连接吗"), "{text}");
+            assert_eq!((cancel, run), ("取消", "获取密钥并登录"));
+        }
+        other => panic!("expected the key step offer, got {other:?}"),
+    }
+    match session_end_dialog(&expired, Language::En) {
+        Some(LoginDialog::OfferKeyStep { text, run, .. }) => {
+            assert!(text.contains("Your session key has expired"), "{text}");
+            assert_eq!(run, "Get key and log in");
+        }
+        other => panic!("expected the key step offer, got {other:?}"),
+    }
+    let revoked = CloseReason::ServerError(ErrorMsg::new(Reason::NoSessionKey, "revoked"));
+    assert!(session_end_dialog(&revoked, Language::En).is_some());
+    for other in [
+        CloseReason::ServerError(ErrorMsg::new(Reason::Shutdown, "bye")),
+        CloseReason::ServerError(ErrorMsg::new(Reason::Revoked, "password reset")),
+        CloseReason::ServerClosed,
+        CloseReason::LoggedOut,
+    ] {
+        assert_eq!(session_end_dialog(&other, Language::Zh), None, "{other:?}");
+    }
+    // The key step it leads to starts from the offline chat window and reconnects after.
+    assert_eq!(
+        Phase::Online.closed().start_key_step(),
+        Some(Phase::ChatKeyStep)
+    );
+    assert_eq!(Phase::ChatKeyStep.key_step_done(), Phase::Offline);
 }
 
 #[test]

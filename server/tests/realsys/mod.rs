@@ -14,6 +14,7 @@
 //! Every wait has a deadline ([`within`], [`T`]), so a broken build fails instead of hanging.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -392,6 +393,8 @@ pub struct Setup {
     pub chat: Launch,
     /// How server_key is started.
     pub key: Launch,
+    /// More lines for server_key.toml (e.g. `session_ttl = "1m"`).
+    pub key_config: String,
 }
 
 impl Default for Setup {
@@ -402,6 +405,7 @@ impl Default for Setup {
             key_dir: None,
             chat: Launch::default(),
             key: Launch::default(),
+            key_config: String::new(),
         }
     }
 }
@@ -469,7 +473,11 @@ impl System {
         let key_toml = dir.path().join("server_key.toml");
         std::fs::write(
             &key_toml,
-            format!("key_dir = {:?}\n", key_dir.display().to_string()),
+            format!(
+                "key_dir = {:?}\n{}",
+                key_dir.display().to_string(),
+                setup.key_config
+            ),
         )
         .expect("write server_key.toml");
         let chat_toml = dir.path().join("server.toml");
@@ -686,6 +694,136 @@ pub fn folder_key(folder: &ClientFolder) -> Arc<SessionKey> {
             .expect("session_key.txt")
             .key,
     )
+}
+
+// ---------------------------------------------------------------------------------------------
+// A real client's terminal mode
+
+/// A real client's terminal mode (`client_wy cli`) logged in as `user` through `chat_port`, with
+/// `language` in its client.toml. Every line it prints, stdout and stderr alike, comes out of
+/// `lines`.
+pub struct Cli {
+    child: std::process::Child,
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+    /// Everything read from `lines` so far.
+    seen: Vec<String>,
+}
+
+impl Cli {
+    pub fn start(sys: &System, user: &str, chat_port: u16, language: &str) -> Self {
+        let toml = sys.folder(user).dir.join("client.toml");
+        std::fs::write(
+            &toml,
+            format!(
+                "server_host = \"127.0.0.1\"\nchat_port = {chat_port}\nkey_port = {}\nusername = \"{user}\"\nlanguage = \"{language}\"\n",
+                sys.key_port
+            ),
+        )
+        .expect("client.toml");
+        let mut child = Command::new(client_exe())
+            .arg("cli")
+            .arg("--config")
+            .arg(&toml)
+            .env("CHAT_PASSWORD", PW)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start client_wy cli");
+        let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
+        let out = child.stdout.take().expect("stdout");
+        let err = child.stderr.take().expect("stderr");
+        for stream in [
+            Box::new(out) as Box<dyn std::io::Read + Send>,
+            Box::new(err),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Type one line.
+    pub fn type_line(&mut self, line: &str) {
+        let stdin = self.child.stdin.as_mut().expect("stdin");
+        writeln!(stdin, "{line}").expect("type a line");
+        stdin.flush().expect("flush stdin");
+    }
+
+    /// The first printed line containing `text` (waiting up to [`T`]).
+    pub async fn line_with(&mut self, text: &str) -> String {
+        let what = format!("a line with {text:?} from the client");
+        within(&what, async {
+            loop {
+                let l = self.lines.recv().await.expect("client output open");
+                self.seen.push(l.clone());
+                if l.contains(text) {
+                    return l;
+                }
+            }
+        })
+        .await
+    }
+
+    /// Wait (up to [`T`]) for the client to exit by itself; its status and every line it
+    /// printed. A client still running then is killed and the test fails.
+    pub async fn exited(self) -> (std::process::ExitStatus, Vec<String>) {
+        self.exited_within(T).await
+    }
+
+    /// [`Self::exited`] with a longer wait (a session key's lifetime).
+    pub async fn exited_within(
+        mut self,
+        wait: Duration,
+    ) -> (std::process::ExitStatus, Vec<String>) {
+        let deadline = Instant::now() + wait;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("client status") {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                while let Ok(l) = self.lines.try_recv() {
+                    self.seen.push(l);
+                }
+                panic!(
+                    "the client did not end by itself within {wait:?}; it printed:\n{}",
+                    self.seen.join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        while let Some(l) = within("the client's last lines", self.lines.recv()).await {
+            self.seen.push(l);
+        }
+        (status, std::mem::take(&mut self.seen))
+    }
+
+    /// Close stdin (the user quits) and wait for the exit.
+    pub async fn quit(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        drop(self.child.stdin.take());
+        self.exited().await
+    }
+}
+
+impl Drop for Cli {
+    /// A test that fails half-way leaves no client behind.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
