@@ -4,7 +4,7 @@
 //! DES (56-bit keys) and RSA PKCS#1 v1.5 signatures are legacy algorithms. They are used here
 //! because the course assignment this project comes from asks for them. Their weaknesses are
 //! bounded as far as the design allows: DES keys come from the OS CSPRNG and live at most
-//! `session_ttl_hours`; every DES ciphertext is authenticated with HMAC-SHA-256 under a
+//! `session_ttl`; every DES ciphertext is authenticated with HMAC-SHA-256 under a
 //! separate 256-bit key (encrypt-then-MAC); RSA keys are 2048 bits by default and secrets are
 //! wrapped with OAEP, never PKCS#1 v1.5 encryption. See docs/SECURITY.md.
 //!
