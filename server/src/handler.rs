@@ -11,7 +11,7 @@ use std::time::Duration;
 use common::connection::{FrameReader, FrameWriter};
 use common::crypto::password::hash_password;
 use common::crypto::random;
-use common::crypto::sealed::Channel;
+use common::crypto::sealed::{Channel, FrameFields};
 use common::error::{CryptoError, Error, ProtocolError};
 use common::protocol::Reason;
 use common::protocol::chat::{
@@ -131,6 +131,15 @@ async fn login(
             String::from_utf8_lossy(&frame)
         ),
     );
+    if let Some(f) = FrameFields::of(&msg, LOGIN_PREFIX_FIELDS) {
+        s.trace.frame(
+            &conn.who,
+            format_args!(
+                "    login frame of {username} (clear: username, key id; sealed: the password)"
+            ),
+            &f,
+        );
+    }
     let dir = s.session_key_dir.clone();
     let (u, k) = (username.clone(), key_id.clone());
     let (keyfile, expired) = tokio::task::spawn_blocking(move || keys::login_key(&dir, &u, &k))
@@ -141,8 +150,19 @@ async fn login(
     let (mut send, mut recv) = Channel::server(key, &nonce).split();
     let opened = recv.open(&msg, LOGIN_PREFIX_FIELDS).map_err(|e| {
         warn!(user = username, error = %e, "login frame failed authentication");
+        trace_refused(s.trace, &conn.who, &username, &e);
         keys::key_refused()
     })?;
+    s.trace.step(
+        &conn.who,
+        format_args!("    MAC checked with {username}'s MAC key (session key {key_id}): authentic"),
+    );
+    s.trace.step(
+        &conn.who,
+        format_args!(
+            "    DES-CBC decrypted with {username}'s session key and this IV: the password (never shown)"
+        ),
+    );
     // Only the key's holder learns that it expired (and when).
     if let Some(e) = expired {
         return Err(e);
@@ -270,8 +290,7 @@ async fn write_sealed(
         let Ok(text) = send.seal_checked(ev.code(), &[], &ev.inner_text()) else {
             continue;
         };
-        s.trace
-            .step(&conn.who, format_args!("out {username}: {text}"));
+        trace_sealed(s.trace, &conn.who, username, &ev, &text);
         let _ = conn.writer.queue(text.as_bytes());
     }
     matches!(
@@ -603,10 +622,13 @@ async fn write_batch(
         // Checked before sealing: a frame that cannot be sent must not use up a sequence number.
         match s.send.seal_checked(ev.event.code(), &[], &ev.inner) {
             Ok(text) => {
-                shared
-                    .settings
-                    .trace
-                    .step(&conn.who, format_args!("out {}: {text}", s.username));
+                trace_sealed(
+                    shared.settings.trace,
+                    &conn.who,
+                    &s.username,
+                    &ev.event,
+                    &text,
+                );
                 let _ = conn.writer.queue(text.as_bytes());
             }
             Err(e) => warn!(error = %e, "outgoing frame too large; not sent"),
@@ -653,18 +675,33 @@ async fn client_frame(
     frame: &[u8],
 ) -> Option<String> {
     let trace = shared.settings.trace;
-    trace.step(
-        &conn.who,
-        format_args!("in  {}: {}", s.username, String::from_utf8_lossy(frame)),
-    );
+    trace_received(trace, &conn.who, &s.username, frame);
     let request = match open_request(&mut s.recv, frame) {
-        Ok(r) => r,
-        Err(Error::Crypto(CryptoError::FrameLost { got, expected })) => {
+        Ok(r) => {
+            trace_opened(trace, &conn.who, &s.username, &r);
+            r
+        }
+        Err(e) => return refused_frame(conn, shared, s, e).await,
+    };
+    client_request(conn, shared, s, request).await
+}
+
+/// A frame from the client failed its checks: a lost frame ends the session, too many rejected
+/// ones too; otherwise the client is warned and the session goes on.
+async fn refused_frame(
+    conn: &mut Conn,
+    shared: &Shared,
+    s: &mut Session,
+    e: Error,
+) -> Option<String> {
+    trace_refused(shared.settings.trace, &conn.who, &s.username, &e);
+    match e {
+        Error::Crypto(CryptoError::FrameLost { got, expected }) => {
             conn.send_error(&frame_lost(&s.username, got, expected))
                 .await;
-            return Some(Reason::FrameLost.to_string());
+            Some(Reason::FrameLost.to_string())
         }
-        Err(e) => {
+        e => {
             s.bad_frames += 1;
             warn!(user = s.username, error = %e, bad_frames = s.bad_frames, "frame rejected");
             if s.bad_frames >= MAX_BAD_FRAMES {
@@ -674,17 +711,20 @@ async fn client_frame(
             let notice = warn_notice(format!(
                 "the server rejected a frame from you and dropped it: {e}"
             ));
-            return send_event(conn, shared, s, notice).await.err();
+            send_event(conn, shared, s, notice).await.err()
         }
-    };
+    }
+}
+
+/// Act on one authenticated request; `Some(reason)` ends the session.
+async fn client_request(
+    conn: &mut Conn,
+    shared: &Shared,
+    s: &mut Session,
+    request: ClientRequest,
+) -> Option<String> {
     match request {
         ClientRequest::Chat { to, text } => {
-            if trace.show_secrets {
-                trace.step(
-                    &conn.who,
-                    format_args!("    decrypted: to={to:?} text={text:?}"),
-                );
-            }
             if let Err(why) = check_text(&text) {
                 return send_event(conn, shared, s, warn_notice(format!("not sent: {why}")))
                     .await
@@ -732,5 +772,111 @@ async fn client_frame(
                 .await
                 .err()
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// `--trace`: the digital envelope at work, frame by frame. Each received frame is shown field by
+// field, then the two checks in their order (MAC with the sender's MAC key, then DES-CBC with the
+// sender's session key and the frame's IV); each frame sent is shown as sealed again with its
+// recipient's own keys. Message text and passwords appear only with `--show-secrets`.
+
+/// A frame from `user` as it arrived, raw and field by field (before any check).
+fn trace_received(trace: common::trace::Trace, who: &str, user: &str, frame: &[u8]) {
+    if !trace.enabled {
+        return;
+    }
+    trace.step(
+        who,
+        format_args!("in  {user}: {}", String::from_utf8_lossy(frame)),
+    );
+    if let Some(f) = RawMessage::parse(frame)
+        .ok()
+        .and_then(|m| FrameFields::of(&m, 0))
+    {
+        trace.frame(
+            who,
+            format_args!("    frame from {user}, field by field:"),
+            &f,
+        );
+    }
+}
+
+/// The frame from `user` passed its checks and decrypted to `request`.
+fn trace_opened(trace: common::trace::Trace, who: &str, user: &str, request: &ClientRequest) {
+    if !trace.enabled {
+        return;
+    }
+    trace.step(
+        who,
+        format_args!(
+            "    MAC checked with {user}'s MAC key: authentic, and its seq is the next one"
+        ),
+    );
+    let what = match request {
+        ClientRequest::Chat { to: None, .. } => "a chat message to everyone".to_owned(),
+        ClientRequest::Chat { to: Some(t), .. } => format!("a private message to {t}"),
+        ClientRequest::ListUsers => "a request for the user list".to_owned(),
+        ClientRequest::Ping => "a heartbeat".to_owned(),
+        ClientRequest::Logout => "a logout".to_owned(),
+        ClientRequest::ChangePassword { .. } => {
+            "a password change (passwords never shown)".to_owned()
+        }
+    };
+    trace.step(
+        who,
+        format_args!("    DES-CBC decrypted with {user}'s session key and this IV: {what}"),
+    );
+    if let ClientRequest::Chat { text, .. } = request {
+        trace.secret(who, "    plaintext", &format!("{text:?}"));
+    }
+}
+
+/// The frame from `user` was refused: which check failed (nothing was decrypted after a MAC
+/// mismatch).
+fn trace_refused(trace: common::trace::Trace, who: &str, user: &str, e: &Error) {
+    match e {
+        Error::Crypto(CryptoError::BadMac) => trace.step(
+            who,
+            format_args!(
+                "    MAC checked with {user}'s MAC key: MISMATCH (altered, forged or another key); \
+                 dropped without decrypting"
+            ),
+        ),
+        other => trace.step(who, format_args!("    refused: {other}")),
+    }
+}
+
+/// `event` sealed for `user` as the frame `text`: with `user`'s own keys and a fresh IV.
+fn trace_sealed(
+    trace: common::trace::Trace,
+    who: &str,
+    user: &str,
+    event: &ServerEvent,
+    text: &str,
+) {
+    if !trace.enabled {
+        return;
+    }
+    trace.step(who, format_args!("out {user}: {text}"));
+    let what = match event {
+        ServerEvent::Chat(line) => format!(
+            "message #{} from {} re-sealed for {user}",
+            line.msg_id, line.from_user
+        ),
+        other => format!("{} sealed for {user}", other.code()),
+    };
+    if let Some(f) = FrameFields::parse(text, 0) {
+        trace.frame(
+            who,
+            format_args!(
+                "    {what}: DES-CBC encrypted with {user}'s session key under a fresh random IV, \
+                 then MAC with {user}'s MAC key"
+            ),
+            &f,
+        );
+    }
+    if let ServerEvent::Chat(line) = event {
+        trace.secret(who, "    plaintext", &format!("{:?}", line.text));
     }
 }

@@ -61,6 +61,49 @@ pub fn sealed_len(code: &str, prefix_len: usize, inner_len: usize) -> usize {
 /// Decimal digits of the largest sequence number (`u64::MAX`).
 const MAX_SEQ_DIGITS: usize = 20;
 
+/// A sealed frame split into its named fields as they were sent, before any check: what the
+/// teaching views (`server --trace`, the GUI's frame inspector) label. `iv`, `ciphertext` and
+/// `mac` are the base64 text of the frame ([`FrameFields::bytes`] decodes one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameFields {
+    pub code: String,
+    /// Clear fields before the sequence number (the login's username and key id).
+    pub prefix: Vec<String>,
+    pub seq: String,
+    pub iv: String,
+    pub ciphertext: String,
+    pub mac: String,
+}
+
+impl FrameFields {
+    /// The fields of `msg` with `prefix_len` clear fields before `seq`; `None` when it does not
+    /// have the shape of a sealed frame.
+    pub fn of(msg: &RawMessage, prefix_len: usize) -> Option<Self> {
+        if msg.fields.len() != prefix_len + 4 {
+            return None;
+        }
+        let f = &msg.fields;
+        Some(Self {
+            code: msg.code.clone(),
+            prefix: f[..prefix_len].to_vec(),
+            seq: f[prefix_len].clone(),
+            iv: f[prefix_len + 1].clone(),
+            ciphertext: f[prefix_len + 2].clone(),
+            mac: f[prefix_len + 3].clone(),
+        })
+    }
+
+    /// [`Self::of`] the frame text `wire` (as the GUI keeps it).
+    pub fn parse(wire: &str, prefix_len: usize) -> Option<Self> {
+        Self::of(&RawMessage::parse_str(wire).ok()?, prefix_len)
+    }
+
+    /// A base64 field's bytes, if it is valid base64.
+    pub fn bytes(field: &str) -> Option<Vec<u8>> {
+        B64.decode(field).ok()
+    }
+}
+
 /// One side of one connection's sealed channel.
 #[derive(Debug, Clone)]
 pub struct Channel {
