@@ -34,7 +34,8 @@
 # Screenshots go to target/gui-test/ (login.png, login_failed.png, login_key_offer.png,
 # chat_sender.png, chat_receiver.png, chat_burst.png, chat_disconnected.png, screen.png,
 # first_password.png, first_password_refused.png, first_password_chat.png, change_password.png,
-# change_password_refused.png, key_expired.png, key_renewed.png), with the clients' logs. The last line printed is
+# change_password_refused.png, frame_inspector.png, key_expired.png, key_renewed.png), with the
+# clients' logs. The last line printed is
 # `gui-test: PASS` or `gui-test: FAIL <why>`.
 set -uo pipefail
 
@@ -391,6 +392,29 @@ not_urgent() { ! xprop -id "$CHAT_dz" WM_HINTS | grep -q 'urgency hint bit is se
 wait_until 10 "ding_zhen's title without the unread count" title_plain
 wait_until 10 "ding_zhen's urgency hint to clear" not_urgent
 step "focusing ding_zhen's window cleared the unread count and the urgency hint"
+
+# ------------------------------------------------------------------ frame inspector
+# A click on the newest message in ding_zhen's window (the private message; in test mode the
+# window logs where its newest entry starts, `# last entry at X Y`) opens the frame inspector: the
+# frame's fields by name, the client's steps (MAC, then DES-CBC) and the plaintext fields.
+read -r _ _ _ _ LX LY < <(grep '^# last entry at ' "$TMP/dz.log" | tail -n1)
+[ -n "${LY:-}" ] || fail "ding_zhen's window did not log where its newest entry is"
+xdotool mousemove --window "$CHAT_dz" $((LX + 30)) $((LY + 8)) click 1
+wait_until 10 "the frame inspector of ding_zhen's window" has_window inspector dz
+INSPECTOR=$(window_id inspector dz)
+wait_until 10 "the frame inspector to be mapped" viewable "$INSPECTOR"
+for want in "↓ 收到的密文帧" "1002 (聊天消息)" "序号" "初始向量 IV" "个 DES 分组" "HMAC-SHA-256" \
+    "1. 用会话的 MAC 密钥" "2. 用会话密钥（DES）和这个 IV 做 DES-CBC 解密" "3. 明文" \
+    '→ "wang_yuan"' '→ "悄悄话 private 第二行 line 2"'; do
+    grep '^# inspector: ' "$TMP/dz.log" | grep -qF -- "$want" || fail "the frame inspector does not show '$want' (see $OUT/dz.log)"
+done
+sleep 0.5
+import -window "$INSPECTOR" "$OUT/frame_inspector.png" || fail "screenshot failed"
+# Esc closes it (FLTK's default for a window).
+xdotool windowfocus --sync "$INSPECTOR" && xdotool key Escape
+inspector_closed() { ! viewable "$INSPECTOR"; }
+wait_until 10 "the frame inspector to close" inspector_closed
+step "a click on the private message showed its frame in the inspector"
 
 # ------------------------------------------------------------------ burst, lost connection, reconnect
 # ding_zhen's terminal client sends 1000 messages at once. It logs in as user2, so the server

@@ -3,6 +3,7 @@
 
 use client_app::gui::logic::chat::{ChatState, Compose, Update, status_text};
 use client_app::gui::logic::input_history::{InputHistory, recall_applies};
+use client_app::gui::logic::inspector::{self, Hit, inspect, inspect_at};
 use client_app::gui::logic::labels::{EN, ZH, chat_title, labels, title_with_unread};
 use client_app::gui::logic::login::{
     LoginDialog, LoginFailure, key_step_failed_text, login_dialog, login_failure,
@@ -973,5 +974,184 @@ fn reconnect_is_offered_only_while_offline() {
         assert!(end.ended() && !end.in_chat() && !end.in_login());
         assert_eq!(end.logged_in(), end);
         assert_eq!(end.closed(), end);
+    }
+}
+
+// ------------------------------------------------------------------------------------------ frame inspector
+
+/// A chat event sealed for real, as the server sends it to user1 (seq `seq` of the channel).
+fn sealed_chat(
+    from: &str,
+    nick: &str,
+    to: Option<&str>,
+    text: &str,
+    key: &std::sync::Arc<common::crypto::SessionKey>,
+) -> Event {
+    let event = ServerEvent::Chat(ChatLine {
+        msg_id: 42,
+        time_ms: NOW,
+        from_user: from.into(),
+        from_nick: nick.into(),
+        to: to.map(Into::into),
+        text: text.into(),
+    });
+    let mut ch = common::crypto::sealed::Channel::server(key.clone(), &[7; 16]);
+    let wire = ch.seal_text(event.code(), &[], &event.inner_text());
+    (event, wire)
+}
+
+fn session_key() -> std::sync::Arc<common::crypto::SessionKey> {
+    std::sync::Arc::new(common::crypto::SessionKey::generate(
+        "user1",
+        time::Duration::hours(1),
+    ))
+}
+
+/// The byte where entry `i` starts in the message list.
+fn start_of(s: &ChatState, i: usize, show_wire: bool, lang: Language) -> usize {
+    s.entries()
+        .take(i)
+        .map(|e| render(e, show_wire, lang).text.len())
+        .sum()
+}
+
+/// A click on a received message shows its frame field by field, the client's two checks in
+/// their order and the plaintext fields, in Chinese.
+#[test]
+fn a_received_message_is_inspected_field_by_field() {
+    let lang = Language::Zh;
+    let mut s = state(lang);
+    let key = session_key();
+    let (event, wire) = sealed_chat("user2", "ding_zhen", None, "你好\u{1b}[2J", &key);
+    feed(&mut s, (event, wire.clone()));
+    let n = s.entries().count();
+    let at = start_of(&s, n - 1, false, lang);
+    assert_eq!(
+        inspector::hit(s.entries(), false, lang, at + 3),
+        Some(Hit {
+            entry: n - 1,
+            wire: None
+        })
+    );
+    let view = inspect_at(s.entries(), false, lang, at + 3).expect("a frame to inspect");
+    let t = &view.text;
+    assert!(
+        view.title.starts_with("帧检查器 - ding_zhen"),
+        "{}",
+        view.title
+    );
+    let fields: Vec<&str> = wire.split('|').collect();
+    let iv = base64_hex(fields[2]);
+    for want in [
+        "↓ 收到的密文帧（服务器 → 我）",
+        "代码",
+        "1002 (聊天消息)",
+        "序号",
+        "初始向量 IV",
+        &format!("{iv} (8 字节)"),
+        "个 DES 分组",
+        "32 字节, HMAC-SHA-256",
+        "1. 用会话的 MAC 密钥计算 HMAC-SHA-256",
+        "2. 用会话密钥（DES）和这个 IV 做 DES-CBC 解密",
+        "3. 明文",
+        "消息编号",
+        "(空 = 所有人)",
+        "→ \"ding_zhen\"",
+        // The text as received, its ESC escaped.
+        "→ \"你好\\u{1b}[2J\"",
+    ] {
+        assert!(t.contains(want), "{want:?} missing from:\n{t}");
+    }
+    let mac = t.find("1. 用会话的 MAC").unwrap();
+    let des = t.find("2. 用会话密钥").unwrap();
+    let plain = t.find("3. 明文").unwrap();
+    assert!(mac < des && des < plain, "{t}");
+    assert!(!t.chars().any(|c| c.is_control() && c != '\n'), "{t:?}");
+    // A local line never crossed the wire: nothing to inspect; nor past the end.
+    assert_eq!(inspect_at(s.entries(), false, lang, 0), None);
+    let end = start_of(&s, n, false, lang);
+    assert_eq!(inspect_at(s.entries(), false, lang, end), None);
+}
+
+fn base64_hex(b64: &str) -> String {
+    common::trace::hex_blocks(&common::crypto::sealed::FrameFields::bytes(b64).unwrap())
+}
+
+/// One's own message shows the frame that went out (plaintext, DES-CBC with a fresh IV, MAC)
+/// before the one the server sent back; a click on one frame line shows that frame only.
+#[test]
+fn ones_own_message_shows_what_was_sent_and_what_came_back() {
+    let lang = Language::En;
+    let mut s = state(lang);
+    let key = session_key();
+    let request = ClientRequest::Chat {
+        to: Some("user2".into()),
+        text: "psst".into(),
+    };
+    let mut ch = common::crypto::sealed::Channel::client(key.clone(), &[7; 16]);
+    let sent = ch.seal_text(request.code(), &[], &request.inner_text());
+    s.on_sent(request, sent.clone());
+    feed(
+        &mut s,
+        sealed_chat("user1", "wang_yuan", Some("user2"), "psst", &key),
+    );
+    let n = s.entries().count();
+    let e = s.entries().last().unwrap().clone();
+    let view = inspect(&e, None, lang).unwrap();
+    let t = &view.text;
+    let out = t.find("↑ Frame I sent (me → server)").expect(t);
+    let back = t.find("↓ Frame received (server → me)").expect(t);
+    assert!(out < back, "{t}");
+    for want in [
+        "0002 (chat request)",
+        "What the client did before sending:",
+        "1. Plaintext (fields separated by |, text in base64):",
+        "to",
+        "→ \"user2\"",
+        "→ \"psst\"",
+        "2. DES-CBC encrypted with the session key and a fresh random IV",
+        "3. MAC computed with the session's MAC key",
+        "1002 (chat message)",
+        "1. MAC checked with the session's MAC key",
+        "2. DES-CBC decrypted with the session key and this IV",
+    ] {
+        assert!(t.contains(want), "{want:?} missing from:\n{t}");
+    }
+    assert!(
+        t.contains(&base64_hex(sent.split('|').nth(2).unwrap())),
+        "{t}"
+    );
+    // With "show ciphertext", the second frame line picks the received frame only.
+    let at = start_of(&s, n - 1, true, lang);
+    let rendered = render(&e, true, lang).text;
+    let second_line = rendered.find("↓ frame received").expect(&rendered);
+    let hit = inspector::hit(s.entries(), true, lang, at + second_line + 2).unwrap();
+    assert_eq!(hit.wire, Some(1));
+    let only = inspect_at(s.entries(), true, lang, at + second_line + 2).unwrap();
+    assert!(!only.text.contains("Frame I sent"), "{}", only.text);
+    assert!(only.text.contains("Frame received"), "{}", only.text);
+}
+
+/// A dropped frame is shown with its fields and the note that it was never decrypted.
+#[test]
+fn a_dropped_frame_is_shown_as_not_decrypted() {
+    let mut s = state(Language::Zh);
+    let key = session_key();
+    let (_, wire) = sealed_chat("user2", "ding_zhen", None, "x", &key);
+    s.on_rejected("bad MAC", wire, NOW);
+    let e = s.entries().last().unwrap();
+    let t = inspect(e, None, Language::Zh).unwrap().text;
+    assert!(t.contains("✗ 被丢弃的帧"), "{t}");
+    assert!(t.contains("没有解密"), "{t}");
+    assert!(!t.contains("明文"), "{t}");
+}
+
+#[test]
+fn every_inspector_text_is_translated() {
+    let (zh, en) = (label_texts(&inspector::ZH), label_texts(&inspector::EN));
+    assert!(zh.len() > 30, "{zh:?}");
+    for ((field, zh), (_, en)) in zh.iter().zip(&en) {
+        assert!(zh.chars().any(is_chinese), "{field}: {zh:?}");
+        assert!(!en.chars().any(is_chinese), "{field}: {en:?}");
     }
 }

@@ -21,6 +21,7 @@ use fltk::prelude::*;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::logic::chat::{ChatState, Compose, Update, status_text};
+use super::logic::inspector::inspect_at;
 use super::logic::labels::{Labels, chat_title, labels, reconnect_in};
 use super::logic::login::{
     LoginDialog, LoginFailure, check_password_form, key_step_failed_text, login_dialog,
@@ -28,9 +29,9 @@ use super::logic::login::{
 };
 use super::logic::phase::Phase;
 use super::logic::reconnect::Backoff;
-use super::logic::render::{Entry, Paint, Screen, log_lines, wrap_text};
+use super::logic::render::{Entry, Paint, Screen, log_lines, render, wrap_text};
 use super::msg::{NetCmd, UiMsg};
-use super::view::{ChatView, LoginView, chat_view, login_view};
+use super::view::{ChatView, InspectorView, LoginView, chat_view, inspector_view, login_view};
 use super::x11;
 
 /// Width of a password prompt's text in columns (a CJK character takes two): a long prompt
@@ -67,6 +68,7 @@ pub struct Controller {
     net: UnboundedSender<NetCmd>,
     login: LoginView,
     chat: ChatView,
+    inspector: InspectorView,
     phase: Phase,
     state: ChatState,
     /// Automatic reconnection after the server went away.
@@ -88,6 +90,7 @@ impl Controller {
             net,
             login: login_view(l, user, &folder.chat_addr(), tx),
             chat: chat_view(l, tx),
+            inspector: inspector_view(),
             phase: Phase::Login,
             state: ChatState::new(lang, &folder.program, user, user),
             backoff: Backoff::default(),
@@ -202,6 +205,7 @@ impl Controller {
                 self.chat.users.select(self.state.selected_row());
                 let _ = self.chat.input.take_focus();
             }
+            UiMsg::MessageClicked(pos) => self.inspect(pos),
             UiMsg::WireToggled(on) => {
                 self.screen.set_show_wire(on);
                 let _ = self.chat.input.take_focus();
@@ -625,6 +629,29 @@ impl Controller {
         }
     }
 
+    /// Show the frames of the message at byte `pos` of the message list in the inspector
+    /// window (nothing for a line that never crossed the wire).
+    fn inspect(&mut self, pos: i32) {
+        let Ok(pos) = usize::try_from(pos) else {
+            return;
+        };
+        let show_wire = self.screen.show_wire();
+        let Some(view) = inspect_at(self.state.entries(), show_wire, self.lang, pos) else {
+            return;
+        };
+        self.log(&format!("# inspector: {}", view.title));
+        for line in view.text.lines() {
+            self.log(&format!("# inspector: {line}"));
+        }
+        self.inspector.win.set_label(&view.title);
+        self.inspector.buf.set_text(&view.text);
+        if !self.inspector.win.shown() {
+            self.inspector.win.show();
+            self.announce("inspector", &self.inspector.win);
+        }
+        self.inspector.win.redraw();
+    }
+
     /// Put batched text on screen and scroll to the newest message. Called once per wake-up,
     /// after every queued message was handled.
     pub fn flush(&mut self) {
@@ -642,6 +669,22 @@ impl Controller {
         }
         let lines = self.chat.disp.count_lines(0, self.chat.buf.length(), true);
         self.chat.disp.scroll(lines, 0);
+        self.log_last_entry_place();
+    }
+
+    /// Test mode: where the newest entry starts in the chat window (window coordinates), so the
+    /// GUI test can click it to open the frame inspector.
+    fn log_last_entry_place(&mut self) {
+        if self.test.is_none() {
+            return;
+        }
+        let Some(last) = self.state.entries().last() else {
+            return;
+        };
+        let len = render(last, self.screen.show_wire(), self.lang).text.len();
+        let pos = self.chat.buf.length() - i32::try_from(len).unwrap_or(0);
+        let (x, y) = self.chat.disp.position_to_xy(pos);
+        self.log(&format!("# last entry at {x} {y}"));
     }
 
     fn refresh_users(&mut self) {

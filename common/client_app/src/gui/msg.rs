@@ -25,6 +25,9 @@ pub enum UiMsg {
     Recall(bool),
     UserSelected(i32),
     WireToggled(bool),
+    /// A click in the message list at this byte position: the frame inspector shows what is
+    /// there.
+    MessageClicked(i32),
     ReconnectClicked,
     /// The chat window's "change password" button (or `/passwd`).
     ChangePasswordClicked,

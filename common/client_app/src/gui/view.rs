@@ -239,6 +239,14 @@ pub fn chat_view(l: &Labels, tx: Sender<UiMsg>) -> ChatView {
     win.resizable(&disp);
     win.size_range(560, 420, 0, 0);
 
+    // A click (not a drag that selects text to copy) on a message opens the frame inspector.
+    // The display's own handling runs first and puts the insert position under the pointer.
+    disp.handle(move |d, ev| {
+        if ev == Event::Released && app::event_is_click() {
+            tx.send(UiMsg::MessageClicked(d.insert_position()));
+        }
+        false
+    });
     users.set_callback(move |b| tx.send(UiMsg::UserSelected(b.value())));
     wire.set_callback(move |b| tx.send(UiMsg::WireToggled(b.is_checked())));
     reconnect.set_callback(move |_| tx.send(UiMsg::ReconnectClicked));
@@ -287,4 +295,25 @@ pub fn chat_view(l: &Labels, tx: Sender<UiMsg>) -> ChatView {
         input_buf,
         send,
     }
+}
+
+/// The frame inspector: a window of monospaced text (FLTK hides it on close or Esc).
+pub struct InspectorView {
+    pub win: Window,
+    pub buf: TextBuffer,
+}
+
+/// Build the frame inspector window (hidden).
+pub fn inspector_view() -> InspectorView {
+    let (w, h) = (720, 560);
+    let win = Window::new(0, 0, w, h, None).center_screen();
+    let mut disp = TextDisplay::new(0, 0, w, h, None);
+    let buf = TextBuffer::default();
+    disp.set_buffer(buf.clone());
+    disp.set_text_font(Font::Courier);
+    disp.set_text_size(13);
+    disp.wrap_mode(WrapMode::AtBounds, 0);
+    win.end();
+    win.resizable(&disp);
+    InspectorView { win, buf }
 }

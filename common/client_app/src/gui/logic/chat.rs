@@ -52,6 +52,8 @@ struct Pending {
     to: Option<String>,
     text: String,
     wire: String,
+    /// The plaintext that was sealed (for the frame inspector).
+    plain: String,
 }
 
 /// The chat window's model.
@@ -228,7 +230,17 @@ impl ChatState {
             if self.pending.len() == Self::MAX_PENDING {
                 self.pending.pop_front();
             }
-            self.pending.push_back(Pending { to, text, wire });
+            let plain = ClientRequest::Chat {
+                to: to.clone(),
+                text: text.clone(),
+            }
+            .inner_text();
+            self.pending.push_back(Pending {
+                to,
+                text,
+                wire,
+                plain,
+            });
         }
     }
 
@@ -266,8 +278,11 @@ impl ChatState {
     /// An authenticated, decrypted event from the server; `wire` is its frame.
     pub fn on_server_event(&mut self, event: ServerEvent, wire: String, now_ms: u64) -> Update {
         let mut up = Update::default();
+        // The decrypted text, as the frame inspector shows it (the encoding is canonical: the
+        // event's text is the plaintext that was sealed).
+        let plain = (WireDir::Received, event.inner_text());
         match event {
-            ServerEvent::Chat(line) => self.on_chat(line, wire, &mut up),
+            ServerEvent::Chat(line) => self.on_chat(line, wire, plain, &mut up),
             ServerEvent::Notice(n) => {
                 let zh = self.lang == Language::Zh;
                 let text = notice_line(&n, zh);
@@ -276,6 +291,7 @@ impl ChatState {
                     NoticeKind::Info | NoticeKind::Warn => Entry::system(text, now_ms),
                 };
                 e.wires.push((WireDir::Received, wire));
+                e.plain.push(plain);
                 self.record(e, &mut up);
                 match n.kind {
                     NoticeKind::Join => self.joined(n.user, n.nick, &mut up),
@@ -283,7 +299,9 @@ impl ChatState {
                     NoticeKind::Info | NoticeKind::Warn => {}
                 }
             }
-            ServerEvent::UserList(users) => self.on_user_list(users, wire, now_ms, &mut up),
+            ServerEvent::UserList(users) => {
+                self.on_user_list(users, (wire, plain), now_ms, &mut up);
+            }
             ServerEvent::PasswordResult(result) => {
                 let mut e = match result {
                     Ok(()) => Entry::info(password_changed(self.lang).to_owned(), now_ms),
@@ -297,6 +315,7 @@ impl ChatState {
                     ),
                 };
                 e.wires.push((WireDir::Received, wire));
+                e.plain.push(plain);
                 self.record(e, &mut up);
             }
             // Parts of a long user list are merged by the session (ChatReceiver).
@@ -305,8 +324,15 @@ impl ChatState {
         up
     }
 
-    fn on_chat(&mut self, line: ChatLine, wire: String, up: &mut Update) {
+    fn on_chat(
+        &mut self,
+        line: ChatLine,
+        wire: String,
+        received: (WireDir, String),
+        up: &mut Update,
+    ) {
         let mut wires = Vec::new();
+        let mut plain = Vec::new();
         if line.from_user == self.me
             && let Some(i) = self
                 .pending
@@ -315,8 +341,10 @@ impl ChatState {
             && let Some(sent) = self.pending.remove(i)
         {
             wires.push((WireDir::Sent, sent.wire));
+            plain.push((WireDir::Sent, sent.plain));
         }
         wires.push((WireDir::Received, wire));
+        plain.push(received);
         if line.from_user != self.me {
             up.incoming_chat += 1;
         }
@@ -332,6 +360,7 @@ impl ChatState {
             header: self.header(&line),
             body: line.text,
             wires,
+            plain,
         };
         self.record(e, up);
     }
@@ -361,7 +390,13 @@ impl ChatState {
         }
     }
 
-    fn on_user_list(&mut self, users: Vec<OnlineUser>, wire: String, now_ms: u64, up: &mut Update) {
+    fn on_user_list(
+        &mut self,
+        users: Vec<OnlineUser>,
+        (wire, plain): (String, (WireDir, String)),
+        now_ms: u64,
+        up: &mut Update,
+    ) {
         self.users = users;
         self.sort_users();
         up.users_changed = true;
@@ -382,6 +417,7 @@ impl ChatState {
             now_ms,
         );
         e.wires.push((WireDir::Received, wire));
+        e.plain.push(plain);
         self.record(e, up);
     }
 

@@ -113,9 +113,20 @@ pub struct Entry {
     pub body: String,
     /// Frames behind this entry, shown with "show ciphertext".
     pub wires: Vec<(WireDir, String)>,
+    /// The plaintext inside each frame of [`Self::wires`] that was opened (received) or sealed
+    /// (sent) by this client, for the frame inspector.
+    pub plain: Vec<(WireDir, String)>,
 }
 
 impl Entry {
+    /// The plaintext of the frame that went `dir`, if it is known.
+    pub fn plain_of(&self, dir: WireDir) -> Option<&str> {
+        self.plain
+            .iter()
+            .find(|(d, _)| *d == dir)
+            .map(|(_, p)| p.as_str())
+    }
+
     /// A red system line stamped with `now_ms`.
     pub fn system(text: impl Into<String>, now_ms: u64) -> Self {
         Self {
@@ -123,6 +134,7 @@ impl Entry {
             header: clock(now_ms),
             body: text.into(),
             wires: Vec::new(),
+            plain: Vec::new(),
         }
     }
 
@@ -133,6 +145,7 @@ impl Entry {
             header: clock(now_ms),
             body: text.into(),
             wires: Vec::new(),
+            plain: Vec::new(),
         }
     }
 
@@ -143,6 +156,7 @@ impl Entry {
             header: clock(now_ms),
             body: text.into(),
             wires: Vec::new(),
+            plain: Vec::new(),
         }
     }
 }
