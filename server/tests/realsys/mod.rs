@@ -44,6 +44,16 @@ use tokio::task::JoinHandle;
 mod wait;
 pub use wait::{PW, T, within};
 
+/// Wait until `f()` holds (polling), or panic naming `what` after [`T`].
+pub async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    within(what, async {
+        while !f() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The executables
 
