@@ -15,6 +15,9 @@
 #   clock_fast       this PC's clock 2 days fast (faketime)           -> line in the chat window
 #   not_twice        a key server whose clock is 2 days behind the chat server's: the key step is
 #                    offered once, run, and then NOT offered again    -> dialog naming the clocks
+#   keyview          `client_wy key --gui`: the key-step view (密钥分发过程), first contact, with
+#                    the teaching switch on (k, the DES and MAC keys shown)
+#   keyview_mismatch the same with a server_public.pem of another server pinned: the refusal in red
 #   cancel           a chat port that accepts and never answers: 取消 -> status line
 #                    (logging_in: the window while it waits, 取消 on the left button)
 # Each case checks the text (in the window's language, no Chinese in the English one) and
@@ -338,6 +341,36 @@ for L in zh en; do
     xdotool key Return # run the key step: the new key is already expired by the chat server's clock
     expect_dialog not_twice "$L" "nt_$L" 2 "再获取一次也没有用" "Fetching another will not help"
     end_gui
+
+    # the key-step view: a first key step in a new folder, then with the wrong server key pinned
+    keyview() { # NAME CASE WANT_ZH WANT_EN EXIT
+        rm -f "$TMP/$1.log" "$TMP/$1.err"
+        MINICHAT_GUI_TEST=1 MINICHAT_GUI_LOG="$TMP/$1.log" \
+            "$BIN/client_wy" key --gui --config "$TMP/$1/client.toml" >"$TMP/$1.out" 2>"$TMP/$1.err" &
+        GUI_PID=$!
+        PIDS+=("$GUI_PID")
+        wait_until "$WAIT_SECS" "the key-step view of $1" grep -qs '^GUI-WINDOW keyview ' "$TMP/$1.err"
+        local xid want=$3
+        [ "$L" = en ] && want=$4
+        xid=$(grep -m1 '^GUI-WINDOW keyview ' "$TMP/$1.err" | awk '{print $3}')
+        wait_until "$WAIT_SECS" "'$want' in the key-step view of $1" log_has "$1" "$want"
+        check_lang "$L" "$(grep '^# keyview: ' "$TMP/$1.log" | head -n1)"
+        xdotool windowmove "$xid" 200 120
+        sleep 0.3
+        xdotool mousemove --window "$xid" 30 594 click 1 # 显示密钥（仅用于教学）
+        sleep 0.6
+        import -window "$xid" "$OUT/dialog_$2_$L.png" || fail "screenshot failed"
+        xdotool mousemove --window "$xid" 800 596 click 1 # 关闭 / Close
+        wait "$GUI_PID"
+        [ "$?" = "$5" ] || fail "$2 ($L): client_wy key --gui exited with another status than $5"
+    }
+    folder "kv_$L" "$U" "$L" "$KEY_PORT" "$CHAT_PORT"
+    rm "$TMP/kv_$L/server_public.pem" # first contact: the server key is pinned by this run
+    keyview "kv_$L" keyview "签名验证通过" "Signature valid" 0
+    grep -q "^# keyview: .*1101" "$TMP/kv_$L.log" || fail "keyview ($L): no 1101 row"
+    folder "kvm_$L" "$U" "$L" "$KEY_PORT" "$CHAT_PORT"
+    cp "$TMP/nt_$L/server_public.pem" "$TMP/kvm_$L/" # the clock-skewed key server's key
+    keyview "kvm_$L" keyview_mismatch "中间人攻击" "man in the middle" 1
 
     # cancel a login that hangs
     folder "cl_$L" "$U" "$L" "$KEY_PORT" "$SILENT_PORT"

@@ -356,7 +356,7 @@ async fn exchange(
         .await
         .map_err(|_| refuse(Reason::Internal, "server_key is shutting down"))?;
     let signed = tokio::task::spawn_blocking(move || -> Result<_, Refusal> {
-        let envelope = Envelope::seal(&client_key, &session)
+        let (envelope, one_time) = Envelope::seal_showing(&client_key, &session)
             .map_err(|e| refuse(Reason::Internal, format!("cannot seal envelope: {e}")))?;
         let mut env = KeyEnvelope {
             key_id: session.key_id.clone(),
@@ -366,12 +366,12 @@ async fn exchange(
             signature: Vec::new(),
         };
         env.signature = identity.sign(&tr.envelope_bytes(&env));
-        Ok((env, session))
+        Ok((env, session, one_time))
     })
     .await;
     drop(signer); // before any network I/O: the permit covers the signing only
     drop(slot);
-    let (env_msg, session) =
+    let (env_msg, session, one_time) =
         signed.map_err(|e| refuse(Reason::Internal, format!("signing task failed: {e}")))??;
     t.step(
         who,
@@ -383,6 +383,12 @@ async fn exchange(
     );
     t.secret(who, "   DES working key wk", &session.des.to_hex());
     t.secret(who, "   HMAC key", &session.mac_key_hex());
+    t.secret(
+        who,
+        "   one-time key k (fresh from the CSPRNG for this envelope only)",
+        &one_time.to_hex(),
+    );
+    drop(one_time);
     t.step(
         who,
         format_args!(

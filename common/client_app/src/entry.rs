@@ -28,6 +28,9 @@ enum Command {
         /// With --trace, also print the session key itself (teaching only).
         #[arg(long)]
         show_secrets: bool,
+        /// Show the exchange in a window (密钥分发过程): every message, field by field.
+        #[arg(long)]
+        gui: bool,
     },
     /// The chat window (FLTK). This is what runs with no subcommand.
     Chat,
@@ -77,7 +80,8 @@ fn run(program: &str, dev_dir: Option<&Path>) -> ExitCode {
         Command::Key {
             trace,
             show_secrets,
-        } => crate::keystep::run(&folder, trace, show_secrets),
+            gui,
+        } => crate::keystep::run(&folder, trace, show_secrets, gui),
         Command::Chat => crate::gui::run(folder),
         Command::Cli => crate::cli::run(&folder),
     }

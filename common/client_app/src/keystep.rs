@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use common::client::folder::ClientFolder;
-use common::client::key_client::{KeyStepOptions, KeyStepOutcome, run_key_step};
+use common::client::key_client::{KeyStepError, KeyStepOptions, KeyStepOutcome, run_key_step};
 use common::client::texts::t;
 use common::client::texts::{Ctx, key_id_label};
 use common::config::Language;
@@ -11,13 +11,17 @@ use common::config::Language;
 use crate::format::local_time;
 use common::trace::Trace;
 
-/// Run the key step; exit 0 on success, 1 with a one-line reason otherwise.
-pub fn run(folder: &ClientFolder, trace: bool, show_secrets: bool) -> ExitCode {
+/// Run the key step; exit 0 on success, 1 with a one-line reason otherwise. With `gui`, the
+/// key-step view (密钥分发过程) shows the exchange as it happens and stays open until closed.
+pub fn run(folder: &ClientFolder, trace: bool, show_secrets: bool, gui: bool) -> ExitCode {
     let program = &folder.program;
     let opts = KeyStepOptions {
         trace: Trace::new(trace, show_secrets),
         ..KeyStepOptions::default()
     };
+    if gui {
+        return crate::gui::key_step_window(folder, opts);
+    }
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -25,10 +29,15 @@ pub fn run(folder: &ClientFolder, trace: bool, show_secrets: bool) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let lang = folder.config.language;
-    match rt.block_on(run_key_step(folder, opts)) {
+    report(folder, rt.block_on(run_key_step(folder, opts)).as_ref())
+}
+
+/// Print the key step's result in the folder's language: the facts, or the reason.
+pub fn report(folder: &ClientFolder, result: Result<&KeyStepOutcome, &KeyStepError>) -> ExitCode {
+    let (program, lang) = (&folder.program, folder.config.language);
+    match result {
         Ok(out) => {
-            for line in success_lines(folder, &out) {
+            for line in success_lines(folder, out) {
                 println!("{program}: {line}");
             }
             ExitCode::SUCCESS

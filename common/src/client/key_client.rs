@@ -7,8 +7,13 @@
 
 use std::time::Duration;
 
+use zeroize::Zeroizing;
+
 use crate::client::clock::ClockOffset;
 use crate::client::folder::{ClientFolder, PortKey};
+use crate::client::key_events::{
+    KeyStepEvent, KeyStepObserver, OpenedSecrets, PinCheck, TraceObserver,
+};
 use crate::connection::{FrameReader, FrameWriter, ReadError, read_message};
 use crate::crypto::{PrivateKey, PublicKey, mac, random};
 use crate::keyfile::KeyFile;
@@ -17,7 +22,7 @@ use crate::protocol::keydist::{
     KeyConfirm, KeyDone, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript,
 };
 use crate::protocol::message::RawMessage;
-use crate::trace::{Trace, hex_blocks};
+use crate::trace::Trace;
 
 /// Why the key step failed. Each message says what happened and what to do next.
 #[derive(Debug, thiserror::Error)]
@@ -142,7 +147,7 @@ pub async fn load_or_create_client_key(
         .map_err(|e| crate::Error::Io(std::io::Error::other(e)))?
 }
 
-/// Run the key step with the folder's own client key.
+/// Run the key step with the folder's own client key, traced per `opts.trace`.
 ///
 /// # Errors
 /// [`KeyStepError`]; on any error nothing in the folder changes except a newly created client key.
@@ -150,41 +155,32 @@ pub async fn run_key_step(
     folder: &ClientFolder,
     opts: KeyStepOptions,
 ) -> Result<KeyStepOutcome, KeyStepError> {
-    let (client_key, created) = load_or_create_client_key(folder, opts.client_rsa_bits).await?;
-    if created {
-        opts.trace.step(
-            &folder.program,
-            format_args!(
-                "created client key pair {} ({})",
-                folder.private_key_path().display(),
-                client_key.public_key().fingerprint()
-            ),
-        );
-    }
-    let mut outcome = run_key_step_with(folder, &client_key, opts).await?;
-    outcome.client_key_created = created;
-    Ok(outcome)
+    let mut trace = TraceObserver {
+        trace: opts.trace,
+        who: folder.program.clone(),
+    };
+    run_key_step_observed(folder, opts, &mut trace).await
 }
 
-async fn next_message(
-    reader: &mut FrameReader<tokio::net::tcp::OwnedReadHalf>,
-    opts: &KeyStepOptions,
-    during: &'static str,
-) -> Result<RawMessage, KeyStepError> {
-    read_message(reader, opts.timeout, Some(code::KEY_ERROR))
-        .await
-        .map_err(|e| match e {
-            ReadError::Timeout(t) => KeyStepError::Timeout(t.as_secs()),
-            ReadError::Closed | ReadError::Lost(_) => KeyStepError::Closed { during },
-            ReadError::Malformed(e) => KeyStepError::Protocol(e.to_string()),
-            ReadError::Refused(msg) => match KeyError::from_message(&msg) {
-                Ok(err) => KeyStepError::Refused {
-                    reason: err.reason,
-                    message: err.message,
-                },
-                Err(e) => KeyStepError::Protocol(e.to_string()),
-            },
-        })
+/// [`run_key_step`], reporting each step to `observer` (the GUI's key-step view).
+///
+/// # Errors
+/// [`KeyStepError`], as [`run_key_step`].
+pub async fn run_key_step_observed(
+    folder: &ClientFolder,
+    opts: KeyStepOptions,
+    observer: &mut dyn KeyStepObserver,
+) -> Result<KeyStepOutcome, KeyStepError> {
+    let (client_key, created) = load_or_create_client_key(folder, opts.client_rsa_bits).await?;
+    if created {
+        observer.event(&KeyStepEvent::ClientKeyCreated {
+            path: folder.private_key_path(),
+            fingerprint: client_key.public_key().fingerprint(),
+        });
+    }
+    let mut outcome = exchange(folder, &client_key, opts, observer).await?;
+    outcome.client_key_created = created;
+    Ok(outcome)
 }
 
 /// Run the key step with a given client key (tests and load generators share one key).
@@ -196,81 +192,186 @@ pub async fn run_key_step_with(
     client_key: &PrivateKey,
     opts: KeyStepOptions,
 ) -> Result<KeyStepOutcome, KeyStepError> {
-    let t = opts.trace;
-    let who = folder.program.as_str();
-    let addr = folder.key_addr();
-    let username = folder.config.username.clone();
-    let stream = crate::net::connect(&addr, opts.timeout)
-        .await
-        .map_err(|source| KeyStepError::Unreachable {
-            addr: addr.clone(),
-            port: folder.config.key_port,
-            source,
-        })?;
-    let (r, w) = stream.into_split();
-    let mut reader = FrameReader::new(r);
-    let mut writer = FrameWriter::new(w);
-    let send_err = |_| KeyStepError::Closed {
-        during: "while we were sending",
+    let mut trace = TraceObserver {
+        trace: opts.trace,
+        who: folder.program.clone(),
     };
+    exchange(folder, client_key, opts, &mut trace).await
+}
 
-    // 1. Hello: the server's key, checked against the pinned one. The chat server's hello
-    // instead means key_port points at the chat server.
-    let first = next_message(&mut reader, &opts, "before its hello").await?;
+/// The connection to server_key.
+struct Conn {
+    reader: FrameReader<tokio::net::tcp::OwnedReadHalf>,
+    writer: FrameWriter<tokio::net::tcp::OwnedWriteHalf>,
+    timeout: Duration,
+}
+
+impl Conn {
+    async fn open(folder: &ClientFolder, timeout: Duration) -> Result<Self, KeyStepError> {
+        let addr = folder.key_addr();
+        let stream = crate::net::connect(&addr, timeout)
+            .await
+            .map_err(|source| KeyStepError::Unreachable {
+                addr,
+                port: folder.config.key_port,
+                source,
+            })?;
+        let (r, w) = stream.into_split();
+        Ok(Self {
+            reader: FrameReader::new(r),
+            writer: FrameWriter::new(w),
+            timeout,
+        })
+    }
+
+    /// The next message; a `1109` becomes [`KeyStepError::Refused`].
+    async fn next(&mut self, during: &'static str) -> Result<RawMessage, KeyStepError> {
+        read_message(&mut self.reader, self.timeout, Some(code::KEY_ERROR))
+            .await
+            .map_err(|e| match e {
+                ReadError::Timeout(t) => KeyStepError::Timeout(t.as_secs()),
+                ReadError::Closed | ReadError::Lost(_) => KeyStepError::Closed { during },
+                ReadError::Malformed(e) => KeyStepError::Protocol(e.to_string()),
+                ReadError::Refused(msg) => match KeyError::from_message(&msg) {
+                    Ok(err) => KeyStepError::Refused {
+                        reason: err.reason,
+                        message: err.message,
+                    },
+                    Err(e) => KeyStepError::Protocol(e.to_string()),
+                },
+            })
+    }
+
+    async fn send(&mut self, text: &str) -> Result<(), KeyStepError> {
+        self.writer
+            .write_frame(text.as_bytes())
+            .await
+            .map_err(|_| KeyStepError::Closed {
+                during: "while we were sending",
+            })
+    }
+}
+
+fn protocol_error(e: impl std::fmt::Display) -> KeyStepError {
+    KeyStepError::Protocol(e.to_string())
+}
+
+/// The server as step 1 met it.
+struct MetServer {
+    key: PublicKey,
+    fingerprint: String,
+    nonce: [u8; NONCE_LEN],
+    /// `None`: nothing pinned yet (trust on first use).
+    pinned: Option<PublicKey>,
+}
+
+/// The four steps, each a function that returns what the next needs.
+async fn exchange(
+    folder: &ClientFolder,
+    client_key: &PrivateKey,
+    opts: KeyStepOptions,
+    observer: &mut dyn KeyStepObserver,
+) -> Result<KeyStepOutcome, KeyStepError> {
+    let mut conn = Conn::open(folder, opts.timeout).await?;
+    let server = hello(&mut conn, folder, observer).await?;
+    let transcript = request(&mut conn, folder, client_key, &server, observer).await?;
+    let envelope = receive_envelope(&mut conn, observer).await?;
+    let arrived = time::OffsetDateTime::now_utc();
+    let opened = verify_and_open(envelope, &transcript, &server, client_key, observer)?;
+    let issued = crate::crypto::session::parse_time(&opened.envelope.issued_at)
+        .map_err(KeyStepError::Protocol)?;
+    let clock_offset = ClockOffset::measure(issued, arrived);
+    observer.event(&KeyStepEvent::Clock(clock_offset));
+    confirm_and_store(
+        &mut conn,
+        folder,
+        &server,
+        &transcript,
+        opened,
+        clock_offset,
+        observer,
+    )
+    .await
+}
+
+/// Step 1, hello: the server's key, checked against the pinned one. The chat server's hello
+/// instead means key_port points at the chat server.
+async fn hello(
+    conn: &mut Conn,
+    folder: &ClientFolder,
+    observer: &mut dyn KeyStepObserver,
+) -> Result<MetServer, KeyStepError> {
+    let first = conn.next("before its hello").await?;
     if first.code == code::HELLO {
         return Err(KeyStepError::WrongServer(
             folder.wrong_port(PortKey::KeyPort),
         ));
     }
-    let hello =
-        KeyHello::from_message(&first).map_err(|e| KeyStepError::Protocol(e.to_string()))?;
-    let server_key = PublicKey::from_der(&hello.server_pub)
-        .map_err(|e| KeyStepError::Protocol(e.to_string()))?;
-    let server_fp = server_key.fingerprint();
+    let hello = KeyHello::from_message(&first).map_err(protocol_error)?;
+    let key = PublicKey::from_der(&hello.server_pub).map_err(protocol_error)?;
+    let fingerprint = key.fingerprint();
     // A weak server key would make every signature worthless; MAX_SERVER_RSA_BITS bounds
     // verification cost.
-    if !(crate::protocol::consts::MIN_RSA_BITS..=MAX_SERVER_RSA_BITS).contains(&server_key.bits()) {
+    if !(crate::protocol::consts::MIN_RSA_BITS..=MAX_SERVER_RSA_BITS).contains(&key.bits()) {
         return Err(KeyStepError::Protocol(format!(
             "the server's RSA key has {} bits; refusing keys outside {}..={MAX_SERVER_RSA_BITS}",
-            server_key.bits(),
+            key.bits(),
             crate::protocol::consts::MIN_RSA_BITS
         )));
     }
-    t.step(
-        who,
-        format_args!(
-            "1. connected to {addr}; server key {server_fp}, server nonce {}",
-            hex::encode(hello.server_nonce)
-        ),
-    );
     let pin_path = folder.server_key_path();
     let pinned = match PublicKey::load(&pin_path) {
         Ok(k) => Some(k),
         Err(crate::error::KeyFileError::Missing { .. }) => None,
         Err(e) => return Err(crate::Error::from(e).into()),
     };
-    if let Some(pinned) = &pinned {
-        if *pinned != server_key {
-            return Err(KeyStepError::ServerKeyMismatch {
-                addr,
-                got: server_fp,
-                pinned: pinned.fingerprint(),
-                path: pin_path.display().to_string(),
-            });
-        }
-        t.step(
-            who,
-            format_args!("   matches the pinned key in {}", pin_path.display()),
-        );
+    let pin = match &pinned {
+        None => PinCheck::FirstUse,
+        Some(p) if *p == key => PinCheck::Matches {
+            path: pin_path.clone(),
+        },
+        Some(p) => PinCheck::Differs {
+            path: pin_path.clone(),
+            pinned: p.fingerprint(),
+        },
+    };
+    observer.event(&KeyStepEvent::Hello {
+        addr: folder.key_addr(),
+        server_fingerprint: fingerprint.clone(),
+        server_nonce: hello.server_nonce,
+        pin: pin.clone(),
+    });
+    if let PinCheck::Differs { pinned, .. } = pin {
+        return Err(KeyStepError::ServerKeyMismatch {
+            addr: folder.key_addr(),
+            got: fingerprint,
+            pinned,
+            path: pin_path.display().to_string(),
+        });
     }
+    Ok(MetServer {
+        key,
+        fingerprint,
+        nonce: hello.server_nonce,
+        pinned,
+    })
+}
 
-    // 2. Signed request.
+/// Step 2: the request, signed with the client's key over the transcript so far.
+async fn request(
+    conn: &mut Conn,
+    folder: &ClientFolder,
+    client_key: &PrivateKey,
+    server: &MetServer,
+    observer: &mut dyn KeyStepObserver,
+) -> Result<Transcript, KeyStepError> {
+    let username = folder.config.username.clone();
     let client_pub = client_key.public_key();
     let transcript = Transcript {
         username: username.clone(),
         client_fingerprint: client_pub.fingerprint(),
-        server_fingerprint: server_fp.clone(),
-        server_nonce: hello.server_nonce,
+        server_fingerprint: server.fingerprint.clone(),
+        server_nonce: server.nonce,
         client_nonce: random::bytes::<NONCE_LEN>(),
     };
     let key = client_key.clone();
@@ -284,106 +385,110 @@ pub async fn run_key_step_with(
         client_nonce: transcript.client_nonce,
         signature,
     };
-    t.step(
-        who,
-        format_args!(
-            "2. send request for {username}: client key {}, client nonce {}, signature {}",
-            transcript.client_fingerprint,
-            hex::encode(transcript.client_nonce),
-            hex::encode(&req.signature)
-        ),
-    );
-    writer
-        .write_frame(req.to_text().as_bytes())
-        .await
-        .map_err(send_err)?;
+    observer.event(&KeyStepEvent::Request {
+        username,
+        client_fingerprint: transcript.client_fingerprint.clone(),
+        client_nonce: transcript.client_nonce,
+        signature: req.signature.clone(),
+    });
+    conn.send(&req.to_text()).await?;
+    Ok(transcript)
+}
 
-    // 3. The envelope: verify the signature over the whole transcript first, then open it.
-    let env = KeyEnvelope::from_message(
-        &next_message(&mut reader, &opts, "before sending the envelope").await?,
-    )
-    .map_err(|e| KeyStepError::Protocol(e.to_string()))?;
-    let arrived = time::OffsetDateTime::now_utc();
-    t.step(
-        who,
-        format_args!(
-            "3. envelope {} (issued {}, expires {})",
-            env.key_id, env.issued_at, env.expires_at
-        ),
-    );
-    t.step(
-        who,
-        format_args!(
-            "   E_k(session material), DES-CBC, IV {}: {}",
-            hex::encode(env.envelope.iv),
-            hex_blocks(&env.envelope.sealed)
-        ),
-    );
-    t.step(
-        who,
-        format_args!(
-            "   RSA-OAEP(our key, k): {}",
-            hex::encode(&env.envelope.wrapped_key)
-        ),
-    );
-    t.step(
-        who,
-        format_args!("   signature: {}", hex::encode(&env.signature)),
-    );
-    server_key
+/// Step 3a: the envelope as it came (nothing checked but its form).
+async fn receive_envelope(
+    conn: &mut Conn,
+    observer: &mut dyn KeyStepObserver,
+) -> Result<KeyEnvelope, KeyStepError> {
+    let env = KeyEnvelope::from_message(&conn.next("before sending the envelope").await?)
+        .map_err(protocol_error)?;
+    observer.event(&KeyStepEvent::Envelope {
+        key_id: env.key_id.clone(),
+        expires_at: env.expires_at.clone(),
+        issued_at: env.issued_at.clone(),
+        iv: env.envelope.iv,
+        sealed: env.envelope.sealed.clone(),
+        wrapped_key: env.envelope.wrapped_key.clone(),
+        signature: env.signature.clone(),
+    });
+    Ok(env)
+}
+
+/// An envelope whose signature verified, and what opening it gave.
+struct OpenedEnvelope {
+    envelope: KeyEnvelope,
+    session: crate::crypto::SessionKey,
+}
+
+/// Step 3b: verify the signature over the whole transcript first, then open the envelope.
+fn verify_and_open(
+    env: KeyEnvelope,
+    transcript: &Transcript,
+    server: &MetServer,
+    client_key: &PrivateKey,
+    observer: &mut dyn KeyStepObserver,
+) -> Result<OpenedEnvelope, KeyStepError> {
+    server
+        .key
         .verify(&transcript.envelope_bytes(&env), &env.signature)
         .map_err(|_| KeyStepError::BadSignature {
-            server: server_fp.clone(),
+            server: server.fingerprint.clone(),
         })?;
-    t.step(
-        who,
-        format_args!(
-            "   signature over username, both keys, both nonces, key id, expiry and envelope: VALID"
-        ),
-    );
-    let session = env
+    observer.event(&KeyStepEvent::SignatureValid {
+        server_fingerprint: server.fingerprint.clone(),
+    });
+    let opened = env
         .envelope
-        .open(client_key, &username, &env.key_id, &env.expires_at)
+        .open_showing(
+            client_key,
+            &transcript.username,
+            &env.key_id,
+            &env.expires_at,
+        )
         .map_err(|_| KeyStepError::BadEnvelope)?;
-    t.step(
-        who,
-        format_args!(
-            "   envelope opened: k unwrapped with our private key, session material decrypted"
-        ),
-    );
-    t.secret(who, "   DES working key wk", &session.des.to_hex());
-    t.secret(who, "   HMAC key", &session.mac_key_hex());
+    observer.event(&KeyStepEvent::Opened(OpenedSecrets {
+        one_time_key: Zeroizing::new(opened.one_time_key.to_hex()),
+        material: opened.material.clone(),
+        des_key: Zeroizing::new(opened.session.des.to_hex()),
+        mac_key: opened.session.mac_key_hex(),
+        key_id: env.key_id.clone(),
+        expires_at: env.expires_at.clone(),
+    }));
+    Ok(OpenedEnvelope {
+        envelope: env,
+        session: opened.session,
+    })
+}
 
-    // 4. Stage the files, confirm, wait for done, then put the files in place. Staging comes
-    //    first: once server_key has the confirmation it replaces its copy of the key, so a key
-    //    we then failed to store (full disk, read-only folder) would leave this folder with a
-    //    key the server no longer accepts. A staging failure aborts with nothing confirmed.
+/// Step 4: stage the files, confirm, wait for done, then put the files in place. Staging comes
+/// first: once server_key has the confirmation it replaces its copy of the key, so a key we then
+/// failed to store (full disk, read-only folder) would leave this folder with a key the server
+/// no longer accepts. A staging failure aborts with nothing confirmed.
+async fn confirm_and_store(
+    conn: &mut Conn,
+    folder: &ClientFolder,
+    server: &MetServer,
+    transcript: &Transcript,
+    opened: OpenedEnvelope,
+    clock_offset: ClockOffset,
+    observer: &mut dyn KeyStepObserver,
+) -> Result<KeyStepOutcome, KeyStepError> {
+    let OpenedEnvelope {
+        envelope: env,
+        session,
+    } = opened;
     let confirm = KeyConfirm {
         key_id: env.key_id.clone(),
         mac: mac::hmac_sha256(&*session.mac_key, &[&transcript.confirm_bytes(&env)]),
     };
-    let pinned_now = pinned.is_none();
-    // issued_at is signed, so the offset is the key server's word, not an attacker's.
-    let issued =
-        crate::crypto::session::parse_time(&env.issued_at).map_err(KeyStepError::Protocol)?;
-    let clock_offset = ClockOffset::measure(issued, arrived);
-    if clock_offset.noticeable() {
-        t.step(
-            who,
-            format_args!(
-                "   this computer's clock differs from the key server's by {} s",
-                -clock_offset.0
-            ),
-        );
-    }
     let file = KeyFile {
         key: session,
         created_at: time::OffsetDateTime::now_utc(),
-        server_fingerprint: server_fp.clone(),
+        server_fingerprint: server.fingerprint.clone(),
         client_fingerprint: transcript.client_fingerprint.clone(),
         clock_offset_secs: Some(clock_offset.0),
     };
-    let key_path = folder.session_key_path();
+    let (key_path, pin_path) = (folder.session_key_path(), folder.server_key_path());
     let stage = |path: &std::path::Path, data: &[u8], secret: bool| {
         crate::fsutil::Staged::write(path, data, secret).map_err(|source| {
             KeyStepError::CannotStore {
@@ -393,17 +498,14 @@ pub async fn run_key_step_with(
         })
     };
     let staged_key = stage(&key_path, file.to_toml().as_bytes(), true)?;
-    let staged_pin = if pinned_now {
-        Some(stage(&pin_path, server_key.to_pem().as_bytes(), false)?)
-    } else {
-        None
+    let staged_pin = match server.pinned {
+        None => Some(stage(&pin_path, server.key.to_pem().as_bytes(), false)?),
+        Some(_) => None,
     };
-    writer
-        .write_frame(confirm.to_text().as_bytes())
-        .await
-        .map_err(send_err)?;
-    let done = match next_message(&mut reader, &opts, "before confirming the key").await {
-        Ok(m) => KeyDone::from_message(&m).map_err(|e| KeyStepError::Protocol(e.to_string()))?,
+    conn.send(&confirm.to_text()).await?;
+    observer.event(&KeyStepEvent::Confirmed { mac: confirm.mac });
+    let done = match conn.next("before confirming the key").await {
+        Ok(m) => KeyDone::from_message(&m).map_err(protocol_error)?,
         Err(KeyStepError::Closed { .. } | KeyStepError::Timeout(_)) => {
             return Err(KeyStepError::Unconfirmed);
         }
@@ -429,29 +531,20 @@ pub async fn run_key_step_with(
             })
         })
     };
+    let pinned_now = staged_pin.is_some();
     if let Some(pin) = staged_pin {
         placed(&pin_path, pin.commit())?;
-        t.step(
-            who,
-            format_args!(
-                "   trusting server key {server_fp} on first use; pinned in {}",
-                pin_path.display()
-            ),
-        );
     }
     placed(&key_path, staged_key.commit())?;
-    t.step(
-        who,
-        format_args!(
-            "4. confirmed; stored {}",
-            folder.session_key_path().display()
-        ),
-    );
+    observer.event(&KeyStepEvent::Done {
+        key_path,
+        pinned_now: pinned_now.then_some(pin_path),
+    });
     Ok(KeyStepOutcome {
         key_id: env.key_id,
         expires_at: env.expires_at,
-        server_fingerprint: server_fp,
-        client_fingerprint: transcript.client_fingerprint,
+        server_fingerprint: server.fingerprint.clone(),
+        client_fingerprint: transcript.client_fingerprint.clone(),
         pinned_now,
         client_key_created: false,
         clock_offset,

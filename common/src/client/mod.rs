@@ -4,7 +4,8 @@
 //! # Layout
 //! - [`clock`]: this computer's clock against the server's; local times.
 //! - [`folder`]: a client folder: its config and the key files beside it.
-//! - [`key_client`]: the key step (`client_xx key`).
+//! - [`key_client`]: the key step (`client_xx key`), step by step.
+//! - [`key_events`]: what the key step reports to its watcher (the trace, the GUI's view).
 //! - [`chat_client`]: a chat session (login, send, receive), used by the GUI and the terminal mode.
 //! - [`config_texts`]: mistakes in client.toml and swapped ports, in both languages.
 //! - [`texts`]: the error and refusal table, by reason and by error kind, in both languages.
@@ -14,4 +15,5 @@ pub mod clock;
 pub mod config_texts;
 pub mod folder;
 pub mod key_client;
+pub mod key_events;
 pub mod texts;

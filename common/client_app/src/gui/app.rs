@@ -20,8 +20,10 @@ use fltk::enums::Color;
 use fltk::prelude::*;
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::keystep_view::{KeyStepView, keystep_view};
 use super::logic::chat::{ChatState, Compose, Update, status_text};
 use super::logic::inspector::inspect_at;
+use super::logic::keyview::KeyLog;
 use super::logic::labels::{Labels, chat_title, labels, reconnect_in};
 use super::logic::login::{
     LoginDialog, LoginFailure, check_password_form, key_step_failed_text, login_dialog,
@@ -69,6 +71,9 @@ pub struct Controller {
     login: LoginView,
     chat: ChatView,
     inspector: InspectorView,
+    /// The key-step view (密钥分发过程) and what it shows.
+    key_view: KeyStepView,
+    key_log: KeyLog,
     phase: Phase,
     state: ChatState,
     /// Automatic reconnection after the server went away.
@@ -91,6 +96,8 @@ impl Controller {
             login: login_view(l, user, &folder.chat_addr(), tx),
             chat: chat_view(l, tx),
             inspector: inspector_view(),
+            key_view: keystep_view(lang, tx),
+            key_log: KeyLog::default(),
             phase: Phase::Login,
             state: ChatState::new(lang, &folder.program, user, user),
             backoff: Backoff::default(),
@@ -237,7 +244,12 @@ impl Controller {
                 self.net(NetCmd::Request(ClientRequest::Logout));
             }
             UiMsg::LoginFailed(_) if !self.phase.awaits_login() => {}
-            UiMsg::KeyStepDone(_) if !self.phase.awaits_key_step() => {}
+            UiMsg::KeyStepDone(_) | UiMsg::KeyStep(_) if !self.phase.awaits_key_step() => {}
+            UiMsg::KeyStep(event) => {
+                self.key_log.push(event);
+                self.show_key_log(false);
+            }
+            UiMsg::KeySecretsToggled(_) => self.show_key_log(false),
             UiMsg::LoggedIn {
                 username,
                 nickname,
@@ -400,6 +412,8 @@ impl Controller {
         };
         let l = self.l();
         self.set_phase(next);
+        self.key_log.clear();
+        self.show_key_log(false);
         self.login.status.set_label(l.key_step_running);
         if next.in_chat() {
             let up = self.state.add(Entry::info(l.key_step_running, now_ms()));
@@ -408,8 +422,27 @@ impl Controller {
         self.net(NetCmd::RunKeyStep);
     }
 
+    /// Show the key-step view with what happened so far; `log` writes its lines to the GUI
+    /// test's log (once, at the end).
+    fn show_key_log(&mut self, log: bool) {
+        let first = !self.key_view.win.shown();
+        let lines = self.key_view.show_log(&self.key_log, self.lang);
+        if first {
+            self.announce("keyview", &self.key_view.win);
+        }
+        if log {
+            for line in lines {
+                self.log(&format!("# keyview: {line}"));
+            }
+        }
+    }
+
     /// The key step ended: on success the login (or reconnect) is tried again.
     fn key_step_done(&mut self, result: Result<KeyStepOutcome, Arc<KeyStepError>>) {
+        if let Err(why) = &result {
+            self.key_log.fail(why, self.lang);
+        }
+        self.show_key_log(true);
         let l = self.l();
         self.set_phase(self.phase.key_step_done());
         match result {

@@ -15,6 +15,7 @@
 //! there (`scripts/gui-test.sh` uses both).
 
 mod app;
+mod keystep_view;
 pub mod logic;
 pub mod msg;
 mod net;
@@ -70,6 +71,91 @@ pub fn config_error_dialog(program: &str, text: &str, lang: common::config::Lang
     view::set_dialog_labels(lang);
     fltk::dialog::message_title_default(program);
     fltk::dialog::alert_default(&logic::render::wrap_text(text, 72));
+}
+
+/// `client_xx key --gui`: run the key step with the key-step view (密钥分发过程) showing each
+/// message as it happens; the result is also printed; returns when the window is closed.
+pub fn key_step_window(
+    folder: &ClientFolder,
+    opts: common::client::key_client::KeyStepOptions,
+) -> ExitCode {
+    use common::client::key_events::KeyStepEvent;
+    let program = folder.program.clone();
+    if !have_display() {
+        eprintln!("{program}: no display (DISPLAY is not set); run `{program} key` without --gui");
+        return ExitCode::FAILURE;
+    }
+    let lang = folder.config.language;
+    let fltk_app = fl::App::default().with_scheme(fl::Scheme::Gtk);
+    prefer_cjk_fonts();
+    fl::set_font_size(14);
+    view::set_dialog_labels(lang);
+    let (tx, rx) = fl::channel::<UiMsg>();
+    let mut window = keystep_view::keystep_view(lang, tx);
+    let mut log = logic::keyview::KeyLog::default();
+    window.show_log(&log, lang);
+    let test_log = test_log();
+    if test_log.is_some() || std::env::var("MINICHAT_GUI_TEST").is_ok_and(|v| v == "1") {
+        use fltk::prelude::WindowExt as _;
+        eprintln!("GUI-WINDOW keyview {}", window.win.raw_handle());
+    }
+    let f = folder.clone();
+    std::thread::spawn(move || {
+        let result = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => {
+                let mut to_view = move |e: &KeyStepEvent| tx.send(UiMsg::KeyStep(e.clone()));
+                rt.block_on(common::client::key_client::run_key_step_observed(
+                    &f,
+                    opts,
+                    &mut to_view,
+                ))
+            }
+            Err(e) => Err(common::Error::Io(e).into()),
+        };
+        tx.send(UiMsg::KeyStepDone(result.map_err(std::sync::Arc::new)));
+    });
+    let mut code = ExitCode::FAILURE;
+    while fltk_app.wait() && fltk::prelude::WindowExt::shown(&window.win) {
+        while let Some(msg) = rx.recv() {
+            match msg {
+                UiMsg::KeyStep(e) => log.push(e),
+                UiMsg::KeyStepDone(result) => {
+                    if let Err(e) = &result {
+                        log.fail(e, lang);
+                    }
+                    let lines = window.show_log(&log, lang);
+                    if let Some(mut f) = test_log.as_ref().and_then(|p| {
+                        std::fs::File::options()
+                            .create(true)
+                            .append(true)
+                            .open(p)
+                            .ok()
+                    }) {
+                        use std::io::Write as _;
+                        for line in lines {
+                            let _ = writeln!(f, "# keyview: {line}");
+                        }
+                    }
+                    code = crate::keystep::report(folder, result.as_ref().map_err(|e| &**e));
+                    continue;
+                }
+                _ => {}
+            }
+            window.show_log(&log, lang);
+        }
+    }
+    code
+}
+
+/// `MINICHAT_GUI_LOG` in test mode.
+fn test_log() -> Option<std::path::PathBuf> {
+    if !std::env::var("MINICHAT_GUI_TEST").is_ok_and(|v| v == "1") {
+        return None;
+    }
+    std::env::var_os("MINICHAT_GUI_LOG").map(std::path::PathBuf::from)
 }
 
 /// Open the login window, then the chat window; returns when the user closes them.

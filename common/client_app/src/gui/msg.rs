@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use common::client::chat_client::{CloseReason, NotSentReason};
 use common::client::key_client::{KeyStepError, KeyStepOutcome};
+use common::client::key_events::KeyStepEvent;
 use common::protocol::chat::{ClientRequest, ErrorMsg, ServerEvent};
 
 use super::logic::login::LoginFailure;
@@ -51,6 +52,10 @@ pub enum UiMsg {
     MustChangePassword {
         refused: Option<String>,
     },
+    /// One step of a running key step, for the key-step view.
+    KeyStep(KeyStepEvent),
+    /// The key-step view's "show keys (teaching only)" switch.
+    KeySecretsToggled(bool),
     /// The key step finished (the error is shared: it is not `Clone`).
     KeyStepDone(Result<KeyStepOutcome, Arc<KeyStepError>>),
     // ---- from the network worker: the session

@@ -12,7 +12,8 @@ use common::client::chat_client::{
     login_with_key,
 };
 use common::client::folder::ClientFolder;
-use common::client::key_client::{KeyStepOptions, run_key_step};
+use common::client::key_client::{KeyStepOptions, run_key_step_observed};
+use common::client::key_events::KeyStepEvent;
 use common::client::texts::{Ctx, reason_text};
 use common::protocol::chat::{ClientRequest, ServerEvent};
 use common::protocol::password::Secret;
@@ -183,7 +184,11 @@ impl Net {
             NetCmd::Request(ClientRequest::Logout) => self.logout().await,
             NetCmd::Request(req) => self.request(req).await,
             NetCmd::RunKeyStep => {
-                let res = run_key_step(&self.folder, KeyStepOptions::default()).await;
+                let ui = self.ui;
+                let mut to_view = move |e: &KeyStepEvent| ui.send(UiMsg::KeyStep(e.clone()));
+                let res =
+                    run_key_step_observed(&self.folder, KeyStepOptions::default(), &mut to_view)
+                        .await;
                 self.ui.send(UiMsg::KeyStepDone(res.map_err(Arc::new)));
             }
             NetCmd::Quit | NetCmd::Cancel => {}

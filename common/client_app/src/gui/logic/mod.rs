@@ -7,6 +7,7 @@
 //! - [`login`]: the login form's checks and the dialogs for a failed login or key step.
 //! - [`chat`]: the chat window's model ([`chat::ChatState`]): events, online list, target, Enter.
 //! - [`input_history`]: Up/Down recall of earlier inputs.
+//! - [`keyview`]: the key-step view (密钥分发过程): the exchange as it happens, field by field.
 //! - [`inspector`]: the frame inspector: a clicked message's frames field by field, and the steps.
 //! - [`phase`]: where the client is ([`phase::Phase`]) and its transitions.
 //! - [`reconnect`]: automatic reconnection after the server went away ([`reconnect::Backoff`]).
@@ -17,6 +18,7 @@
 pub mod chat;
 pub mod input_history;
 pub mod inspector;
+pub mod keyview;
 pub mod labels;
 pub mod login;
 pub mod phase;
