@@ -34,13 +34,13 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::crypto::envelope::Envelope;
 use common::crypto::sealed::Channel;
 use common::crypto::{DesKey, PrivateKey, SessionKey, cbc, mac, password};
 use common::protocol::RawMessage;
 use common::protocol::chat::{ChatLine, ServerEvent};
 use common::protocol::consts::{PBKDF2_ITERATIONS, label};
 use common::protocol::keydist::{KeyEnvelope, Transcript};
+use common::protocol::material::{parse_material, seal_session};
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_main};
 
@@ -214,23 +214,22 @@ fn envelope<M: Measurement>(c: &mut Criterion<M>) {
         client_nonce: [2u8; 16],
     };
     let key = SessionKey::generate("alice", time::Duration::hours(8));
-    let sealed = Envelope::seal(&public, &key).expect("seals");
+    let (sealed, _) = seal_session(&public, &key).expect("seals");
     let expires = key.expires_rfc3339();
     let mut g = c.benchmark_group("envelope");
     g.sample_size(20);
     g.bench_function("seal", |b| {
-        b.iter(|| Envelope::seal(&public, black_box(&key)).expect("seals"))
+        b.iter(|| seal_session(&public, black_box(&key)).expect("seals"))
     });
     g.bench_function("open", |b| {
         b.iter(|| {
-            sealed
-                .open(&private, "alice", &key.key_id, &expires)
-                .expect("opens")
+            let (_, plain) = sealed.unseal(&private).expect("unseals");
+            parse_material(&plain, "alice", &key.key_id, &expires).expect("opens")
         });
     });
     let server_side = || {
         let session = SessionKey::generate("alice", time::Duration::hours(8));
-        let envelope = Envelope::seal(&public, &session).expect("seals");
+        let (envelope, _) = seal_session(&public, &session).expect("seals");
         let mut env = KeyEnvelope {
             key_id: session.key_id.clone(),
             expires_at: session.expires_rfc3339(),
@@ -247,13 +246,8 @@ fn envelope<M: Measurement>(c: &mut Criterion<M>) {
     let (env, session) = server_side();
     g.bench_function("client_side", |b| {
         b.iter(|| {
-            public
-                .verify(&transcript.envelope_bytes(&env), &env.signature)
-                .expect("verifies");
-            let k = env
-                .envelope
-                .open(&private, "alice", &env.key_id, &env.expires_at)
-                .expect("opens");
+            let verified = env.clone().verify(&public, &transcript).expect("verifies");
+            let k = verified.open(&private).expect("opens").session;
             mac::hmac_sha256(&*k.mac_key, &[&transcript.confirm_bytes(&env)])
         });
     });

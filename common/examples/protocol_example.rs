@@ -414,13 +414,15 @@ fn key_distribution(
     out.frame(&env_text);
     // Client side: verify, then open.
     let got_env = KeyEnvelope::from_message(&parse(&env_text)).expect("client parses envelope");
-    seen_server
-        .verify(&transcript.envelope_bytes(&got_env), &got_env.signature)
+    let verified = got_env
+        .verify(&seen_server, &transcript)
         .expect("client verifies the envelope signature");
-    let opened = got_env
-        .envelope
-        .open(client_key, USERNAME, &got_env.key_id, &got_env.expires_at)
+    let opened = verified
+        .open(client_key)
         .expect("client opens the envelope");
+    assert_eq!(opened.one_time_key.to_hex(), ONE_TIME_K_HEX);
+    let opened = opened.session;
+    let got_env = verified.into_envelope();
     assert_eq!(opened.des, session.des);
     assert_eq!(*opened.mac_key, *session.mac_key);
     assert_eq!(opened.expires_at, session.expires_at);

@@ -9,8 +9,9 @@ use common::error::{CryptoError, ProtocolError};
 use common::protocol::RawMessage;
 use common::protocol::consts::PROTOCOL_VERSION;
 use common::protocol::keydist::{
-    KeyConfirm, KeyDone, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript,
+    KeyConfirm, KeyDone, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript, VerifiedEnvelope,
 };
+use common::protocol::material::{parse_material, seal_session};
 use common::protocol::message::b64;
 use support::{other_key, test_key};
 
@@ -18,8 +19,26 @@ fn session(user: &str) -> SessionKey {
     SessionKey::generate(user, time::Duration::hours(24))
 }
 
+/// Open as the client does once the signature verified ([`VerifiedEnvelope::open`] is these
+/// two steps): unwrap k and decrypt, then check the material against the clear fields.
+fn open_with(
+    env: &Envelope,
+    k: &PrivateKey,
+    user: &str,
+    key_id: &str,
+    expires_at: &str,
+) -> Result<SessionKey, CryptoError> {
+    let (_, plain) = env.unseal(k)?;
+    parse_material(&plain, user, key_id, expires_at)
+}
+
 fn open(env: &Envelope, k: &PrivateKey, s: &SessionKey) -> Result<SessionKey, CryptoError> {
-    env.open(k, &s.username, &s.key_id, &s.expires_rfc3339())
+    open_with(env, k, &s.username, &s.key_id, &s.expires_rfc3339())
+}
+
+/// Seal as server_key does.
+fn seal(client: &PrivateKey, s: &SessionKey) -> Envelope {
+    seal_session(&client.public_key(), s).unwrap().0
 }
 
 fn assert_same_material(a: &SessionKey, b: &SessionKey) {
@@ -35,7 +54,7 @@ fn seal_and_open() {
     let client = test_key();
     for user in ["user1", "张三", "a|b"] {
         let s = session(user);
-        let env = Envelope::seal(&client.public_key(), &s).unwrap();
+        let env = seal(&client, &s);
         assert_eq!(env.wrapped_key.len(), 256);
         assert_same_material(&open(&env, &client, &s).unwrap(), &s);
     }
@@ -45,8 +64,8 @@ fn seal_and_open() {
 fn each_seal_is_different() {
     let client = test_key();
     let s = session("user1");
-    let a = Envelope::seal(&client.public_key(), &s).unwrap();
-    let b = Envelope::seal(&client.public_key(), &s).unwrap();
+    let a = seal(&client, &s);
+    let b = seal(&client, &s);
     assert_ne!(a.iv, b.iv);
     assert_ne!(a.sealed, b.sealed);
     assert_ne!(a.wrapped_key, b.wrapped_key);
@@ -56,43 +75,42 @@ fn each_seal_is_different() {
 fn wrong_recipient_or_clear_fields_fail() {
     let client = test_key();
     let s = session("user1");
-    let env = Envelope::seal(&client.public_key(), &s).unwrap();
+    let env = seal(&client, &s);
     let exp = s.expires_rfc3339();
     assert_eq!(
         open(&env, &other_key(), &s).unwrap_err(),
         CryptoError::BadEnvelope
     );
     assert_eq!(
-        env.open(&client, "user2", &s.key_id, &exp).unwrap_err(),
+        open_with(&env, &client, "user2", &s.key_id, &exp).unwrap_err(),
         CryptoError::BadEnvelope
     );
     assert_eq!(
-        env.open(&client, "user1 ", &s.key_id, &exp).unwrap_err(),
+        open_with(&env, &client, "user1 ", &s.key_id, &exp).unwrap_err(),
         CryptoError::BadEnvelope
     );
     assert_eq!(
-        env.open(&client, "user1", "0000000000000000", &exp)
-            .unwrap_err(),
+        open_with(&env, &client, "user1", "0000000000000000", &exp).unwrap_err(),
         CryptoError::BadEnvelope
     );
     let later = common::crypto::session::format_time(s.expires_at + time::Duration::seconds(1));
     assert_eq!(
-        env.open(&client, "user1", &s.key_id, &later).unwrap_err(),
+        open_with(&env, &client, "user1", &s.key_id, &later).unwrap_err(),
         CryptoError::BadEnvelope
     );
     assert_eq!(
-        env.open(&client, "user1", &s.key_id, "").unwrap_err(),
+        open_with(&env, &client, "user1", &s.key_id, "").unwrap_err(),
         CryptoError::BadEnvelope
     );
     // Sanity check: the right values open it.
-    assert!(env.open(&client, "user1", &s.key_id, &exp).is_ok());
+    assert!(open_with(&env, &client, "user1", &s.key_id, &exp).is_ok());
 }
 
 #[test]
 fn any_flipped_byte_fails() {
     let client = test_key();
     let s = session("user1");
-    let env = Envelope::seal(&client.public_key(), &s).unwrap();
+    let env = seal(&client, &s);
     for i in 0..env.iv.len() {
         let mut e = env.clone();
         e.iv[i] ^= 0x01;
@@ -141,11 +159,56 @@ fn envelope_from_another_session_fails_the_clear_field_check() {
     // The envelope cannot be swapped for one carrying another user's or another id's material.
     let client = test_key();
     let (s1, s2) = (session("user1"), session("user1"));
-    let env2 = Envelope::seal(&client.public_key(), &s2).unwrap();
+    let env2 = seal(&client, &s2);
     assert_eq!(
         open(&env2, &client, &s1).unwrap_err(),
         CryptoError::BadEnvelope
     );
+}
+
+/// "Verify, then open" is the type's rule: a `1101` opens only as a [`VerifiedEnvelope`], which
+/// only a signature by the server's key over this transcript makes.
+#[test]
+fn only_a_verified_envelope_opens() {
+    let (client, server) = (test_key(), other_key());
+    let s = session("user1");
+    let transcript = Transcript {
+        username: "user1".into(),
+        client_fingerprint: client.public_key().fingerprint(),
+        server_fingerprint: server.public_key().fingerprint(),
+        server_nonce: [1; 16],
+        client_nonce: [2; 16],
+    };
+    let mut ke = KeyEnvelope {
+        key_id: s.key_id.clone(),
+        expires_at: s.expires_rfc3339(),
+        issued_at: "2026-11-27T04:00:00Z".into(),
+        envelope: seal(&client, &s),
+        signature: Vec::new(),
+    };
+    ke.signature = server.sign(&transcript.envelope_bytes(&ke));
+    let verified: VerifiedEnvelope = ke
+        .clone()
+        .verify(&server.public_key(), &transcript)
+        .expect("signed by the server");
+    let opened = verified.open(&client).expect("opens");
+    assert_same_material(&opened.session, &s);
+    assert_eq!(opened.material.split('|').nth(1), Some(s.key_id.as_str()));
+    // Another key's signature, or a changed clear field, does not verify.
+    assert!(
+        ke.clone()
+            .verify(&client.public_key(), &transcript)
+            .is_err()
+    );
+    let mut changed = ke.clone();
+    changed.issued_at = "2026-11-27T04:00:01Z".into();
+    assert!(changed.verify(&server.public_key(), &transcript).is_err());
+    // A server that signs clear fields the material does not hold: verified, but it won't open.
+    let mut lying = ke;
+    lying.key_id = "0000000000000000".into();
+    lying.signature = server.sign(&transcript.envelope_bytes(&lying));
+    let lying = lying.verify(&server.public_key(), &transcript).unwrap();
+    assert_eq!(lying.open(&client).unwrap_err(), CryptoError::BadEnvelope);
 }
 
 fn reparse(text: &str) -> RawMessage {
@@ -154,7 +217,7 @@ fn reparse(text: &str) -> RawMessage {
 
 fn sample_envelope() -> (SessionKey, KeyEnvelope) {
     let s = session("user1");
-    let envelope = Envelope::seal(&test_key().public_key(), &s).unwrap();
+    let envelope = seal(&test_key(), &s);
     let ke = KeyEnvelope {
         key_id: s.key_id.clone(),
         expires_at: s.expires_rfc3339(),

@@ -1,5 +1,6 @@
-//! `KeyEnvelope::from_message` then `Envelope::open` with a fixed client private key never
-//! panics. The first byte picks a mode, so the fuzzer also reaches the material parser:
+//! `KeyEnvelope::from_message`, then `Envelope::unseal` with a fixed client private key and
+//! `parse_material` against the clear fields (what `VerifiedEnvelope::open` does once the
+//! signature verified; the fuzzer cannot forge signatures, so it checks the parts) never panics. The first byte picks a mode, so the fuzzer also reaches the material parser:
 //! - 0: the rest is a `1101|...` frame payload, opened as is (the OAEP unwrap almost always fails);
 //! - 1: the rest is the envelope's inner plaintext (`username_b64|key_id|expires_at|des|mac`),
 //!   sealed under a fixed one-time key that is properly wrapped for the client, then opened with
@@ -13,6 +14,7 @@ use common::crypto::envelope::Envelope;
 use common::crypto::{DesKey, PrivateKey, cbc};
 use common::protocol::RawMessage;
 use common::protocol::keydist::KeyEnvelope;
+use common::protocol::material::{parse_material, seal_session};
 use libfuzzer_sys::fuzz_target;
 
 /// A 1024-bit test key: the smallest `from_pem` loads, and eight times faster to unwrap with than
@@ -43,9 +45,8 @@ fuzz_target!(|data: &[u8]| {
         let Ok(env) = KeyEnvelope::from_message(&m) else {
             return;
         };
-        if let Ok(key) = env
-            .envelope
-            .open(&CLIENT, "user1", &env.key_id, &env.expires_at)
+        if let Ok((_, plain)) = env.envelope.unseal(&CLIENT)
+            && let Ok(key) = parse_material(&plain, "user1", &env.key_id, &env.expires_at)
         {
             let _ = format!("{key:?}");
         }
@@ -69,14 +70,17 @@ fuzz_target!(|data: &[u8]| {
         .unwrap_or_default();
     let key_id = fields.get(1).copied().unwrap_or_default();
     let expires = fields.get(2).copied().unwrap_or_default();
-    let Ok(key) = env.open(&CLIENT, &user, key_id, expires) else {
+    let Ok((_, plain)) = env.unseal(&CLIENT) else {
+        return;
+    };
+    let Ok(key) = parse_material(&plain, &user, key_id, expires) else {
         return;
     };
     // Everything a caller does with an opened key must work: show it, re-seal it, store it.
     let _ = format!("{key:?}");
-    let again = Envelope::seal(&CLIENT.public_key(), &key).expect("seal");
-    let back = again
-        .open(&CLIENT, &key.username, &key.key_id, &key.expires_rfc3339())
+    let (again, _) = seal_session(&CLIENT.public_key(), &key).expect("seal");
+    let (_, plain) = again.unseal(&CLIENT).expect("re-sealed envelope unseals");
+    let back = parse_material(&plain, &key.username, &key.key_id, &key.expires_rfc3339())
         .unwrap_or_else(|e| panic!("re-sealed envelope does not open: {e}"));
     assert_eq!(back.username, key.username);
     assert_eq!(back.key_id, key.key_id);

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use common::config::{Registration, ServerKeyConfig, SessionTtl};
 use common::connection::{self, FrameReader, FrameWriter, ReadError};
-use common::crypto::envelope::Envelope;
 use common::crypto::session::{format_time, now_whole_seconds};
 use common::crypto::{PrivateKey, PublicKey, SessionKey, mac, random};
 use common::keyfile::KeyFile;
@@ -26,6 +25,7 @@ use common::protocol::consts::{
 use common::protocol::keydist::{
     KeyConfirm, KeyDone, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript,
 };
+use common::protocol::material::seal_session;
 use common::protocol::{RawMessage, check_username};
 use common::trace::{Trace, hex_blocks};
 use tokio::net::{TcpListener, TcpStream};
@@ -356,7 +356,7 @@ async fn exchange(
         .await
         .map_err(|_| refuse(Reason::Internal, "server_key is shutting down"))?;
     let signed = tokio::task::spawn_blocking(move || -> Result<_, Refusal> {
-        let (envelope, one_time) = Envelope::seal_showing(&client_key, &session)
+        let (envelope, one_time) = seal_session(&client_key, &session)
             .map_err(|e| refuse(Reason::Internal, format!("cannot seal envelope: {e}")))?;
         let mut env = KeyEnvelope {
             key_id: session.key_id.clone(),

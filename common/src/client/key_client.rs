@@ -420,7 +420,8 @@ struct OpenedEnvelope {
     session: crate::crypto::SessionKey,
 }
 
-/// Step 3b: verify the signature over the whole transcript first, then open the envelope.
+/// Step 3b: verify the signature over the whole transcript, then (only a verified envelope can)
+/// open it.
 fn verify_and_open(
     env: KeyEnvelope,
     transcript: &Transcript,
@@ -428,24 +429,18 @@ fn verify_and_open(
     client_key: &PrivateKey,
     observer: &mut dyn KeyStepObserver,
 ) -> Result<OpenedEnvelope, KeyStepError> {
-    server
-        .key
-        .verify(&transcript.envelope_bytes(&env), &env.signature)
+    let verified = env
+        .verify(&server.key, transcript)
         .map_err(|_| KeyStepError::BadSignature {
             server: server.fingerprint.clone(),
         })?;
     observer.event(&KeyStepEvent::SignatureValid {
         server_fingerprint: server.fingerprint.clone(),
     });
-    let opened = env
-        .envelope
-        .open_showing(
-            client_key,
-            &transcript.username,
-            &env.key_id,
-            &env.expires_at,
-        )
+    let opened = verified
+        .open(client_key)
         .map_err(|_| KeyStepError::BadEnvelope)?;
+    let env = verified.into_envelope();
     observer.event(&KeyStepEvent::Opened(OpenedSecrets {
         one_time_key: Zeroizing::new(opened.one_time_key.to_hex()),
         material: opened.material.clone(),

@@ -8,10 +8,10 @@
 
 use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, InnerIvInit, block_padding::Pkcs7};
 
+use crate::crypto::IV_LEN;
 use crate::crypto::des_cipher::Des;
 use crate::crypto::{DesKey, random};
 use crate::error::CryptoError;
-use crate::protocol::consts::IV_LEN;
 
 type DesCbcEnc = cbc::Encryptor<Des>;
 type DesCbcDec = cbc::Decryptor<Des>;

@@ -9,10 +9,10 @@ use std::sync::OnceLock;
 
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
+use crate::crypto::DES_KEY_LEN;
 use crate::crypto::des_cipher::Des;
 use crate::crypto::random;
 use crate::error::CryptoError;
-use crate::protocol::consts::DES_KEY_LEN;
 
 /// A DES key with correct parity that is neither weak nor semi-weak.
 ///

@@ -3,8 +3,8 @@
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+use crate::crypto::MAC_LEN;
 use crate::error::CryptoError;
-use crate::protocol::consts::MAC_LEN;
 
 type HmacSha256 = Hmac<Sha256>;
 

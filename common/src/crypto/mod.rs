@@ -33,6 +33,18 @@ pub mod sealed;
 pub mod session;
 
 pub use des_key::DesKey;
+
+/// DES key length in bytes (56 key bits + 8 parity bits).
+pub const DES_KEY_LEN: usize = 8;
+
+/// DES block length, and so the CBC IV length.
+pub const IV_LEN: usize = 8;
+
+/// HMAC-SHA-256 key length: a full-strength MAC key independent of the 56-bit DES key.
+pub const MAC_KEY_LEN: usize = 32;
+
+/// HMAC-SHA-256 tag length (not truncated).
+pub const MAC_LEN: usize = 32;
 pub use rsa_keys::{PrivateKey, PublicKey, fingerprint};
 pub use session::SessionKey;
 

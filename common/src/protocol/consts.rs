@@ -31,17 +31,9 @@ pub const MAX_PASSWORD_LEN: usize = 128;
 /// chooses for themselves.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
-/// DES key length in bytes (56 key bits + 8 parity bits).
-pub const DES_KEY_LEN: usize = 8;
-
-/// DES block length, and so the CBC IV length.
-pub const IV_LEN: usize = 8;
-
-/// HMAC-SHA-256 key length: a full-strength MAC key independent of the 56-bit DES key.
-pub const MAC_KEY_LEN: usize = 32;
-
-/// HMAC-SHA-256 tag length (not truncated).
-pub const MAC_LEN: usize = 32;
+/// The primitives' lengths (DES key, IV, MAC key, MAC tag) belong to `crypto`; the protocol
+/// uses them as they are.
+pub use crate::crypto::{DES_KEY_LEN, IV_LEN, MAC_KEY_LEN, MAC_LEN};
 
 /// Random nonce length for both handshakes (128 bits: never repeats in practice).
 pub const NONCE_LEN: usize = 16;

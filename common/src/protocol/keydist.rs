@@ -9,9 +9,13 @@
 //! server -> client  1109|reason|message                                           KeyError (any time)
 //! ```
 
+use zeroize::Zeroizing;
+
 use crate::crypto::envelope::Envelope;
-use crate::error::ProtocolError;
+use crate::crypto::{DesKey, PrivateKey, PublicKey, SessionKey};
+use crate::error::{CryptoError, ProtocolError};
 use crate::protocol::consts::{KEY_ID_LEN, MAC_LEN, NONCE_LEN, PROTOCOL_VERSION, code, label};
+use crate::protocol::material::parse_material;
 use crate::protocol::message::{RawMessage, b64};
 use crate::protocol::reason::{Family, Reason};
 
@@ -149,6 +153,82 @@ impl KeyEnvelope {
                 wrapped_key: m.bytes(5)?,
             },
             signature: m.bytes(6)?,
+        })
+    }
+}
+
+impl KeyEnvelope {
+    /// Check the server's signature over the whole transcript (with the server's key from
+    /// `1100`, already compared with the pinned one). Only a [`VerifiedEnvelope`] can be opened:
+    /// "verify, then open" is the type's rule, not the caller's.
+    ///
+    /// # Errors
+    /// [`CryptoError`] when the signature does not verify.
+    pub fn verify(
+        self,
+        server_key: &PublicKey,
+        transcript: &Transcript,
+    ) -> Result<VerifiedEnvelope, CryptoError> {
+        server_key.verify(&transcript.envelope_bytes(&self), &self.signature)?;
+        Ok(VerifiedEnvelope {
+            envelope: self,
+            username: transcript.username.clone(),
+        })
+    }
+}
+
+/// A `1101` whose signature verified over the transcript for `username`.
+#[derive(Debug, Clone)]
+pub struct VerifiedEnvelope {
+    envelope: KeyEnvelope,
+    username: String,
+}
+
+/// An opened envelope: the session key, and the one-time key and material it came in (for the
+/// key-step view and `--show-secrets`). Debug shows none of the secrets.
+pub struct OpenedSession {
+    pub session: SessionKey,
+    /// `k`, recovered with the client's private key.
+    pub one_time_key: DesKey,
+    /// The decrypted material text.
+    pub material: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for OpenedSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedSession")
+            .field("session", &self.session)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifiedEnvelope {
+    pub fn envelope(&self) -> &KeyEnvelope {
+        &self.envelope
+    }
+
+    pub fn into_envelope(self) -> KeyEnvelope {
+        self.envelope
+    }
+
+    /// Open with the client's private key: `k`, then the material, which must name this
+    /// transcript's user and the clear `key_id` and `expires_at`.
+    ///
+    /// # Errors
+    /// [`CryptoError::BadEnvelope`], deliberately opaque.
+    pub fn open(&self, client_key: &PrivateKey) -> Result<OpenedSession, CryptoError> {
+        let (one_time_key, plain) = self.envelope.envelope.unseal(client_key)?;
+        let session = parse_material(
+            &plain,
+            &self.username,
+            &self.envelope.key_id,
+            &self.envelope.expires_at,
+        )?;
+        let material = Zeroizing::new(String::from_utf8_lossy(&plain).into_owned());
+        Ok(OpenedSession {
+            session,
+            one_time_key,
+            material,
         })
     }
 }

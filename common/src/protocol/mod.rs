@@ -6,7 +6,8 @@
 //! - [`frame`]: `[u32 BE length][payload]` framing, pure functions.
 //! - [`message`]: the `CODE|field|field` text form and field codecs.
 //! - [`reason`]: why a server refused or closed (`1009`/`1109` reasons), one enum.
-//! - [`keydist`]: key-distribution messages (port 8091).
+//! - [`keydist`]: key-distribution messages (port 8091); only a verified `1101` opens.
+//! - [`material`]: the session material inside the digital envelope.
 //! - [`chat`]: login and chat messages (port 8090).
 //! - [`password`]: the rule for a new password, and [`password::Secret`].
 
@@ -14,6 +15,7 @@ pub mod chat;
 pub mod consts;
 pub mod frame;
 pub mod keydist;
+pub mod material;
 pub mod message;
 pub mod password;
 pub mod reason;
