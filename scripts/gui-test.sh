@@ -615,6 +615,8 @@ DISPLAY=$D2 xdotool windowfocus --sync "$(expiry_dialog)" || fail "cannot focus 
 sleep 0.2
 DISPLAY=$D2 xdotool key Return
 wait_until "$WAIT_SECS" "the lesson window to reconnect with a new key" log_has ttl "已重新连接"
+# The key step opened its view (密钥分发过程) over the chat window: raise the chat window.
+DISPLAY=$D2 xdotool windowraise "$(window_id chat ttl)"
 sleep 0.5
 DISPLAY=$D2 import -window "$(window_id chat ttl)" "$OUT/key_renewed.png" || fail "screenshot failed"
 step "the lesson session ended ${after} s after its key step (KEY_EXPIRED), the window offered the key step and reconnected"
