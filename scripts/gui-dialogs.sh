@@ -18,6 +18,8 @@
 #   keyview          `client_wy key --gui`: the key-step view (密钥分发过程), first contact, with
 #                    the teaching switch on (k, the DES and MAC keys shown)
 #   keyview_mismatch the same with a server_public.pem of another server pinned: the refusal in red
+#   keyview_substituted  attack_lab in the middle substitutes the server key in 1100: refused
+#   keyview_tampered     attack_lab flips one bit of the sealed material in 1101: bad signature
 #   cancel           a chat port that accepts and never answers: 取消 -> status line
 #                    (logging_in: the window while it waits, 取消 on the left button)
 # Each case checks the text (in the window's language, no Chinese in the English one) and
@@ -89,7 +91,7 @@ mkdir -p "$OUT"
 rm -f "$OUT"/dialog_*.png
 scripts/bootstrap.sh >/dev/null || fail "scripts/bootstrap.sh failed"
 command -v faketime >/dev/null || fail "faketime missing (scripts/bootstrap.sh installs it)"
-cargo build -q -p server -p server_key -p client_wy || fail "cargo build failed"
+cargo build -q -p server -p server_key -p client_wy --bins || fail "cargo build failed"
 TMP=$(mktemp -d -t minichat-dialogs.XXXXXX) || fail "mktemp failed"
 
 unset WAYLAND_DISPLAY
@@ -371,6 +373,26 @@ for L in zh en; do
     folder "kvm_$L" "$U" "$L" "$KEY_PORT" "$CHAT_PORT"
     cp "$TMP/nt_$L/server_public.pem" "$TMP/kvm_$L/" # the clock-skewed key server's key
     keyview "kvm_$L" keyview_mismatch "中间人攻击" "man in the middle" 1
+
+    # the attack lab in the middle of a key step: the server key substituted, then one bit of the
+    # envelope's sealed material flipped (field 4 of 1101)
+    for attack in substituted tampered; do
+        ATTACK_PORT=$(free_port) || fail "no free port"
+        if [ "$attack" = substituted ]; then how=(--substitute-server-key); else how=(--flip 1101:4); fi
+        "$BIN/attack_lab" --listen "127.0.0.1:$ATTACK_PORT" --to "127.0.0.1:$KEY_PORT" "${how[@]}" \
+            </dev/null >"$TMP/attack_${attack}_$L.log" 2>&1 &
+        ATTACK_PID=$!
+        PIDS+=("$ATTACK_PID")
+        wait_until 10 "attack_lab on $ATTACK_PORT" listening "$ATTACK_PORT"
+        folder "kva_${attack}_$L" "$U" "$L" "$ATTACK_PORT" "$CHAT_PORT"
+        cp "$TMP/pems_${U}_$KEY_PORT"/*.pem "$TMP/kva_${attack}_$L/" # this student's folder: the server key pinned
+        if [ "$attack" = substituted ]; then
+            keyview "kva_${attack}_$L" keyview_substituted "中间人攻击" "man in the middle" 1
+        else
+            keyview "kva_${attack}_$L" keyview_tampered "路上被改动" "changed on the way" 1
+        fi
+        stop "$ATTACK_PID"
+    done
 
     # cancel a login that hangs
     folder "cl_$L" "$U" "$L" "$KEY_PORT" "$SILENT_PORT"

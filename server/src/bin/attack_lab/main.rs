@@ -33,7 +33,7 @@ use tokio::sync::mpsc;
 /// attack_lab: a man in the middle for the lab (records, flips a bit, replays, drops, substitutes
 /// the server key). 实验用的中间人：记录、翻转一位、重放、丢弃、替换服务器公钥。
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version)]
 struct Cli {
     /// Where the victim connects (put this port into its client.toml as key_port or chat_port).
     /// 受害者连接的地址
