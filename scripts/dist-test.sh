@@ -35,8 +35,11 @@ wait_port() {
 wait_port "$kp"; wait_port "$cp_"
 
 # One zip per folder, holding the program named after the folder and its config.
+# The lab guide travels in every folder, and the lab's attacker with the servers.
+cmp -s docs/LESSON.md "$tmp/dist/client_dz/实验指导.md" || { echo "dist-test: FAIL: client_dz/实验指导.md is not docs/LESSON.md"; exit 1; }
+test -x "$tmp/teacher-pc/attack_lab" || { echo "dist-test: FAIL: dist/server lacks attack_lab"; exit 1; }
 zipped=$(unzip -Z1 "$tmp/dist/client_wy.zip")
-for f in client_wy/client_wy client_wy/client.toml client_wy/client_private.pem client_wy/server_public.pem; do
+for f in client_wy/client_wy client_wy/client.toml client_wy/client_private.pem client_wy/server_public.pem client_wy/实验指导.md; do
     grep -qx "$f" <<<"$zipped" || { echo "dist-test: FAIL: client_wy.zip lacks $f"; exit 1; }
 done
 

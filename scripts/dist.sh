@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Build the programs and lay out portable folders under dist/:
-#   dist/server/             server, server_key, server.toml, server_key.toml, sql/, keys/, data/
+#   dist/server/             server, server_key, attack_lab (the lab's attacker), server.toml,
+#                            server_key.toml, sql/, keys/, data/
 #   dist/client_<user>/      one per user of the chat server: client_<user> (the client program,
 #                            named after its folder), client.toml (server_host, both ports,
 #                            username), server_public.pem, a client key pair registered with
-#                            server_key, README.txt (中文, then English)
+#                            server_key, README.txt (中文, then English), 实验指导.md (the lab
+#                            guide, docs/LESSON.md)
 #   dist/client_<user>.zip   the same folder, zipped, to hand out by USB stick or shared drive
 #   dist/passwords.csv       the class sheet (initial passwords of imported users), if any
 # The seed users keep their folder names client_wy (user1), client_dz (user2), client_cxk (user3).
@@ -34,7 +36,7 @@ while [ $# -gt 0 ]; do
         --host=*) host="${1#--host=}" ;;
         --roster) roster="${2:?--roster needs a file}"; shift ;;
         --roster=*) roster="${1#--roster=}" ;;
-        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
         *) echo "dist.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -47,7 +49,7 @@ dist="${DIST_DIR:-dist}"
 
 # `dist`: release, stripped, no debug info (Cargo.toml [profile.dist]); release keeps line
 # tables for benchmarks and profiling.
-bins=(--bin server --bin server_key --bin client)
+bins=(--bin server --bin server_key --bin client --bin attack_lab)
 if [ "$profile" = dist ]; then
     cargo build --profile dist -p server -p server_key -p client_app "${bins[@]}"
 else
@@ -57,7 +59,7 @@ bin="target/$profile"
 
 srv="$dist/server"
 mkdir -p "$srv/sql"
-install -m 0755 "$bin/server" "$bin/server_key" "$srv/"
+install -m 0755 "$bin/server" "$bin/server_key" "$bin/attack_lab" "$srv/"
 cp sql/*.sql sql/README.md "$srv/sql/"
 # Configs are written once; a re-run keeps the teacher's edits. Both servers in one folder: the
 # session keys server_key writes are where server reads them, and so is the user list.
@@ -147,6 +149,8 @@ username = "$user"
 language = "$language"
 TOML
     cp "$pem" "$d/server_public.pem"
+    # The lab guide (docs/LESSON.md), under the name a student looks for.
+    cp docs/LESSON.md "$d/实验指导.md"
     "$srv/server_key" --config "$srv/server_key.toml" clients provision "$user" "$d" >/dev/null
     if [ "$user" = user1 ] || [ "$user" = user2 ] || [ "$user" = user3 ]; then
         pw_zh="演示账号，密码 111111"; pw_en="demo account, password 111111"

@@ -39,6 +39,9 @@ scripts/gui-dialogs.sh
 step "portable client folder test"
 scripts/dist-test.sh
 
+step "the lab guide: every command of docs/LESSON.md, run against real servers"
+scripts/lesson-test.sh
+
 step "a class of forty: roster, dist folders, key steps, forced password change, everyone hears everyone"
 scripts/class-test.sh
 
