@@ -18,3 +18,19 @@ CREATE TABLE IF NOT EXISTS users (
   PRIMARY KEY (user_id),
   UNIQUE KEY uniq_user_name (user_name)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
+
+-- Every accepted chat message (issue 15). Routing fields in clear, for the indexes (by time for
+-- retention, by recipient for held private messages), the sender's nickname and the text only
+-- in `body`, sealed (DES-CBC + HMAC-SHA-256, random IV) under the storage key in the server's
+-- folder, which is never stored here. msg_id is the relay's id. Names compare byte for byte.
+CREATE TABLE IF NOT EXISTS chat_history (
+  msg_id bigint unsigned NOT NULL,
+  sent_ms bigint unsigned NOT NULL,
+  from_user varchar(30) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+  to_user varchar(30) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NULL,
+  delivered tinyint(1) NOT NULL DEFAULT 1,
+  body mediumblob NOT NULL,
+  PRIMARY KEY (msg_id),
+  KEY idx_history_time (sent_ms),
+  KEY idx_history_to (to_user, delivered, msg_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;

@@ -15,10 +15,10 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ConfigError;
 use crate::protocol::consts::{
-    DEFAULT_CHAT_PORT, DEFAULT_KEY_PORT, DEFAULT_RSA_BITS, DEFAULT_SESSION_TTL_HOURS,
-    KEY_REQUESTS_PER_MINUTE_PER_ADDRESS, KEY_REQUESTS_PER_MINUTE_PER_USER, MAX_CLIENTS,
-    MAX_KEY_EXCHANGES_PER_ADDRESS, MAX_SERVER_RSA_BITS, MAX_SESSION_TTL_SECS, MIN_RSA_BITS,
-    MIN_SESSION_TTL_SECS,
+    DEFAULT_CHAT_PORT, DEFAULT_HISTORY_DAYS, DEFAULT_HISTORY_ON_JOIN, DEFAULT_KEY_PORT,
+    DEFAULT_RSA_BITS, DEFAULT_SESSION_TTL_HOURS, KEY_REQUESTS_PER_MINUTE_PER_ADDRESS,
+    KEY_REQUESTS_PER_MINUTE_PER_USER, MAX_CLIENTS, MAX_KEY_EXCHANGES_PER_ADDRESS,
+    MAX_SERVER_RSA_BITS, MAX_SESSION_TTL_SECS, MIN_RSA_BITS, MIN_SESSION_TTL_SECS,
 };
 pub use duration::SessionTtl;
 pub use mistake::{Field, Kind, Mistake};
@@ -226,6 +226,18 @@ pub struct ServerConfig {
     /// Where to write the user list for server_key (see [`crate::userlist`]). Default
     /// `session_key_dir/../chat_users.txt`.
     pub user_list: Option<PathBuf>,
+    /// Public messages a user receives at login (besides the private ones held for them).
+    /// Default 100; 0 = none.
+    pub history_on_join: usize,
+    /// Stored messages older than this many days are deleted. Default 30; 0 = kept for ever.
+    pub history_days: u32,
+}
+
+impl ServerConfig {
+    /// Largest `history_on_join`: the login's pages stay a few frames.
+    pub const MAX_HISTORY_ON_JOIN: usize = 1000;
+    /// Largest `history_days` (ten years).
+    pub const MAX_HISTORY_DAYS: u32 = 3660;
 }
 
 impl Default for ServerConfig {
@@ -236,6 +248,8 @@ impl Default for ServerConfig {
             session_key_dir: PathBuf::from("../server_key/keys/sessions"),
             max_connections: MAX_CLIENTS,
             user_list: None,
+            history_on_join: DEFAULT_HISTORY_ON_JOIN,
+            history_days: DEFAULT_HISTORY_DAYS,
         }
     }
 }
@@ -249,10 +263,51 @@ impl ConfigFile for ServerConfig {
             Field::text("session_key_dir", "../server_key/keys/sessions"),
             Field::number("max_connections", 1, 1_000_000, d.max_connections),
             Field::text("user_list", "../server_key/keys/chat_users.txt"),
+            Field::number(
+                "history_on_join",
+                0,
+                Self::MAX_HISTORY_ON_JOIN as u64,
+                d.history_on_join,
+            ),
+            Field::number(
+                "history_days",
+                0,
+                u64::from(Self::MAX_HISTORY_DAYS),
+                d.history_days,
+            ),
         ]
     }
 
     fn check(&self) -> Result<(), (&'static str, Mistake)> {
+        for (key, value, max) in [
+            (
+                "history_on_join",
+                self.history_on_join as u64,
+                Self::MAX_HISTORY_ON_JOIN as u64,
+            ),
+            (
+                "history_days",
+                u64::from(self.history_days),
+                u64::from(Self::MAX_HISTORY_DAYS),
+            ),
+        ] {
+            if value > max {
+                return Err((
+                    key,
+                    Mistake::OutOfRange {
+                        key: key.into(),
+                        value: value.to_string(),
+                        min: 0,
+                        max,
+                        fix: Self::fields()
+                            .iter()
+                            .find(|f| f.key == key)
+                            .map(Field::example_line)
+                            .unwrap_or_default(),
+                    },
+                ));
+            }
+        }
         mistake::check_listen("listen", &self.listen, DEFAULT_CHAT_PORT)
             .map_err(|m| ("listen", m))?;
         let db = self.database.as_str();

@@ -150,6 +150,14 @@ const SERVER: &[(&str, &str)] = &[
         "server.toml, line 1: max_connections is a number and takes no quotes: max_connections = 2000",
     ),
     (
+        "history_on_join = 5000",
+        "server.toml, line 1: history_on_join = 5000 is outside 0..=1000: for example history_on_join = 100",
+    ),
+    (
+        "history_days = -1",
+        "server.toml, line 1: history_days = -1 is outside 0..=3660: for example history_days = 30",
+    ),
+    (
         "user_list = 5",
         "server.toml, line 1: the value of user_list must be in quotes: user_list = \"5\"",
     ),

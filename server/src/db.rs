@@ -1,4 +1,5 @@
-//! The `users` table, behind one trait with an embedded SQLite and a MySQL/MariaDB implementation.
+//! The `users` and `chat_history` tables, behind one trait with an embedded SQLite and a
+//! MySQL/MariaDB implementation.
 //!
 //! # Backends
 //! - `sqlite://PATH` (the default, `sqlite://data/mini_chat.db`): the folder and file are created
@@ -97,6 +98,35 @@ pub const SEED_USERS: [(&str, &str, &str); 3] = [
 /// The column [`ImportUser`]s are flagged in; `server db upgrade` adds it to older tables.
 pub const FLAG_COLUMN: &str = "must_change_password";
 
+/// One row of the `chat_history` table: the routing fields in clear (they are indexed), the
+/// sender's nickname and the text only inside `body`, sealed under the server's storage key
+/// ([`crate::history::StorageKey`]), which never enters the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryRow {
+    /// The message id the relay gave the message (unique, increasing).
+    pub msg_id: u64,
+    /// Server time in milliseconds since the Unix epoch.
+    pub sent_ms: u64,
+    pub from_user: String,
+    /// `None` for a message to everyone.
+    pub to_user: Option<String>,
+    /// `false` for a private message held for its offline recipient until their next login.
+    pub delivered: bool,
+    /// IV, DES-CBC ciphertext and HMAC (see [`crate::history::StorageKey::seal`]).
+    pub body: Vec<u8>,
+}
+
+/// Which stored messages [`UserStore::history_before`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visible<'a> {
+    /// Messages to everyone only.
+    Public,
+    /// Messages to everyone, and private ones from or to this user.
+    To(&'a str),
+    /// Every message (the teacher's export of the course record).
+    All,
+}
+
 /// The `users` table. All methods block (see the module documentation).
 pub trait UserStore: Send + Sync + 'static {
     /// The row whose `user_name` is exactly `username` (byte for byte, on every backend).
@@ -152,6 +182,26 @@ pub trait UserStore: Send + Sync + 'static {
     }
     /// Check that the database answers.
     fn ping(&self) -> Result<(), DbError>;
+    /// Insert stored messages in one transaction (all or none). A row whose id is already
+    /// stored is left as it is (a retried batch after an unclear failure).
+    fn history_append(&self, rows: &[HistoryRow]) -> Result<(), DbError>;
+    /// Up to `limit` of the newest messages with ids below `before_id` (`u64::MAX`: all) that
+    /// `visible` selects, in ascending id order.
+    fn history_before(
+        &self,
+        visible: Visible<'_>,
+        before_id: u64,
+        limit: usize,
+    ) -> Result<Vec<HistoryRow>, DbError>;
+    /// Up to `limit` of the oldest private messages to `username` not yet delivered, ascending.
+    fn history_undelivered(&self, username: &str, limit: usize)
+    -> Result<Vec<HistoryRow>, DbError>;
+    /// Mark the private messages to `username` with ids up to `upto` delivered.
+    fn history_mark_delivered(&self, username: &str, upto: u64) -> Result<(), DbError>;
+    /// The largest stored message id (0 for none).
+    fn history_max_id(&self) -> Result<u64, DbError>;
+    /// Delete messages sent before `before_ms`; returns how many.
+    fn history_purge(&self, before_ms: u64) -> Result<u64, DbError>;
     /// Where the data lives, for logs, e.g. `sqlite:/srv/chat/data/mini_chat.db` or
     /// `mysql://root@127.0.0.1:3306/mini_chat`. Never includes a password.
     fn describe(&self) -> String;

@@ -18,16 +18,19 @@ use common::protocol::chat::{
     ClientRequest, ErrorMsg, Hello, LOGIN_PREFIX_FIELDS, Notice, NoticeKind, ServerEvent,
     check_text, parse_login_outer, user_list_events,
 };
-use common::protocol::consts::{MAX_BAD_FRAMES, MAX_PASSWORD_LEN, NONCE_LEN, PROTOCOL_VERSION};
+use common::protocol::consts::{
+    MAX_BAD_FRAMES, MAX_OFFLINE_DELIVERY, MAX_PASSWORD_LEN, NONCE_LEN, PROTOCOL_VERSION,
+};
+use common::protocol::history::{HistorySource, history_pages};
 use common::protocol::password::{Secret, check_new_password};
 use common::protocol::{RawMessage, check_username};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tracing::{debug, info, warn};
 
-use crate::db::{self, DbError, LoginCheck};
+use crate::db::{self, DbError, LoginCheck, Visible};
 use crate::keys;
-use crate::relay::{Credential, Kick, Outbox, Outgoing};
+use crate::relay::{Credential, Delivery, Kick, Outbox, Outgoing};
 use crate::server::Shared;
 use crate::throttle::Refusal;
 
@@ -35,6 +38,8 @@ use crate::throttle::Refusal;
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most frames sealed into one write.
 const BATCH: usize = 64;
+/// How long a login waits for the history writer to store what was accepted before it.
+const HISTORY_FLUSH_WAIT: Duration = Duration::from_secs(3);
 
 struct Conn {
     reader: FrameReader<OwnedReadHalf>,
@@ -258,13 +263,19 @@ async fn login(
         }
     };
     let credential = Credential::new(key_id, password_hash);
-    let (outbox, kick, online) = shared
+    let joined = shared
         .registry
         .join(&username, &nickname, conn_id, credential);
-    let events = std::iter::once(first).chain(user_list_events(online));
+    let (history, held_upto) = login_history(shared, &username, joined.live_from).await;
+    let events = std::iter::once(first)
+        .chain(user_list_events(joined.online))
+        .chain(history);
     if !write_sealed(conn, s, &mut send, &username, events).await {
         shared.registry.leave(&username, conn_id);
         return Ok(None);
+    }
+    if let Some(upto) = held_upto {
+        mark_delivered(shared, &username, upto).await;
     }
     Ok(Some(Session {
         username,
@@ -272,10 +283,102 @@ async fn login(
         conn_id,
         send,
         recv,
-        outbox,
-        kick,
+        outbox: joined.outbox,
+        kick: joined.kick,
         bad_frames: 0,
     }))
+}
+
+/// The `1007 LOGIN` pages for a session that receives messages live from id `live_from` on:
+/// the latest public messages before it and the private messages held for this user, and the
+/// highest held id among them (marked delivered once they are sent). Nothing with history off.
+async fn login_history(
+    shared: &Shared,
+    username: &str,
+    live_from: u64,
+) -> (Vec<ServerEvent>, Option<u64>) {
+    let Some(h) = &shared.settings.history else {
+        return (Vec::new(), None);
+    };
+    // Everything accepted before the join must be in the database before it is read.
+    if !shared.registry.flush_history(HISTORY_FLUSH_WAIT).await {
+        warn!(
+            user = username,
+            "history not written yet at login; sending what is stored"
+        );
+    }
+    let (store, user, on_join) = (shared.store.clone(), username.to_owned(), h.on_join);
+    let read = tokio::task::spawn_blocking(move || {
+        let mut rows = if on_join > 0 {
+            store.history_before(Visible::Public, live_from, on_join)?
+        } else {
+            Vec::new()
+        };
+        let held = store.history_undelivered(&user, MAX_OFFLINE_DELIVERY)?;
+        let upto = held.last().map(|r| r.msg_id);
+        rows.extend(held);
+        rows.sort_by_key(|r| r.msg_id);
+        rows.dedup_by_key(|r| r.msg_id);
+        Ok::<_, DbError>((rows, upto))
+    })
+    .await;
+    let (lines, upto) = match read {
+        Ok(Ok((rows, upto))) => (crate::history::open_rows(&h.key, &rows), upto),
+        Ok(Err(e)) => {
+            warn!(user = username, error = %e, "cannot read the history at login");
+            (Vec::new(), None)
+        }
+        Err(_) => (Vec::new(), None),
+    };
+    let pages = history_pages(HistorySource::Login, lines)
+        .into_iter()
+        .map(ServerEvent::History)
+        .collect();
+    (pages, upto)
+}
+
+/// The held private messages to `username` up to `upto` were sent: not again at the next login.
+async fn mark_delivered(shared: &Shared, username: &str, upto: u64) {
+    let (store, user) = (shared.store.clone(), username.to_owned());
+    match tokio::task::spawn_blocking(move || store.history_mark_delivered(&user, upto)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            warn!(user = username, error = %e, "cannot mark held messages delivered; they come again at the next login")
+        }
+        Err(_) => {}
+    }
+}
+
+/// The `1007 OLDER` pages answering a `0007` from `username` (one empty page with history off).
+async fn older_history(
+    shared: &Shared,
+    username: &str,
+    before_id: u64,
+    count: u32,
+) -> Vec<ServerEvent> {
+    let lines = match &shared.settings.history {
+        None => Vec::new(),
+        Some(h) => {
+            let before = if before_id == 0 { u64::MAX } else { before_id };
+            let (store, user) = (shared.store.clone(), username.to_owned());
+            let read = tokio::task::spawn_blocking(move || {
+                store.history_before(Visible::To(&user), before, count as usize)
+            })
+            .await;
+            match read {
+                Ok(Ok(rows)) => crate::history::open_rows(&h.key, &rows),
+                Ok(Err(e)) => {
+                    warn!(user = username, error = %e, "cannot read older messages");
+                    Vec::new()
+                }
+                Err(_) => Vec::new(),
+            }
+        }
+    };
+    history_pages(HistorySource::Older, lines)
+        .into_iter()
+        .map(ServerEvent::History)
+        .collect()
 }
 
 /// Seal `events` with `send` and write them in one go; `false` if the connection failed.
@@ -343,9 +446,13 @@ async fn forced_change(
             }
             Ok(ClientRequest::Ping) => Some(ServerEvent::Pong),
             Ok(ClientRequest::Logout) => return Ok(None),
-            Ok(ClientRequest::Chat { .. } | ClientRequest::ListUsers) => Some(
-                ServerEvent::PasswordResult(Err(Reason::PasswordChangeRequired)),
-            ),
+            Ok(
+                ClientRequest::Chat { .. }
+                | ClientRequest::ListUsers
+                | ClientRequest::History { .. },
+            ) => Some(ServerEvent::PasswordResult(Err(
+                Reason::PasswordChangeRequired,
+            ))),
             Err(Error::Crypto(CryptoError::FrameLost { got, expected })) => {
                 return Err(frame_lost(username, got, expected));
             }
@@ -731,22 +838,27 @@ async fn client_request(
                     .err();
             }
             let target = to.clone();
-            if let crate::relay::Delivery::NotOnline =
-                shared.registry.deliver(&s.username, &s.nickname, to, text)
-            {
-                let who = target.unwrap_or_default();
-                return send_event(
-                    conn,
-                    shared,
-                    s,
-                    warn_notice(format!(
-                        "{who} is not online; the private message was not delivered"
-                    )),
-                )
+            let notice = match shared.registry.deliver(&s.username, &s.nickname, to, text) {
+                Delivery::Delivered | Delivery::Held => return None,
+                Delivery::NotOnline => warn_notice(format!(
+                    "{} is not online; the private message was not delivered",
+                    target.unwrap_or_default()
+                )),
+                Delivery::HistoryFull => warn_notice(
+                    "not sent: the chat server cannot store messages right now (its database is \
+                     unreachable and its waiting queue is full); try again in a moment"
+                        .into(),
+                ),
+            };
+            send_event(conn, shared, s, notice).await.err()
+        }
+        ClientRequest::History { before_id, count } => {
+            let pages = older_history(shared, &s.username, before_id, count)
                 .await
-                .err();
-            }
-            None
+                .into_iter()
+                .map(Outgoing::new)
+                .collect();
+            write_batch(conn, shared, s, pages).await.err()
         }
         ClientRequest::ListUsers => {
             let parts = user_list_events(shared.registry.online())
@@ -821,6 +933,9 @@ fn trace_opened(trace: common::trace::Trace, who: &str, user: &str, request: &Cl
         ClientRequest::Logout => "a logout".to_owned(),
         ClientRequest::ChangePassword { .. } => {
             "a password change (passwords never shown)".to_owned()
+        }
+        ClientRequest::History { before_id, count } => {
+            format!("a request for {count} stored messages before id {before_id}")
         }
     };
     trace.step(

@@ -5,6 +5,7 @@
 //! - [`startup`]: checks before listening (session key folder, database reachable).
 //! - [`handler`]: one connection: hello, login, session loop.
 //! - [`relay`]: who is online; ordered fan-out to bounded per-user queues.
+//! - [`history`]: every accepted message stored (sealed) by a batching writer; offline delivery.
 //! - [`throttle`]: bounds on login work and password guessing (budgets, locks, BUSY).
 //! - [`revocation`]: sessions end when their key, user or password is withdrawn.
 //! - [`keys`]: the session keys server_key leaves in `session_key_dir`.
@@ -15,6 +16,7 @@
 pub mod admin;
 pub mod db;
 pub mod handler;
+pub mod history;
 pub mod import;
 pub mod keys;
 pub mod relay;

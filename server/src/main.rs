@@ -34,6 +34,10 @@ struct Cli {
     /// instead of stopping with an error.
     #[arg(long)]
     wait_for_db: bool,
+    /// Store no messages (no history at login, private messages only to users online); for
+    /// measuring what storing costs.
+    #[arg(long)]
+    no_history: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -49,6 +53,33 @@ enum Command {
     User {
         #[command(subcommand)]
         action: UserAction,
+    },
+    /// The stored messages (decrypted with history_key.txt beside server.toml).
+    History {
+        #[command(subcommand)]
+        action: HistoryAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum HistoryAction {
+    /// Delete stored messages: those sent before DATE, or without it those older than history_days.
+    Purge {
+        /// YYYY-MM-DD (00:00 UTC): delete everything sent before this day.
+        #[arg(long)]
+        before: Option<String>,
+    },
+    /// Write stored messages, decrypted: a user's (public ones and their private ones), or all of them.
+    Export {
+        /// The account whose messages to export; without it, every message (the course record).
+        #[arg(long)]
+        user: Option<String>,
+        /// csv (UTF-8 with BOM, for Excel) or jsonl (one JSON object per line).
+        #[arg(long, value_enum, default_value = "csv")]
+        format: server::history::export::Format,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
 }
 
@@ -158,6 +189,8 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
     let store = db::open(&url)
         .with_context(|| format!("cannot open the database {}", db::redact_url(&url)))?;
     if let Some(cmd) = cli.command {
+        // The users are unchanged, and standard output may be an export.
+        let users_changed = !matches!(cmd, Command::History { .. });
         let msg = match cmd {
             Command::Db {
                 action: DbAction::Init,
@@ -165,6 +198,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             Command::Db {
                 action: DbAction::Upgrade,
             } => admin::db_upgrade(&*store)?,
+            Command::History { action } => history_command(&*store, &loaded, action)?,
             Command::User { action } => match action {
                 UserAction::Add {
                     username,
@@ -202,8 +236,12 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
                 }
             },
         };
-        println!("{msg}");
-        publish_user_list(&*store, &loaded.user_list_path());
+        if !msg.is_empty() {
+            println!("{msg}");
+        }
+        if users_changed {
+            publish_user_list(&*store, &loaded.user_list_path());
+        }
         return Ok(());
     }
     server::startup::wait_for_database(&*store, &url, &loaded, cli.wait_for_db)?;
@@ -216,6 +254,9 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
     }
     settings.max_connections = fit.max_connections;
     settings.trace = Trace::new(cli.trace, cli.show_secrets);
+    if !cli.no_history {
+        settings.history = Some(history_settings(&loaded)?);
+    }
     match &loaded.path {
         Some(p) => println!("server: config {}", p.display()),
         None => println!("server: no server.toml found, using defaults"),
@@ -239,6 +280,70 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         .await;
         Ok(())
     })
+}
+
+/// History settings from the config, with the storage key (created on first start).
+fn history_settings(
+    loaded: &common::config::Loaded<ServerConfig>,
+) -> anyhow::Result<server::history::HistorySettings> {
+    let path = server::history::key_path(&loaded.base_dir);
+    let (key, created) = common::crypto::storage::StorageKey::load_or_create(&path)
+        .context("cannot load the message history's storage key")?;
+    if created {
+        println!(
+            "server: created the storage key {} (keep it: without it the stored messages cannot be read)",
+            path.display()
+        );
+    }
+    let mut h = server::history::HistorySettings::new(std::sync::Arc::new(key));
+    h.on_join = loaded.config.history_on_join;
+    h.days = loaded.config.history_days;
+    Ok(h)
+}
+
+/// `server history purge|export`.
+fn history_command(
+    store: &dyn db::UserStore,
+    loaded: &common::config::Loaded<ServerConfig>,
+    action: HistoryAction,
+) -> anyhow::Result<String> {
+    use server::history::export;
+    match action {
+        HistoryAction::Purge { before } => {
+            export::purge(store, before.as_deref(), loaded.config.history_days)
+        }
+        HistoryAction::Export {
+            user,
+            format,
+            output,
+        } => {
+            let path = server::history::key_path(&loaded.base_dir);
+            let key = common::crypto::storage::StorageKey::load(&path)
+                .context("cannot read the storage key the messages are sealed under")?;
+            let n = match &output {
+                Some(file) => {
+                    let mut f = std::io::BufWriter::new(
+                        std::fs::File::create(file)
+                            .with_context(|| format!("cannot create {}", file.display()))?,
+                    );
+                    export::export(store, &key, user.as_deref(), format, &mut f)?
+                }
+                None => export::export(
+                    store,
+                    &key,
+                    user.as_deref(),
+                    format,
+                    &mut std::io::stdout().lock(),
+                )?,
+            };
+            let whose = user.map_or_else(|| "all users".to_owned(), |u| format!("user {u}"));
+            let to =
+                output.map_or_else(|| "standard output".to_owned(), |p| p.display().to_string());
+            // To stderr: standard output may be the export itself.
+            eprintln!("server: exported {n} messages ({whose}) to {to}");
+            Ok(String::new())
+        }
+    }
 }
 
 /// Where `server user unlock` leaves its requests for the running server: `unlock/` beside the

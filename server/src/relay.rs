@@ -8,13 +8,20 @@
 //!
 //! A recipient whose bounded queue is full is removed and told why (`TOO_SLOW`); it is never
 //! skipped silently and never delays anybody else.
+//!
+//! With history on, the same lock hands each accepted message to the history writer
+//! ([`crate::history::HistorySink`]: a counter and a channel send, no waiting), so the stored
+//! order is the relay's order, and whether a private message's recipient was online (delivered
+//! live) or not (held for their next login) is decided once, at the same moment as the fan-out.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use common::protocol::Reason;
 use common::protocol::chat::{ChatLine, ErrorMsg, Notice, NoticeKind, OnlineUser, ServerEvent};
 use tokio::sync::{Notify, mpsc};
+
+use crate::history::{HistorySink, Record};
 
 /// An event for recipients, with its plaintext form built once (not once per recipient).
 #[derive(Debug)]
@@ -112,6 +119,19 @@ struct Inner {
 pub struct Registry {
     inner: Mutex<Inner>,
     queue_len: usize,
+    /// The history writer's queue, when history is on ([`Self::set_history`]).
+    history: OnceLock<HistorySink>,
+}
+
+/// What [`Registry::join`] gives the new session.
+#[derive(Debug)]
+pub struct Joined {
+    pub outbox: Outbox,
+    pub kick: Arc<Kick>,
+    /// The online list, the new user included.
+    pub online: Vec<OnlineUser>,
+    /// The id of the first message this session receives live: older ones are history.
+    pub live_from: u64,
 }
 
 /// The result of delivering one chat message.
@@ -119,8 +139,14 @@ pub struct Registry {
 pub enum Delivery {
     /// Queued for every recipient that is online (the sender's own copy included).
     Delivered,
-    /// A private message to someone who is not online.
+    /// A private message to someone who is not online (history off: not accepted).
     NotOnline,
+    /// A private message to someone who is not online, accepted and stored for their next
+    /// login (history on); only the sender's copy went out, followed by a `HELD` notice.
+    Held,
+    /// Not accepted: the history writer holds its limit of messages the database has not
+    /// taken yet (an outage).
+    HistoryFull,
 }
 
 impl Registry {
@@ -131,6 +157,35 @@ impl Registry {
                 next_msg_id: 1,
             }),
             queue_len,
+            history: OnceLock::new(),
+        }
+    }
+
+    /// Turn history on: every accepted message goes to `sink`, and message ids continue from
+    /// `first_id` (see [`crate::history::first_msg_id`]). Once, before the first login.
+    pub fn set_history(&self, sink: HistorySink, first_id: u64) {
+        let mut inner = self.lock();
+        inner.next_msg_id = inner.next_msg_id.max(first_id);
+        let _ = self.history.set(sink);
+    }
+
+    /// Wait (at most `timeout`) until every message accepted so far is in the database; `true`
+    /// at once with history off.
+    pub async fn flush_history(&self, timeout: std::time::Duration) -> bool {
+        match self.history.get() {
+            Some(h) => h.flush(timeout).await,
+            None => true,
+        }
+    }
+
+    /// Tell each online sender up to which id its messages are stored (`1008`). A full outbox
+    /// skips it: a later `1008` covers it.
+    pub fn notify_stored(&self, acks: crate::history::writer::StoredAcks) {
+        let inner = self.lock();
+        for (user, upto) in acks {
+            if let Some(m) = inner.members.get(&user) {
+                let _ = m.tx.try_send(Outgoing::new(ServerEvent::Stored { upto }));
+            }
         }
     }
 
@@ -139,15 +194,14 @@ impl Registry {
     }
 
     /// Add `username` (kicking an older session of the same user: the newest login wins, so a
-    /// client that crashed can log in again at once). Returns the outbox, the kick signal and
-    /// the online list including the new user. Everybody else gets a JOIN notice.
+    /// client that crashed can log in again at once). Everybody else gets a JOIN notice.
     pub fn join(
         &self,
         username: &str,
         nickname: &str,
         conn_id: u64,
         credential: Credential,
-    ) -> (Outbox, Arc<Kick>, Vec<OnlineUser>) {
+    ) -> Joined {
         let (tx, rx) = mpsc::channel(self.queue_len);
         let kick = Arc::new(Kick::default());
         let mut inner = self.lock();
@@ -178,8 +232,12 @@ impl Registry {
                 kick: kick.clone(),
             },
         );
-        let online = Self::online_locked(&inner);
-        (rx, kick, online)
+        Joined {
+            outbox: rx,
+            kick,
+            online: Self::online_locked(&inner),
+            live_from: inner.next_msg_id,
+        }
     }
 
     /// Remove `username` if `conn_id` is still its session; everybody else gets a LEAVE notice.
@@ -211,10 +269,13 @@ impl Registry {
         text: String,
     ) -> Delivery {
         let mut inner = self.lock();
-        if let Some(t) = &to
-            && !inner.members.contains_key(t)
-        {
+        let history = self.history.get();
+        let online = to.as_ref().is_none_or(|t| inner.members.contains_key(t));
+        if !online && history.is_none() {
             return Delivery::NotOnline;
+        }
+        if history.is_some_and(HistorySink::is_full) {
+            return Delivery::HistoryFull;
         }
         let msg_id = inner.next_msg_id;
         inner.next_msg_id += 1;
@@ -222,19 +283,41 @@ impl Registry {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
-        let event = Outgoing::new(ServerEvent::Chat(ChatLine {
+        let line = ChatLine {
             msg_id,
             time_ms,
             from_user: from_user.to_owned(),
             from_nick: from_nick.to_owned(),
             to: to.clone(),
             text,
-        }));
+        };
+        if let Some(h) = history
+            && !h.push(Record {
+                line: line.clone(),
+                delivered: online,
+            })
+        {
+            return Delivery::HistoryFull;
+        }
+        let event = Outgoing::new(ServerEvent::Chat(line));
         match &to {
             None => Self::fan_out(&mut inner, &event, &|_| true),
             Some(t) => Self::fan_out(&mut inner, &event, &|u| u == t || u == from_user),
         }
-        Delivery::Delivered
+        if online {
+            return Delivery::Delivered;
+        }
+        // After the echo, in the same queue: the sender learns it is held for later.
+        if let Some(sender) = inner.members.get(from_user) {
+            let held = Outgoing::new(ServerEvent::Notice(Notice {
+                kind: NoticeKind::Held,
+                user: to.unwrap_or_default(),
+                nick: String::new(),
+                text: String::new(),
+            }));
+            let _ = sender.tx.try_send(held);
+        }
+        Delivery::Held
     }
 
     /// Current online list.

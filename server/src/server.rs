@@ -17,7 +17,7 @@ use common::protocol::consts::{
 use common::trace::Trace;
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::db::UserStore;
 use crate::relay::Registry;
@@ -28,6 +28,9 @@ pub const REVOCATION_CHECK: Duration = Duration::from_secs(2);
 
 /// How long shutdown waits for the connections to close after telling them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// How long shutdown waits for the history writer to store what was accepted.
+const HISTORY_DRAIN: Duration = Duration::from_secs(10);
 
 /// Settings of a running chat server.
 #[derive(Debug, Clone)]
@@ -46,6 +49,9 @@ pub struct Settings {
     /// Bounds on login work and password guessing.
     pub login_limits: crate::throttle::Limits,
     pub trace: Trace,
+    /// Message history ([`crate::history`]); `None`: nothing is stored, and a private message
+    /// to someone offline is refused.
+    pub history: Option<crate::history::HistorySettings>,
 }
 
 impl Settings {
@@ -60,6 +66,7 @@ impl Settings {
             unlock_dir: None,
             login_limits: crate::throttle::Limits::default(),
             trace: Trace::default(),
+            history: None,
         }
     }
 }
@@ -107,6 +114,7 @@ pub async fn run(
         shutdown: shutdown_tx,
         next_conn: AtomicU64::new(1),
     });
+    let writer = start_history(&shared).await;
     let watcher = tokio::spawn(crate::revocation::watch(shared.clone()));
     let handlers = shared.clone();
     let in_flight = serve(listener, opts, shutdown, move |stream, peer| {
@@ -124,4 +132,36 @@ pub async fn run(
         "the chat server is shutting down; reconnect when it is back",
     ));
     in_flight.wait(SHUTDOWN_GRACE).await;
+    if let Some(writer) = writer {
+        // Everything accepted is written before the process ends (a SIGKILL loses at most
+        // what was not yet acknowledged with 1008).
+        if !shared.registry.flush_history(HISTORY_DRAIN).await {
+            warn!("the message history could not be written completely before shutdown");
+        }
+        writer.abort();
+    }
+}
+
+/// Start the history writer if history is on: ids continue after the largest stored one.
+async fn start_history(shared: &Arc<Shared>) -> Option<tokio::task::JoinHandle<()>> {
+    let settings = shared.settings.history.clone()?;
+    let store = shared.store.clone();
+    let max = match tokio::task::spawn_blocking(move || store.history_max_id()).await {
+        Ok(Ok(max)) => max,
+        Ok(Err(e)) => {
+            warn!(error = %e, "cannot read the largest stored message id");
+            0
+        }
+        Err(_) => 0,
+    };
+    let weak = Arc::downgrade(shared);
+    let (sink, task) = crate::history::writer::spawn(shared.store.clone(), settings, move |acks| {
+        if let Some(shared) = weak.upgrade() {
+            shared.registry.notify_stored(acks);
+        }
+    });
+    shared
+        .registry
+        .set_history(sink, crate::history::first_msg_id(max));
+    Some(task)
 }

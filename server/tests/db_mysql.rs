@@ -139,7 +139,7 @@ fn sql_injection_is_inert() {
     check_seeded(&*store);
     assert_eq!(login(&*store, "user1", "111111"), ok("wang_yuan"));
     let tables: Vec<String> = t.raw(true).query("SHOW TABLES").unwrap();
-    assert_eq!(tables, ["users"]);
+    assert_eq!(tables, ["chat_history", "users"]);
 }
 
 #[test]
@@ -386,4 +386,44 @@ fn roster_bad_rows_write_nothing() {
     let t = test_db!("roster_bad_rows_write_nothing");
     let dir = tempfile::tempdir().unwrap();
     check_bad_roster(&*t.open(), dir.path());
+}
+
+#[test]
+fn history_table() {
+    let t = test_db!("history_table");
+    let store = t.open();
+    check_history(&*store);
+    // utf8mb4, indexed by time and by recipient.
+    let mut c = t.raw(true);
+    let collation: Option<String> = c
+        .exec_first(
+            "SELECT TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'chat_history'",
+            (&t.name,),
+        )
+        .unwrap();
+    assert!(collation.unwrap().starts_with("utf8mb4"));
+    let indexes: Vec<String> = c
+        .exec(
+            "SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = 'chat_history' ORDER BY INDEX_NAME",
+            (&t.name,),
+        )
+        .unwrap();
+    assert_eq!(indexes, ["idx_history_time", "idx_history_to", "PRIMARY"]);
+}
+
+#[test]
+fn upgrade_adds_history_to_a_legacy_database() {
+    let t = test_db!("upgrade_adds_history_to_a_legacy_database");
+    t.create();
+    let mut c = t.raw(true);
+    for stmt in include_str!("../../sql/legacy_seed_mysql.sql").split(';') {
+        if !stmt.trim().is_empty() {
+            c.query_drop(stmt).unwrap();
+        }
+    }
+    let store = t.open();
+    store.upgrade().unwrap();
+    let tables: Vec<String> = c.query("SHOW TABLES").unwrap();
+    assert_eq!(tables, ["chat_history", "users"]);
+    check_history(&*store);
 }

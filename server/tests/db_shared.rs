@@ -517,3 +517,88 @@ pub fn check_bad_roster(store: &dyn UserStore, dir: &std::path::Path) {
     std::fs::write(&file, "username,nickname\n").unwrap();
     assert!(user_import(store, &file, false, dir).is_err());
 }
+
+/// A history row with a recognisable body (the store does not look inside it).
+pub fn history_row(
+    id: u64,
+    from: &str,
+    to: Option<&str>,
+    delivered: bool,
+) -> server::db::HistoryRow {
+    server::db::HistoryRow {
+        msg_id: id,
+        sent_ms: 1_000_000 + id,
+        from_user: from.to_owned(),
+        to_user: to.map(str::to_owned),
+        delivered,
+        body: vec![id as u8, 0xff, 0x00, b'|'],
+    }
+}
+
+/// The `chat_history` methods: order, visibility, limits, held private messages, idempotent
+/// appends, purge.
+pub fn check_history(store: &dyn UserStore) {
+    use server::db::Visible;
+    assert_eq!(store.history_max_id().unwrap(), 0);
+    let rows: Vec<_> = (1..=30u64)
+        .map(|i| match i % 3 {
+            0 => history_row(i, "user1", None, true),
+            1 => history_row(i, "user2", Some("user3"), i > 20),
+            _ => history_row(i, "user3", Some("user1"), true),
+        })
+        .collect();
+    store.history_append(&rows[..10]).unwrap();
+    // A retried batch (its first part already stored) neither fails nor duplicates.
+    store.history_append(&rows).unwrap();
+    assert_eq!(store.history_max_id().unwrap(), 30);
+    let ids = |v: Vec<server::db::HistoryRow>| v.into_iter().map(|r| r.msg_id).collect::<Vec<_>>();
+    let all = store
+        .history_before(Visible::All, u64::MAX, usize::MAX)
+        .unwrap();
+    assert_eq!(all, rows, "every column round-trips, in id order");
+    assert_eq!(
+        ids(store.history_before(Visible::Public, 28, 3).unwrap()),
+        [21, 24, 27],
+        "the newest public ones below the id, ascending"
+    );
+    let to_user1 = ids(store
+        .history_before(Visible::To("user1"), u64::MAX, 4)
+        .unwrap());
+    assert_eq!(to_user1, [26, 27, 29, 30]);
+    // user2 sees public messages and the private ones it sent, not those between 1 and 3.
+    let user2 = ids(store.history_before(Visible::To("user2"), 9, 100).unwrap());
+    assert_eq!(user2, [1, 3, 4, 6, 7]);
+    // Exact names only.
+    assert!(
+        ids(store
+            .history_before(Visible::To("USER1"), u64::MAX, 100)
+            .unwrap())
+        .iter()
+        .all(|id| id % 3 == 0)
+    );
+    let held = ids(store.history_undelivered("user3", 100).unwrap());
+    assert_eq!(held, [1, 4, 7, 10, 13, 16, 19]);
+    assert_eq!(ids(store.history_undelivered("user3", 2).unwrap()), [1, 4]);
+    assert!(store.history_undelivered("user1", 100).unwrap().is_empty());
+    store.history_mark_delivered("user3", 10).unwrap();
+    assert_eq!(
+        ids(store.history_undelivered("user3", 100).unwrap()),
+        [13, 16, 19]
+    );
+    store
+        .history_mark_delivered("user3", u64::MAX >> 2)
+        .unwrap();
+    assert!(store.history_undelivered("user3", 100).unwrap().is_empty());
+    assert_eq!(store.history_purge(1_000_000 + 11).unwrap(), 10);
+    assert_eq!(
+        ids(store.history_before(Visible::All, u64::MAX, 1).unwrap()),
+        [30]
+    );
+    assert_eq!(
+        store
+            .history_before(Visible::All, u64::MAX, 100)
+            .unwrap()
+            .len(),
+        20
+    );
+}

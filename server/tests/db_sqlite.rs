@@ -235,3 +235,15 @@ fn roster_bad_rows_write_nothing() {
     let (dir, store) = fresh();
     check_bad_roster(&*store, dir.path());
 }
+
+#[test]
+fn history_table() {
+    let (_dir, store) = fresh();
+    check_history(&*store);
+}
+
+#[test]
+fn memory_database_has_history() {
+    let store = db::open("sqlite::memory:").unwrap();
+    check_history(&*store);
+}

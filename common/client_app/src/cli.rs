@@ -1,7 +1,9 @@
 //! Terminal mode (`client_xx cli`): scripts and tests drive the system through it.
 //!
 //! stdout carries only received chat lines, one per message: `[HH:MM:SS] NICKNAME: TEXT`
-//! (private ones marked). Notices, the online list and errors go to stderr. EOF on stdin logs out
+//! (private ones marked); stored ones (at login, and `/history N`) as `[历史 HH:MM:SS] ...` (with
+//! the date when not today), followed by the line `—— 以上为历史消息 ——`. Notices, the online
+//! list and errors go to stderr. EOF on stdin logs out
 //! and exits 0; a failed login exits 1 with the reason; a connection closed by the server exits 2.
 //!
 //! Passwords: `CHAT_PASSWORD`, else a prompt without echo. When the server demands a new password
@@ -26,7 +28,10 @@ use common::protocol::chat::{ClientRequest, ServerEvent};
 use common::protocol::password::{Secret, check_new_password};
 use tokio::sync::mpsc;
 
-use crate::format::{Typed, cli_line, notice_line, online_list, parse_typed};
+use crate::format::{
+    Typed, cli_line, history_cli_line, history_end_line, notice_line, now_ms, online_list,
+    parse_typed,
+};
 use crate::gui::logic::render::one_line;
 
 /// The password: `CHAT_PASSWORD`, else a prompt without echo.
@@ -124,6 +129,10 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
     // EOF must not lose what was typed: log out only once the server has answered every message
     // sent (its echo to us, or a warning such as "not online"), or after a grace period.
     let (mut sent, mut answered) = (0u64, 0u64);
+    // The oldest message id shown (`/history` asks for those before it), and the stored
+    // messages shown of the answer being received.
+    let mut oldest: Option<u64> = None;
+    let mut stored_shown = 0usize;
     let mut quitting: Option<tokio::time::Instant> = None;
     loop {
         if let Some(deadline) = quitting
@@ -150,6 +159,7 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
                     Typed::Say(text) => Some(ClientRequest::Chat { to: None, text }),
                     Typed::Whisper { to, text } => Some(ClientRequest::Chat { to: Some(to), text }),
                     Typed::Who => Some(ClientRequest::ListUsers),
+                    Typed::History(count) => Some(ClientRequest::History { before_id: oldest.unwrap_or(0), count }),
                     Typed::Passwd => None,
                     Typed::Help(h) => { eprintln!("{h}"); None }
                     Typed::Empty => None,
@@ -174,7 +184,25 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
                         if line.from_user == me {
                             answered += 1;
                         }
+                        oldest = Some(oldest.map_or(line.msg_id, |o| o.min(line.msg_id)));
                         let _ = writeln!(stdout, "{}", cli_line(&line, &me));
+                        let _ = stdout.flush();
+                    }
+                    ServerEvent::History(page) => {
+                        let now = now_ms();
+                        for line in &page.lines {
+                            oldest = Some(oldest.map_or(line.msg_id, |o| o.min(line.msg_id)));
+                            let _ = writeln!(stdout, "{}", history_cli_line(line, &me, now, zh));
+                        }
+                        stored_shown += page.lines.len();
+                        if !page.more {
+                            if stored_shown > 0 {
+                                let _ = writeln!(stdout, "{}", history_end_line(zh));
+                            } else if page.source == common::protocol::history::HistorySource::Older {
+                                eprintln!("* {}", t(lang, "没有更早的消息", "no earlier messages"));
+                            }
+                            stored_shown = 0;
+                        }
                         let _ = stdout.flush();
                     }
                     ServerEvent::Notice(n) => {
@@ -189,7 +217,8 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
                         let head = t(lang, "密码没有修改", "password not changed");
                         eprintln!("{program}: {head}: {}", reason_text(&reason, "", ctx));
                     }
-                    ServerEvent::LoginOk { .. } | ServerEvent::UserListPart(_) | ServerEvent::Pong => {}
+                    ServerEvent::LoginOk { .. } | ServerEvent::UserListPart(_) | ServerEvent::Pong
+                    | ServerEvent::Stored { .. } => {}
                 },
                 Some(SessionEvent::Incoming(Incoming::ServerError(e))) => {
                     eprintln!("{program}: {}", reason_text(&e.reason, &e.message, ctx));

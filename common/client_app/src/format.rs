@@ -1,9 +1,13 @@
 //! Pure text formatting shared by the terminal mode and the GUI (tested without a display).
 
 use common::protocol::chat::{ChatLine, Notice, NoticeKind, OnlineUser};
+use common::protocol::consts::MAX_HISTORY_COUNT;
 use common::text::{Lines, escape_controls};
 
 pub use common::client::clock::{init_local_offset, local_time};
+
+/// Messages `/history` without a number asks for.
+pub const DEFAULT_HISTORY_COUNT: u32 = 20;
 
 /// `HH:MM:SS` in local time for a server timestamp in milliseconds.
 pub fn clock(time_ms: u64) -> String {
@@ -11,6 +15,60 @@ pub fn clock(time_ms: u64) -> String {
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
         .to_offset(common::client::clock::local_offset());
     format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
+}
+
+/// A server timestamp in local time, and that day.
+fn local(time_ms: u64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(time_ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(common::client::clock::local_offset())
+}
+
+/// `HH:MM:SS` when `time_ms` is on the same local day as `now_ms`, else `YYYY-MM-DD HH:MM:SS`
+/// (a stored message from another day says which).
+pub fn stamp(time_ms: u64, now_ms: u64) -> String {
+    let t = local(time_ms);
+    if t.date() == local(now_ms).date() {
+        clock(time_ms)
+    } else {
+        format!(
+            "{:04}-{:02}-{:02} {}",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            clock(time_ms)
+        )
+    }
+}
+
+/// The current time in milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// One terminal line for a stored message: `[历史 HH:MM:SS] NICKNAME: TEXT` (with the date when
+/// not today), so it never reads as a live `[HH:MM:SS]` line.
+pub fn history_cli_line(line: &ChatLine, me: &str, now: u64, zh: bool) -> String {
+    let text = visible(&line.text).replace('\n', "\n    ");
+    format!(
+        "[{} {}] {}: {}",
+        if zh { "历史" } else { "history" },
+        stamp(line.time_ms, now),
+        sender_label(line, me),
+        text
+    )
+}
+
+/// The line under the history a login brought.
+pub fn history_end_line(zh: bool) -> &'static str {
+    if zh {
+        "—— 以上为历史消息 ——"
+    } else {
+        "—— earlier messages above ——"
+    }
 }
 
 /// Make text safe to show: control characters (NUL, ESC, ...), the Unicode line/paragraph
@@ -57,6 +115,10 @@ pub fn notice_line(n: &Notice, zh: bool) -> String {
         (NoticeKind::Leave, false) if n.text.is_empty() => format!("{who} left"),
         (NoticeKind::Leave, true) => format!("{who} 离开了聊天室 ({})", name(&n.text)),
         (NoticeKind::Leave, false) => format!("{who} left ({})", name(&n.text)),
+        (NoticeKind::Held, true) => format!("对方不在线，上线后会收到（{who}）"),
+        (NoticeKind::Held, false) => {
+            format!("{who} is offline; they will receive it when they next log in")
+        }
         (NoticeKind::Info | NoticeKind::Warn, _) => visible(&n.text),
     }
 }
@@ -82,6 +144,8 @@ pub enum Typed {
     Quit,
     /// `/passwd`: change the own password (asked for without echo, never on this line).
     Passwd,
+    /// `/history N`: the N messages before the oldest one shown.
+    History(u32),
     /// Unrecognised `/command`: show usage.
     Help(String),
     Empty,
@@ -106,10 +170,17 @@ pub fn parse_typed(line: &str) -> Typed {
             _ => Typed::Help("usage: /w USER TEXT".into()),
         },
         "who" => Typed::Who,
+        "history" => match parts.next().map(str::trim) {
+            None | Some("") => Typed::History(DEFAULT_HISTORY_COUNT),
+            Some(n) => match n.parse::<u32>() {
+                Ok(n) if (1..=MAX_HISTORY_COUNT).contains(&n) => Typed::History(n),
+                _ => Typed::Help(format!("usage: /history N (1 to {MAX_HISTORY_COUNT})")),
+            },
+        },
         "quit" | "exit" => Typed::Quit,
         "passwd" | "password" => Typed::Passwd,
         other => Typed::Help(format!(
-            "unknown command /{other}; use /w USER TEXT, /who, /passwd or /quit"
+            "unknown command /{other}; use /w USER TEXT, /who, /history N, /passwd or /quit"
         )),
     }
 }

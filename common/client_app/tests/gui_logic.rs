@@ -19,6 +19,7 @@ use common::protocol::Reason;
 use common::protocol::chat::{
     ChatLine, ClientRequest, ErrorMsg, Notice, NoticeKind, OnlineUser, ServerEvent,
 };
+use common::protocol::history::{HistoryPage, HistorySource};
 
 const NOW: u64 = 1_700_000_000_000;
 
@@ -1154,4 +1155,182 @@ fn every_inspector_text_is_translated() {
         assert!(zh.chars().any(is_chinese), "{field}: {zh:?}");
         assert!(!en.chars().any(is_chinese), "{field}: {en:?}");
     }
+}
+
+// ---- stored messages (issue 15)
+
+fn stored_line(id: u64, time_ms: u64, text: &str) -> ChatLine {
+    ChatLine {
+        msg_id: id,
+        time_ms,
+        from_user: "user2".into(),
+        from_nick: "ding_zhen".into(),
+        to: None,
+        text: text.into(),
+    }
+}
+
+fn page(source: HistorySource, more: bool, lines: Vec<ChatLine>) -> Event {
+    (
+        ServerEvent::History(HistoryPage {
+            source,
+            more,
+            lines,
+        }),
+        "1007|page".into(),
+    )
+}
+
+fn bodies(s: &ChatState) -> Vec<(EntryKind, String)> {
+    s.entries().map(|e| (e.kind, e.body.clone())).collect()
+}
+
+#[test]
+fn login_history_is_greyed_dated_and_closed_by_a_line() {
+    let mut s = state(Language::Zh);
+    let yesterday = NOW - 86_400_000;
+    feed(
+        &mut s,
+        page(
+            HistorySource::Login,
+            true,
+            vec![stored_line(10, yesterday, "昨天的消息")],
+        ),
+    );
+    let up = feed(
+        &mut s,
+        page(
+            HistorySource::Login,
+            false,
+            vec![stored_line(11, NOW, "今天的消息")],
+        ),
+    );
+    assert_eq!(up.new_entries.len(), 2, "the message and the closing line");
+    let entries: Vec<&Entry> = s
+        .entries()
+        .filter(|e| e.kind == EntryKind::History)
+        .collect();
+    assert_eq!(entries.len(), 2);
+    // A date when not today, the time alone when today.
+    assert!(entries[0].header.contains('-'), "{}", entries[0].header);
+    assert!(!entries[1].header.contains('-'), "{}", entries[1].header);
+    let last = s.entries().last().unwrap();
+    assert_eq!(last.kind, EntryKind::HistoryEnd);
+    assert_eq!(last.body, "—— 以上为历史消息 ——");
+    // Greyed: its own styles, never the live colours.
+    let r = render(entries[0], false, Language::Zh);
+    assert!(
+        r.style
+            .chars()
+            .all(|c| c == style::HISTORY_HEADER || c == style::HISTORY_TEXT)
+    );
+    assert!(r.style.contains(style::HISTORY_TEXT));
+    // A live message after it looks live.
+    feed(&mut s, chat("user2", "ding_zhen", None, "live"));
+    assert_eq!(
+        s.entries().last().unwrap().kind,
+        EntryKind::Chat(Tone::Others)
+    );
+}
+
+#[test]
+fn a_reconnect_does_not_show_a_message_twice() {
+    let mut s = state(Language::En);
+    let lines = vec![stored_line(10, NOW, "one"), stored_line(11, NOW, "two")];
+    feed(&mut s, page(HistorySource::Login, false, lines.clone()));
+    let before = bodies(&s);
+    // The same history again after a reconnect: nothing new, no second closing line.
+    let up = feed(&mut s, page(HistorySource::Login, false, lines));
+    assert!(up.new_entries.is_empty());
+    assert_eq!(bodies(&s), before);
+    // An empty login history adds no line either.
+    let up = feed(&mut s, page(HistorySource::Login, false, Vec::new()));
+    assert!(up.new_entries.is_empty());
+}
+
+#[test]
+fn scrolling_back_puts_older_messages_first_until_there_are_none() {
+    let mut s = state(Language::Zh);
+    feed(
+        &mut s,
+        page(
+            HistorySource::Login,
+            false,
+            vec![stored_line(50, NOW, "50")],
+        ),
+    );
+    let req = s.older_request(2).expect("a request");
+    assert_eq!(
+        req,
+        ClientRequest::History {
+            before_id: 50,
+            count: 2
+        }
+    );
+    assert!(s.older_request(2).is_none(), "one request at a time");
+    assert!(!s.wants_older());
+    let up = feed(
+        &mut s,
+        page(
+            HistorySource::Older,
+            false,
+            vec![stored_line(48, NOW, "48"), stored_line(49, NOW, "49")],
+        ),
+    );
+    assert!(up.rerender && up.prepended == 2);
+    let texts: Vec<String> = s
+        .entries()
+        .filter(|e| e.kind == EntryKind::History)
+        .map(|e| e.body.clone())
+        .collect();
+    assert_eq!(texts, ["48", "49", "50"]);
+    assert_eq!(s.oldest_id(), Some(48));
+    // Fewer than asked: the beginning, said once at the top; no more requests.
+    let req = s.older_request(2).unwrap();
+    assert_eq!(
+        req,
+        ClientRequest::History {
+            before_id: 48,
+            count: 2
+        }
+    );
+    feed(
+        &mut s,
+        page(
+            HistorySource::Older,
+            false,
+            vec![stored_line(47, NOW, "47")],
+        ),
+    );
+    let first = s.entries().next().unwrap();
+    assert_eq!(
+        (first.kind, first.body.as_str()),
+        (EntryKind::HistoryEnd, "—— 没有更早的消息了 ——")
+    );
+    assert!(!s.wants_older());
+}
+
+#[test]
+fn held_private_message_notice_is_in_the_interface_language() {
+    let mut s = state(Language::Zh);
+    feed(&mut s, notice(NoticeKind::Held, "user3", ""));
+    let e = s.entries().last().unwrap();
+    assert_eq!(e.kind, EntryKind::Info);
+    assert!(e.body.contains("对方不在线，上线后会收到"), "{}", e.body);
+    let mut s = state(Language::En);
+    feed(&mut s, notice(NoticeKind::Held, "user3", ""));
+    assert!(s.entries().last().unwrap().body.contains("offline"));
+}
+
+#[test]
+fn history_command_asks_for_older_messages() {
+    let mut s = state(Language::En);
+    let c = s.compose("/history 30", Phase::Online, NOW);
+    assert_eq!(
+        c,
+        Compose::Send(ClientRequest::History {
+            before_id: 0,
+            count: 30
+        })
+    );
 }

@@ -20,6 +20,7 @@
 //! - [`envelope`]: the digital envelope (DES-CBC under a one-time key, key wrapped with OAEP).
 //! - [`session`]: the session key material (DES key + MAC key + id + expiry).
 //! - [`sealed`]: encrypt-then-MAC chat frames with sequence numbers.
+//! - [`storage`]: a key for data at rest (the server's message history), sealed the same way.
 
 pub mod cbc;
 pub(crate) mod des_cipher;
@@ -31,6 +32,7 @@ pub mod random;
 pub mod rsa_keys;
 pub mod sealed;
 pub mod session;
+pub mod storage;
 
 pub use des_key::DesKey;
 

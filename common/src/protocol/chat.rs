@@ -11,6 +11,7 @@
 //! client -> server  0006|seq|iv|ct|mac                                     change password, inner: old|new
 //! server -> client  1003 / 1004 / 1005 |seq|iv|ct|mac                      user list / notice / pong
 //! server -> client  1006|seq|iv|ct|mac                                     password result, inner: OK or reason
+//! client -> server  0007, server -> client 1007 / 1008                     history: see [`crate::protocol::history`]
 //!                   (1003 inner: END or MORE|user|nick|...; a long list comes in parts)
 //! server -> client  1009|reason|message                                    plain error
 //! ```
@@ -19,9 +20,10 @@
 use crate::crypto::sealed::{Channel, sealed_len};
 use crate::error::ProtocolError;
 use crate::protocol::consts::{
-    KEY_ID_LEN, MAX_FRAME_LEN, MAX_MESSAGE_BYTES, MAX_USERNAME_LEN, NONCE_LEN, PROTOCOL_VERSION,
-    code,
+    KEY_ID_LEN, MAX_FRAME_LEN, MAX_HISTORY_COUNT, MAX_MESSAGE_BYTES, MAX_USERNAME_LEN, NONCE_LEN,
+    PROTOCOL_VERSION, code,
 };
+use crate::protocol::history::{HistoryPage, line_fields, parse_line};
 use crate::protocol::message::{RawMessage, b64};
 use crate::protocol::password::Secret;
 use crate::protocol::reason::{Family, Reason};
@@ -128,6 +130,13 @@ pub enum ClientRequest {
         old: Secret,
         new: Secret,
     },
+    /// Up to `count` stored messages this user may see (public, or private from or to them)
+    /// with ids below `before_id` (0: the newest), answered with `1007 OLDER` pages. The server
+    /// answers at most [`MAX_HISTORY_COUNT`].
+    History {
+        before_id: u64,
+        count: u32,
+    },
 }
 
 impl ClientRequest {
@@ -138,6 +147,7 @@ impl ClientRequest {
             Self::Logout => code::LOGOUT,
             Self::Ping => code::PING,
             Self::ChangePassword { .. } => code::CHANGE_PASSWORD,
+            Self::History { .. } => code::HISTORY,
         }
     }
 
@@ -151,6 +161,7 @@ impl ClientRequest {
             Self::ChangePassword { old, new } => {
                 format!("{}|{}", b64(old.expose()), b64(new.expose()))
             }
+            Self::History { before_id, count } => format!("{before_id}|{count}"),
         }
     }
 
@@ -176,6 +187,23 @@ impl ClientRequest {
                 Ok(Self::ChangePassword {
                     old: Secret::new(m.text(0)?),
                     new: Secret::new(m.text(1)?),
+                })
+            }
+            code::HISTORY => {
+                m.expect_fields(2)?;
+                let count = m.number(1)?;
+                if count == 0 {
+                    return Err(ProtocolError::BadField {
+                        code: m.code.clone(),
+                        index: 1,
+                        reason: "count must be at least 1".into(),
+                    });
+                }
+                Ok(Self::History {
+                    before_id: m.number(0)?,
+                    count: u32::try_from(count)
+                        .unwrap_or(u32::MAX)
+                        .min(MAX_HISTORY_COUNT),
                 })
             }
             other => Err(ProtocolError::Unexpected {
@@ -224,6 +252,9 @@ pub enum NoticeKind {
     Leave,
     Info,
     Warn,
+    /// A private message to `user`, who is offline, was accepted and is held for their next
+    /// login (the client says so in its own language).
+    Held,
 }
 
 impl NoticeKind {
@@ -233,6 +264,7 @@ impl NoticeKind {
             Self::Leave => "LEAVE",
             Self::Info => "INFO",
             Self::Warn => "WARN",
+            Self::Held => "HELD",
         }
     }
 
@@ -242,6 +274,7 @@ impl NoticeKind {
             "LEAVE" => Self::Leave,
             "INFO" => Self::Info,
             "WARN" => Self::Warn,
+            "HELD" => Self::Held,
             _ => return None,
         })
     }
@@ -302,6 +335,14 @@ pub enum ServerEvent {
     /// reasons, [`Reason::WrongPassword`], [`Reason::DbUnavailable`] or [`Reason::Internal`]);
     /// [`Reason::PasswordChangeRequired`] answers any other request before the change.
     PasswordResult(Result<(), Reason>),
+    /// A `1007` page of stored messages.
+    History(HistoryPage),
+    /// `1008`: every message this user sent with an id up to `upto` is stored in the database
+    /// (it survives a restart of the server). See PROTOCOL.md §6.10 for what the echo promises
+    /// and what this one does.
+    Stored {
+        upto: u64,
+    },
 }
 
 /// First field of a `1001` login result: logged in.
@@ -387,6 +428,8 @@ impl ServerEvent {
             Self::Notice(_) => code::NOTICE,
             Self::Pong => code::PONG,
             Self::PasswordResult(_) => code::PASSWORD_RESULT,
+            Self::History(_) => code::HISTORY_PAGE,
+            Self::Stored { .. } => code::STORED,
         }
     }
 
@@ -405,15 +448,7 @@ impl ServerEvent {
                 };
                 format!("{flag}|{}|{}", b64(username), b64(nickname))
             }
-            Self::Chat(c) => format!(
-                "{}|{}|{}|{}|{}|{}",
-                c.msg_id,
-                c.time_ms,
-                b64(&c.from_user),
-                b64(&c.from_nick),
-                b64(c.to.as_deref().unwrap_or("")),
-                b64(&c.text)
-            ),
+            Self::Chat(c) => line_fields(c),
             Self::UserList(users) => list_inner(LIST_END, users),
             Self::UserListPart(users) => list_inner(LIST_MORE, users),
             Self::Notice(n) => format!(
@@ -426,6 +461,8 @@ impl ServerEvent {
             Self::Pong => String::new(),
             Self::PasswordResult(Ok(())) => PASSWORD_OK.into(),
             Self::PasswordResult(Err(reason)) => reason.as_str().into(),
+            Self::History(page) => page.inner_text(),
+            Self::Stored { upto } => upto.to_string(),
         }
     }
 
@@ -456,15 +493,12 @@ impl ServerEvent {
             }
             code::CHAT_MESSAGE => {
                 m.expect_fields(6)?;
-                let to = m.text(4)?;
-                Ok(Self::Chat(ChatLine {
-                    msg_id: m.number(0)?,
-                    time_ms: m.number(1)?,
-                    from_user: m.text(2)?,
-                    from_nick: m.text(3)?,
-                    to: (!to.is_empty()).then_some(to),
-                    text: m.text(5)?,
-                }))
+                Ok(Self::Chat(parse_line(m, 0)?))
+            }
+            code::HISTORY_PAGE => HistoryPage::from_inner(m).map(Self::History),
+            code::STORED => {
+                m.expect_fields(1)?;
+                Ok(Self::Stored { upto: m.number(0)? })
             }
             code::USER_LIST => {
                 if m.fields.is_empty() || m.fields.len().is_multiple_of(2) {

@@ -115,6 +115,26 @@ pub const PBKDF2_ITERATIONS: u32 = 100_000;
 /// Salt length for password hashes.
 pub const PASSWORD_SALT_LEN: usize = 16;
 
+/// Public messages a client receives at login by default (`history_on_join`).
+pub const DEFAULT_HISTORY_ON_JOIN: usize = 100;
+
+/// Days the chat server keeps stored messages by default (`history_days`; 0 = for ever).
+pub const DEFAULT_HISTORY_DAYS: u32 = 30;
+
+/// Most messages one `0007` history request may ask for; a larger count is answered with this
+/// many. A page of the GUI's scroll-back is far smaller; the bound keeps one request's database
+/// work and answer (a few frames) small.
+pub const MAX_HISTORY_COUNT: u32 = 200;
+
+/// Most private messages held for an offline user that one login delivers; the rest come at the
+/// next login (bounds the login's work after a very long absence).
+pub const MAX_OFFLINE_DELIVERY: usize = 1000;
+
+/// Accepted messages the chat server may hold in memory while they wait to be written to the
+/// database (a database outage): about 10 MB of 1 KB messages. When full, new messages are
+/// refused with a notice instead of growing without bound.
+pub const HISTORY_QUEUE_LEN: usize = 10_000;
+
 /// Seed codes and their extensions. Requests from a client start with 0, answers with 1.
 pub mod code {
     // Chat server (port 8090).
@@ -130,6 +150,8 @@ pub mod code {
     pub const PING: &str = "0005";
     /// Change the own password (old and new password inside the seal).
     pub const CHANGE_PASSWORD: &str = "0006";
+    /// Ask for older messages: `before_id|count` inside the seal.
+    pub const HISTORY: &str = "0007";
     /// Server hello with the connection nonce.
     pub const HELLO: &str = "1000";
     /// Login result (seed).
@@ -144,6 +166,10 @@ pub mod code {
     pub const PONG: &str = "1005";
     /// Answer to a password change: `OK` or a reason token.
     pub const PASSWORD_RESULT: &str = "1006";
+    /// Stored messages: at login (`LOGIN`) and in answer to `0007` (`OLDER`), in pages.
+    pub const HISTORY_PAGE: &str = "1007";
+    /// Every message this user sent with an id up to the one given is stored in the database.
+    pub const STORED: &str = "1008";
     /// Unauthenticated error (no key to seal it with, or the connection is about to close).
     pub const ERROR: &str = "1009";
 
@@ -175,6 +201,8 @@ pub mod label {
     pub const KEY_DONE: &str = "minichat-keydone-v1";
     /// Chat frame MAC.
     pub const FRAME_MAC: &str = "minichat-frame-v1";
+    /// MAC of one stored message under the server's storage key.
+    pub const HISTORY_ROW: &str = "minichat-history-v1";
     /// Direction tag for frames sent by a client.
     pub const CLIENT_TO_SERVER: &str = "C";
     /// Direction tag for frames sent by the server.

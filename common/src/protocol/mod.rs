@@ -9,11 +9,13 @@
 //! - [`keydist`]: key-distribution messages (port 8091); only a verified `1101` opens.
 //! - [`material`]: the session material inside the digital envelope.
 //! - [`chat`]: login and chat messages (port 8090).
+//! - [`history`]: stored messages on the wire (`0007`, `1007`, `1008`).
 //! - [`password`]: the rule for a new password, and [`password::Secret`].
 
 pub mod chat;
 pub mod consts;
 pub mod frame;
+pub mod history;
 pub mod keydist;
 pub mod material;
 pub mod message;

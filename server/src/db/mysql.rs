@@ -28,8 +28,8 @@ use mysql::{
 };
 
 use super::{
-    DbError, FLAG_COLUMN, ImportAction, ImportUser, SEED_USERS, UserRecord, UserStore, bad_url,
-    no_flag_column,
+    DbError, FLAG_COLUMN, HistoryRow, ImportAction, ImportUser, SEED_USERS, UserRecord, UserStore,
+    Visible, bad_url, no_flag_column,
 };
 use common::crypto::password::hash_password;
 
@@ -277,6 +277,10 @@ impl MysqlStore {
             self.run_raw(|c| c.query_drop(sql))?;
             tracing::info!("created table users in {}", self.describe);
         }
+        // Idempotent: an older database gets the history table at its first use by this version
+        // (and from `server db upgrade`).
+        let sql = create_history_sql();
+        self.run_raw(|c| c.query_drop(sql))?;
         let has_flag = self.flag_present()?;
         self.has_flag.store(has_flag, Ordering::Release);
         let inserted = if (always || has_table == 0) && self.count()? == 0 {
@@ -450,19 +454,46 @@ fn to_record((user_id, user_name, user_password, user_nickname, flag): Row) -> U
     }
 }
 
-/// The `CREATE TABLE` statement of `sql/mysql_schema.sql`.
+/// The `CREATE TABLE` statement of `sql/mysql_schema.sql` whose text starts with `head`.
+fn create_statement(head: &str) -> String {
+    SCHEMA
+        .split(';')
+        .map(|stmt| {
+            let lines = stmt.lines().filter(|l| !l.trim_start().starts_with("--"));
+            lines.collect::<Vec<_>>().join("\n").trim().to_owned()
+        })
+        .find(|s| s.starts_with(head))
+        .expect("sql/mysql_schema.sql has the CREATE TABLE statement")
+}
+
+/// The `users` table's `CREATE TABLE` statement of `sql/mysql_schema.sql`.
 fn create_table_sql() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SQL.get_or_init(|| {
-        SCHEMA
-            .split(';')
-            .map(|stmt| {
-                let lines = stmt.lines().filter(|l| !l.trim_start().starts_with("--"));
-                lines.collect::<Vec<_>>().join("\n").trim().to_owned()
-            })
-            .find(|s| s.to_ascii_uppercase().starts_with("CREATE TABLE"))
-            .expect("sql/mysql_schema.sql has a CREATE TABLE statement")
-    })
+    SQL.get_or_init(|| create_statement("CREATE TABLE IF NOT EXISTS users"))
+}
+
+/// The `chat_history` table's `CREATE TABLE` statement of `sql/mysql_schema.sql`.
+fn create_history_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| create_statement("CREATE TABLE IF NOT EXISTS chat_history"))
+}
+
+/// The columns of a [`HistoryRow`], in its order.
+const HISTORY_COLUMNS: &str =
+    "SELECT msg_id, sent_ms, from_user, to_user, delivered, body FROM chat_history";
+
+/// A `chat_history` row as the driver returns it.
+type HistoryTuple = (u64, u64, String, Option<String>, i64, Vec<u8>);
+
+fn to_history((msg_id, sent_ms, from_user, to_user, delivered, body): HistoryTuple) -> HistoryRow {
+    HistoryRow {
+        msg_id,
+        sent_ms,
+        from_user,
+        to_user,
+        delivered: delivered != 0,
+        body,
+    }
 }
 
 /// Does `e` mean the connection (not the query) failed?
@@ -633,6 +664,94 @@ impl UserStore for MysqlStore {
 
     fn ping(&self) -> Result<(), DbError> {
         self.run_raw(|c| c.query_drop("SELECT 1"))
+    }
+
+    fn history_append(&self, rows: &[HistoryRow]) -> Result<(), DbError> {
+        self.run(|c| {
+            let mut tx = c.start_transaction(TxOpts::default())?;
+            tx.exec_batch(
+                "INSERT IGNORE INTO chat_history \
+                 (msg_id, sent_ms, from_user, to_user, delivered, body) VALUES (?, ?, ?, ?, ?, ?)",
+                rows.iter().map(|r| {
+                    (
+                        r.msg_id,
+                        r.sent_ms,
+                        &r.from_user,
+                        &r.to_user,
+                        r.delivered,
+                        &r.body,
+                    )
+                }),
+            )?;
+            tx.commit()
+        })
+    }
+
+    fn history_before(
+        &self,
+        visible: Visible<'_>,
+        before_id: u64,
+        limit: usize,
+    ) -> Result<Vec<HistoryRow>, DbError> {
+        let limit = limit as u64;
+        let order = "ORDER BY msg_id DESC LIMIT ?";
+        let rows: Vec<HistoryTuple> = self.run(|c| match visible {
+            Visible::Public => c.exec(
+                format!("{HISTORY_COLUMNS} WHERE msg_id < ? AND to_user IS NULL {order}"),
+                (before_id, limit),
+            ),
+            Visible::To(user) => c.exec(
+                format!(
+                    "{HISTORY_COLUMNS} WHERE msg_id < ? \
+                     AND (to_user IS NULL OR to_user = ? OR from_user = ?) {order}"
+                ),
+                (before_id, user, user, limit),
+            ),
+            Visible::All => c.exec(
+                format!("{HISTORY_COLUMNS} WHERE msg_id < ? {order}"),
+                (before_id, limit),
+            ),
+        })?;
+        Ok(rows.into_iter().rev().map(to_history).collect())
+    }
+
+    fn history_undelivered(
+        &self,
+        username: &str,
+        limit: usize,
+    ) -> Result<Vec<HistoryRow>, DbError> {
+        let rows: Vec<HistoryTuple> = self.run(|c| {
+            c.exec(
+                format!(
+                    "{HISTORY_COLUMNS} WHERE to_user = ? AND delivered = 0 ORDER BY msg_id LIMIT ?"
+                ),
+                (username, limit as u64),
+            )
+        })?;
+        Ok(rows.into_iter().map(to_history).collect())
+    }
+
+    fn history_mark_delivered(&self, username: &str, upto: u64) -> Result<(), DbError> {
+        self.run(|c| {
+            c.exec_drop(
+                "UPDATE chat_history SET delivered = 1 \
+                 WHERE to_user = ? AND delivered = 0 AND msg_id <= ?",
+                (username, upto),
+            )
+        })
+    }
+
+    fn history_max_id(&self) -> Result<u64, DbError> {
+        let n: Option<u64> =
+            self.run(|c| c.query_first("SELECT COALESCE(MAX(msg_id), 0) FROM chat_history"))?;
+        Ok(n.unwrap_or(0))
+    }
+
+    fn history_purge(&self, before_ms: u64) -> Result<u64, DbError> {
+        self.run(|c| {
+            c.exec_drop("DELETE FROM chat_history WHERE sent_ms < ?", (before_ms,))?;
+            Ok(c.affected_rows())
+        })
     }
 
     fn describe(&self) -> String {

@@ -13,8 +13,8 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    DbError, FLAG_COLUMN, ImportAction, ImportUser, SEED_USERS, UserRecord, UserStore,
-    no_flag_column,
+    DbError, FLAG_COLUMN, HistoryRow, ImportAction, ImportUser, SEED_USERS, UserRecord, UserStore,
+    Visible, no_flag_column,
 };
 use common::crypto::password::hash_password;
 
@@ -249,6 +249,39 @@ fn row_to_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
     })
 }
 
+/// The columns of a [`HistoryRow`], in its order.
+const HISTORY_COLUMNS: &str =
+    "SELECT msg_id, sent_ms, from_user, to_user, delivered, body FROM chat_history";
+
+fn row_to_history(r: &rusqlite::Row<'_>) -> rusqlite::Result<HistoryRow> {
+    Ok(HistoryRow {
+        msg_id: r.get::<_, i64>(0)? as u64,
+        sent_ms: r.get::<_, i64>(1)? as u64,
+        from_user: r.get(2)?,
+        to_user: r.get(3)?,
+        delivered: r.get::<_, i64>(4)? != 0,
+        body: r.get(5)?,
+    })
+}
+
+/// An id or time as SQLite's signed 64-bit integer (ours stay far below `i64::MAX`).
+fn sql_int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl SqliteStore {
+    fn history_query(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<HistoryRow>, DbError> {
+        let conn = self.conn();
+        let mut st = conn.prepare_cached(sql).map_err(map_err)?;
+        let rows = st.query_map(params, row_to_history).map_err(map_err)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(map_err)
+    }
+}
+
 const SELECT_WITH_FLAG: &str =
     "SELECT user_id, user_name, user_password, user_nickname, must_change_password FROM users";
 const SELECT_WITHOUT_FLAG: &str =
@@ -370,6 +403,108 @@ impl UserStore for SqliteStore {
         self.conn()
             .query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
             .map(drop)
+            .map_err(map_err)
+    }
+
+    fn history_append(&self, rows: &[HistoryRow]) -> Result<(), DbError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(map_err)?;
+        {
+            let mut st = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO chat_history \
+                     (msg_id, sent_ms, from_user, to_user, delivered, body) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(map_err)?;
+            for r in rows {
+                st.execute(params![
+                    sql_int(r.msg_id),
+                    sql_int(r.sent_ms),
+                    r.from_user,
+                    r.to_user,
+                    r.delivered,
+                    r.body
+                ])
+                .map_err(map_err)?;
+            }
+        }
+        tx.commit().map_err(map_err)
+    }
+
+    fn history_before(
+        &self,
+        visible: Visible<'_>,
+        before_id: u64,
+        limit: usize,
+    ) -> Result<Vec<HistoryRow>, DbError> {
+        let (before, limit) = (sql_int(before_id), sql_int(limit as u64));
+        let order = "ORDER BY msg_id DESC LIMIT ?2";
+        let mut rows = match visible {
+            Visible::Public => self.history_query(
+                &format!("{HISTORY_COLUMNS} WHERE msg_id < ?1 AND to_user IS NULL {order}"),
+                params![before, limit],
+            ),
+            Visible::To(user) => self.history_query(
+                &format!(
+                    "{HISTORY_COLUMNS} WHERE msg_id < ?1 \
+                     AND (to_user IS NULL OR to_user = ?3 OR from_user = ?3) {order}"
+                ),
+                params![before, limit, user],
+            ),
+            Visible::All => self.history_query(
+                &format!("{HISTORY_COLUMNS} WHERE msg_id < ?1 {order}"),
+                params![before, limit],
+            ),
+        }?;
+        rows.reverse();
+        Ok(rows)
+    }
+
+    fn history_undelivered(
+        &self,
+        username: &str,
+        limit: usize,
+    ) -> Result<Vec<HistoryRow>, DbError> {
+        self.history_query(
+            &format!(
+                "{HISTORY_COLUMNS} WHERE to_user = ?1 AND delivered = 0 ORDER BY msg_id LIMIT ?2"
+            ),
+            params![username, sql_int(limit as u64)],
+        )
+    }
+
+    fn history_mark_delivered(&self, username: &str, upto: u64) -> Result<(), DbError> {
+        self.conn()
+            .execute(
+                "UPDATE chat_history SET delivered = 1 \
+                 WHERE to_user = ?1 AND delivered = 0 AND msg_id <= ?2",
+                params![username, sql_int(upto)],
+            )
+            .map(drop)
+            .map_err(map_err)
+    }
+
+    fn history_max_id(&self) -> Result<u64, DbError> {
+        self.conn()
+            .query_row(
+                "SELECT COALESCE(MAX(msg_id), 0) FROM chat_history",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .map_err(map_err)
+    }
+
+    fn history_purge(&self, before_ms: u64) -> Result<u64, DbError> {
+        self.conn()
+            .execute(
+                "DELETE FROM chat_history WHERE sent_ms < ?1",
+                params![sql_int(before_ms)],
+            )
+            .map(|n| n as u64)
             .map_err(map_err)
     }
 

@@ -793,6 +793,33 @@ impl UserStore for SwitchableStore {
     fn ping(&self) -> Result<(), DbError> {
         self.up()?.ping()
     }
+    fn history_append(&self, rows: &[server::db::HistoryRow]) -> Result<(), DbError> {
+        self.up()?.history_append(rows)
+    }
+    fn history_before(
+        &self,
+        visible: server::db::Visible<'_>,
+        before_id: u64,
+        limit: usize,
+    ) -> Result<Vec<server::db::HistoryRow>, DbError> {
+        self.up()?.history_before(visible, before_id, limit)
+    }
+    fn history_undelivered(
+        &self,
+        username: &str,
+        limit: usize,
+    ) -> Result<Vec<server::db::HistoryRow>, DbError> {
+        self.up()?.history_undelivered(username, limit)
+    }
+    fn history_mark_delivered(&self, username: &str, upto: u64) -> Result<(), DbError> {
+        self.up()?.history_mark_delivered(username, upto)
+    }
+    fn history_max_id(&self) -> Result<u64, DbError> {
+        self.up()?.history_max_id()
+    }
+    fn history_purge(&self, before_ms: u64) -> Result<u64, DbError> {
+        self.up()?.history_purge(before_ms)
+    }
     fn describe(&self) -> String {
         format!("switchable {}", self.inner.describe())
     }

@@ -180,6 +180,18 @@ fn style_table() -> Vec<StyleTableEntry> {
             font: Font::HelveticaBold,
             size: FONT_SIZE - 1,
         },
+        // I: stored messages' header (history, greyed).
+        StyleTableEntry {
+            color: Color::from_rgb(150, 150, 150),
+            font: Font::HelveticaBold,
+            size: FONT_SIZE - 1,
+        },
+        // J: stored messages' text (history, greyed).
+        StyleTableEntry {
+            color: Color::from_rgb(130, 130, 130),
+            font: Font::Helvetica,
+            size: FONT_SIZE,
+        },
     ]
 }
 

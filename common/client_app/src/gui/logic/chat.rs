@@ -44,6 +44,9 @@ pub struct Update {
     pub target_changed: bool,
     /// Chat lines from other people (for the unread count and urgency hint).
     pub incoming_chat: usize,
+    /// Entries put before the list (older messages scrolled back to): the view keeps the line
+    /// that was at the top where it was.
+    pub prepended: usize,
 }
 
 /// A chat request sent and not yet echoed by the server, with its frame.
@@ -74,6 +77,8 @@ pub struct ChatState {
     unread: usize,
     entries: VecDeque<Entry>,
     max_entries: usize,
+    /// Stored messages shown, scroll-back state ([`super::history`]).
+    pub(super) stored: super::history::Stored,
 }
 
 impl ChatState {
@@ -94,6 +99,7 @@ impl ChatState {
             unread: 0,
             entries: VecDeque::new(),
             max_entries: Self::MAX_ENTRIES,
+            stored: super::history::Stored::default(),
         }
     }
 
@@ -103,7 +109,7 @@ impl ChatState {
         self
     }
 
-    fn l(&self) -> &'static Labels {
+    pub(super) fn l(&self) -> &'static Labels {
         labels(self.lang)
     }
 
@@ -132,7 +138,16 @@ impl ChatState {
         r
     }
 
-    fn record(&mut self, e: Entry, up: &mut Update) {
+    /// Put `older` (oldest first) before every entry: the whole list is rendered again.
+    pub(super) fn prepend(&mut self, older: Vec<Entry>, up: &mut Update) {
+        let room = self.max_entries.saturating_sub(self.entries.len());
+        for e in older.into_iter().rev().take(room) {
+            self.entries.push_front(e);
+        }
+        up.rerender = true;
+    }
+
+    pub(super) fn record(&mut self, e: Entry, up: &mut Update) {
         self.entries.push_back(e.clone());
         up.new_entries.push(e);
         if self.entries.len() > self.max_entries {
@@ -161,8 +176,12 @@ impl ChatState {
 
     /// The green line above a message: `nick  HH:MM:SS`, with the private partner.
     pub fn header(&self, line: &ChatLine) -> String {
+        self.header_at(line, clock(line.time_ms))
+    }
+
+    /// [`Self::header`] with `time` as the time shown.
+    pub(super) fn header_at(&self, line: &ChatLine, time: String) -> String {
         let from = one_line(&line.from_nick);
-        let time = clock(line.time_ms);
         match &line.to {
             None => format!("{from}  {time}"),
             Some(to) => {
@@ -248,6 +267,7 @@ impl ChatState {
     /// to get back.
     pub fn on_closed(&mut self, reason: &CloseReason, now_ms: u64) -> Update {
         let mut up = Update::default();
+        self.history_reset();
         // The online list is stale now; a reconnect brings a fresh one.
         if !self.users.is_empty() {
             self.users.clear();
@@ -289,6 +309,7 @@ impl ChatState {
                 let mut e = match n.kind {
                     NoticeKind::Join | NoticeKind::Leave => Entry::notice(text, now_ms),
                     NoticeKind::Info | NoticeKind::Warn => Entry::system(text, now_ms),
+                    NoticeKind::Held => Entry::info(text, now_ms),
                 };
                 e.wires.push((WireDir::Received, wire));
                 e.plain.push(plain);
@@ -296,12 +317,13 @@ impl ChatState {
                 match n.kind {
                     NoticeKind::Join => self.joined(n.user, n.nick, &mut up),
                     NoticeKind::Leave => self.left(&n.user, &n.nick, now_ms, &mut up),
-                    NoticeKind::Info | NoticeKind::Warn => {}
+                    NoticeKind::Info | NoticeKind::Warn | NoticeKind::Held => {}
                 }
             }
             ServerEvent::UserList(users) => {
                 self.on_user_list(users, (wire, plain), now_ms, &mut up);
             }
+            ServerEvent::History(page) => self.on_history(page, (wire, plain), now_ms, &mut up),
             ServerEvent::PasswordResult(result) => {
                 let mut e = match result {
                     Ok(()) => Entry::info(password_changed(self.lang).to_owned(), now_ms),
@@ -319,7 +341,10 @@ impl ChatState {
                 self.record(e, &mut up);
             }
             // Parts of a long user list are merged by the session (ChatReceiver).
-            ServerEvent::LoginOk { .. } | ServerEvent::UserListPart(_) | ServerEvent::Pong => {}
+            ServerEvent::LoginOk { .. }
+            | ServerEvent::UserListPart(_)
+            | ServerEvent::Pong
+            | ServerEvent::Stored { .. } => {}
         }
         up
     }
@@ -331,6 +356,7 @@ impl ChatState {
         received: (WireDir, String),
         up: &mut Update,
     ) {
+        self.stored.saw(line.msg_id);
         let mut wires = Vec::new();
         let mut plain = Vec::new();
         if line.from_user == self.me
@@ -481,7 +507,7 @@ impl ChatState {
             Typed::Empty => return Compose::Nothing,
             Typed::Help(h) => return Compose::Local(Entry::info(h, now_ms)),
             Typed::Quit => return Compose::Quit,
-            Typed::Who | Typed::Passwd if !online => {
+            Typed::Who | Typed::Passwd | Typed::History(_) if !online => {
                 return Compose::Local(Entry::system(self.l().not_connected, now_ms));
             }
             Typed::Who => {
@@ -489,6 +515,13 @@ impl ChatState {
                 return Compose::Send(ClientRequest::ListUsers);
             }
             Typed::Passwd => return Compose::ChangePassword,
+            Typed::History(count) => {
+                self.history.push(typed);
+                return match self.older_request(count) {
+                    Some(req) => Compose::Send(req),
+                    None => Compose::Nothing,
+                };
+            }
             Typed::Say(text) => (self.target.clone(), text),
             Typed::Whisper { to, text } => (Some(to), text),
         };

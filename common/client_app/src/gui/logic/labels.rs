@@ -65,6 +65,10 @@ pub struct Labels {
     pub empty_password: &'static str,
     pub password_too_long: &'static str,
     pub bad_username: &'static str,
+    /// Under the stored messages a login brought.
+    pub history_end: &'static str,
+    /// Above the oldest stored message, when there is none older.
+    pub no_older: &'static str,
 }
 
 /// Chinese labels (the default).
@@ -125,6 +129,8 @@ pub const ZH: Labels = Labels {
     empty_password: "请输入密码",
     password_too_long: "密码太长",
     bad_username: "用户名无效",
+    history_end: "—— 以上为历史消息 ——",
+    no_older: "—— 没有更早的消息了 ——",
 };
 
 /// English labels (`language = "en"`).
@@ -185,6 +191,8 @@ pub const EN: Labels = Labels {
     empty_password: "Please enter the password",
     password_too_long: "The password is too long",
     bad_username: "Invalid username",
+    history_end: "—— earlier messages above ——",
+    no_older: "—— no earlier messages ——",
 };
 
 /// The labels for `lang`.

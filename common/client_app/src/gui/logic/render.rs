@@ -70,6 +70,10 @@ pub mod style {
     pub const OWN_HEADER: char = 'G';
     /// The header of a private message, either way (purple).
     pub const PRIVATE_HEADER: char = 'H';
+    /// The header of a stored message (history: light grey, bold).
+    pub const HISTORY_HEADER: char = 'I';
+    /// The text of a stored message (history: grey).
+    pub const HISTORY_TEXT: char = 'J';
 }
 
 /// Whose chat line, for its colour: one's own and private messages stand out.
@@ -87,6 +91,10 @@ pub enum Tone {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
     Chat(Tone),
+    /// A stored message (at login or scrolled back to): greyed, apart from live ones.
+    History,
+    /// The line under stored messages ("以上为历史消息", grey).
+    HistoryEnd,
     /// An error or warning (red).
     System,
     /// Local information (blue).
@@ -212,6 +220,11 @@ pub fn render(e: &Entry, show_wire: bool, lang: Language) -> Rendered {
             r.push(&format!("{}\n", e.header), header);
             r.push(&format!("{}\n", visible(&e.body)), style::TEXT);
         }
+        EntryKind::History => {
+            r.push(&format!("{}\n", e.header), style::HISTORY_HEADER);
+            r.push(&format!("{}\n", visible(&e.body)), style::HISTORY_TEXT);
+        }
+        EntryKind::HistoryEnd => r.push(&format!("{}\n", e.body), style::NOTICE),
         EntryKind::System | EntryKind::Info | EntryKind::Notice => {
             let s = match e.kind {
                 EntryKind::System => style::SYSTEM,
