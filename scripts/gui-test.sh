@@ -450,6 +450,28 @@ xdotool mousemove --window "$CHAT_dz" 720 445 click 1
 wait_until "$WAIT_SECS" "ding_zhen's window to reconnect" log_has dz "已重新连接"
 step "ding_zhen's window showed the lost connection and reconnected"
 
+# ------------------------------------------------------------------ history (issue 15)
+# ding_zhen's window was away during the burst: its reconnect brought the latest 100 public
+# messages as history (greyed, dated when not today), closed by the line 以上为历史消息. Turning the
+# mouse wheel to the top of the list fetches 50 older ones (0007), put before them in order.
+wait_until 10 "the history's closing line in ding_zhen's window" log_line dz "—— 以上为历史消息 ——"
+for b in 0901 1000; do
+    log_line dz "burst $b" || fail "burst $b is not in ding_zhen's history (see $OUT/dz.log)"
+done
+! log_line dz "burst 0900" || fail "ding_zhen's login history holds more than the latest 100"
+sleep 0.5
+xdotool windowraise "$CHAT_dz"
+import -window "$CHAT_dz" "$OUT/chat_history.png" || fail "screenshot failed"
+xdotool mousemove --window "$CHAT_dz" 200 150
+for _ in $(seq 1 200); do xdotool click 4; done
+wait_until 20 "older messages after scrolling to the top of ding_zhen's window" log_line dz "burst 0851"
+log_has dz "# scroll-back: 50 entries put first" || fail "the scroll-back did not put 50 entries first"
+grep -x 'burst [0-9]\{4\}' "$TMP/dz.log" | sed -n '/burst 0851/,/burst 0900/p' | sort -c \
+    || fail "the older messages are not in order in ding_zhen's window"
+sleep 0.5
+import -window "$CHAT_dz" "$OUT/chat_scrollback.png" || fail "screenshot failed"
+step "ding_zhen's window showed the history greyed and fetched older messages at the top"
+
 # ------------------------------------------------------------------ first login: an own password
 # cxk (user3, flagged by the roster import above) logs in with 111111: before the chat window,
 # a modal dialog asks for a new password, then again. A too short one is refused by the client

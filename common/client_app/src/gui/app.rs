@@ -22,6 +22,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::keystep_view::{KeyStepView, keystep_view};
 use super::logic::chat::{ChatState, Compose, Update, status_text};
+use super::logic::history::SCROLL_BACK_COUNT;
 use super::logic::inspector::inspect_at;
 use super::logic::keyview::KeyLog;
 use super::logic::labels::{Labels, chat_title, labels, reconnect_in};
@@ -81,6 +82,8 @@ pub struct Controller {
     /// The problem the key step last ran for, until a login succeeds: not offered twice for it.
     key_step_ran_for: Option<Reason>,
     screen: Screen,
+    /// Entries just put before the list (scroll-back): the next redraw keeps the old top in view.
+    keep_top: Option<usize>,
     test: Option<TestHooks>,
 }
 
@@ -103,6 +106,7 @@ impl Controller {
             backoff: Backoff::default(),
             key_step_ran_for: None,
             screen: Screen::default(),
+            keep_top: None,
             test: TestHooks::from_env(),
         }
     }
@@ -213,6 +217,7 @@ impl Controller {
                 let _ = self.chat.input.take_focus();
             }
             UiMsg::MessageClicked(pos) => self.inspect(pos),
+            UiMsg::ScrolledToTop => self.scroll_back(),
             UiMsg::WireToggled(on) => {
                 self.screen.set_show_wire(on);
                 let _ = self.chat.input.take_focus();
@@ -642,6 +647,21 @@ impl Controller {
         if up.rerender {
             self.screen.replace_all();
         }
+        if up.prepended > 0 {
+            self.keep_top = Some(up.prepended);
+            self.log(&format!("# scroll-back: {} entries put first", up.prepended));
+            let older: Vec<String> = self
+                .state
+                .entries()
+                .take(up.prepended)
+                .map(|e| render(e, self.screen.show_wire(), self.lang).text)
+                .collect();
+            for text in older {
+                for line in text.lines() {
+                    self.log(line);
+                }
+            }
+        }
         if up.users_changed {
             self.refresh_users();
         }
@@ -659,6 +679,18 @@ impl Controller {
                 x11::set_urgent(&self.chat.win, true);
             }
             self.log(&format!("# unread {}", self.state.unread()));
+        }
+    }
+
+    /// The list is at its top: ask for older messages (once at a time, while online, until the
+    /// server has no more).
+    fn scroll_back(&mut self) {
+        if !self.phase.online() {
+            return;
+        }
+        if let Some(req) = self.state.older_request(SCROLL_BACK_COUNT) {
+            self.log("# scroll-back: asking for older messages");
+            self.net(NetCmd::Request(req));
         }
     }
 
@@ -700,7 +732,21 @@ impl Controller {
                 self.chat.styles.set_text(&all.style);
             }
         }
-        let lines = self.chat.disp.count_lines(0, self.chat.buf.length(), true);
+        // Older messages were put first: keep the line that was at the top in view (the reader
+        // scrolls on up); anything else scrolls to the newest message.
+        let end = match self.keep_top.take() {
+            Some(n) => self
+                .state
+                .entries()
+                .take(n)
+                .map(|e| render(e, self.screen.show_wire(), self.lang).text.len())
+                .sum::<usize>(),
+            None => self.chat.buf.length() as usize,
+        };
+        let lines = self
+            .chat
+            .disp
+            .count_lines(0, i32::try_from(end).unwrap_or(i32::MAX), true);
         self.chat.disp.scroll(lines, 0);
         self.log_last_entry_place();
     }

@@ -29,6 +29,8 @@ pub enum UiMsg {
     /// A click in the message list at this byte position: the frame inspector shows what is
     /// there.
     MessageClicked(i32),
+    /// The message list was scrolled to its top: fetch older messages (issue 15).
+    ScrolledToTop,
     ReconnectClicked,
     /// The chat window's "change password" button (or `/passwd`).
     ChangePasswordClicked,

@@ -195,6 +195,16 @@ fn style_table() -> Vec<StyleTableEntry> {
     ]
 }
 
+/// Whether the first line of the message list is the top line shown.
+fn at_top(d: &TextDisplay) -> bool {
+    let top = d.xy_to_position(
+        d.x() + 4,
+        d.y() + 4,
+        fltk::text::PositionType::Cursor,
+    );
+    d.buffer().is_some_and(|b| b.length() > 0) && d.line_start(top) == 0
+}
+
 /// Build the chat window (hidden).
 pub fn chat_view(l: &Labels, tx: Sender<UiMsg>) -> ChatView {
     use layout::{H, W};
@@ -256,6 +266,15 @@ pub fn chat_view(l: &Labels, tx: Sender<UiMsg>) -> ChatView {
     disp.handle(move |d, ev| {
         if ev == Event::Released && app::event_is_click() {
             tx.send(UiMsg::MessageClicked(d.insert_position()));
+        }
+        // After a wheel turn, a scrollbar drag or a key: at the top, older messages are fetched.
+        let scrolled = match ev {
+            Event::MouseWheel | Event::KeyUp => true,
+            Event::Released => !app::event_is_click(),
+            _ => false,
+        };
+        if scrolled && at_top(d) {
+            tx.send(UiMsg::ScrolledToTop);
         }
         false
     });

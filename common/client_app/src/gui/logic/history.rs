@@ -54,9 +54,10 @@ impl ChatState {
         self.stored.asked.is_none() && !self.stored.exhausted
     }
 
-    /// The `0007` for `count` messages older than any on screen; `None` while one is in flight.
+    /// The `0007` for `count` messages older than any on screen; `None` while one is in flight
+    /// or when the server said there are no older ones.
     pub fn older_request(&mut self, count: u32) -> Option<ClientRequest> {
-        if self.stored.asked.is_some() {
+        if !self.wants_older() {
             return None;
         }
         self.stored.asked = Some(count);
