@@ -93,6 +93,12 @@ pids+=("$kpid")
 "$B/server" --config "$tmp/server.toml" --listen "127.0.0.1:$cp_" >"$OUT/server.log" 2>&1 &
 spid=$!
 pids+=("$spid")
+# The same server without the message history (issue 15): what storing every message costs the
+# relay is the ratio of the two, measured in the same run.
+cpn=$(free_port)
+"$B/server" --config "$tmp/server.toml" --listen "127.0.0.1:$cpn" --no-history >"$OUT/server_nohistory.log" 2>&1 &
+spidn=$!
+pids+=("$spidn")
 
 # ngircd: a generated config on a loopback port, flood protection off as far as it goes.
 mkdir -p "$tmp/ngircd.d"
@@ -130,11 +136,14 @@ npid=$!
 pids+=("$npid")
 wait_port "$kp"
 wait_port "$cp_"
+wait_port "$cpn"
 wait_port "$ip"
 log "server_key pid $kpid :$kp, server pid $spid :$cp_, ngircd pid $npid :$ip ($(ngircd --version | head -n1))"
 
 LG=("$B/loadgen" --db "sqlite://$tmp/db.sqlite" --user-list "$tmp/keys/chat_users.txt" --chat-port "$cp_" --key-port "$kp" --work-dir "$tmp/loadgen"
     --concurrency 32 --reuse-keys --server-pid "$spid")
+LGN=("$B/loadgen" --db "sqlite://$tmp/db.sqlite" --user-list "$tmp/keys/chat_users.txt" --chat-port "$cpn" --key-port "$kp" --work-dir "$tmp/loadgen"
+    --concurrency 32 --reuse-keys --server-pid "$spidn")
 IL=("$B/ircload" --port "$ip" --server-pid "$npid" --concurrency 8)
 sanitize() { sed "s|$tmp|\$TMP|g; s|$ROOT/||g; s|-port [0-9]*|-port PORT|g; s|--server-pid [0-9]*|--server-pid PID|"; }
 echo "${LG[*]}" | sanitize >"$OUT/cmd_loadgen.txt"
@@ -160,6 +169,14 @@ run_pair() { # tag users rate duration
             || log "  mini-chat run failed (see $OUT/${tag}_minichat_$r.err)"
         grep '^RELAY' "$OUT/${tag}_minichat_$r.txt" | sed 's/^/  /' >&2 || true
         sleep 1
+        if [ "$tag" = relay50 ] || [ "$tag" = relay200 ]; then
+            log "$tag run $r: mini-chat without history, $n users, $senders senders, rate $rate"
+            "${LGN[@]}" --mode relay --users "$n" --senders "$senders" --rate "$rate" --window "$WINDOW" \
+                --duration "$dur" --size "$SIZE" --check >"$OUT/${tag}_nohistory_$r.txt" 2>"$OUT/${tag}_nohistory_$r.err" \
+                || log "  mini-chat run without history failed (see $OUT/${tag}_nohistory_$r.err)"
+            grep '^RELAY' "$OUT/${tag}_nohistory_$r.txt" | sed 's/^/  /' >&2 || true
+            sleep 1
+        fi
         log "$tag run $r: ngircd, $n users, $senders senders, rate $rate"
         "${IL[@]}" --users "$n" --senders "$senders" --rate "$rate" --window "$WINDOW" --duration "$dur" \
             --size "$SIZE" --nick-prefix "${tag:0:1}$r" --channel "#${tag}_$r" --check \
@@ -464,6 +481,16 @@ for n in ("50", "200"):
     w(f"| ↳ beside it: ngircd, same load | ngircd {f(idps)} deliveries/s, {f(med(ipc))} per CPU-s | | "
       f"mini-chat/ngircd: {f(dps / idps if dps and idps else None, '{:.2f}x')} wall, "
       f"{f(m / med(ipc) if m and med(ipc) else None, '{:.2f}x')} per CPU-s | (reported) | |")
+
+# Issue 15: storing every message may cost the relay at most 10 % of its deliveries/s.
+for n in ("50", "200"):
+    rs, _, _ = relay_stats(f"relay{n}", "minichat")
+    nrs, _, _ = relay_stats(f"relay{n}", "nohistory")
+    hist = med([r["deliveries_per_s"] for r in rs])
+    nohist = med([r["deliveries_per_s"] for r in nrs])
+    ratio = hist / nohist if (hist and nohist) else None
+    row(f"History N={n}, max rate: deliveries/s with the message history vs `--no-history`",
+        f(hist), f(nohist), f(ratio, "{:.2f}x"), ">= 0.90x", None if ratio is None else ratio >= 0.9)
 
 lrs = runs("latency", "minichat")
 lirs = runs("latency", "ngircd")

@@ -452,25 +452,17 @@ step "ding_zhen's window showed the lost connection and reconnected"
 
 # ------------------------------------------------------------------ history (issue 15)
 # ding_zhen's window was away during the burst: its reconnect brought the latest 100 public
-# messages as history (greyed, dated when not today), closed by the line 以上为历史消息. Turning the
-# mouse wheel to the top of the list fetches 50 older ones (0007), put before them in order.
+# messages as history (greyed, dated when not today), closed by the line 以上为历史消息.
 wait_until 10 "the history's closing line in ding_zhen's window" log_line dz "—— 以上为历史消息 ——"
 for b in 0901 1000; do
     log_line dz "burst $b" || fail "burst $b is not in ding_zhen's history (see $OUT/dz.log)"
 done
 ! log_line dz "burst 0900" || fail "ding_zhen's login history holds more than the latest 100"
+! log_has dz "# scroll-back" || fail "ding_zhen's window asked for older messages without being scrolled"
 sleep 0.5
 xdotool windowraise "$CHAT_dz"
 import -window "$CHAT_dz" "$OUT/chat_history.png" || fail "screenshot failed"
-xdotool mousemove --window "$CHAT_dz" 200 150
-for _ in $(seq 1 200); do xdotool click 4; done
-wait_until 20 "older messages after scrolling to the top of ding_zhen's window" log_line dz "burst 0851"
-log_has dz "# scroll-back: 50 entries put first" || fail "the scroll-back did not put 50 entries first"
-grep -x 'burst [0-9]\{4\}' "$TMP/dz.log" | sed -n '/burst 0851/,/burst 0900/p' | sort -c \
-    || fail "the older messages are not in order in ding_zhen's window"
-sleep 0.5
-import -window "$CHAT_dz" "$OUT/chat_scrollback.png" || fail "screenshot failed"
-step "ding_zhen's window showed the history greyed and fetched older messages at the top"
+step "ding_zhen's window showed what it missed as history"
 
 # ------------------------------------------------------------------ first login: an own password
 # cxk (user3, flagged by the roster import above) logs in with 111111: before the chat window,
@@ -558,6 +550,23 @@ sleep 0.5
 xdotool windowraise "$CHAT_cxk"
 import -window "$CHAT_cxk" "$OUT/first_password_chat.png" || fail "screenshot failed"
 step "cxk chose an own password at the first login and is online"
+
+# ------------------------------------------------------------------ scroll-back (issue 15)
+# cxk's first login brought the latest 100 public messages (burst 0901..1000) as history. Turning
+# the mouse wheel to the top of the list fetches 50 older ones (0007), put before them in order.
+log_line cxk "burst 0901" || fail "burst 0901 is not in cxk's login history (see $OUT/cxk.log)"
+! log_line cxk "burst 0900" || fail "cxk's login history holds more than the latest 100"
+xdotool mousemove --window "$CHAT_cxk" 200 150
+for _ in $(seq 1 200); do xdotool click 4; done
+wait_until 20 "older messages after scrolling to the top of cxk's window" log_line cxk "burst 0851"
+log_has cxk "# scroll-back: 50 entries put first" || fail "the scroll-back did not put 50 entries first"
+# The block put first is logged in display order: 0851..0900, nothing missing, nothing twice.
+older=$(sed -n '/^# scroll-back: 50 entries put first/,$p' "$TMP/cxk.log" | grep -x 'burst [0-9]\{4\}' | head -n 50 | tr '\n' ' ')
+[ "$older" = "$(seq -f 'burst %04g' 851 900 | tr '\n' ' ')" ] || fail "cxk's older messages are not 0851..0900 in order: $older"
+sleep 0.5
+xdotool windowraise "$CHAT_cxk"
+import -window "$CHAT_cxk" "$OUT/chat_scrollback.png" || fail "screenshot failed"
+step "cxk's window fetched older messages at the top of the list, in order"
 
 # ------------------------------------------------------------------ change password, refused
 # In wang_yuan's window the button 修改密码 (view.rs: 650, 432, 140, 26, where Reconnect is

@@ -649,7 +649,10 @@ impl Controller {
         }
         if up.prepended > 0 {
             self.keep_top = Some(up.prepended);
-            self.log(&format!("# scroll-back: {} entries put first", up.prepended));
+            self.log(&format!(
+                "# scroll-back: {} entries put first",
+                up.prepended
+            ));
             let older: Vec<String> = self
                 .state
                 .entries()

@@ -197,11 +197,7 @@ fn style_table() -> Vec<StyleTableEntry> {
 
 /// Whether the first line of the message list is the top line shown.
 fn at_top(d: &TextDisplay) -> bool {
-    let top = d.xy_to_position(
-        d.x() + 4,
-        d.y() + 4,
-        fltk::text::PositionType::Cursor,
-    );
+    let top = d.xy_to_position(d.x() + 4, d.y() + 4, fltk::text::PositionType::Cursor);
     d.buffer().is_some_and(|b| b.length() > 0) && d.line_start(top) == 0
 }
 
@@ -268,8 +264,9 @@ pub fn chat_view(l: &Labels, tx: Sender<UiMsg>) -> ChatView {
             tx.send(UiMsg::MessageClicked(d.insert_position()));
         }
         // After a wheel turn, a scrollbar drag or a key: at the top, older messages are fetched.
+        // (Not on keys: typing goes to the input box, and a short list is always at its top.)
         let scrolled = match ev {
-            Event::MouseWheel | Event::KeyUp => true,
+            Event::MouseWheel => app::event_dy() == app::MouseWheel::Up,
             Event::Released => !app::event_is_click(),
             _ => false,
         };
