@@ -184,3 +184,60 @@ pub fn parse_typed(line: &str) -> Typed {
         )),
     }
 }
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+
+    fn line(time_ms: u64) -> ChatLine {
+        ChatLine {
+            msg_id: 7,
+            time_ms,
+            from_user: "user2".into(),
+            from_nick: "ding_zhen".into(),
+            to: None,
+            text: "早上好\nline 2".into(),
+        }
+    }
+
+    #[test]
+    fn history_command_takes_a_count() {
+        assert_eq!(
+            parse_typed("/history"),
+            Typed::History(DEFAULT_HISTORY_COUNT)
+        );
+        assert_eq!(parse_typed("/history 5"), Typed::History(5));
+        assert_eq!(
+            parse_typed("/history 200"),
+            Typed::History(MAX_HISTORY_COUNT)
+        );
+        for bad in ["/history 0", "/history 201", "/history x"] {
+            assert!(matches!(parse_typed(bad), Typed::Help(_)), "{bad}");
+        }
+    }
+
+    #[test]
+    fn stored_lines_never_read_as_live_ones() {
+        let now = 1_700_000_000_000;
+        let today = history_cli_line(&line(now - 1000), "user1", now, true);
+        assert!(today.starts_with("[历史 "), "{today}");
+        assert!(!today.contains('-'), "no date today: {today}");
+        assert!(today.ends_with("ding_zhen: 早上好\n    line 2"), "{today}");
+        let old = history_cli_line(&line(now - 3 * 86_400_000), "user1", now, false);
+        assert!(old.starts_with("[history 2023-11-"), "{old}");
+        // A live line starts `[HH:MM:SS]`: scripts tell the two apart.
+        assert!(cli_line(&line(now), "user1").starts_with(&format!("[{}]", clock(now))));
+    }
+
+    #[test]
+    fn held_notice_in_both_languages() {
+        let n = Notice {
+            kind: NoticeKind::Held,
+            user: "user3".into(),
+            nick: String::new(),
+            text: String::new(),
+        };
+        assert_eq!(notice_line(&n, true), "对方不在线，上线后会收到（user3）");
+        assert!(notice_line(&n, false).contains("next log in"));
+    }
+}

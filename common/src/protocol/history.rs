@@ -226,6 +226,56 @@ mod tests {
         assert_eq!(got, lines);
     }
 
+    /// The examples of PROTOCOL.md §6.10, byte for byte.
+    #[test]
+    fn documented_examples() {
+        use crate::protocol::chat::{ClientRequest, ServerEvent};
+        let doc = include_str!("../../../PROTOCOL.md");
+        let l = |id, t, from: &str, nick: &str, to: Option<&str>, text: &str| ChatLine {
+            msg_id: id,
+            time_ms: t,
+            from_user: from.into(),
+            from_nick: nick.into(),
+            to: to.map(str::to_owned),
+            text: text.into(),
+        };
+        let first = HistoryPage {
+            source: HistorySource::Login,
+            more: true,
+            lines: vec![l(42, 1_764_547_200_000, "user1", "王远", None, "大家好")],
+        };
+        let older = HistoryPage {
+            source: HistorySource::Older,
+            more: false,
+            lines: vec![
+                l(
+                    40,
+                    1_764_547_100_000,
+                    "user2",
+                    "ding_zhen",
+                    Some("user1"),
+                    "悄悄话 | secret",
+                ),
+                l(41, 1_764_547_150_000, "user1", "王远", None, "hi"),
+            ],
+        };
+        for page in [first, older] {
+            let text = page.inner_text();
+            assert!(
+                doc.contains(&format!("\n{text}\n")),
+                "PROTOCOL.md lacks {text}"
+            );
+            let m = RawMessage::parse(format!("1007|{text}").as_bytes()).unwrap();
+            assert_eq!(HistoryPage::from_inner(&m).unwrap(), page);
+        }
+        let req = ClientRequest::History {
+            before_id: 42,
+            count: 2,
+        };
+        assert!(doc.contains(&format!("`{}`", req.inner_text())));
+        assert_eq!(ServerEvent::Stored { upto: 42 }.inner_text(), "42");
+    }
+
     #[test]
     fn empty_answer_is_one_end_page() {
         let pages = history_pages(HistorySource::Login, Vec::new());
