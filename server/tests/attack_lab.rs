@@ -131,7 +131,12 @@ async fn key_step_attacks_are_refused() {
     let stored = std::fs::read(f1.session_key_path()).unwrap();
 
     // A bit of the envelope flipped on the way: the signature over it no longer verifies.
-    let lab = AttackLab::start(sys.key_port, &["--flip", "1101"]).await;
+    let record = sys.dir.path().join("frames.txt");
+    let lab = AttackLab::start(
+        sys.key_port,
+        &["--flip", "1101", "--record", record.to_str().unwrap()],
+    )
+    .await;
     let err = sys.try_key_step(&via(&f1, &lab, true)).await.unwrap_err();
     assert!(matches!(err, KeyStepError::BadSignature { .. }), "{err:?}");
     let line = lab.line_with("已翻转").await;
@@ -149,6 +154,14 @@ async fn key_step_attacks_are_refused() {
     ] {
         assert!(printed.contains(seen), "{seen:?} missing:\n{printed}");
     }
+    // --record saved each whole frame: connection, direction, payload.
+    let saved = std::fs::read_to_string(&record).unwrap();
+    let starts: Vec<&str> = saved.lines().map(|l| &l[..l.len().min(10)]).collect();
+    assert_eq!(
+        starts,
+        ["1 S>C 1100", "1 C>S 0101", "1 S>C 1101"],
+        "{saved}"
+    );
     drop(lab);
 
     // One bit of the sealed session material, chosen by field and bit: the same refusal.
