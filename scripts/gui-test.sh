@@ -34,8 +34,8 @@
 # Screenshots go to target/gui-test/ (login.png, login_failed.png, login_key_offer.png,
 # chat_sender.png, chat_receiver.png, chat_burst.png, chat_disconnected.png, screen.png,
 # first_password.png, first_password_refused.png, first_password_chat.png, change_password.png,
-# change_password_refused.png, frame_inspector.png, key_expired.png, key_renewed.png), with the
-# clients' logs. The last line printed is
+# change_password_refused.png, frame_inspector.png, frame_inspector_own.png, key_expired.png,
+# key_renewed.png), with the clients' logs. The last line printed is
 # `gui-test: PASS` or `gui-test: FAIL <why>`.
 set -uo pipefail
 
@@ -415,6 +415,23 @@ xdotool windowfocus --sync "$INSPECTOR" && xdotool key Escape
 inspector_closed() { ! viewable "$INSPECTOR"; }
 wait_until 10 "the frame inspector to close" inspector_closed
 step "a click on the private message showed its frame in the inspector"
+# In wang_yuan's window the same message is one's own: the inspector shows the frame that went
+# out (and how it was sealed) before the one the server sent back.
+read -r _ _ _ _ LX LY < <(grep '^# last entry at ' "$TMP/wy.log" | tail -n1)
+[ -n "${LY:-}" ] || fail "wang_yuan's window did not log where its newest entry is"
+xdotool mousemove --window "$CHAT_wy" $((LX + 30)) $((LY + 8)) click 1
+wait_until 10 "the frame inspector of wang_yuan's window" has_window inspector wy
+INSPECTOR=$(window_id inspector wy)
+wait_until 10 "wang_yuan's frame inspector to be mapped" viewable "$INSPECTOR"
+for want in "↑ 我发出的密文帧" "0002 (聊天请求)" "客户端发送前做了什么" "2. 用会话密钥（DES）和一个新的随机 IV 做 DES-CBC 加密" \
+    "↓ 收到的密文帧" '→ "悄悄话 private 第二行 line 2"'; do
+    grep '^# inspector: ' "$TMP/wy.log" | grep -qF -- "$want" || fail "wang_yuan's frame inspector does not show '$want' (see $OUT/wy.log)"
+done
+sleep 0.5
+import -window "$INSPECTOR" "$OUT/frame_inspector_own.png" || fail "screenshot failed"
+xdotool windowfocus --sync "$INSPECTOR" && xdotool key Escape
+wait_until 10 "wang_yuan's frame inspector to close" inspector_closed
+step "a click on one's own message showed the frame sent and the frame received"
 
 # ------------------------------------------------------------------ burst, lost connection, reconnect
 # ding_zhen's terminal client sends 1000 messages at once. It logs in as user2, so the server

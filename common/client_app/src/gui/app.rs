@@ -52,6 +52,8 @@ fn now_ms() -> u64 {
 /// line, dialog and unread count to that file (scripts/gui-test.sh reads both).
 struct TestHooks {
     log: Option<File>,
+    /// The last `# last entry at X Y` logged (only a change is logged again).
+    last_place: Option<(i32, i32)>,
 }
 
 impl TestHooks {
@@ -61,7 +63,10 @@ impl TestHooks {
         }
         let log = std::env::var_os("MINICHAT_GUI_LOG")
             .and_then(|p| File::options().create(true).append(true).open(p).ok());
-        Some(Self { log })
+        Some(Self {
+            log,
+            last_place: None,
+        })
     }
 }
 
@@ -132,7 +137,7 @@ impl Controller {
     }
 
     fn log(&mut self, line: &str) {
-        if let Some(TestHooks { log: Some(f) }) = &mut self.test {
+        if let Some(TestHooks { log: Some(f), .. }) = &mut self.test {
             let _ = writeln!(f, "{line}");
         }
     }
@@ -630,6 +635,7 @@ impl Controller {
         if self.phase == Phase::Offline && self.backoff.due(now_ms()) {
             self.reconnect();
         }
+        self.log_last_entry_place();
         if self.phase.in_chat() && self.chat_focused() && self.state.focus_seen() {
             self.chat.win.set_label(&self.state.title());
             x11::set_urgent(&self.chat.win, false);
@@ -751,13 +757,13 @@ impl Controller {
             .disp
             .count_lines(0, i32::try_from(end).unwrap_or(i32::MAX), true);
         self.chat.disp.scroll(lines, 0);
-        self.log_last_entry_place();
     }
 
     /// Test mode: where the newest entry starts in the chat window (window coordinates), so the
-    /// GUI test can click it to open the frame inspector.
+    /// GUI test can click it to open the frame inspector. Asked on the tick, after the window
+    /// was drawn (before that the display's line starts are stale); logged when it changes.
     fn log_last_entry_place(&mut self) {
-        if self.test.is_none() {
+        if self.test.is_none() || !self.chat.win.shown() {
             return;
         }
         let Some(last) = self.state.entries().last() else {
@@ -765,8 +771,13 @@ impl Controller {
         };
         let len = render(last, self.screen.show_wire(), self.lang).text.len();
         let pos = self.chat.buf.length() - i32::try_from(len).unwrap_or(0);
-        let (x, y) = self.chat.disp.position_to_xy(pos);
-        self.log(&format!("# last entry at {x} {y}"));
+        let place = self.chat.disp.position_to_xy(pos);
+        let Some(hooks) = &mut self.test else {
+            return;
+        };
+        if hooks.last_place.replace(place) != Some(place) {
+            self.log(&format!("# last entry at {} {}", place.0, place.1));
+        }
     }
 
     fn refresh_users(&mut self) {
