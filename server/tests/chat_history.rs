@@ -1,8 +1,9 @@
 //! Issue 15: chat history and offline messages against the real chat server in-process, on a
 //! SQLite file: the late joiner's last 100, private messages held for an offline user and
 //! delivered once, scroll-back pages, `1008 STORED`, a database outage, a restart, what the
-//! database file reveals, export and purge. (SIGKILL of the real binary: `history_restart.rs`;
-//! the store's queries on MySQL: `db_mysql.rs`.)
+//! database file reveals, export and purge; `mysql_history_end_to_end` runs the main cases on
+//! MySQL/MariaDB when `CHAT_TEST_MYSQL_URL` is set. (SIGKILL of the real binary:
+//! `history_restart.rs`; every store query on both backends: `db_sqlite.rs`, `db_mysql.rs`.)
 
 #[path = "common/mod.rs"]
 mod harness;
@@ -476,4 +477,97 @@ async fn a_reconnect_gets_the_public_history_again_with_the_same_ids() {
     drop(a);
     let (_a, seen) = join(&server, "user1").await;
     assert_eq!(seen.iter().map(|l| l.msg_id).collect::<Vec<_>>(), ids);
+}
+
+/// The same on MySQL/MariaDB (`CHAT_TEST_MYSQL_URL`, e.g. `mysql://root@127.0.0.1:3306`): a late
+/// joiner's history in order, a held private message delivered once, scroll-back, and no message
+/// text in the table. Works in its own database, dropped afterwards.
+#[tokio::test]
+async fn mysql_history_end_to_end() {
+    use mysql::prelude::Queryable;
+    let Ok(base) = std::env::var("CHAT_TEST_MYSQL_URL") else {
+        eprintln!("SKIPPED: CHAT_TEST_MYSQL_URL not set");
+        return;
+    };
+    eprintln!("MYSQL-TEST-RAN mysql_history_end_to_end");
+    let base = base.trim_end_matches('/').to_owned();
+    let r = common::crypto::random::bytes::<4>();
+    let name = format!("minichat_hist_{}_{}", std::process::id(), hex::encode(r));
+    /// Drops the scratch database, even when the test panics.
+    struct ScratchDb(String, String);
+    impl Drop for ScratchDb {
+        fn drop(&mut self) {
+            let opts = mysql::OptsBuilder::from_opts(mysql::Opts::from_url(&self.0).unwrap())
+                .prefer_socket(false);
+            if let Ok(mut c) = mysql::Conn::new(opts) {
+                let _ = c.query_drop(format!("DROP DATABASE IF EXISTS `{}`", self.1));
+            }
+        }
+    }
+    let _drop = ScratchDb(base.clone(), name.clone());
+    let url = format!("{base}/{name}");
+    let store = server::db::open(&url).expect("open MySQL");
+    let key = Arc::new(StorageKey::generate());
+    let server = TestServer::start_with(store.clone(), history(&key, 100)).await;
+
+    let (mut a, first) = join(&server, "user1").await;
+    assert!(first.is_empty());
+    let secret = "机密 mysql-Qx7-plaintext";
+    let sent: Vec<String> = (0..110).map(|i| format!("{secret} {i}")).collect();
+    let ids = send_all(&mut a, None, &sent).await;
+    let held = send_all(&mut a, Some("user3"), &["悄悄话 held in MySQL".to_owned()]).await;
+    stored(&mut a, held[0]).await;
+
+    let (mut b, seen) = join(&server, "user2").await;
+    assert_eq!(
+        seen.iter().map(|l| l.msg_id).collect::<Vec<_>>(),
+        ids[10..],
+        "the last 100 in order"
+    );
+    b.send(&ClientRequest::History {
+        before_id: seen[0].msg_id,
+        count: 50,
+    })
+    .await;
+    let older = answer(&mut b, HistorySource::Older).await;
+    assert_eq!(
+        older.iter().map(|l| l.msg_id).collect::<Vec<_>>(),
+        ids[..10],
+        "the 10 before them, then nothing more"
+    );
+    let (c, seen) = join(&server, "user3").await;
+    assert_eq!(seen.iter().filter(|l| l.to.is_some()).count(), 1);
+    c.logout().await;
+    let (_c, seen) = join(&server, "user3").await;
+    assert!(seen.iter().all(|l| l.to.is_none()), "delivered once");
+
+    // The table holds no text: not as it is, nor in base64 or hex.
+    use base64::Engine as _;
+    let mut conn = mysql::Conn::new(
+        mysql::OptsBuilder::from_opts(mysql::Opts::from_url(&url).unwrap()).prefer_socket(false),
+    )
+    .unwrap();
+    let bodies: Vec<Vec<u8>> = conn.query("SELECT body FROM chat_history").unwrap();
+    assert_eq!(bodies.len(), 111);
+    let all: Vec<u8> = bodies.concat();
+    for form in [
+        secret.as_bytes().to_vec(),
+        b"mysql-Qx7".to_vec(),
+        base64::engine::general_purpose::STANDARD
+            .encode(secret)
+            .into_bytes(),
+        hex::encode(secret).into_bytes(),
+    ] {
+        assert!(!contains(&all, &form));
+    }
+    let n: Option<i64> = conn
+        .exec_first(
+            "SELECT COUNT(*) FROM chat_history WHERE body LIKE ? OR HEX(body) LIKE ?",
+            (
+                "%mysql-Qx7%",
+                format!("%{}%", hex::encode_upper("mysql-Qx7")),
+            ),
+        )
+        .unwrap();
+    assert_eq!(n, Some(0));
 }
