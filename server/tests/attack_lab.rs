@@ -173,6 +173,12 @@ async fn key_step_attacks_are_refused() {
         "已翻转 1101 帧第 4 字段的第 17 位",
         "flipped bit 17 of field 4 of a 1101 frame",
     );
+    // The altered frame is shown under the original: the same but for one character of field 4.
+    let sent = lab.line_with("改动后 / sent instead: 1101|").await;
+    let original = lab.line_with("服务器→客户端 / server→client 1101").await;
+    let field4 = |l: &str| l.split('|').nth(5).unwrap().to_owned();
+    assert_ne!(field4(&sent), field4(&original), "{sent}\n{original}");
+    assert_eq!(field4(&sent).len(), field4(&original).len());
     drop(lab);
 
     // The server key substituted, against a folder that pinned the real one.
@@ -213,15 +219,14 @@ async fn key_step_attacks_are_refused() {
     sys.key_steps(&["user1"]).await;
 }
 
-/// Skip `Sent` records and the user list; return the next thing that matters.
+/// Skip `Sent` records and every event that is neither a chat line nor a notice (user lists,
+/// "stored" acknowledgements); return the next thing that matters.
 async fn next_interesting(c: &mut Chatter) -> SessionEvent {
     loop {
         match c.next().await {
-            SessionEvent::Sent { .. }
-            | SessionEvent::Incoming(Incoming::Event {
-                event: ServerEvent::UserList(_),
-                ..
-            }) => {}
+            SessionEvent::Sent { .. } => {}
+            SessionEvent::Incoming(Incoming::Event { event, .. })
+                if !matches!(event, ServerEvent::Chat(_) | ServerEvent::Notice(_)) => {}
             other => return other,
         }
     }

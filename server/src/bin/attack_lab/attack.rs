@@ -377,8 +377,27 @@ fn substitute(payload: &[u8], attacker_key: &[u8]) -> Result<(Outcome, Said), Sa
 /// shortened; control characters escaped (whatever a peer sent is data, never a terminal
 /// instruction).
 pub fn record_line(n: u64, conn: u64, dir: Dir, payload: &[u8]) -> String {
-    let text = String::from_utf8_lossy(payload);
-    let short: Vec<String> = text
+    let line = format!(
+        "[帧 / frame {n}, 连接 / conn #{conn}] {} {} ({} B): {}",
+        dir.label(),
+        code_of(payload).unwrap_or("????"),
+        payload.len(),
+        short_view(payload)
+    );
+    escape_controls(&line, Lines::Escape).into_owned()
+}
+
+/// The frame an attack sent on instead, printed under the original so a student can compare
+/// them.
+pub fn altered_line(payload: &[u8]) -> String {
+    let line = format!("    改动后 / sent instead: {}", short_view(payload));
+    escape_controls(&line, Lines::Escape).into_owned()
+}
+
+/// The payload with long fields shortened to their first and last 12 characters (not yet
+/// escaped).
+fn short_view(payload: &[u8]) -> String {
+    String::from_utf8_lossy(payload)
         .split('|')
         .map(|f| {
             let chars: Vec<char> = f.chars().collect();
@@ -390,15 +409,8 @@ pub fn record_line(n: u64, conn: u64, dir: Dir, payload: &[u8]) -> String {
                 f.to_owned()
             }
         })
-        .collect();
-    let line = format!(
-        "[帧 / frame {n}, 连接 / conn #{conn}] {} {} ({} B): {}",
-        dir.label(),
-        code_of(payload).unwrap_or("????"),
-        payload.len(),
-        short.join("|")
-    );
-    escape_controls(&line, Lines::Escape).into_owned()
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 /// The whole frame for the `--record` file: `conn dir payload`, control characters escaped.
@@ -528,6 +540,8 @@ mod tests {
         let line = record_line(3, 1, Dir::ToClient, b"1009|BAD\x1b]0;pwned\x07|\r\nx");
         assert!(!line.chars().any(char::is_control), "{line:?}");
         assert!(line.contains("\\u{1b}]0;pwned\\u{7}"), "{line}");
+        let altered = altered_line(b"0002|\x1b[2J");
+        assert_eq!(altered, "    改动后 / sent instead: 0002|\\u{1b}[2J");
         let saved = saved_line(1, Dir::ToServer, b"0002|\x1b[2J");
         assert_eq!(saved, "1 C>S 0002|\\u{1b}[2J");
     }

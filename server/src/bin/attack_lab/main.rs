@@ -170,6 +170,7 @@ impl Lab {
                 say(&said);
                 match outcome {
                     Outcome::Forward(f) => {
+                        println!("{}", attack::altered_line(&f));
                         let _ = out.send(f);
                     }
                     Outcome::Drop => {}
