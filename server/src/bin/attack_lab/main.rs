@@ -30,37 +30,37 @@ use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-/// attack_lab: a man in the middle for the lab (records, flips a bit, replays, drops, substitutes
-/// the server key). 实验用的中间人：记录、翻转一位、重放、丢弃、替换服务器公钥。
+/// attack_lab：实验用的中间人（记录、翻转一位、重放、丢弃、替换服务器公钥）。 A man in the middle
+/// for the lab: records, flips a bit, replays, drops, substitutes the server key.
 #[derive(Parser)]
 #[command(version)]
 struct Cli {
-    /// Where the victim connects (put this port into its client.toml as key_port or chat_port).
-    /// 受害者连接的地址
+    /// 受害者连接的地址（把这个端口写进它的 client.toml，作为 key_port 或 chat_port）。 Where the
+    /// victim connects (its client.toml's key_port or chat_port).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9091")]
     listen: SocketAddr,
-    /// The real server: server_key (127.0.0.1:8091) or the chat server (127.0.0.1:8090).
-    /// 真正的服务器地址
+    /// 真正的服务器：server_key（127.0.0.1:8091）或聊天服务器（127.0.0.1:8090）。 The real
+    /// server: server_key or the chat server.
     #[arg(long, value_name = "ADDR")]
     to: SocketAddr,
-    /// Allow this address that is not 127.0.0.1 for --to or --listen (give it twice on purpose).
-    /// 允许非本机地址（必须显式写出）
+    /// 允许这个非本机地址用于 --to 或 --listen（要特意再写一遍）。 Allow this address that is
+    /// not loopback for --to or --listen (given again on purpose).
     #[arg(long = "allow-remote", value_name = "IP")]
     allow_remote: Vec<IpAddr>,
-    /// Flip one bit of the next CODE frame: CODE[:FIELD[:BIT]], e.g. 1101:4 or 1002.
-    /// 翻转下一个 CODE 帧的一位
+    /// 翻转下一个 CODE 帧的一位，如 1101:4 或 1002。 Flip one bit of the next CODE frame.
     #[arg(long, value_name = "CODE[:FIELD[:BIT]]")]
     flip: Vec<String>,
-    /// Drop the next CODE frame, e.g. 0002. 丢弃下一个 CODE 帧
+    /// 丢弃下一个 CODE 帧，如 0002。 Drop the next CODE frame.
     #[arg(long, value_name = "CODE")]
     drop: Vec<String>,
-    /// Send the next CODE frame twice, e.g. 0002. 重放下一个 CODE 帧
+    /// 重放下一个 CODE 帧（发两次），如 0002。 Send the next CODE frame twice.
     #[arg(long, value_name = "CODE")]
     replay: Vec<String>,
-    /// Put the attacker's own RSA key into the next 1100 key hello. 替换服务器公钥
+    /// 把下一个 1100 帧里的服务器公钥换成攻击者自己的。 Put the attacker's own RSA key into the
+    /// next 1100 key hello.
     #[arg(long)]
     substitute_server_key: bool,
-    /// Also write every whole frame to FILE. 把每个完整的帧也写入文件
+    /// 把每个完整的帧也写入 FILE。 Also write every whole frame to FILE.
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
 }
