@@ -14,7 +14,7 @@ use std::time::Duration;
 use common::config::{Registration, ServerKeyConfig, SessionTtl};
 use common::connection::{self, FrameReader, FrameWriter, ReadError};
 use common::crypto::session::{format_time, now_whole_seconds};
-use common::crypto::{PrivateKey, PublicKey, SessionKey, mac, random};
+use common::crypto::{DesKey, PrivateKey, PublicKey, SessionKey, mac, random};
 use common::keyfile::KeyFile;
 use common::net::{ServeOptions, serve};
 use common::protocol::Reason;
@@ -210,6 +210,7 @@ async fn read_message(
         })
 }
 
+/// One key exchange, step by step (PROTOCOL.md §5.1); each step returns what the next needs.
 async fn exchange(
     reader: &mut FrameReader<tokio::net::tcp::OwnedReadHalf>,
     writer: &mut FrameWriter<tokio::net::tcp::OwnedWriteHalf>,
@@ -217,15 +218,45 @@ async fn exchange(
     who: &str,
     peer: SocketAddr,
 ) -> Result<String, Refusal> {
-    let t = server.trace;
-    // 1. Hello: our public key and a fresh nonce.
+    let server_nonce = send_hello(writer, server, who).await?;
+    let msg = read_message(reader, server, "key request").await?;
+    let request = check_request(&msg, server, server_nonce, who)?;
+    // Held until the signature is made: bounds this address's exchanges in the expensive step.
+    let slot = server
+        .limits
+        .admit_address(peer.ip())
+        .map_err(|m| refuse(Reason::Busy, m))?;
+    admit(server, &request, who)?;
+    let signed = make_envelope(server, &request).await;
+    drop(slot);
+    let (envelope, session) = signed?;
+    trace_envelope(server.trace, who, &envelope, &session);
+    writer
+        .write_frame(envelope.message.to_text().as_bytes())
+        .await
+        .map_err(|e| refuse(Reason::BadRequest, format!("cannot send envelope: {e}")))?;
+    let msg = read_message(reader, server, "key confirmation").await?;
+    let done = confirm_and_store(&msg, server, &request, &envelope.message, session, who)?;
+    writer
+        .write_frame(done.to_text().as_bytes())
+        .await
+        .map_err(|e| refuse(Reason::BadRequest, format!("cannot send done: {e}")))?;
+    Ok(request.username)
+}
+
+/// Step 1, hello: our public key and a fresh nonce.
+async fn send_hello(
+    writer: &mut FrameWriter<tokio::net::tcp::OwnedWriteHalf>,
+    server: &KeyServer,
+    who: &str,
+) -> Result<[u8; NONCE_LEN], Refusal> {
     let server_nonce = random::bytes::<NONCE_LEN>();
     let hello = KeyHello {
         version: PROTOCOL_VERSION,
         server_pub: server.identity_der.clone(),
         server_nonce,
     };
-    t.step(
+    server.trace.step(
         who,
         format_args!(
             "1. send hello: server key {} + server nonce {}",
@@ -237,11 +268,25 @@ async fn exchange(
         .write_frame(hello.to_text().as_bytes())
         .await
         .map_err(|e| refuse(Reason::BadRequest, format!("cannot send hello: {e}")))?;
+    Ok(server_nonce)
+}
 
-    // 2. The client's signed request.
-    let msg = read_message(reader, server, "key request").await?;
+/// A request whose form, key size and signature are good.
+struct CheckedRequest {
+    username: String,
+    client_key: PublicKey,
+    transcript: Transcript,
+}
+
+/// Step 2: the client's signed request: form, username, key size, then its signature.
+fn check_request(
+    msg: &RawMessage,
+    server: &KeyServer,
+    server_nonce: [u8; NONCE_LEN],
+    who: &str,
+) -> Result<CheckedRequest, Refusal> {
     let req =
-        KeyRequest::from_message(&msg).map_err(|e| refuse(Reason::BadRequest, e.to_string()))?;
+        KeyRequest::from_message(msg).map_err(|e| refuse(Reason::BadRequest, e.to_string()))?;
     check_username(&req.username).map_err(|e| refuse(Reason::BadRequest, e))?;
     let client_key = PublicKey::from_der(&req.client_pub)
         .map_err(|e| refuse(Reason::BadRequest, format!("client public key: {e}")))?;
@@ -261,6 +306,7 @@ async fn exchange(
         server_nonce,
         client_nonce: req.client_nonce,
     };
+    let t = server.trace;
     t.step(
         who,
         format_args!(
@@ -282,97 +328,109 @@ async fn exchange(
         who,
         format_args!("   client signature over the request: valid"),
     );
-    // Held until the signature is made: bounds this address's exchanges in the expensive step.
-    let slot = server
-        .limits
-        .admit_address(peer.ip())
-        .map_err(|m| refuse(Reason::Busy, m))?;
-    server.check_listed(&req.username)?;
+    Ok(CheckedRequest {
+        username: req.username,
+        client_key,
+        transcript,
+    })
+}
+
+/// Step 2b: the username may have a key (user list, binding) and a key now (per-user limit).
+fn admit(server: &KeyServer, request: &CheckedRequest, who: &str) -> Result<(), Refusal> {
+    let user = &request.username;
+    server.check_listed(user)?;
     let newly_bound = server
         .store
-        .check_binding(&req.username, &client_key, server.registration)
-        .map_err(|e| match e {
-            // The details (with the bound key's fingerprint) go to the operator's log only.
-            // Strict mode gives one answer whether or not the name has a key (issue 14, item
-            // 6): a client learns only that its key is not the registered one.
-            BindingError::Mismatch { .. } | BindingError::Unknown { .. } => {
-                warn!(user = req.username, "key request refused: {e}");
-                match server.registration {
-                    Registration::Strict => refuse(
-                        Reason::UnknownClient,
-                        format!(
-                            "this client key is not the one registered for {} (registration = \"strict\"); \
-                             ask the teacher to register it",
-                            req.username
-                        ),
-                    ),
-                    Registration::Tofu => refuse(
-                        Reason::ClientKeyMismatch,
-                        format!(
-                            "{} is bound to another client key; if this client folder was re-created, \
-                             ask the teacher to run `server_key clients revoke {}`",
-                            req.username, req.username
-                        ),
-                    ),
-                }
-            }
-            BindingError::BadUsername(m) => refuse(Reason::BadRequest, m),
-            BindingError::Store(e) => {
-                warn!(error = %e, "binding store failed");
-                refuse(
-                    Reason::Internal,
-                    "the key server could not read or write its key folder",
-                )
-            }
-        })?;
+        .check_binding(user, &request.client_key, server.registration)
+        .map_err(|e| binding_refusal(e, user, server.registration))?;
     if newly_bound {
-        info!(
-            user = req.username,
-            fingerprint = transcript.client_fingerprint,
-            "client key bound on first use"
-        );
-        t.step(
+        let fp = &request.transcript.client_fingerprint;
+        info!(user, fingerprint = fp, "client key bound on first use");
+        server.trace.step(
             who,
-            format_args!(
-                "   bound {} to {} (trust on first use)",
-                req.username, transcript.client_fingerprint
-            ),
+            format_args!("   bound {user} to {fp} (trust on first use)"),
         );
     }
-
     server
         .limits
-        .admit_user(&req.username)
-        .map_err(|m| refuse(Reason::Busy, m))?;
+        .admit_user(user)
+        .map_err(|m| refuse(Reason::Busy, m))
+}
 
-    // 3. The envelope: session key under a one-time DES key, that key under the client's RSA key,
-    //    everything signed. The signature is the one expensive step: blocking pool.
-    let session = SessionKey::generate(&req.username, server.ttl);
+/// What a failed binding check tells the client. The details (with the bound key's fingerprint)
+/// go to the operator's log only; strict mode gives one answer whether or not the name has a key
+/// (issue 14, item 6): a client learns only that its key is not the registered one.
+fn binding_refusal(e: BindingError, user: &str, registration: Registration) -> Refusal {
+    match e {
+        BindingError::Mismatch { .. } | BindingError::Unknown { .. } => {
+            warn!(user, "key request refused: {e}");
+            match registration {
+                Registration::Strict => refuse(
+                    Reason::UnknownClient,
+                    format!(
+                        "this client key is not the one registered for {user} (registration = \"strict\"); \
+                         ask the teacher to register it"
+                    ),
+                ),
+                Registration::Tofu => refuse(
+                    Reason::ClientKeyMismatch,
+                    format!(
+                        "{user} is bound to another client key; if this client folder was re-created, \
+                         ask the teacher to run `server_key clients revoke {user}`"
+                    ),
+                ),
+            }
+        }
+        BindingError::BadUsername(m) => refuse(Reason::BadRequest, m),
+        BindingError::Store(e) => {
+            warn!(error = %e, "binding store failed");
+            refuse(
+                Reason::Internal,
+                "the key server could not read or write its key folder",
+            )
+        }
+    }
+}
+
+/// The signed envelope and, for the trace only, the one-time key it was sealed with.
+struct SignedEnvelope {
+    message: KeyEnvelope,
+    one_time: DesKey,
+}
+
+/// Step 3: a new session key under a one-time DES key, that key under the client's RSA key,
+/// everything signed. The signature is the one expensive step: on the blocking pool, one of
+/// `signers` at a time.
+async fn make_envelope(
+    server: &KeyServer,
+    request: &CheckedRequest,
+) -> Result<(SignedEnvelope, SessionKey), Refusal> {
+    let session = SessionKey::generate(&request.username, server.ttl);
     let identity = server.identity.clone();
-    let tr = transcript.clone();
-    let signer = server
+    let (tr, client_key) = (request.transcript.clone(), request.client_key.clone());
+    let _signer = server
         .signers
         .acquire()
         .await
         .map_err(|_| refuse(Reason::Internal, "server_key is shutting down"))?;
-    let signed = tokio::task::spawn_blocking(move || -> Result<_, Refusal> {
+    tokio::task::spawn_blocking(move || -> Result<_, Refusal> {
         let (envelope, one_time) = seal_session(&client_key, &session)
             .map_err(|e| refuse(Reason::Internal, format!("cannot seal envelope: {e}")))?;
-        let mut env = KeyEnvelope {
+        let mut message = KeyEnvelope {
             key_id: session.key_id.clone(),
             expires_at: session.expires_rfc3339(),
             issued_at: format_time(now_whole_seconds()),
             envelope,
             signature: Vec::new(),
         };
-        env.signature = identity.sign(&tr.envelope_bytes(&env));
-        Ok((env, session, one_time))
+        message.signature = identity.sign(&tr.envelope_bytes(&message));
+        Ok((SignedEnvelope { message, one_time }, session))
     })
-    .await;
-    drop(signer); // before any network I/O: the permit covers the signing only
-    drop(slot);
-    let (env_msg, session, one_time) =
-        signed.map_err(|e| refuse(Reason::Internal, format!("signing task failed: {e}")))??;
+    .await
+    .map_err(|e| refuse(Reason::Internal, format!("signing task failed: {e}")))?
+}
+
+fn trace_envelope(t: Trace, who: &str, env: &SignedEnvelope, session: &SessionKey) {
     t.step(
         who,
         format_args!(
@@ -386,44 +444,50 @@ async fn exchange(
     t.secret(
         who,
         "   one-time key k (fresh from the CSPRNG for this envelope only)",
-        &one_time.to_hex(),
+        &env.one_time.to_hex(),
     );
-    drop(one_time);
+    let m = &env.message;
     t.step(
         who,
         format_args!(
             "   E_k(session material), DES-CBC, IV {}: {}",
-            hex::encode(env_msg.envelope.iv),
-            hex_blocks(&env_msg.envelope.sealed)
+            hex::encode(m.envelope.iv),
+            hex_blocks(&m.envelope.sealed)
         ),
     );
     t.step(
         who,
         format_args!(
             "   RSA-OAEP(client key, k): {}",
-            hex::encode(&env_msg.envelope.wrapped_key)
+            hex::encode(&m.envelope.wrapped_key)
         ),
     );
     t.step(
         who,
         format_args!(
             "   RSA-SHA256 signature over the whole transcript: {}",
-            hex::encode(&env_msg.signature)
+            hex::encode(&m.signature)
         ),
     );
-    writer
-        .write_frame(env_msg.to_text().as_bytes())
-        .await
-        .map_err(|e| refuse(Reason::BadRequest, format!("cannot send envelope: {e}")))?;
+}
 
-    // 4. Key confirmation: the client proves it opened the envelope before anything is stored.
-    let msg = read_message(reader, server, "key confirmation").await?;
+/// Step 4: the client proves it opened the envelope; only then is the key stored, and the
+/// "done" (made with the new MAC key: only its holder can say it) returned for sending.
+fn confirm_and_store(
+    msg: &RawMessage,
+    server: &KeyServer,
+    request: &CheckedRequest,
+    env: &KeyEnvelope,
+    session: SessionKey,
+    who: &str,
+) -> Result<KeyDone, Refusal> {
+    let transcript = &request.transcript;
     let confirm =
-        KeyConfirm::from_message(&msg).map_err(|e| refuse(Reason::BadRequest, e.to_string()))?;
+        KeyConfirm::from_message(msg).map_err(|e| refuse(Reason::BadRequest, e.to_string()))?;
     if confirm.key_id != session.key_id
         || mac::verify_hmac_sha256(
             &*session.mac_key,
-            &[&transcript.confirm_bytes(&env_msg)],
+            &[&transcript.confirm_bytes(env)],
             &confirm.mac,
         )
         .is_err()
@@ -433,6 +497,7 @@ async fn exchange(
             "key confirmation does not match this envelope",
         ));
     }
+    let t = server.trace;
     t.step(
         who,
         format_args!(
@@ -440,10 +505,9 @@ async fn exchange(
             session.key_id
         ),
     );
-    // Made before the key moves into the file: only a holder of the new MAC key can say "done".
     let done = KeyDone {
         key_id: session.key_id.clone(),
-        mac: mac::hmac_sha256(&*session.mac_key, &[&transcript.done_bytes(&env_msg)]),
+        mac: mac::hmac_sha256(&*session.mac_key, &[&transcript.done_bytes(env)]),
     };
     let file = KeyFile {
         key: session,
@@ -452,7 +516,7 @@ async fn exchange(
         client_fingerprint: transcript.client_fingerprint.clone(),
         clock_offset_secs: None,
     };
-    let path = server.store.session_path(&req.username);
+    let path = server.store.session_path(&request.username);
     file.save(&path).map_err(|e| {
         warn!(error = %e, "cannot store session key");
         refuse(
@@ -464,9 +528,5 @@ async fn exchange(
         who,
         format_args!("5. stored {} and sent done", path.display()),
     );
-    writer
-        .write_frame(done.to_text().as_bytes())
-        .await
-        .map_err(|e| refuse(Reason::BadRequest, format!("cannot send done: {e}")))?;
-    Ok(req.username)
+    Ok(done)
 }

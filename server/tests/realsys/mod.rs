@@ -1102,8 +1102,8 @@ impl Raw {
             .seal_text(code, &[], inner)
     }
 
-    /// Log in as `user` with `key` and read the login result and user list; returns the login
-    /// frame that was sent.
+    /// Log in as `user` with `key` and read the login result, the user list and the history
+    /// answer; returns the login frame that was sent.
     pub async fn login(&mut self, user: &str, key: Arc<SessionKey>) -> String {
         let key_id = key.key_id.clone();
         self.use_key(key);
@@ -1118,6 +1118,15 @@ impl Raw {
                 Got::Event(ServerEvent::UserList(_)) => break,
                 Got::Event(ServerEvent::UserListPart(_)) => {}
                 other => panic!("raw login of {user}: expected the user list, got {other:?}"),
+            }
+        }
+        // The login's history answer (history is on in these servers): up to its END frame, so
+        // that what a test reads next is live (PROTOCOL.md §6.10).
+        loop {
+            match self.next().await {
+                Got::Event(ServerEvent::History(page)) if !page.more => break,
+                Got::Event(ServerEvent::History(_)) => {}
+                other => panic!("raw login of {user}: expected the history answer, got {other:?}"),
             }
         }
         frame
