@@ -229,6 +229,7 @@ fn main() {
 
     key_distribution(&out, &client_key, &client_pub, &server_key, &server_pub);
     chat(&out);
+    discovery(&out, &server_pub);
     println!();
     println!("all checks passed");
 }
@@ -820,4 +821,42 @@ fn chat(out: &Out) {
         "the 0002 frame with seq changed to 2:        rejected ({})",
         bad.unwrap_err()
     );
+}
+
+/// §5.12: the discovery query and server_key's answer, from the real encoders, parsed back.
+fn discovery(out: &Out, server_pub: &PublicKey) {
+    use common::protocol::consts::{DEFAULT_CHAT_PORT, DEFAULT_KEY_PORT, DISCOVERY_QUERY_LEN};
+    use common::protocol::discovery::{Answer, Query};
+    out.heading("discovery query (client -> UDP broadcast, port 8092)");
+    let mut nonce = [0u8; NONCE_LEN];
+    for (i, b) in nonce.iter_mut().enumerate() {
+        *b = i as u8;
+    }
+    let query = Query { nonce };
+    let q = query.to_bytes();
+    let text_len = q.iter().position(|&b| b == 0).unwrap_or(q.len());
+    out.kv(
+        "datagram",
+        &format!(
+            "{} bytes: {:?} + {} zero bytes",
+            q.len(),
+            String::from_utf8_lossy(&q[..text_len]),
+            q.len() - text_len
+        ),
+    );
+    assert_eq!(q.len(), DISCOVERY_QUERY_LEN);
+    assert_eq!(Query::parse(&q), Ok(query));
+    out.heading("discovery answer (server_key -> the query's source address)");
+    let answer = Answer {
+        nonce,
+        key_port: DEFAULT_KEY_PORT,
+        chat_port: DEFAULT_CHAT_PORT,
+        fingerprint: server_pub.fingerprint(),
+        name: "teacher-pc".into(),
+    };
+    let a = answer.to_bytes();
+    out.kv("datagram", &format!("{} bytes (UTF-8):", a.len()));
+    println!("{}", String::from_utf8_lossy(&a));
+    assert!(a.len() <= q.len(), "never larger than the query");
+    assert_eq!(Answer::parse(&a), Ok(answer));
 }

@@ -15,10 +15,11 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ConfigError;
 use crate::protocol::consts::{
-    DEFAULT_CHAT_PORT, DEFAULT_HISTORY_DAYS, DEFAULT_HISTORY_ON_JOIN, DEFAULT_KEY_PORT,
-    DEFAULT_RSA_BITS, DEFAULT_SESSION_TTL_HOURS, KEY_REQUESTS_PER_MINUTE_PER_ADDRESS,
-    KEY_REQUESTS_PER_MINUTE_PER_USER, MAX_CLIENTS, MAX_KEY_EXCHANGES_PER_ADDRESS,
-    MAX_SERVER_RSA_BITS, MAX_SESSION_TTL_SECS, MIN_RSA_BITS, MIN_SESSION_TTL_SECS,
+    AUTO_HOST, DEFAULT_CHAT_PORT, DEFAULT_DISCOVERY_PORT, DEFAULT_HISTORY_DAYS,
+    DEFAULT_HISTORY_ON_JOIN, DEFAULT_KEY_PORT, DEFAULT_RSA_BITS, DEFAULT_SESSION_TTL_HOURS,
+    KEY_REQUESTS_PER_MINUTE_PER_ADDRESS, KEY_REQUESTS_PER_MINUTE_PER_USER, MAX_CLIENTS,
+    MAX_KEY_EXCHANGES_PER_ADDRESS, MAX_SERVER_RSA_BITS, MAX_SESSION_TTL_SECS, MIN_RSA_BITS,
+    MIN_SESSION_TTL_SECS,
 };
 pub use duration::SessionTtl;
 pub use mistake::{Field, Kind, Mistake};
@@ -91,6 +92,14 @@ pub struct ServerKeyConfig {
     /// The chat server's user list (see [`crate::userlist`]); in `tofu` mode only its names
     /// get keys. Default `key_dir/chat_users.txt`.
     pub user_list: Option<PathBuf>,
+    /// The chat server's port, announced to clients that discover the servers. Default 8090.
+    pub chat_port: u16,
+    /// UDP port answering discovery queries (clients with `server_host = "auto"`); 0 turns
+    /// discovery off. Default 8092.
+    pub discovery_port: u16,
+    /// The name discovery announces (shown to students when several servers answer; `|` and
+    /// control characters become `_`, cut to 64 bytes). Default: this computer's name.
+    pub server_name: Option<String>,
 }
 
 impl Default for ServerKeyConfig {
@@ -106,6 +115,9 @@ impl Default for ServerKeyConfig {
             key_requests_per_minute_per_user: KEY_REQUESTS_PER_MINUTE_PER_USER,
             max_exchanges_per_address: MAX_KEY_EXCHANGES_PER_ADDRESS,
             user_list: None,
+            chat_port: DEFAULT_CHAT_PORT,
+            discovery_port: DEFAULT_DISCOVERY_PORT,
+            server_name: None,
         }
     }
 }
@@ -157,6 +169,9 @@ impl ConfigFile for ServerKeyConfig {
             ),
             count("max_exchanges_per_address", d.max_exchanges_per_address),
             Field::text("user_list", "keys/chat_users.txt"),
+            Field::port("chat_port", d.chat_port),
+            Field::number("discovery_port", 0, u64::from(u16::MAX), d.discovery_port),
+            Field::text("server_name", "teacher-pc"),
         ]
     }
 
@@ -204,6 +219,18 @@ impl ConfigFile for ServerKeyConfig {
         )?;
         if let Some(p) = &self.user_list {
             check_path("user_list", p, "keys/chat_users.txt")?;
+        }
+        if self.chat_port == 0 {
+            return Err((
+                "chat_port",
+                Mistake::OutOfRange {
+                    key: "chat_port".into(),
+                    value: "0".into(),
+                    min: 1,
+                    max: u64::from(u16::MAX),
+                    fix: format!("chat_port = {DEFAULT_CHAT_PORT}"),
+                },
+            ));
         }
         Ok(())
     }
@@ -380,7 +407,8 @@ pub enum Language {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClientConfig {
-    /// Server address. Default `127.0.0.1`.
+    /// Server address, or `"auto"`: find the teacher's servers on the local network (UDP
+    /// `discovery_port`). Default `127.0.0.1`.
     pub server_host: String,
     /// Chat server port. Default 8090.
     pub chat_port: u16,
@@ -390,6 +418,8 @@ pub struct ClientConfig {
     pub username: String,
     /// `"zh"` (default) or `"en"`.
     pub language: Language,
+    /// UDP port of the discovery query when `server_host = "auto"`. Default 8092.
+    pub discovery_port: u16,
 }
 
 impl Default for ClientConfig {
@@ -400,7 +430,15 @@ impl Default for ClientConfig {
             key_port: DEFAULT_KEY_PORT,
             username: "user1".into(),
             language: Language::Zh,
+            discovery_port: DEFAULT_DISCOVERY_PORT,
         }
+    }
+}
+
+impl ClientConfig {
+    /// Whether `server_host` asks for discovery (`"auto"`, any case).
+    pub fn auto_host(&self) -> bool {
+        self.server_host.eq_ignore_ascii_case(AUTO_HOST)
     }
 }
 
@@ -413,6 +451,7 @@ impl ConfigFile for ClientConfig {
             Field::port("key_port", d.key_port),
             Field::text("username", d.username),
             Field::choice("language", &["zh", "en"]),
+            Field::port("discovery_port", d.discovery_port),
         ]
     }
 
@@ -421,6 +460,11 @@ impl ConfigFile for ClientConfig {
         for (key, port, default) in [
             ("chat_port", self.chat_port, DEFAULT_CHAT_PORT),
             ("key_port", self.key_port, DEFAULT_KEY_PORT),
+            (
+                "discovery_port",
+                self.discovery_port,
+                DEFAULT_DISCOVERY_PORT,
+            ),
         ] {
             if port == 0 {
                 return Err((

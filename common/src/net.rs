@@ -178,3 +178,19 @@ async fn refuse(stream: TcpStream, refusal: Arc<[u8]>) {
     let _ = tokio::time::timeout(REFUSAL_WRITE_TIMEOUT, w.write_frame(&refusal)).await;
     let _ = tokio::time::timeout(REFUSAL_WRITE_TIMEOUT, w.shutdown()).await;
 }
+
+/// A UDP socket bound to `addr` with broadcast allowed and `SO_REUSEADDR` set, so several
+/// responders on one computer (two server_key instances, or a test's rogue) each receive a
+/// broadcast query.
+///
+/// # Errors
+/// The socket could not be made or bound.
+pub fn bind_udp_shared(addr: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_broadcast(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    tokio::net::UdpSocket::from_std(socket.into())
+}

@@ -104,8 +104,18 @@ const CLIENT: &[(&str, &str, &str)] = &[
     ),
     (
         "colour = \"red\"",
-        "client.toml 第 1 行：没有叫 colour 的设置。client.toml 只有这些设置：server_host、chat_port、key_port、username、language；请删掉这一行或改正名字",
-        "client.toml, line 1: there is no setting called colour. client.toml has only: server_host, chat_port, key_port, username, language; delete the line or fix the name",
+        "client.toml 第 1 行：没有叫 colour 的设置。client.toml 只有这些设置：server_host、chat_port、key_port、username、language、discovery_port；请删掉这一行或改正名字",
+        "client.toml, line 1: there is no setting called colour. client.toml has only: server_host, chat_port, key_port, username, language, discovery_port; delete the line or fix the name",
+    ),
+    (
+        "discovery_port = 0",
+        "client.toml 第 1 行：discovery_port = 0 不在 1 到 65535 之间，例如：discovery_port = 8092",
+        "client.toml, line 1: discovery_port = 0 is not between 1 and 65535, for example: discovery_port = 8092",
+    ),
+    (
+        "server_host = auto",
+        "client.toml 第 1 行：server_host 的值要加引号：server_host = \"auto\"",
+        "client.toml, line 1: the value of server_host must be in quotes: server_host = \"auto\"",
     ),
     (
         "[client]\nusername = \"user2\"",
@@ -169,6 +179,18 @@ const SERVER: &[(&str, &str)] = &[
 
 /// (server_key.toml text, message).
 const SERVER_KEY: &[(&str, &str)] = &[
+    (
+        "chat_port = 0",
+        "server_key.toml, line 1: chat_port = 0 is outside 1..=65535: for example chat_port = 8090",
+    ),
+    (
+        "discovery_port = 70000",
+        "server_key.toml, line 1: discovery_port = 70000 is outside 0..=65535: for example discovery_port = 8092",
+    ),
+    (
+        "server_name = teacher-pc",
+        "server_key.toml, line 1: the value of server_name must be in quotes: server_name = \"teacher-pc\"",
+    ),
     (
         "listen = \"0.0.0.0:99999\"",
         "server_key.toml, line 1: listen = \"0.0.0.0:99999\" is not ADDRESS:PORT: for example listen = \"0.0.0.0:8091\"",

@@ -153,6 +153,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
             cfg.ttl(),
             server.store.sessions_dir().display()
         );
+        start_discovery(cfg, listener.local_addr()?.port(), &server.fingerprint);
         run(listener, server, async {
             let _ = tokio::signal::ctrl_c().await;
             println!("server_key: shutting down");
@@ -160,6 +161,42 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         .await;
         Ok(())
     })
+}
+
+/// Answer `server_host = "auto"` clients on UDP `discovery_port` (0: off). A port that cannot
+/// be bound only costs discovery: clients with a server_host set by hand still work.
+fn start_discovery(cfg: &ServerKeyConfig, key_port: u16, fingerprint: &str) {
+    use server_key::discovery::{Announce, bind, computer_name, respond};
+    let port = cfg.discovery_port;
+    if port == 0 {
+        println!(
+            "server_key: discovery off (discovery_port = 0): clients need server_host set by hand"
+        );
+        return;
+    }
+    let socket = match bind(port) {
+        Ok(s) => s,
+        Err(e) => {
+            println!(
+                "server_key: WARNING: cannot answer discovery on UDP port {port} ({e}): clients with \
+                 server_host = \"auto\" will not find this server; set discovery_port or their server_host"
+            );
+            return;
+        }
+    };
+    let announce = Announce {
+        key_port,
+        chat_port: cfg.chat_port,
+        fingerprint: fingerprint.to_owned(),
+        name: cfg.server_name.clone().unwrap_or_else(computer_name),
+    };
+    println!(
+        "server_key: answering discovery on UDP port {port} (announcing key port {key_port}, chat port {}, \
+         name \"{}\"); the firewall must let UDP port {port} in",
+        cfg.chat_port,
+        common::protocol::discovery::sanitize_name(&announce.name)
+    );
+    tokio::spawn(respond(socket, announce, std::future::pending::<()>()));
 }
 
 fn create_sessions_dir(store: &KeyStore) -> anyhow::Result<()> {

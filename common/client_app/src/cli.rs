@@ -90,12 +90,17 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
         return code;
     }
     drop(pw);
+    if let Some(d) = &info.discovered {
+        for line in common::client::texts::discovered_lines(d, ctx) {
+            eprintln!("{program}: {line}");
+        }
+    }
     let (as_, to) = (t(lang, "已登录", "logged in as"), t(lang, "服务器", "to"));
     eprintln!(
         "{program}: {as_} {} ({}), {to} {}",
         one_line(&info.nickname),
         info.username,
-        folder.chat_addr()
+        info.chat_addr
     );
     let key_file = common::keyfile::KeyFile::load(&folder.session_key_path());
     if let Some(warning) = key_file.ok().and_then(|f| key_clock(&f).warning(lang)) {

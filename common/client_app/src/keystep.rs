@@ -58,6 +58,12 @@ pub fn success_lines(folder: &ClientFolder, out: &KeyStepOutcome) -> Vec<String>
     let lang = folder.config.language;
     let zh = lang == Language::Zh;
     let mut lines = Vec::new();
+    if let Some(d) = &out.discovered {
+        lines.extend(common::client::texts::discovered_lines(
+            d,
+            Ctx::terminal(lang, &folder.program),
+        ));
+    }
     if out.client_key_created {
         let path = folder.private_key_path();
         let fp = &out.client_fingerprint;

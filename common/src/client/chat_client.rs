@@ -79,6 +79,9 @@ pub enum LoginError {
         .0.port, .0.should_be
     )]
     WrongServer(crate::client::folder::WrongPort),
+    /// `server_host = "auto"` found no server to use.
+    #[error("{0}")]
+    Discovery(#[from] crate::client::discover::DiscoveryError),
 }
 
 impl LoginError {
@@ -100,7 +103,8 @@ impl LoginError {
             | Self::Timeout(_)
             | Self::Closed
             | Self::Protocol(_)
-            | Self::WrongServer(_) => None,
+            | Self::WrongServer(_)
+            | Self::Discovery(_) => None,
         }
     }
 }
@@ -257,6 +261,10 @@ pub struct LoginInfo {
     /// The server accepts nothing but a password change (and ping, logout) until
     /// [`change_password`] succeeds: the first login of an imported user.
     pub must_change_password: bool,
+    /// The chat server's address (`host:port`), found by discovery when `server_host = "auto"`.
+    pub chat_addr: String,
+    /// What `server_host = "auto"` found (`None`: the host was set by hand).
+    pub discovered: Option<crate::client::discover::Discovered>,
 }
 
 /// One thing received, with the frame text that crossed the wire (for the ciphertext view).
@@ -336,6 +344,23 @@ pub async fn login(
     login_with_key(folder, Arc::new(key.key), password, timeout).await
 }
 
+/// The server key discovery must find for a login: the pinned `server_public.pem`, else the one
+/// the session key came from. Unreadable files count as no pin here: the login itself only
+/// succeeds with the server that holds this session key.
+fn login_pin(folder: &ClientFolder) -> Option<String> {
+    if !folder.config.auto_host() {
+        return None;
+    }
+    crate::client::discover::pinned_fingerprint(folder)
+        .ok()
+        .flatten()
+        .or_else(|| {
+            KeyFile::load(&folder.session_key_path())
+                .ok()
+                .map(|f| f.server_fingerprint)
+        })
+}
+
 /// Log in with an already loaded session key (tests and load generators).
 ///
 /// # Errors
@@ -361,6 +386,8 @@ pub async fn login_with_key_from(
     timeout: Duration,
     source: Option<std::net::IpAddr>,
 ) -> Result<(ChatSender, ChatReceiver, LoginInfo), LoginError> {
+    let resolved = crate::client::discover::resolve(folder, login_pin(folder).as_deref()).await?;
+    let folder = &resolved.folder;
     let addr = folder.chat_addr();
     let port = folder.config.chat_port;
     let stream = crate::net::connect_from(&addr, source, timeout)
@@ -412,6 +439,8 @@ pub async fn login_with_key_from(
                 username,
                 nickname,
                 must_change_password,
+                chat_addr: addr,
+                discovered: resolved.discovered,
             },
         )),
         Ok(other) => Err(LoginError::Protocol(format!(

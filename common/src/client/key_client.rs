@@ -95,6 +95,9 @@ pub enum KeyStepError {
     WrongServer(crate::client::folder::WrongPort),
     #[error("{0}")]
     Local(#[from] crate::Error),
+    /// `server_host = "auto"` found no server to use.
+    #[error("{0}")]
+    Discovery(#[from] crate::client::discover::DiscoveryError),
 }
 
 /// Key step settings.
@@ -130,6 +133,8 @@ pub struct KeyStepOutcome {
     pub client_key_created: bool,
     /// The key server's clock minus ours, from the signed `issued_at`.
     pub clock_offset: ClockOffset,
+    /// What `server_host = "auto"` found (`None`: the host was set by hand).
+    pub discovered: Option<crate::client::discover::Discovered>,
 }
 
 /// Load the folder's client key pair, creating it on first run (off the async threads: RSA key
@@ -272,6 +277,11 @@ async fn exchange(
     opts: KeyStepOptions,
     observer: &mut dyn KeyStepObserver,
 ) -> Result<KeyStepOutcome, KeyStepError> {
+    // Discovery counts only answers with the pinned key's fingerprint; the hello below still
+    // checks the key the server actually presents.
+    let pin = crate::client::discover::pinned_fingerprint(folder)?;
+    let resolved = crate::client::discover::resolve(folder, pin.as_deref()).await?;
+    let folder = &resolved.folder;
     let mut conn = Conn::open(folder, opts.timeout).await?;
     let server = hello(&mut conn, folder, observer).await?;
     let transcript = request(&mut conn, folder, client_key, &server, observer).await?;
@@ -282,7 +292,7 @@ async fn exchange(
         .map_err(KeyStepError::Protocol)?;
     let clock_offset = ClockOffset::measure(issued, arrived);
     observer.event(&KeyStepEvent::Clock(clock_offset));
-    confirm_and_store(
+    let mut outcome = confirm_and_store(
         &mut conn,
         folder,
         &server,
@@ -291,7 +301,9 @@ async fn exchange(
         clock_offset,
         observer,
     )
-    .await
+    .await?;
+    outcome.discovered = resolved.discovered;
+    Ok(outcome)
 }
 
 /// Step 1, hello: the server's key, checked against the pinned one. The chat server's hello
@@ -543,5 +555,6 @@ async fn confirm_and_store(
         pinned_now,
         client_key_created: false,
         clock_offset,
+        discovered: None,
     })
 }

@@ -8,6 +8,7 @@
 //! not compile until it has both texts; `tests` checks every one has both languages.
 
 use crate::client::chat_client::{CloseReason, LoginError, NotSentReason, PasswordError};
+use crate::client::discover::{Discovered, DiscoveryError, Found};
 use crate::client::key_client::KeyStepError;
 use crate::config::Language;
 use crate::protocol::consts::{MAX_PASSWORD_LEN, MIN_PASSWORD_CHARS};
@@ -295,6 +296,7 @@ impl LoginError {
                 "The chat server closed the connection during login. Check that chat_port in client.toml is the chat server's port, then try again.",
             ),
             Self::WrongServer(w) => crate::client::config_texts::wrong_port_text(w, c.lang),
+            Self::Discovery(e) => e.localized(c),
             Self::Protocol(detail) => c.pick(
                 format!(
                     "聊天服务器的回答无法识别。请检查 client.toml 里的 chat_port（不要写成 key_port），或向老师要最新的客户端。{}",
@@ -353,6 +355,7 @@ impl KeyStepError {
                 format!("The new session key cannot be written to {path} (disk full or folder read-only). Put the client folder somewhere writable (such as the desktop) and try again. {still}"),
             ),
             Self::WrongServer(w) => crate::client::config_texts::wrong_port_text(w, c.lang),
+            Self::Discovery(e) => e.localized(c),
             Self::Protocol(detail) => c.pick(
                 format!(
                     "密钥服务器的回答无法识别。请检查 client.toml 里的 key_port（不要写成 chat_port），或向老师要最新的客户端。{}",
@@ -375,6 +378,106 @@ impl KeyStepError {
             ),
         }
     }
+}
+
+/// A server as discovery met it, for a list: address, name (escaped: it came from the network),
+/// ports and fingerprint.
+fn found_line(f: &Found, c: Ctx<'_>) -> String {
+    let name = crate::text::escape_controls(&f.name, crate::text::Lines::Escape);
+    c.pick(
+        format!(
+            "{}（“{name}”，密钥端口 {}，聊天端口 {}，指纹 {}）",
+            f.ip, f.key_port, f.chat_port, f.fingerprint
+        ),
+        format!(
+            "{} (\"{name}\", key port {}, chat port {}, fingerprint {})",
+            f.ip, f.key_port, f.chat_port, f.fingerprint
+        ),
+    )
+}
+
+/// One answer announcing another key than the pinned one.
+fn wrong_key_text(f: &Found, c: Ctx<'_>) -> String {
+    c.pick(
+        format!(
+            "局域网里有一个服务器自称是老师的服务器，但公钥不对，已忽略：{}。如果经常出现，请告诉老师。",
+            found_line(f, c)
+        ),
+        format!(
+            "A server on the local network claims to be the teacher's server, but its key is not the pinned one; ignored: {}. Tell the teacher if this keeps happening.",
+            found_line(f, c)
+        ),
+    )
+}
+
+impl DiscoveryError {
+    /// The text for the student, in `c.lang`.
+    pub fn localized(&self, c: Ctx<'_>) -> String {
+        match self {
+            Self::NoAnswer { port, wrong_key } => {
+                let mut text = c.pick(
+                    format!(
+                        "在局域网里没有找到老师的服务器（client.toml 里 server_host = \"auto\"，查找用 UDP 端口 {port}）。\
+                         请确认老师的 server_key 已经启动、这台电脑和服务器在同一个网络，并且服务器电脑的防火墙放行了 UDP 端口 {port}；\
+                         也可以在 client.toml 里把 server_host 写成服务器的 IP 地址，例如 server_host = \"192.168.1.10\"。"
+                    ),
+                    format!(
+                        "The teacher's server was not found on the local network (server_host = \"auto\" in client.toml; the search \
+                         uses UDP port {port}). Check that the teacher's server_key is running, that this PC is on the same network, \
+                         and that the server PC's firewall allows UDP port {port}; or write the server's IP address as server_host \
+                         in client.toml, e.g. server_host = \"192.168.1.10\"."
+                    ),
+                );
+                for f in wrong_key {
+                    text.push(' ');
+                    text.push_str(&wrong_key_text(f, c));
+                }
+                text
+            }
+            Self::Several { servers } => {
+                let list: Vec<String> = servers.iter().map(|f| found_line(f, c)).collect();
+                c.pick(
+                    format!(
+                        "局域网里有 {} 个不同的服务器回答：{}。这个文件夹还没有保存服务器公钥（server_public.pem），无法判断哪个是老师的。\
+                         请问老师，然后在 client.toml 里把 server_host 写成老师服务器的 IP 地址（或者把老师给的 server_public.pem 放进这个文件夹）。",
+                        servers.len(),
+                        list.join("；")
+                    ),
+                    format!(
+                        "{} different servers answered on the local network: {}. This folder has no pinned server key \
+                         (server_public.pem) yet, so it cannot tell which is the teacher's. Ask the teacher, then write the \
+                         teacher's server IP address as server_host in client.toml (or put the teacher's server_public.pem in this folder).",
+                        servers.len(),
+                        list.join("; ")
+                    ),
+                )
+            }
+            Self::Socket { port, source } => c.pick(
+                format!(
+                    "无法发送查找服务器的广播（UDP 端口 {port}）：这台电脑可能没有联网。请检查网络，或在 client.toml 里写上 server_host。{}",
+                    quoted(c.lang, "错误", "error", &source.to_string())
+                ),
+                format!(
+                    "Cannot send the broadcast that looks for the server (UDP port {port}): this PC may have no network. Check the network, or set server_host in client.toml.{}",
+                    quoted(c.lang, "错误", "error", &source.to_string())
+                ),
+            ),
+        }
+    }
+}
+
+/// What `server_host = "auto"` found, one line each: the server used, then every ignored
+/// answer with another key.
+pub fn discovered_lines(d: &Discovered, c: Ctx<'_>) -> Vec<String> {
+    let mut lines = vec![c.pick(
+        format!("在局域网里找到了老师的服务器：{}", found_line(&d.server, c)),
+        format!(
+            "found the teacher's server on the local network: {}",
+            found_line(&d.server, c)
+        ),
+    )];
+    lines.extend(d.wrong_key.iter().map(|f| wrong_key_text(f, c)));
+    lines
 }
 
 impl CloseReason {
@@ -502,7 +605,7 @@ mod tests {
     }
 
     fn login_errors() -> Vec<LoginError> {
-        let all = vec![
+        let mut all = vec![
             LoginError::NoSessionKey {
                 user: "u".into(),
                 path: "p".into(),
@@ -538,6 +641,7 @@ mod tests {
             LoginError::Protocol("detail".into()),
             LoginError::WrongServer(wrong_port(PortKey::ChatPort)),
         ];
+        all.extend(discovery_errors().into_iter().map(LoginError::Discovery));
         for e in &all {
             // Exhaustive: a new variant must be added to the list above.
             match e {
@@ -550,14 +654,15 @@ mod tests {
                 | LoginError::Timeout(_)
                 | LoginError::Closed
                 | LoginError::Protocol(_)
-                | LoginError::WrongServer(_) => {}
+                | LoginError::WrongServer(_)
+                | LoginError::Discovery(_) => {}
             }
         }
         all
     }
 
     fn key_errors() -> Vec<KeyStepError> {
-        let all = vec![
+        let mut all = vec![
             KeyStepError::Unreachable {
                 addr: "10.0.0.1:8091".into(),
                 port: 8091,
@@ -586,6 +691,7 @@ mod tests {
             KeyStepError::Local(crate::Error::Io(io())),
             KeyStepError::WrongServer(wrong_port(PortKey::KeyPort)),
         ];
+        all.extend(discovery_errors().into_iter().map(KeyStepError::Discovery));
         for e in &all {
             match e {
                 KeyStepError::Unreachable { .. }
@@ -599,10 +705,81 @@ mod tests {
                 | KeyStepError::CannotStore { .. }
                 | KeyStepError::Protocol(_)
                 | KeyStepError::Local(_)
-                | KeyStepError::WrongServer(_) => {}
+                | KeyStepError::WrongServer(_)
+                | KeyStepError::Discovery(_) => {}
             }
         }
         all
+    }
+
+    fn found(last: u8, fp: char) -> Found {
+        Found {
+            ip: std::net::IpAddr::from([10, 0, 0, last]),
+            key_port: 8091,
+            chat_port: 8090,
+            fingerprint: format!("SHA256:{}", fp.to_string().repeat(43)),
+            name: "teacher-pc\u{1b}[2J".into(),
+        }
+    }
+
+    fn discovery_errors() -> Vec<DiscoveryError> {
+        let all = vec![
+            DiscoveryError::NoAnswer {
+                port: 8092,
+                wrong_key: vec![],
+            },
+            DiscoveryError::NoAnswer {
+                port: 8092,
+                wrong_key: vec![found(9, 'B')],
+            },
+            DiscoveryError::Several {
+                servers: vec![found(2, 'A'), found(9, 'B')],
+            },
+            DiscoveryError::Socket {
+                port: 8092,
+                source: io(),
+            },
+        ];
+        for e in &all {
+            match e {
+                DiscoveryError::NoAnswer { .. }
+                | DiscoveryError::Several { .. }
+                | DiscoveryError::Socket { .. } => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn discovery_texts_name_the_udp_port_and_escape_the_name() {
+        for lang in [Language::Zh, Language::En] {
+            let c = Ctx::terminal(lang, "client_wy");
+            for e in discovery_errors() {
+                let t = e.localized(c);
+                assert!(!t.contains('\u{1b}'), "{t}");
+            }
+            let none = discovery_errors()[0].localized(c);
+            assert!(none.contains("UDP") && none.contains("8092"), "{none}");
+            let d = Discovered {
+                server: found(2, 'A'),
+                wrong_key: vec![found(9, 'B')],
+            };
+            let lines = discovered_lines(&d, c);
+            assert_eq!(lines.len(), 2);
+            assert!(lines[1].contains("10.0.0.9") && lines[1].contains(&"B".repeat(43)));
+        }
+        let zh = discovered_lines(
+            &Discovered {
+                server: found(2, 'A'),
+                wrong_key: vec![found(9, 'B')],
+            },
+            Ctx::gui(Language::Zh),
+        );
+        assert!(
+            zh[1].contains("自称是老师的服务器，但公钥不对，已忽略"),
+            "{}",
+            zh[1]
+        );
     }
 
     fn close_reasons() -> Vec<CloseReason> {

@@ -47,6 +47,33 @@ pub const DEFAULT_CHAT_PORT: u16 = 8090;
 /// Default key-distribution server port.
 pub const DEFAULT_KEY_PORT: u16 = 8091;
 
+/// Default UDP port on which server_key answers discovery queries (`server_host = "auto"`).
+pub const DEFAULT_DISCOVERY_PORT: u16 = 8092;
+
+/// The `server_host` value that means "find the teacher's servers on the local network".
+pub const AUTO_HOST: &str = "auto";
+
+/// Every discovery query datagram is exactly this long (the text, then zero bytes). An answer
+/// is never longer ([`MAX_DISCOVERY_ANSWER_LEN`]), so a forged source address cannot make
+/// server_key send more bytes to a victim than the forger sent itself.
+pub const DISCOVERY_QUERY_LEN: usize = 256;
+
+/// Longest discovery answer datagram.
+pub const MAX_DISCOVERY_ANSWER_LEN: usize = DISCOVERY_QUERY_LEN;
+
+/// Longest server name in a discovery answer, in bytes of UTF-8.
+pub const MAX_SERVER_NAME_LEN: usize = 64;
+
+/// How long a client collects discovery answers after each query (milliseconds).
+pub const DISCOVERY_WAIT_MS: u64 = 1200;
+
+/// Queries a client sends before it gives up (a lost datagram on a busy Wi-Fi is retried).
+pub const DISCOVERY_ATTEMPTS: u32 = 3;
+
+/// Discovery answers one source address gets per second from server_key (more are dropped
+/// silently; a class of 50 asks a few times each).
+pub const DISCOVERY_ANSWERS_PER_SECOND: u32 = 20;
+
 /// Default RSA modulus size for new key pairs.
 pub const DEFAULT_RSA_BITS: usize = 2048;
 
@@ -186,6 +213,16 @@ pub mod code {
     pub const KEY_DONE: &str = "1102";
     /// Key distribution refused, with a reason.
     pub const KEY_ERROR: &str = "1109";
+}
+
+/// The first field of discovery datagrams (UDP, [`DEFAULT_DISCOVERY_PORT`]); not frames.
+pub mod discovery {
+    /// Query: "where are the mini-chat servers?".
+    pub const QUERY: &str = "MINICHAT-DISCOVER";
+    /// Answer from server_key.
+    pub const ANSWER: &str = "MINICHAT-HERE";
+    /// Version of the discovery datagrams.
+    pub const VERSION: u32 = 1;
 }
 
 /// Domain-separation labels: each signature or MAC says what it is for, so one can never be

@@ -10,10 +10,12 @@
 //! - [`material`]: the session material inside the digital envelope.
 //! - [`chat`]: login and chat messages (port 8090).
 //! - [`history`]: stored messages on the wire (`0007`, `1007`, `1008`).
+//! - [`discovery`]: the UDP datagrams that find server_key on the local network (port 8092).
 //! - [`password`]: the rule for a new password, and [`password::Secret`].
 
 pub mod chat;
 pub mod consts;
+pub mod discovery;
 pub mod frame;
 pub mod history;
 pub mod keydist;

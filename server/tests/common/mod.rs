@@ -841,6 +841,8 @@ pub async fn three_users_chat(server: &TestServer) {
             username: "user1".into(),
             nickname: "wang_yuan".into(),
             must_change_password: false,
+            chat_addr: u1.info.chat_addr.clone(),
+            discovered: None,
         }
     );
     assert_eq!(u1.online, online(&[("user1", "wang_yuan")]));

@@ -405,6 +405,8 @@ pub struct Setup {
     pub key: Launch,
     /// More lines for server_key.toml (e.g. `session_ttl = "1m"`).
     pub key_config: String,
+    /// The chat server's port (0: a free one); set when server_key.toml must name it.
+    pub chat_port: u16,
 }
 
 impl Default for Setup {
@@ -416,6 +418,7 @@ impl Default for Setup {
             chat: Launch::default(),
             key: Launch::default(),
             key_config: String::new(),
+            chat_port: 0,
         }
     }
 }
@@ -484,8 +487,14 @@ impl System {
         std::fs::write(
             &key_toml,
             format!(
-                "key_dir = {:?}\n{}",
+                "key_dir = {:?}\n{}{}",
                 key_dir.display().to_string(),
+                // Discovery (UDP) off unless the test asks: tests must not answer on 8092.
+                if setup.key_config.contains("discovery_port") {
+                    ""
+                } else {
+                    "discovery_port = 0\n"
+                },
                 setup.key_config
             ),
         )
@@ -505,7 +514,7 @@ impl System {
             key_server: None,
             chat: None,
             key_port: 0,
-            chat_port: 0,
+            chat_port: setup.chat_port,
             key_dir,
             database,
             sqlite,
