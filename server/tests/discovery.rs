@@ -83,7 +83,12 @@ struct Rogue {
 
 impl Rogue {
     async fn start(udp: u16) -> Self {
-        let key = PrivateKey::generate(2048).expect("rogue key");
+        // Another key than any server_key makes: the test-only fixture.
+        let fixture = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../common/tests/fixtures/test_rsa_other_private.pem"
+        );
+        let key = PrivateKey::load(std::path::Path::new(fixture)).expect("rogue key");
         let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let fingerprint = key.public_key().fingerprint();
         let socket = common::net::bind_udp_shared(SocketAddr::from((Ipv4Addr::UNSPECIFIED, udp)))
