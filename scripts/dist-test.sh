@@ -13,8 +13,15 @@ trap cleanup EXIT
 DIST_DIR="$tmp/dist" scripts/dist.sh --debug >/dev/null
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 kp=$(free_port); cp_=$(free_port)
+udp_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0",0)); print(s.getsockname()[1])'; }
+dp=$(udp_port)
 
 mv "$tmp/dist/server" "$tmp/teacher-pc"
+# The class folders find the teacher's PC themselves (server_host = "auto"): server_key answers
+# on a free UDP port (not 8092, so parallel runs do not meet) and announces the chat port.
+sed -i -e "s/^discovery_port = .*/discovery_port = $dp/" -e "s/^chat_port = .*/chat_port = $cp_/" \
+    "$tmp/teacher-pc/server_key.toml"
+grep -qx "discovery_port = $dp" "$tmp/teacher-pc/server_key.toml" || { echo "dist-test: FAIL: server_key.toml has no discovery_port"; exit 1; }
 "$tmp/teacher-pc/server_key" --config "$tmp/teacher-pc/server_key.toml" --listen "127.0.0.1:$kp" >"$tmp/sk.log" 2>&1 &
 pids+=($!)
 "$tmp/teacher-pc/server" --config "$tmp/teacher-pc/server.toml" --listen "127.0.0.1:$cp_" >"$tmp/srv.log" 2>&1 &
@@ -23,8 +30,10 @@ pids+=($!)
 for c in client_wy client_dz; do
     mkdir -p "$tmp/classmate-$c/Desktop"
     cp -r "$tmp/dist/$c" "$tmp/classmate-$c/Desktop/$c"
-    sed -i -e "s/^chat_port = .*/chat_port = $cp_/" -e "s/^key_port = .*/key_port = $kp/" \
-        "$tmp/classmate-$c/Desktop/$c/client.toml"
+    grep -qx 'server_host = "auto"' "$tmp/classmate-$c/Desktop/$c/client.toml" ||
+        { echo "dist-test: FAIL: $c/client.toml is not server_host = \"auto\""; exit 1; }
+    # The TCP ports are left wrong on purpose: with "auto" they come from server_key's answer.
+    sed -i -e "s/^discovery_port = .*/discovery_port = $dp/" "$tmp/classmate-$c/Desktop/$c/client.toml"
 done
 # Wait for both servers to listen (on a busy machine their start-up, which creates the server key
 # and seeds the database, can take more than a fixed sleep).
@@ -45,7 +54,9 @@ done
 
 cd /  # a different working directory: the clients must find client.toml beside themselves
 for c in client_wy client_dz; do
-    "$tmp/classmate-$c/Desktop/$c/$c" key
+    "$tmp/classmate-$c/Desktop/$c/$c" key | tee "$tmp/key-$c.out"
+    grep -qF "在局域网里找到了老师的服务器：127.0.0.1" "$tmp/key-$c.out" ||
+        { echo "dist-test: FAIL: $c key did not say it found the teacher's server"; exit 1; }
 done
 # A folder whose client.toml names another student (dist registers each folder's key for its own
 # username only, registration = "strict") is refused, and told why; so is a name with no key.

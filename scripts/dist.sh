@@ -3,14 +3,16 @@
 #   dist/server/             server, server_key, attack_lab (the lab's attacker), server.toml,
 #                            server_key.toml, sql/, keys/, data/
 #   dist/client_<user>/      one per user of the chat server: client_<user> (the client program,
-#                            named after its folder), client.toml (server_host, both ports,
-#                            username), server_public.pem, a client key pair registered with
+#                            named after its folder), client.toml (server_host = "auto" or
+#                            --host, both ports, discovery_port, username), server_public.pem, a client key pair registered with
 #                            server_key, README.txt (中文, then English), 实验指导.md (the lab
 #                            guide, docs/LESSON.md)
 #   dist/client_<user>.zip   the same folder, zipped, to hand out by USB stick or shared drive
 #   dist/passwords.csv       the class sheet (initial passwords of imported users), if any
 # The seed users keep their folder names client_wy (user1), client_dz (user2), client_cxk (user3).
 #
+#   scripts/dist.sh                                  server_host = "auto": clients find the
+#                                                    teacher's PC on the LAN (UDP 8092)
 #   scripts/dist.sh --host 192.168.1.10              host = the teacher PC as students reach it
 #   scripts/dist.sh --host 192.168.1.10 --roster class.xlsx   import the roster first
 #   scripts/dist.sh --debug ...                       reuse the test build (scripts/dist-test.sh)
@@ -27,7 +29,7 @@ scripts/bootstrap.sh >/dev/null
 export PATH="/usr/local/bin:$PATH"
 
 profile=dist
-host=127.0.0.1
+host=auto
 roster=
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -36,7 +38,7 @@ while [ $# -gt 0 ]; do
         --host=*) host="${1#--host=}" ;;
         --roster) roster="${2:?--roster needs a file}"; shift ;;
         --roster=*) roster="${1#--roster=}" ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
         *) echo "dist.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -86,11 +88,11 @@ mini-chat 服务器文件夹（教师机） / server folder (teacher's PC)
   ./server_key                        key distribution server (port 8091, registration = "strict")
   ./server                            chat server (port 8090)
 
-请在本机防火墙放行 TCP 端口 8090 和 8091。导入学生后，再运行一次
+请在本机防火墙放行 TCP 端口 8090 和 8091，以及 UDP 端口 8092（学生的客户端用它自动找到这台电脑）。导入学生后，再运行一次
 scripts/dist.sh --host <本机地址> 生成他们的文件夹。keys/server_private.pem 和
 data/passwords.csv 要保密。server 启动时数据库必须能连上（用 MySQL 时可加 --wait-for-db 等它启动）。
 
-Open TCP ports 8090 and 8091 in this PC's firewall. After importing students, run
+Open TCP ports 8090 and 8091, and UDP port 8092 (students' clients find this PC with it), in this PC's firewall. After importing students, run
 scripts/dist.sh --host <this PC's address> again to make their folders.
 Keep keys/server_private.pem and data/passwords.csv secret. The database must answer when
 server starts (with MySQL, --wait-for-db waits for it).
@@ -106,6 +108,20 @@ fi
 port_of() { sed -n 's/^listen *= *"\(.*\)"/\1/p' "$1" | sed 's/.*://' | head -n1; }
 chat_port=$(port_of "$srv/server.toml"); chat_port=${chat_port:-8090}
 key_port=$(port_of "$srv/server_key.toml"); key_port=${key_port:-8091}
+# server_key announces the chat port to discovering clients: keep it server.toml's.
+if grep -q '^chat_port *=' "$srv/server_key.toml"; then
+    sed -i "s/^chat_port *=.*/chat_port = $chat_port/" "$srv/server_key.toml"
+else
+    echo "chat_port = $chat_port" >>"$srv/server_key.toml"
+fi
+discovery_port=$(sed -n 's/^discovery_port *= *\([0-9]*\).*/\1/p' "$srv/server_key.toml" | head -n1)
+discovery_port=${discovery_port:-8092}
+if [ "$host" = auto ]; then
+    where_zh="老师的电脑（在局域网里自动查找，UDP 端口 $discovery_port）"
+    where_en="the teacher's PC (found on the local network, UDP port $discovery_port)"
+else
+    where_zh="$host:$key_port"; where_en="$host:$key_port"
+fi
 user_list="$srv/keys/chat_users.txt"
 [ -s "$user_list" ] || { echo "dist.sh: no user list at $user_list (user_list set elsewhere in server.toml?)" >&2; exit 1; }
 pem="$srv/keys/server_public.pem"
@@ -139,10 +155,12 @@ while read -r user; do
 # The key files (client_private.pem, server_public.pem, session_key.txt) live beside this file,
 # so the whole folder can be copied anywhere.
 
-# The teacher's PC running server_key and server, and their ports.
+# The teacher's PC running server_key and server: "auto" finds it on the local network
+# (a UDP broadcast to discovery_port; the ports then come from its answer), or its address.
 server_host = "$host"
 chat_port = $chat_port
 key_port = $key_port
+discovery_port = $discovery_port
 # Login name: this folder's client key is registered for this name only.
 username = "$user"
 # "zh" (中文) or "en".
@@ -161,7 +179,7 @@ TOML
     cat > "$d/README.txt" <<TXT
 mini-chat 客户端文件夹：$name（用户名 $user）
 
-1. ./$name key     密钥分发：从 $host:$key_port 取得你的 DES 会话密钥（数字信封，服务器签名）。
+1. ./$name key     密钥分发：从 $where_zh 取得你的 DES 会话密钥（数字信封，服务器签名）。
                    本文件夹的客户端密钥已在服务器登记，只能用于用户名 $user。
 2. ./$name         聊天窗口（或 ./$name cli 用终端）。密码：$pw_zh。
 
@@ -172,7 +190,7 @@ server_public.pem 是服务器的公钥（指纹 $fingerprint）：密钥分发�
 ----------------------------------------------------------------------------------------------
 mini-chat client folder: $name (username $user)
 
-1. ./$name key     key distribution: gets your DES session key from $host:$key_port in a
+1. ./$name key     key distribution: gets your DES session key from $where_en in a
                    digital envelope signed by the server. This folder's client key is
                    registered with the server for username $user only.
 2. ./$name         the chat window (or ./$name cli for the terminal). Password: $pw_en.
