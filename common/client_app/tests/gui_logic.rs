@@ -1334,3 +1334,25 @@ fn history_command_asks_for_older_messages() {
         })
     );
 }
+
+#[test]
+fn scroll_back_into_a_full_list_keeps_the_newest_of_the_older_ones() {
+    let mut s = ChatState::new(Language::En, "client_wy", "user1", "wang_yuan").with_max_entries(4);
+    feed(
+        &mut s,
+        page(
+            HistorySource::Login,
+            false,
+            vec![stored_line(50, NOW, "50")],
+        ),
+    );
+    // Two entries now (the message and the closing line): room for two more.
+    s.older_request(3).unwrap();
+    let older = (47..50)
+        .map(|i| stored_line(i, NOW, &i.to_string()))
+        .collect();
+    let up = feed(&mut s, page(HistorySource::Older, false, older));
+    assert_eq!(up.prepended, 2);
+    let texts: Vec<String> = s.entries().map(|e| e.body.clone()).collect();
+    assert_eq!(texts[..3], ["48", "49", "50"]);
+}

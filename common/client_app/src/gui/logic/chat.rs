@@ -138,12 +138,16 @@ impl ChatState {
         r
     }
 
-    /// Put `older` (oldest first) before every entry: the whole list is rendered again.
+    /// Put `older` (oldest first) before every entry, as many as the list has room for (the
+    /// newest of them first): the whole list is rendered again, and [`Update::prepended`] says
+    /// how many went in.
     pub(super) fn prepend(&mut self, older: Vec<Entry>, up: &mut Update) {
         let room = self.max_entries.saturating_sub(self.entries.len());
-        for e in older.into_iter().rev().take(room) {
+        let n = older.len().min(room);
+        for e in older.into_iter().rev().take(n) {
             self.entries.push_front(e);
         }
+        up.prepended = n;
         up.rerender = true;
     }
 

@@ -156,7 +156,6 @@ impl ChatState {
                         );
                     }
                     self.stored.received = 0;
-                    up.prepended = older.len();
                     self.prepend(older, up);
                 }
             }
