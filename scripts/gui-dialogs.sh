@@ -22,6 +22,7 @@
 #   keyview_tampered     attack_lab flips one bit of the sealed material in 1101: bad signature
 #   chat_tampered    attack_lab flips a bit of a 1002 on its way to the window: a warning line
 #   chat_dropped     attack_lab drops a 1002: the next frame shows the gap, the session ends
+#   chat_replayed    attack_lab sends a 1002 twice: the copy is refused (warning line)
 #   cancel           a chat port that accepts and never answers: 取消 -> status line
 #                    (logging_in: the window while it waits, 取消 on the left button)
 # Each case checks the text (in the window's language, no Chinese in the English one) and
@@ -399,9 +400,13 @@ for L in zh en; do
     # the attack lab in the middle of a chat session: a 1002 to the window changed, or deleted
     OTHER="user$([ "$L" = zh ] && echo 3 || echo 1)"
     folder "snd_$L" "$OTHER" "$L" "$KEY_PORT" "$CHAT_PORT" key
-    for attack in tampered dropped; do
+    for attack in tampered dropped replayed; do
         ATTACK_PORT=$(free_port) || fail "no free port"
-        if [ "$attack" = tampered ]; then how=(--flip 1002); else how=(--drop 1002); fi
+        case $attack in
+            tampered) how=(--flip 1002) ;;
+            dropped) how=(--drop 1002) ;;
+            replayed) how=(--replay 1002) ;;
+        esac
         "$BIN/attack_lab" --listen "127.0.0.1:$ATTACK_PORT" --to "127.0.0.1:$CHAT_PORT" "${how[@]}" \
             </dev/null >"$TMP/attack_chat_${attack}_$L.log" 2>&1 &
         ATTACK_PID=$!
@@ -413,11 +418,10 @@ for L in zh en; do
         wait_until "$WAIT_SECS" "the chat window of ca_${attack}_$L" grep -qs '^GUI-WINDOW chat ' "$TMP/ca_${attack}_$L.err"
         printf 'first\nsecond\n' | CHAT_PASSWORD=$PASSWORD "$BIN/client_wy" cli --config "$TMP/snd_$L/client.toml" \
             >"$TMP/snd_${attack}_$L.log" 2>&1 || fail "the sender of chat_$attack failed: $(tail -n1 "$TMP/snd_${attack}_$L.log")"
-        if [ "$attack" = tampered ]; then
-            chat_line chat_tampered "$L" "ca_${attack}_$L" "丢弃了一个未通过校验" "dropped a frame that failed its checks"
-        else
-            chat_line chat_dropped "$L" "ca_${attack}_$L" "有消息在网络上丢失了" "A message was lost on the network"
-        fi
+        case $attack in
+            dropped) chat_line chat_dropped "$L" "ca_${attack}_$L" "有消息在网络上丢失了" "A message was lost on the network" ;;
+            *) chat_line "chat_$attack" "$L" "ca_${attack}_$L" "丢弃了一个未通过校验" "dropped a frame that failed its checks" ;;
+        esac
         end_gui
         stop "$ATTACK_PID"
     done
