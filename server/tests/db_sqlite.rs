@@ -247,3 +247,25 @@ fn memory_database_has_history() {
     let store = db::open("sqlite::memory:").unwrap();
     check_history(&*store);
 }
+
+#[test]
+fn a_database_from_before_the_history_gets_its_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("legacy.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(include_str!("common/legacy_seed.sqlite.sql"))
+            .unwrap();
+        let n: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'chat_history'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+    let store = db::open(&url(&path)).unwrap();
+    store.upgrade().unwrap();
+    check_history(&*store);
+}
