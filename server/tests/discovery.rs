@@ -4,7 +4,8 @@
 //! ports from the answer, then runs the key step and logs in. A rogue responder (another task
 //! answering with another key and another port) is ignored with a message when the folder pins
 //! the teacher's key, and listed when nothing is pinned. A `server_host` set by hand sends no
-//! datagram.
+//! datagram. A server_key in a network namespace made by the test (veth pair, removed at the
+//! end; skipped without root) is found through that network's broadcast address.
 
 mod realsys;
 
@@ -269,4 +270,161 @@ async fn a_hand_set_host_sends_no_datagram() {
     assert_eq!(n, DISCOVERY_QUERY_LEN);
     assert!(Query::parse(&buf[..n]).is_ok());
     ask.abort();
+}
+
+/// A network namespace with a veth pair to this one, removed (with its veth) on drop.
+struct Netns {
+    name: String,
+    /// This side's address and the namespace's, on their own /24.
+    host_ip: String,
+    ns_ip: String,
+    child: Option<std::process::Child>,
+}
+
+impl Netns {
+    fn ip(args: &[&str]) -> bool {
+        std::process::Command::new("ip")
+            .args(args)
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    /// `None` when this machine cannot make one (not root, no `ip`): the test says it skipped.
+    fn create() -> Option<Self> {
+        let id = std::process::id() % 250 + 1;
+        let name = format!("mcdisc{id}");
+        let (host_if, ns_if) = (format!("mcdh{id}"), format!("mcdn{id}"));
+        let (host_ip, ns_ip) = (format!("10.199.{id}.1"), format!("10.199.{id}.2"));
+        // Leftovers of a run with the same id (namespaces are cleaned up asynchronously).
+        let _ = Self::ip(&["netns", "del", &name]);
+        let _ = Self::ip(&["link", "del", &host_if]);
+        if !Self::ip(&["netns", "add", &name]) {
+            return None;
+        }
+        let ns = Self {
+            name: name.clone(),
+            host_ip: host_ip.clone(),
+            ns_ip: ns_ip.clone(),
+            child: None,
+        };
+        let ok = Self::ip(&[
+            "link", "add", &host_if, "type", "veth", "peer", "name", &ns_if,
+        ]) && Self::ip(&["link", "set", &ns_if, "netns", &name])
+            && Self::ip(&[
+                "addr",
+                "add",
+                &format!("{host_ip}/24"),
+                "broadcast",
+                "+",
+                "dev",
+                &host_if,
+            ])
+            && Self::ip(&["link", "set", &host_if, "up"])
+            && Self::ip(&[
+                "-n",
+                &name,
+                "addr",
+                "add",
+                &format!("{ns_ip}/24"),
+                "broadcast",
+                "+",
+                "dev",
+                &ns_if,
+            ])
+            && Self::ip(&["-n", &name, "link", "set", &ns_if, "up"])
+            && Self::ip(&["-n", &name, "link", "set", "lo", "up"]);
+        ok.then_some(ns)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        // Deleting the namespace deletes its veth end, and with it the pair.
+        let _ = Self::ip(&["netns", "del", &self.name]);
+    }
+}
+
+/// The teacher's PC in another network namespace, reached over a veth pair: the query leaves by
+/// that network's broadcast address (not the default route's 255.255.255.255), and the key step
+/// goes to the address the answer came from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_finds_a_server_on_another_network_interface() {
+    let Some(mut ns) = Netns::create() else {
+        println!("SKIPPED: cannot create a network namespace (needs root and iproute2)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (kp, udp) = (free_port(), free_udp_port());
+    let toml = dir.path().join("server_key.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "key_dir = {:?}\ndiscovery_port = {udp}\nchat_port = 8090\nserver_name = \"teacher-ns\"\n",
+            dir.path().join("keys").display().to_string()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.path().join("server_key.log")).unwrap();
+    ns.child = Some(
+        std::process::Command::new("ip")
+            .args(["netns", "exec", &ns.name])
+            .arg(realsys::server_key_exe())
+            .arg("--config")
+            .arg(&toml)
+            .arg("--listen")
+            .arg(format!("0.0.0.0:{kp}"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start server_key in the namespace"),
+    );
+    let target = format!("{}:{kp}", ns.ns_ip);
+    realsys::eventually("server_key listens in the namespace", || {
+        std::net::TcpStream::connect(&target).is_ok()
+    })
+    .await;
+
+    let client_dir = dir.path().join("client");
+    std::fs::create_dir_all(&client_dir).unwrap();
+    let folder = ClientFolder::new(
+        ClientConfig {
+            server_host: "auto".into(),
+            discovery_port: udp,
+            username: "user1".into(),
+            ..Default::default()
+        },
+        client_dir,
+        "client_test",
+    );
+    let out = within(
+        "key step across the veth",
+        common::client::key_client::run_key_step(
+            &folder,
+            common::client::key_client::KeyStepOptions {
+                timeout: realsys::T,
+                ..Default::default()
+            },
+        ),
+    )
+    .await
+    .unwrap_or_else(|e| {
+        let log = std::fs::read_to_string(dir.path().join("server_key.log")).unwrap_or_default();
+        panic!("key step through auto across the veth: {e}\nserver_key:\n{log}")
+    });
+    let d = out.discovered.expect("discovery ran");
+    assert_eq!(
+        d.server.ip.to_string(),
+        ns.ns_ip,
+        "host side {}",
+        ns.host_ip
+    );
+    assert_eq!(
+        (d.server.key_port, d.server.name.as_str()),
+        (kp, "teacher-ns")
+    );
+    assert!(out.pinned_now, "first contact pins the key found");
 }

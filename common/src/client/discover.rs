@@ -1,7 +1,8 @@
 //! `server_host = "auto"`: find the teacher's servers on the local network before the key step
 //! and before login (PROTOCOL.md 5.12).
 //!
-//! The client broadcasts a query with a fresh nonce to the discovery port, collects the answers
+//! The client broadcasts a query with a fresh nonce to the discovery port (on every network it
+//! is on, [`default_targets`]), collects the answers
 //! that echo it for [`DISCOVERY_WAIT_MS`], and retries up to [`DISCOVERY_ATTEMPTS`] times. The
 //! host is the answer's source address; the ports come from the answer. An answer proves
 //! nothing: when the folder pins a server key, only answers announcing that key's fingerprint
@@ -83,13 +84,24 @@ pub struct Resolved {
     pub discovered: Option<Discovered>,
 }
 
-/// Where the query goes: the limited broadcast address (the local network) and the loopback
-/// network's broadcast address (a server on this same computer).
+/// Where the query goes: the limited broadcast address, the loopback network's broadcast
+/// address (a server on this same computer) and the broadcast address of every IPv4 network
+/// this computer is on. 255.255.255.255 alone leaves by the default route's interface only; a
+/// PC with Wi-Fi and Ethernet, or a virtual machine's adapter, would miss the classroom's.
 pub fn default_targets(port: u16) -> Vec<SocketAddr> {
-    vec![
-        SocketAddr::from((Ipv4Addr::BROADCAST, port)),
-        SocketAddr::from((Ipv4Addr::new(127, 255, 255, 255), port)),
-    ]
+    let mut ips = vec![Ipv4Addr::BROADCAST, Ipv4Addr::new(127, 255, 255, 255)];
+    for iface in if_addrs::get_if_addrs().unwrap_or_default() {
+        if let if_addrs::IfAddr::V4(v4) = iface.addr
+            && let Some(b) = v4.broadcast
+            && !v4.ip.is_loopback()
+            && !ips.contains(&b)
+        {
+            ips.push(b);
+        }
+    }
+    ips.into_iter()
+        .map(|ip| SocketAddr::from((ip, port)))
+        .collect()
 }
 
 /// The fingerprint of the pinned `server_public.pem`, if the folder has one.
