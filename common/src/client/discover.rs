@@ -200,9 +200,12 @@ async fn send_query(
 async fn collect(socket: &tokio::net::UdpSocket, nonces: &[[u8; NONCE_LEN]], out: &mut Vec<Found>) {
     let deadline = Instant::now() + Duration::from_millis(DISCOVERY_WAIT_MS);
     let mut buf = [0u8; MAX_DISCOVERY_ANSWER_LEN + 1];
-    while let Ok(Ok((n, from))) =
-        tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await
-    {
+    while let Ok(received) = tokio::time::timeout_at(deadline, socket.recv_from(&mut buf)).await {
+        // A receive error (Windows reports an ICMP "port unreachable" for an earlier send as
+        // one) ends nothing: keep listening until the deadline.
+        let Ok((n, from)) = received else {
+            continue;
+        };
         let Ok(answer) = Answer::parse(&buf[..n]) else {
             continue;
         };
