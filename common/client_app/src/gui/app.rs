@@ -459,7 +459,18 @@ impl Controller {
             Ok(o) => {
                 let until = crate::format::local_time(&o.expires_at);
                 let summary = format!("{} (→ {until}), {}", o.key_id, o.server_fingerprint);
-                let text = format!("{}: {} {summary}", l.key_step_done, l.session_key_info);
+                let mut text = format!("{}: {} {summary}", l.key_step_done, l.session_key_info);
+                // server_host = "auto": where the server was found, and any answer ignored for
+                // announcing another key than the pinned one.
+                if let Some(d) = &o.discovered {
+                    let ctx = common::client::texts::Ctx::gui(self.lang);
+                    let lines = common::client::texts::discovered_lines(d, ctx);
+                    text.push(' ');
+                    text.push_str(&lines[0]);
+                    if lines.len() > 1 {
+                        self.alert(l.key_step_done, &lines[1..].join("\n"));
+                    }
+                }
                 if self.phase.in_chat() {
                     let up = self.state.add(Entry::info(text, now_ms()));
                     self.apply(up);
