@@ -283,6 +283,23 @@ mod tests {
     }
 
     #[test]
+    fn an_auto_folder_is_labelled_with_the_udp_port_until_resolved() {
+        let folder = |host: &str| {
+            ClientFolder::new(
+                crate::config::ClientConfig {
+                    server_host: host.into(),
+                    discovery_port: 9092,
+                    ..Default::default()
+                },
+                std::path::PathBuf::from("."),
+                "client_test",
+            )
+        };
+        assert_eq!(folder("AUTO").server_label(), "auto (UDP 9092)");
+        assert_eq!(folder("10.0.0.5").server_label(), "10.0.0.5:8090");
+    }
+
+    #[test]
     fn the_pin_decides_and_others_are_reported() {
         let (a, b) = (found([10, 0, 0, 2], 'A'), found([10, 0, 0, 9], 'B'));
         let pin = a.fingerprint.clone();

@@ -119,11 +119,27 @@ impl ClientFolder {
         self.dir.join("session_key.txt")
     }
 
+    /// `host:key_port`. With `server_host = "auto"` only after [`crate::client::discover::resolve`]
+    /// (the key step and the login resolve first).
     pub fn key_addr(&self) -> String {
         format!("{}:{}", self.config.server_host, self.config.key_port)
     }
 
     pub fn chat_addr(&self) -> String {
         format!("{}:{}", self.config.server_host, self.config.chat_port)
+    }
+
+    /// The chat server as shown before connecting: its address, or `auto (UDP 8092)` when it is
+    /// yet to be found ([`crate::client::discover`]; the ports then come from the answer).
+    pub fn server_label(&self) -> String {
+        if self.config.auto_host() {
+            format!(
+                "{} (UDP {})",
+                crate::protocol::consts::AUTO_HOST,
+                self.config.discovery_port
+            )
+        } else {
+            self.chat_addr()
+        }
     }
 }

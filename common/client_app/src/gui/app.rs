@@ -101,7 +101,7 @@ impl Controller {
         Self {
             lang,
             net,
-            login: login_view(l, user, &folder.chat_addr(), tx),
+            login: login_view(l, user, &folder.server_label(), tx),
             chat: chat_view(l, tx),
             inspector: inspector_view(),
             key_view: keystep_view(lang, tx),
