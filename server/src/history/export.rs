@@ -146,7 +146,7 @@ pub fn date_start_ms(date: &str) -> anyhow::Result<u64> {
 /// A bad date, `days` of 0 without a date, or a database error.
 pub fn purge(store: &dyn UserStore, before: Option<&str>, days: u32) -> anyhow::Result<String> {
     let (cutoff, what) = match before {
-        Some(d) => (date_start_ms(d)?, format!("before {d}")),
+        Some(d) => (date_start_ms(d)?, format!("sent before {d}")),
         None if days == 0 => bail!(
             "history_days is 0 (keep for ever): give a date, e.g. `server history purge --before 2026-09-01`"
         ),
@@ -159,7 +159,7 @@ pub fn purge(store: &dyn UserStore, before: Option<&str>, days: u32) -> anyhow::
         .history_purge(cutoff)
         .context("deleting stored messages")?;
     Ok(format!(
-        "{}: deleted {n} stored message{} sent {what}.",
+        "{}: deleted {n} stored message{} {what}.",
         store.describe(),
         if n == 1 { "" } else { "s" }
     ))
