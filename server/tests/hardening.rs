@@ -130,6 +130,7 @@ async fn a_flood_of_bad_logins_does_not_hold_up_real_ones() {
     );
     let port = sys.chat_port;
     let attacker = IpAddr::from([127, 0, 0, 2]);
+    let flood_started = Instant::now();
     let mut flood = tokio::task::JoinSet::new();
     for i in 0..1000 {
         let key = key2.clone();
@@ -160,8 +161,15 @@ async fn a_flood_of_bad_logins_does_not_hold_up_real_ones() {
         .copied()
         .unwrap_or(0);
     // At most the username's failure budget (3) plus what one address may have in flight
-    // when the budget runs out (4) are hashed; the rest are refused without hashing.
-    assert!(hashed <= 3 + 4, "only a handful are hashed: {outcomes:?}");
+    // when the budget runs out (4) are hashed, and one more for each 10 s the flood lasted (the
+    // budget's refill: on a loaded machine the 1,000 attempts can take longer than 10 s); the
+    // rest are refused without hashing.
+    let refills = flood_started.elapsed().as_secs() / 10;
+    let bound = 3 + 4 + usize::try_from(refills).unwrap_or(usize::MAX);
+    assert!(
+        hashed <= bound,
+        "only a handful are hashed ({hashed} > {bound} after {refills} refills): {outcomes:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
