@@ -1,6 +1,7 @@
 //! The `CODE|field|...` text messages (`common::protocol::message`).
 
 use common::error::ProtocolError;
+use common::protocol::consts::Code;
 use common::protocol::consts::code;
 use common::protocol::message::{RawMessage, b64};
 
@@ -46,6 +47,15 @@ fn documented_codes() -> Vec<String> {
 fn every_documented_code_parses_and_no_other() {
     let documented = documented_codes();
     assert_eq!(documented.len(), 23, "{documented:?}");
+    // The Code enum (from which the parser's list is made) is the documented list, in order,
+    // and each code reads back as itself.
+    let enumerated: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(enumerated, documented);
+    assert!(
+        Code::ALL
+            .iter()
+            .all(|&c| Code::from_wire(c.as_str()) == Some(c))
+    );
     for c in &documented {
         let m = RawMessage::parse_str(&format!("{c}|x"))
             .unwrap_or_else(|e| panic!("documented code {c} refused: {e}"));

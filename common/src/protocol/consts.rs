@@ -162,57 +162,91 @@ pub const MAX_OFFLINE_DELIVERY: usize = 1000;
 /// refused with a notice instead of growing without bound.
 pub const HISTORY_QUEUE_LEN: usize = 10_000;
 
-/// Seed codes and their extensions. Requests from a client start with 0, answers with 1.
-pub mod code {
-    // Chat server (port 8090).
-    /// Login request (seed).
-    pub const LOGIN: &str = "0001";
-    /// Chat request (seed).
-    pub const CHAT: &str = "0002";
-    /// Ask for the online user list.
-    pub const LIST_USERS: &str = "0003";
-    /// Log out and close.
-    pub const LOGOUT: &str = "0004";
-    /// Heartbeat.
-    pub const PING: &str = "0005";
-    /// Change the own password (old and new password inside the seal).
-    pub const CHANGE_PASSWORD: &str = "0006";
-    /// Ask for older messages: `before_id|count` inside the seal.
-    pub const HISTORY: &str = "0007";
-    /// Server hello with the connection nonce.
-    pub const HELLO: &str = "1000";
-    /// Login result (seed).
-    pub const LOGIN_RESULT: &str = "1001";
-    /// Chat message (seed).
-    pub const CHAT_MESSAGE: &str = "1002";
-    /// Online user list.
-    pub const USER_LIST: &str = "1003";
-    /// Notice: join, leave, information, warning.
-    pub const NOTICE: &str = "1004";
-    /// Heartbeat answer.
-    pub const PONG: &str = "1005";
-    /// Answer to a password change: `OK` or a reason token.
-    pub const PASSWORD_RESULT: &str = "1006";
-    /// Stored messages: at login (`LOGIN`) and in answer to `0007` (`OLDER`), in pages.
-    pub const HISTORY_PAGE: &str = "1007";
-    /// Every message this user sent with an id up to the one given is stored in the database.
-    pub const STORED: &str = "1008";
-    /// Unauthenticated error (no key to seal it with, or the connection is about to close).
-    pub const ERROR: &str = "1009";
+/// Declares every message code once: the `code::NAME` string constants the codecs use, and the
+/// [`Code`] enum with all of them, so the list of known codes cannot drift from the constants.
+macro_rules! codes {
+    ($( $(#[doc = $doc:expr])* $name:ident = $wire:literal, $variant:ident; )*) => {
+        /// Seed codes and their extensions. Requests from a client start with 0, answers with 1;
+        /// key distribution (port 8091) uses 01xx/11xx.
+        pub mod code {
+            $( $(#[doc = $doc])* pub const $name: &str = $wire; )*
+        }
 
-    // Key distribution server (port 8091).
+        /// Every message code of the protocol, as one enum (PROTOCOL.md §1.2 lists them all).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Code {
+            $( $(#[doc = $doc])* $variant, )*
+        }
+
+        impl Code {
+            /// All codes, in PROTOCOL.md's order.
+            pub const ALL: &[Code] = &[$(Code::$variant,)*];
+
+            /// The four digits on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $wire,)*
+                }
+            }
+
+            /// The code for four digits, `None` for one this protocol does not know.
+            pub fn from_wire(s: &str) -> Option<Self> {
+                match s {
+                    $($wire => Some(Code::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    /// Login request (seed).
+    LOGIN = "0001", Login;
+    /// Chat request (seed).
+    CHAT = "0002", Chat;
+    /// Ask for the online user list.
+    LIST_USERS = "0003", ListUsers;
+    /// Log out and close.
+    LOGOUT = "0004", Logout;
+    /// Heartbeat.
+    PING = "0005", Ping;
+    /// Change the own password (old and new password inside the seal).
+    CHANGE_PASSWORD = "0006", ChangePassword;
+    /// Ask for older messages: `before_id|count` inside the seal.
+    HISTORY = "0007", History;
+    /// Server hello with the connection nonce.
+    HELLO = "1000", Hello;
+    /// Login result (seed).
+    LOGIN_RESULT = "1001", LoginResult;
+    /// Chat message (seed).
+    CHAT_MESSAGE = "1002", ChatMessage;
+    /// Online user list.
+    USER_LIST = "1003", UserList;
+    /// Notice: join, leave, information, warning.
+    NOTICE = "1004", Notice;
+    /// Heartbeat answer.
+    PONG = "1005", Pong;
+    /// Answer to a password change: `OK` or a reason token.
+    PASSWORD_RESULT = "1006", PasswordResult;
+    /// Stored messages: at login (`LOGIN`) and in answer to `0007` (`OLDER`), in pages.
+    HISTORY_PAGE = "1007", HistoryPage;
+    /// Every message this user sent with an id up to the one given is stored in the database.
+    STORED = "1008", Stored;
+    /// Unauthenticated error (no key to seal it with, or the connection is about to close).
+    ERROR = "1009", Error;
     /// Key request: username, client public key, client nonce, client signature.
-    pub const KEY_REQUEST: &str = "0101";
+    KEY_REQUEST = "0101", KeyRequest;
     /// Key confirmation: proof that the client opened the envelope.
-    pub const KEY_CONFIRM: &str = "0102";
+    KEY_CONFIRM = "0102", KeyConfirm;
     /// Key server hello: server public key and server nonce.
-    pub const KEY_HELLO: &str = "1100";
+    KEY_HELLO = "1100", KeyHello;
     /// The signed digital envelope.
-    pub const KEY_ENVELOPE: &str = "1101";
+    KEY_ENVELOPE = "1101", KeyEnvelope;
     /// Key distribution finished (HMAC under the new key): both sides store the key.
-    pub const KEY_DONE: &str = "1102";
+    KEY_DONE = "1102", KeyDone;
     /// Key distribution refused, with a reason.
-    pub const KEY_ERROR: &str = "1109";
+    KEY_ERROR = "1109", KeyError;
 }
 
 /// The first field of discovery datagrams (UDP, [`DEFAULT_DISCOVERY_PORT`]); not frames.

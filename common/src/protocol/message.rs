@@ -7,34 +7,7 @@
 use base64::Engine as _;
 
 use crate::error::ProtocolError;
-use crate::protocol::consts::{DELIMITER, code};
-
-/// Every code this protocol knows.
-pub const KNOWN_CODES: &[&str] = &[
-    code::LOGIN,
-    code::CHAT,
-    code::LIST_USERS,
-    code::LOGOUT,
-    code::PING,
-    code::CHANGE_PASSWORD,
-    code::HISTORY,
-    code::HELLO,
-    code::LOGIN_RESULT,
-    code::CHAT_MESSAGE,
-    code::USER_LIST,
-    code::NOTICE,
-    code::PONG,
-    code::PASSWORD_RESULT,
-    code::HISTORY_PAGE,
-    code::STORED,
-    code::ERROR,
-    code::KEY_REQUEST,
-    code::KEY_CONFIRM,
-    code::KEY_HELLO,
-    code::KEY_ENVELOPE,
-    code::KEY_DONE,
-    code::KEY_ERROR,
-];
+use crate::protocol::consts::{Code, DELIMITER};
 
 /// A parsed message: its code and its fields, still encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +33,7 @@ impl RawMessage {
     ///
     /// # Errors
     /// [`ProtocolError::NotUtf8`], or [`ProtocolError::UnknownCode`] when the first field is not
-    /// one of [`KNOWN_CODES`].
+    /// one of [`Code`]'s.
     pub fn parse(payload: &[u8]) -> Result<Self, ProtocolError> {
         let text = std::str::from_utf8(payload).map_err(|_| ProtocolError::NotUtf8)?;
         Self::parse_str(text)
@@ -73,7 +46,7 @@ impl RawMessage {
     pub fn parse_str(text: &str) -> Result<Self, ProtocolError> {
         let mut parts = text.split(DELIMITER);
         let code = parts.next().unwrap_or_default();
-        if !KNOWN_CODES.contains(&code) {
+        if Code::from_wire(code).is_none() {
             let shown: String = code.chars().take(16).collect();
             return Err(ProtocolError::UnknownCode(shown));
         }

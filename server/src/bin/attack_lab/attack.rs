@@ -5,8 +5,9 @@
 use std::fmt;
 
 use common::crypto::fingerprint;
+use common::protocol::consts::Code;
 use common::protocol::consts::code;
-use common::protocol::message::{KNOWN_CODES, b64};
+use common::protocol::message::b64;
 use common::text::{Lines, escape_controls};
 
 /// Which way a frame travels.
@@ -130,7 +131,7 @@ pub fn parse_command<'a>(line: &'a str) -> Result<Command, Said> {
 }
 
 fn parse_code(s: &str) -> Result<String, Said> {
-    if KNOWN_CODES.contains(&s) {
+    if Code::from_wire(s).is_some() {
         Ok(s.to_owned())
     } else {
         Err(said(
@@ -178,10 +179,8 @@ pub fn code_of(payload: &[u8]) -> Option<&'static str> {
         .iter()
         .position(|&b| b == b'|')
         .unwrap_or(payload.len());
-    KNOWN_CODES
-        .iter()
-        .copied()
-        .find(|c| c.as_bytes() == &payload[..end])
+    let text = std::str::from_utf8(&payload[..end]).ok()?;
+    Code::from_wire(text).map(Code::as_str)
 }
 
 impl Attack {
