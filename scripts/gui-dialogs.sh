@@ -70,25 +70,7 @@ fail() {
 }
 step() { echo "gui-dialogs: $*"; }
 
-wait_until() { # SECONDS DESCRIPTION COMMAND...
-    local secs=$1 what=$2
-    shift 2
-    local deadline=$((SECONDS + secs))
-    until "$@"; do
-        [ "$SECONDS" -lt "$deadline" ] || fail "timed out after ${secs}s waiting for $what"
-        sleep 0.2
-    done
-}
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 12000))
-        listening "$p" || { echo "$p"; return 0; }
-    done
-    return 1
-}
-alive() { kill -0 "$1" 2>/dev/null; }
+. scripts/lib/wait.sh
 
 mkdir -p "$OUT"
 rm -f "$OUT"/dialog_*.png

@@ -75,31 +75,7 @@ fail() {
 }
 step() { echo "gui-test: $*"; }
 
-# wait_until SECONDS DESCRIPTION COMMAND...: poll COMMAND every 0.2 s.
-wait_until() {
-    local secs=$1 what=$2
-    shift 2
-    local deadline=$((SECONDS + secs))
-    until "$@"; do
-        [ "$SECONDS" -lt "$deadline" ] || fail "timed out after ${secs}s waiting for $what"
-        sleep 0.2
-    done
-}
-
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# A port below the kernel's ephemeral range (32768-60999 by default) that nothing listens on.
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 12000))
-        if ! listening "$p" && [ "$p" != "${1:-}" ]; then
-            echo "$p"
-            return 0
-        fi
-    done
-    return 1
-}
+. scripts/lib/wait.sh
 
 # window_id KIND NAME: the xid printed by client NAME for window KIND, once it is viewable.
 window_id() {
@@ -109,7 +85,6 @@ has_window() { [ -n "$(window_id "$1" "$2")" ]; }
 viewable() { xwininfo -id "$1" 2>/dev/null | grep -q 'IsViewable'; }
 log_has() { grep -qF -- "$2" "$TMP/$1.log" 2>/dev/null; }
 log_line() { grep -qxF -- "$2" "$TMP/$1.log" 2>/dev/null; }
-alive() { kill -0 "$1" 2>/dev/null; }
 
 # ------------------------------------------------------------------ prepare
 mkdir -p "$OUT"
