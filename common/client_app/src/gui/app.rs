@@ -50,14 +50,14 @@ fn now_ms() -> u64 {
 
 /// `MINICHAT_GUI_TEST=1`: window ids go to stderr and, with `MINICHAT_GUI_LOG`, every displayed
 /// line, dialog and unread count to that file (scripts/gui-test.sh reads both).
-struct TestHooks {
-    log: Option<File>,
+pub(super) struct TestHooks {
+    pub(super) log: Option<File>,
     /// The last `# last entry at X Y` logged (only a change is logged again).
     last_place: Option<(i32, i32)>,
 }
 
 impl TestHooks {
-    fn from_env() -> Option<Self> {
+    pub(super) fn from_env() -> Option<Self> {
         if !std::env::var("MINICHAT_GUI_TEST").is_ok_and(|v| v == "1") {
             return None;
         }

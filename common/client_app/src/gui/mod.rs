@@ -94,8 +94,8 @@ pub fn key_step_window(
     let mut window = keystep_view::keystep_view(lang, tx);
     let mut log = logic::keyview::KeyLog::default();
     window.show_log(&log, lang);
-    let test_log = test_log();
-    if test_log.is_some() || std::env::var("MINICHAT_GUI_TEST").is_ok_and(|v| v == "1") {
+    let mut test = app::TestHooks::from_env();
+    if test.is_some() {
         use fltk::prelude::WindowExt as _;
         eprintln!("GUI-WINDOW keyview {}", window.win.raw_handle());
     }
@@ -127,13 +127,7 @@ pub fn key_step_window(
                         log.fail(e, lang);
                     }
                     let lines = window.show_log(&log, lang);
-                    if let Some(mut f) = test_log.as_ref().and_then(|p| {
-                        std::fs::File::options()
-                            .create(true)
-                            .append(true)
-                            .open(p)
-                            .ok()
-                    }) {
+                    if let Some(f) = test.as_mut().and_then(|t| t.log.as_mut()) {
                         use std::io::Write as _;
                         for line in lines {
                             let _ = writeln!(f, "# keyview: {line}");
@@ -148,14 +142,6 @@ pub fn key_step_window(
         }
     }
     code
-}
-
-/// `MINICHAT_GUI_LOG` in test mode.
-fn test_log() -> Option<std::path::PathBuf> {
-    if !std::env::var("MINICHAT_GUI_TEST").is_ok_and(|v| v == "1") {
-        return None;
-    }
-    std::env::var_os("MINICHAT_GUI_LOG").map(std::path::PathBuf::from)
 }
 
 /// Open the login window, then the chat window; returns when the user closes them.
