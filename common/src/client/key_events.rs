@@ -126,6 +126,62 @@ pub struct TraceObserver {
     pub who: String,
 }
 
+impl TraceObserver {
+    /// The 1101 lines (the event's seven fields are read here, not in `event`).
+    fn envelope(&self, event: &KeyStepEvent) {
+        let KeyStepEvent::Envelope {
+            key_id,
+            expires_at,
+            issued_at,
+            iv,
+            sealed,
+            wrapped_key,
+            signature,
+        } = event
+        else {
+            return;
+        };
+        let (t, who) = (self.trace, self.who.as_str());
+        let step = |args: fmt::Arguments<'_>| t.step(who, args);
+        step(format_args!(
+            "3. envelope {key_id} (issued {issued_at}, expires {expires_at})"
+        ));
+        step(format_args!(
+            "   E_k(session material), DES-CBC, IV {}: {}",
+            hex::encode(iv),
+            hex_blocks(sealed)
+        ));
+        step(format_args!(
+            "   RSA-OAEP(our key, k): {}",
+            hex::encode(wrapped_key)
+        ));
+        step(format_args!("   signature: {}", hex::encode(signature)));
+    }
+
+    /// The opened envelope: what was recovered, shown only with `--show-secrets`.
+    fn opened(&self, o: &OpenedSecrets) {
+        let (t, who) = (self.trace, self.who.as_str());
+        t.step(
+            who,
+            format_args!(
+                "   envelope opened: k unwrapped with our private key, session material decrypted"
+            ),
+        );
+        t.secret(
+            who,
+            "   one-time key k (RSA-OAEP-decrypted from the envelope's wrapped key)",
+            &o.one_time_key,
+        );
+        t.secret(
+            who,
+            "   session material (DES-CBC-decrypted with k and the IV)",
+            &o.material,
+        );
+        t.secret(who, "   DES working key wk", &o.des_key);
+        t.secret(who, "   HMAC key", &o.mac_key);
+    }
+}
+
 impl KeyStepObserver for TraceObserver {
     fn event(&mut self, event: &KeyStepEvent) {
         let (t, who) = (self.trace, self.who.as_str());
@@ -167,49 +223,11 @@ impl KeyStepObserver for TraceObserver {
                 hex::encode(client_nonce),
                 hex::encode(signature)
             )),
-            KeyStepEvent::Envelope {
-                key_id,
-                expires_at,
-                issued_at,
-                iv,
-                sealed,
-                wrapped_key,
-                signature,
-            } => {
-                step(format_args!(
-                    "3. envelope {key_id} (issued {issued_at}, expires {expires_at})"
-                ));
-                step(format_args!(
-                    "   E_k(session material), DES-CBC, IV {}: {}",
-                    hex::encode(iv),
-                    hex_blocks(sealed)
-                ));
-                step(format_args!(
-                    "   RSA-OAEP(our key, k): {}",
-                    hex::encode(wrapped_key)
-                ));
-                step(format_args!("   signature: {}", hex::encode(signature)));
-            }
+            KeyStepEvent::Envelope { .. } => self.envelope(event),
             KeyStepEvent::SignatureValid { .. } => step(format_args!(
                 "   signature over username, both keys, both nonces, key id, expiry and envelope: VALID"
             )),
-            KeyStepEvent::Opened(o) => {
-                step(format_args!(
-                    "   envelope opened: k unwrapped with our private key, session material decrypted"
-                ));
-                t.secret(
-                    who,
-                    "   one-time key k (RSA-OAEP-decrypted from the envelope's wrapped key)",
-                    &o.one_time_key,
-                );
-                t.secret(
-                    who,
-                    "   session material (DES-CBC-decrypted with k and the IV)",
-                    &o.material,
-                );
-                t.secret(who, "   DES working key wk", &o.des_key);
-                t.secret(who, "   HMAC key", &o.mac_key);
-            }
+            KeyStepEvent::Opened(o) => self.opened(o),
             KeyStepEvent::Clock(offset) => {
                 if offset.noticeable() {
                     step(format_args!(

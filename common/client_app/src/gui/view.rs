@@ -257,8 +257,38 @@ pub fn chat_view(l: &Labels, tx: Sender<UiMsg>) -> ChatView {
     win.resizable(&disp);
     win.size_range(560, 420, 0, 0);
 
-    // A click (not a drag that selects text to copy) on a message opens the frame inspector.
-    // The display's own handling runs first and puts the insert position under the pointer.
+    handle_message_list(&mut disp, tx);
+    users.set_callback(move |b| tx.send(UiMsg::UserSelected(b.value())));
+    wire.set_callback(move |b| tx.send(UiMsg::WireToggled(b.is_checked())));
+    reconnect.set_callback(move |_| tx.send(UiMsg::ReconnectClicked));
+    change_password.set_callback(move |_| tx.send(UiMsg::ChangePasswordClicked));
+    send.set_callback(move |_| tx.send(UiMsg::SendClicked));
+    handle_input(&mut input, tx);
+    close_only_on_wm(
+        &mut win,
+        tx,
+        UiMsg::ChatWindowClosed,
+        Some(UiMsg::EscapePressed),
+    );
+    ChatView {
+        win,
+        heading,
+        disp,
+        buf,
+        styles,
+        users,
+        status,
+        reconnect,
+        change_password,
+        input,
+        input_buf,
+        send,
+    }
+}
+
+/// A click (not a drag that selects text to copy) on a message opens the frame inspector.
+/// The display's own handling runs first and puts the insert position under the pointer.
+fn handle_message_list(disp: &mut TextDisplay, tx: Sender<UiMsg>) {
     disp.handle(move |d, ev| {
         if ev == Event::Released && app::event_is_click() {
             tx.send(UiMsg::MessageClicked(d.insert_position()));
@@ -275,13 +305,11 @@ pub fn chat_view(l: &Labels, tx: Sender<UiMsg>) -> ChatView {
         }
         false
     });
-    users.set_callback(move |b| tx.send(UiMsg::UserSelected(b.value())));
-    wire.set_callback(move |b| tx.send(UiMsg::WireToggled(b.is_checked())));
-    reconnect.set_callback(move |_| tx.send(UiMsg::ReconnectClicked));
-    change_password.set_callback(move |_| tx.send(UiMsg::ChangePasswordClicked));
-    send.set_callback(move |_| tx.send(UiMsg::SendClicked));
-    // Enter sends, Shift+Enter is a newline (the editor's own handling); Up/Down on the first or
-    // last line recall earlier inputs. Our handler runs before the editor's.
+}
+
+/// Enter sends, Shift+Enter is a newline (the editor's own handling); Up/Down on the first or
+/// last line recall earlier inputs. Our handler runs before the editor's.
+fn handle_input(input: &mut TextEditor, tx: Sender<UiMsg>) {
     input.super_handle_first(false);
     input.handle(move |ed, ev| {
         if ev != Event::KeyDown {
@@ -303,26 +331,6 @@ pub fn chat_view(l: &Labels, tx: Sender<UiMsg>) -> ChatView {
         }
         false
     });
-    close_only_on_wm(
-        &mut win,
-        tx,
-        UiMsg::ChatWindowClosed,
-        Some(UiMsg::EscapePressed),
-    );
-    ChatView {
-        win,
-        heading,
-        disp,
-        buf,
-        styles,
-        users,
-        status,
-        reconnect,
-        change_password,
-        input,
-        input_buf,
-        send,
-    }
 }
 
 /// The frame inspector: a window of monospaced text (FLTK hides it on close or Esc).

@@ -177,88 +177,14 @@ fn event_lines(
             client_fingerprint,
             client_nonce,
             signature,
-        } => {
-            o.line(
-                KeyLine::Heading,
-                "→ 0101 密钥请求（客户端 → 服务器）",
-                "→ 0101 key request (client → server)",
-            );
-            o.field("用户名", "username", username);
-            o.field(
-                "客户端公钥指纹",
-                "client key fingerprint",
-                client_fingerprint,
-            );
-            o.field(
-                "客户端随机数 client_nonce",
-                "client_nonce",
-                &b64(client_nonce),
-            );
-            o.field(
-                "签名 sig_C（RSA-SHA256）",
-                "signature sig_C (RSA-SHA256)",
-                &b64(signature),
-            );
-            o.note(
-                "用客户端私钥对用户名、双方公钥指纹和两个随机数签名：证明请求来自这个文件夹的密钥，且不是旧请求的重放。",
-                "Signed with the client's private key over the username, both fingerprints and both nonces: the request comes from this folder's key and is not a replay.",
-            );
-        }
-        KeyStepEvent::Envelope {
-            key_id,
-            expires_at,
-            issued_at,
-            iv,
-            sealed,
-            wrapped_key,
+        } => request_lines(
+            &mut o,
+            username,
+            client_fingerprint,
+            client_nonce,
             signature,
-        } => {
-            o.line(
-                KeyLine::Heading,
-                "← 1101 数字信封（服务器 → 客户端）",
-                "← 1101 digital envelope (server → client)",
-            );
-            o.field("密钥编号 key_id", "key_id", key_id);
-            let until = common::client::clock::local_time(expires_at);
-            o.field(
-                "有效期至 expires_at",
-                "expires_at",
-                &format!("{expires_at}（{until}）"),
-            );
-            o.field(
-                "服务器时间 issued_at",
-                "issued_at (server clock)",
-                issued_at,
-            );
-            o.field(
-                "IV",
-                "IV",
-                &format!("{} (hex {})", b64(iv), hex::encode(iv)),
-            );
-            o.field(
-                "sealed = DES-CBC(k, IV, 会话材料)",
-                "sealed = DES-CBC(k, IV, material)",
-                &b64(sealed),
-            );
-            o.note(
-                "会话材料（用户名、密钥编号、有效期、DES 会话密钥、MAC 密钥）用一次性 DES 密钥 k 加密。",
-                "The session material (username, key id, expiry, DES session key, MAC key) encrypted with a one-time DES key k.",
-            );
-            o.field(
-                "wrapped = RSA-OAEP(客户端公钥, k)",
-                "wrapped = RSA-OAEP(client public key, k)",
-                &b64(wrapped_key),
-            );
-            o.note(
-                "k 用客户端的 RSA 公钥加密：只有这个文件夹的私钥能解开。",
-                "k encrypted with the client's RSA public key: only this folder's private key opens it.",
-            );
-            o.field(
-                "服务器签名 sig_S（RSA-SHA256）",
-                "server signature sig_S (RSA-SHA256)",
-                &b64(signature),
-            );
-        }
+        ),
+        KeyStepEvent::Envelope { .. } => envelope_lines(&mut o, e),
         KeyStepEvent::SignatureValid { server_fingerprint } => {
             let text = pick(
                 lang,
@@ -293,27 +219,110 @@ fn event_lines(
         KeyStepEvent::Done {
             key_path,
             pinned_now,
-        } => {
-            o.line(
-                KeyLine::Heading,
-                "← 1102 完成（服务器 → 客户端）",
-                "← 1102 done (server → client)",
-            );
-            let saved = pick(
-                lang,
-                "    ✔ 服务器已保存新密钥（“完成”用新的 MAC 密钥认证过）；已保存 ",
-                "    ✔ The server stored the new key (its \"done\" is authenticated with the new MAC key); saved ",
-            ) + &key_path.display().to_string();
-            o.lines.push((KeyLine::Good, saved));
-            if let Some(pin) = pinned_now {
-                let text = pick(
-                    lang,
-                    "    ✔ 已固定服务器公钥（首次信任）：",
-                    "    ✔ Server key pinned (trust on first use): ",
-                ) + &pin.display().to_string();
-                o.lines.push((KeyLine::Good, text));
-            }
-        }
+        } => done_lines(&mut o, key_path, pinned_now.as_deref()),
+    }
+}
+
+fn request_lines(o: &mut Out<'_>, username: &str, client_fp: &str, nonce: &[u8], signature: &[u8]) {
+    o.line(
+        KeyLine::Heading,
+        "→ 0101 密钥请求（客户端 → 服务器）",
+        "→ 0101 key request (client → server)",
+    );
+    o.field("用户名", "username", username);
+    o.field("客户端公钥指纹", "client key fingerprint", client_fp);
+    o.field("客户端随机数 client_nonce", "client_nonce", &b64(nonce));
+    o.field(
+        "签名 sig_C（RSA-SHA256）",
+        "signature sig_C (RSA-SHA256)",
+        &b64(signature),
+    );
+    o.note(
+            "用客户端私钥对用户名、双方公钥指纹和两个随机数签名：证明请求来自这个文件夹的密钥，且不是旧请求的重放。",
+            "Signed with the client's private key over the username, both fingerprints and both nonces: the request comes from this folder's key and is not a replay.",
+        );
+}
+
+/// The 1101 block. Takes the event (seven fields) and reads the envelope's fields out of it.
+fn envelope_lines(o: &mut Out<'_>, e: &KeyStepEvent) {
+    let KeyStepEvent::Envelope {
+        key_id,
+        expires_at,
+        issued_at,
+        iv,
+        sealed,
+        wrapped_key,
+        signature,
+    } = e
+    else {
+        return;
+    };
+    o.line(
+        KeyLine::Heading,
+        "← 1101 数字信封（服务器 → 客户端）",
+        "← 1101 digital envelope (server → client)",
+    );
+    o.field("密钥编号 key_id", "key_id", key_id);
+    let until = common::client::clock::local_time(expires_at);
+    o.field(
+        "有效期至 expires_at",
+        "expires_at",
+        &format!("{expires_at}（{until}）"),
+    );
+    o.field(
+        "服务器时间 issued_at",
+        "issued_at (server clock)",
+        issued_at,
+    );
+    o.field(
+        "IV",
+        "IV",
+        &format!("{} (hex {})", b64(iv), hex::encode(iv)),
+    );
+    o.field(
+        "sealed = DES-CBC(k, IV, 会话材料)",
+        "sealed = DES-CBC(k, IV, material)",
+        &b64(sealed),
+    );
+    o.note(
+            "会话材料（用户名、密钥编号、有效期、DES 会话密钥、MAC 密钥）用一次性 DES 密钥 k 加密。",
+            "The session material (username, key id, expiry, DES session key, MAC key) encrypted with a one-time DES key k.",
+        );
+    o.field(
+        "wrapped = RSA-OAEP(客户端公钥, k)",
+        "wrapped = RSA-OAEP(client public key, k)",
+        &b64(wrapped_key),
+    );
+    o.note(
+        "k 用客户端的 RSA 公钥加密：只有这个文件夹的私钥能解开。",
+        "k encrypted with the client's RSA public key: only this folder's private key opens it.",
+    );
+    o.field(
+        "服务器签名 sig_S（RSA-SHA256）",
+        "server signature sig_S (RSA-SHA256)",
+        &b64(signature),
+    );
+}
+
+fn done_lines(o: &mut Out<'_>, key_path: &std::path::Path, pinned_now: Option<&std::path::Path>) {
+    o.line(
+        KeyLine::Heading,
+        "← 1102 完成（服务器 → 客户端）",
+        "← 1102 done (server → client)",
+    );
+    let saved = pick(
+        o.lang,
+        "    ✔ 服务器已保存新密钥（“完成”用新的 MAC 密钥认证过）；已保存 ",
+        "    ✔ The server stored the new key (its \"done\" is authenticated with the new MAC key); saved ",
+    ) + &key_path.display().to_string();
+    o.lines.push((KeyLine::Good, saved));
+    if let Some(pin) = pinned_now {
+        let text = pick(
+            o.lang,
+            "    ✔ 已固定服务器公钥（首次信任）：",
+            "    ✔ Server key pinned (trust on first use): ",
+        ) + &pin.display().to_string();
+        o.lines.push((KeyLine::Good, text));
     }
 }
 
