@@ -414,15 +414,7 @@ async fn receive_envelope(
 ) -> Result<KeyEnvelope, KeyStepError> {
     let env = KeyEnvelope::from_message(&conn.next("before sending the envelope").await?)
         .map_err(protocol_error)?;
-    observer.event(&KeyStepEvent::Envelope {
-        key_id: env.key_id.clone(),
-        expires_at: env.expires_at.clone(),
-        issued_at: env.issued_at.clone(),
-        iv: env.envelope.iv,
-        sealed: env.envelope.sealed.clone(),
-        wrapped_key: env.envelope.wrapped_key.clone(),
-        signature: env.signature.clone(),
-    });
+    observer.event(&KeyStepEvent::Envelope(env.clone()));
     Ok(env)
 }
 

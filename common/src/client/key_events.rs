@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use zeroize::Zeroizing;
 
 use crate::client::clock::ClockOffset;
-use crate::protocol::consts::{IV_LEN, MAC_LEN, NONCE_LEN};
+use crate::protocol::consts::{MAC_LEN, NONCE_LEN};
+use crate::protocol::keydist::KeyEnvelope;
 use crate::trace::{Trace, hex_blocks};
 
 /// How the server's key compared with the folder's pinned one.
@@ -45,15 +46,7 @@ pub enum KeyStepEvent {
         signature: Vec<u8>,
     },
     /// `1101` arrived (not yet checked).
-    Envelope {
-        key_id: String,
-        expires_at: String,
-        issued_at: String,
-        iv: [u8; IV_LEN],
-        sealed: Vec<u8>,
-        wrapped_key: Vec<u8>,
-        signature: Vec<u8>,
-    },
+    Envelope(KeyEnvelope),
     /// The server's signature over the whole transcript verified with its (pinned) key.
     SignatureValid { server_fingerprint: String },
     /// The envelope opened: `k` unwrapped with the client's private key, the material decrypted.
@@ -127,20 +120,16 @@ pub struct TraceObserver {
 }
 
 impl TraceObserver {
-    /// The 1101 lines (the event's seven fields are read here, not in `event`).
-    fn envelope(&self, event: &KeyStepEvent) {
-        let KeyStepEvent::Envelope {
+    /// The 1101 lines.
+    fn envelope(&self, env: &KeyEnvelope) {
+        let KeyEnvelope {
             key_id,
             expires_at,
             issued_at,
-            iv,
-            sealed,
-            wrapped_key,
+            envelope,
             signature,
-        } = event
-        else {
-            return;
-        };
+            ..
+        } = env;
         let (t, who) = (self.trace, self.who.as_str());
         let step = |args: fmt::Arguments<'_>| t.step(who, args);
         step(format_args!(
@@ -148,12 +137,12 @@ impl TraceObserver {
         ));
         step(format_args!(
             "   E_k(session material), DES-CBC, IV {}: {}",
-            hex::encode(iv),
-            hex_blocks(sealed)
+            hex::encode(envelope.iv),
+            hex_blocks(&envelope.sealed)
         ));
         step(format_args!(
             "   RSA-OAEP(our key, k): {}",
-            hex::encode(wrapped_key)
+            hex::encode(&envelope.wrapped_key)
         ));
         step(format_args!("   signature: {}", hex::encode(signature)));
     }
@@ -223,7 +212,7 @@ impl KeyStepObserver for TraceObserver {
                 hex::encode(client_nonce),
                 hex::encode(signature)
             )),
-            KeyStepEvent::Envelope { .. } => self.envelope(event),
+            KeyStepEvent::Envelope(env) => self.envelope(env),
             KeyStepEvent::SignatureValid { .. } => step(format_args!(
                 "   signature over username, both keys, both nonces, key id, expiry and envelope: VALID"
             )),

@@ -7,6 +7,7 @@ use common::client::key_client::KeyStepError;
 use common::client::key_events::{KeyStepEvent, OpenedSecrets, PinCheck};
 use common::client::texts::Ctx;
 use common::config::Language;
+use common::protocol::keydist::KeyEnvelope;
 
 /// How a line looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,7 +185,7 @@ fn event_lines(
             client_nonce,
             signature,
         ),
-        KeyStepEvent::Envelope { .. } => envelope_lines(&mut o, e),
+        KeyStepEvent::Envelope(env) => envelope_lines(&mut o, env),
         KeyStepEvent::SignatureValid { server_fingerprint } => {
             let text = pick(
                 lang,
@@ -243,20 +244,17 @@ fn request_lines(o: &mut Out<'_>, username: &str, client_fp: &str, nonce: &[u8],
         );
 }
 
-/// The 1101 block. Takes the event (seven fields) and reads the envelope's fields out of it.
-fn envelope_lines(o: &mut Out<'_>, e: &KeyStepEvent) {
-    let KeyStepEvent::Envelope {
+/// The 1101 block.
+fn envelope_lines(o: &mut Out<'_>, env: &KeyEnvelope) {
+    let KeyEnvelope {
         key_id,
         expires_at,
         issued_at,
-        iv,
-        sealed,
-        wrapped_key,
+        envelope,
         signature,
-    } = e
-    else {
-        return;
-    };
+        ..
+    } = env;
+    let iv = &envelope.iv;
     o.line(
         KeyLine::Heading,
         "← 1101 数字信封（服务器 → 客户端）",
@@ -282,7 +280,7 @@ fn envelope_lines(o: &mut Out<'_>, e: &KeyStepEvent) {
     o.field(
         "sealed = DES-CBC(k, IV, 会话材料)",
         "sealed = DES-CBC(k, IV, material)",
-        &b64(sealed),
+        &b64(&envelope.sealed),
     );
     o.note(
             "会话材料（用户名、密钥编号、有效期、DES 会话密钥、MAC 密钥）用一次性 DES 密钥 k 加密。",
@@ -291,7 +289,7 @@ fn envelope_lines(o: &mut Out<'_>, e: &KeyStepEvent) {
     o.field(
         "wrapped = RSA-OAEP(客户端公钥, k)",
         "wrapped = RSA-OAEP(client public key, k)",
-        &b64(wrapped_key),
+        &b64(&envelope.wrapped_key),
     );
     o.note(
         "k 用客户端的 RSA 公钥加密：只有这个文件夹的私钥能解开。",
