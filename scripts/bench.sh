@@ -693,7 +693,7 @@ w("")
 w("## Crypto micro-benchmarks (criterion)")
 w("")
 w(f"`cargo bench -p common --bench crypto -- {meta.get('crit_args')}`; median time per operation. "
-  "`seal`/`open` are `common::crypto::sealed::Channel::seal_text`/`open`; the primitives are `common::crypto::cbc` "
+  "`seal`/`open` are `common::protocol::sealed::Channel::seal_text`/`open`; the primitives are `common::crypto::cbc` "
   "(fixed IV) and `common::crypto::mac`; *MAC input* is as many bytes as the sealed frame's MAC covers.")
 w("")
 w("| size | DES-CBC enc | DES-CBC dec | HMAC (size) | HMAC (MAC input) | floor = enc + MAC input | seal | seal / floor | open | parse + open | OpenSSL DES-CBC |")

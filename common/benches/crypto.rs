@@ -34,13 +34,13 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::crypto::sealed::Channel;
 use common::crypto::{DesKey, PrivateKey, SessionKey, cbc, mac, password};
 use common::protocol::RawMessage;
 use common::protocol::chat::{ChatLine, ServerEvent};
 use common::protocol::consts::{PBKDF2_ITERATIONS, label};
 use common::protocol::keydist::{KeyEnvelope, Transcript};
 use common::protocol::material::{parse_material, seal_session};
+use common::protocol::sealed::Channel;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_main};
 

@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use common::crypto::envelope::Envelope;
-use common::crypto::sealed::Channel;
 use common::crypto::session::{format_time, parse_time};
 use common::crypto::{DesKey, PrivateKey, PublicKey, SessionKey, cbc, mac, sha256};
 use common::error::{CryptoError, Error};
@@ -38,6 +37,7 @@ use common::protocol::keydist::{
 };
 use common::protocol::message::b64;
 use common::protocol::password::Secret;
+use common::protocol::sealed::Channel;
 use common::trace::hex_blocks;
 
 const USERNAME: &str = "user1";
@@ -799,8 +799,12 @@ fn chat(out: &Out) {
     // the server expects 4) ends the session with 1009 FRAME_LOST.
     let skipped = ping_text.replacen("0005|2|", "0005|5|", 1);
     let (covered, _) = skipped.rsplit_once('|').expect("a tag");
-    let tag =
-        common::crypto::sealed::frame_tag(&key, label::CLIENT_TO_SERVER, &b64(CONN_NONCE), covered);
+    let tag = common::protocol::sealed::frame_tag(
+        &key,
+        label::CLIENT_TO_SERVER,
+        &b64(CONN_NONCE),
+        covered,
+    );
     let lost = server_ch.open(&parse(&format!("{covered}|{}", b64(tag))), 0);
     assert!(matches!(
         lost,

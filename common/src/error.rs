@@ -54,7 +54,7 @@ pub enum CryptoError {
     /// The connection cannot continue without losing them silently.
     #[error("frame lost: sequence {got} arrived, {expected} never did")]
     FrameLost { got: u64, expected: u64 },
-    #[error("RSA key of {0} bits is too small (at least {min} bits)", min = crate::protocol::consts::MIN_RSA_BITS)]
+    #[error("RSA key of {0} bits is too small (at least {min} bits)", min = crate::crypto::MIN_RSA_BITS)]
     KeyTooSmall(usize),
     #[error("RSA key of {got} bits is outside the accepted range {min}..={max}")]
     KeySize { got: usize, min: usize, max: usize },

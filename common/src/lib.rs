@@ -1,10 +1,11 @@
 //! Shared core of mini-chat, an encrypted multi-person chat built on the digital envelope.
 //!
 //! # Layout
-//! - [`protocol`]: frames, the seed's `CODE|field|...` messages, every code and limit.
+//! - [`protocol`]: frames, the seed's `CODE|field|...` messages, sealed chat frames, every code
+//!   and limit.
 //! - [`connection`]: buffered, cancel-safe frame I/O over TCP; the next message within a deadline.
-//! - [`crypto`]: DES-CBC, HMAC-SHA-256, RSA (signatures, OAEP, PEM), PBKDF2, the envelope and
-//!   sealed chat frames.
+//! - [`crypto`]: the primitives, knowing no protocol: DES-CBC, HMAC-SHA-256, RSA (signatures,
+//!   OAEP, PEM), PBKDF2, the envelope, the session key material.
 //! - [`keyfile`]: the session-key txt file both sides store.
 //! - [`config`]: the three TOML configs.
 //! - [`ratelimit`]: per-key token buckets (per address, per username).

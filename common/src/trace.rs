@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use crate::crypto::sealed::FrameFields;
+use crate::protocol::sealed::FrameFields;
 use crate::text::{Lines, escape_controls};
 
 /// Whether and how much to trace.

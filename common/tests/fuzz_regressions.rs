@@ -11,7 +11,6 @@ use std::sync::Arc;
 use common::config::{ClientConfig, ServerConfig, ServerKeyConfig, parse};
 use common::connection::FrameReader;
 use common::crypto::envelope::Envelope;
-use common::crypto::sealed::{self, Channel};
 use common::crypto::{DesKey, SessionKey, cbc};
 use common::error::{CryptoError, Error, ProtocolError};
 use common::keyfile::KeyFile;
@@ -23,6 +22,7 @@ use common::protocol::consts::{MAX_FRAME_LEN, label};
 use common::protocol::frame;
 use common::protocol::keydist::{KeyConfirm, KeyDone, KeyEnvelope, KeyError, KeyHello, KeyRequest};
 use common::protocol::message::b64;
+use common::protocol::sealed::{self, Channel};
 use tokio::io::AsyncWriteExt;
 
 const KEY_ID: &str = "0123456789abcdef";

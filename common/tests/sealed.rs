@@ -1,9 +1,8 @@
-//! Sealed chat frames (`common::crypto::sealed::Channel`) and the chat message encoders
+//! Sealed chat frames (`common::protocol::sealed::Channel`) and the chat message encoders
 //! (`common::protocol::chat`) carried through them.
 
 use std::sync::Arc;
 
-use common::crypto::sealed::{Channel, sealed_len};
 use common::crypto::{SessionKey, cbc, mac};
 use common::error::{CryptoError, Error, ProtocolError};
 use common::protocol::RawMessage;
@@ -16,6 +15,7 @@ use common::protocol::frame;
 use common::protocol::message::b64;
 use common::protocol::password::Secret;
 use common::protocol::reason::Reason;
+use common::protocol::sealed::{Channel, sealed_len};
 
 const NONCE_A: [u8; 16] = [0xA5; 16];
 const NONCE_B: [u8; 16] = *b"another nonce 16";
@@ -297,7 +297,7 @@ fn nothing_follows_the_largest_sequence_number() {
 /// `text` with its tag replaced by the correct client-to-server tag on `NONCE_A`.
 fn resign_client(k: &SessionKey, text: &str) -> String {
     let (covered, _) = text.rsplit_once('|').unwrap();
-    let tag = common::crypto::sealed::frame_tag(
+    let tag = common::protocol::sealed::frame_tag(
         k,
         common::protocol::consts::label::CLIENT_TO_SERVER,
         &b64(NONCE_A),

@@ -9,7 +9,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use common::crypto::sealed::{self, Channel};
+use common::protocol::sealed::{self, Channel};
 use common::crypto::{DesKey, SessionKey};
 use common::error::{CryptoError, Error};
 use common::protocol::RawMessage;

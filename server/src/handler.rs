@@ -11,7 +11,6 @@ use std::time::Duration;
 use common::connection::{FrameReader, FrameWriter};
 use common::crypto::password::hash_password;
 use common::crypto::random;
-use common::crypto::sealed::{Channel, FrameFields};
 use common::error::{CryptoError, Error, ProtocolError};
 use common::protocol::Reason;
 use common::protocol::chat::{
@@ -23,6 +22,7 @@ use common::protocol::consts::{
 };
 use common::protocol::history::{HistorySource, history_pages};
 use common::protocol::password::{Secret, check_new_password};
+use common::protocol::sealed::{Channel, FrameFields};
 use common::protocol::{RawMessage, check_username};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};

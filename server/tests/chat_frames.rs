@@ -9,10 +9,10 @@ mod harness;
 use std::sync::Arc;
 
 use common::client::chat_client::Incoming;
-use common::crypto::sealed::Channel;
 use common::protocol::Reason;
 use common::protocol::chat::{ClientRequest, NoticeKind, ServerEvent};
 use common::protocol::consts::{MAX_BAD_FRAMES, code};
+use common::protocol::sealed::Channel;
 use harness::*;
 
 /// user1 and user2 through the library, user3 raw; join notices absorbed.

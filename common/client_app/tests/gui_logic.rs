@@ -996,7 +996,7 @@ fn sealed_chat(
         to: to.map(Into::into),
         text: text.into(),
     });
-    let mut ch = common::crypto::sealed::Channel::server(key.clone(), &[7; 16]);
+    let mut ch = common::protocol::sealed::Channel::server(key.clone(), &[7; 16]);
     let wire = ch.seal_text(event.code(), &[], &event.inner_text());
     (event, wire)
 }
@@ -1075,7 +1075,7 @@ fn a_received_message_is_inspected_field_by_field() {
 }
 
 fn base64_hex(b64: &str) -> String {
-    common::trace::hex_blocks(&common::crypto::sealed::FrameFields::bytes(b64).unwrap())
+    common::trace::hex_blocks(&common::protocol::sealed::FrameFields::bytes(b64).unwrap())
 }
 
 /// One's own message shows the frame that went out (plaintext, DES-CBC with a fresh IV, MAC)
@@ -1089,7 +1089,7 @@ fn ones_own_message_shows_what_was_sent_and_what_came_back() {
         to: Some("user2".into()),
         text: "psst".into(),
     };
-    let mut ch = common::crypto::sealed::Channel::client(key.clone(), &[7; 16]);
+    let mut ch = common::protocol::sealed::Channel::client(key.clone(), &[7; 16]);
     let sent = ch.seal_text(request.code(), &[], &request.inner_text());
     s.on_sent(request, sent.clone());
     feed(

@@ -13,7 +13,6 @@ use tokio::sync::mpsc;
 
 use crate::client::folder::ClientFolder;
 use crate::connection::{FrameReader, FrameWriter, ReadError, read_message};
-use crate::crypto::sealed::Channel;
 use crate::error::{CryptoError, Error, KeyFileError, ProtocolError};
 use crate::keyfile::KeyFile;
 use crate::protocol::RawMessage;
@@ -23,6 +22,7 @@ use crate::protocol::chat::{
 use crate::protocol::consts::{HEARTBEAT_SECS, code};
 use crate::protocol::password::{Secret, check_new_password};
 use crate::protocol::reason::Reason;
+use crate::protocol::sealed::Channel;
 
 /// Why a login failed; each message says what to do next.
 #[derive(Debug, thiserror::Error)]

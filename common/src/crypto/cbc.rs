@@ -3,7 +3,7 @@
 //! # Security warning
 //! CBC alone gives no integrity, and a padding error must never be reported differently from a
 //! MAC error. Callers in this crate always verify an HMAC over IV and ciphertext *before*
-//! decrypting (see [`crate::crypto::sealed`]); use [`encrypt`] with a fresh random IV per message
+//! decrypting (as chat frames do, `protocol/sealed.rs`); use [`encrypt`] with a fresh random IV per message
 //! (the seed's all-zero IV made equal message prefixes visible).
 
 use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, InnerIvInit, block_padding::Pkcs7};

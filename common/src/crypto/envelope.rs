@@ -2,7 +2,7 @@
 //! random one-time DES key `k`, and `k` wrapped with RSA-OAEP-SHA-256 under the recipient's
 //! public key. What the plaintext is (the session material) and the rule that an envelope is
 //! opened only after the server's signature verified belong to the key-distribution protocol
-//! ([`crate::protocol::keydist`]).
+//! (`protocol/keydist.rs`): a primitive knows no protocol.
 
 use zeroize::Zeroizing;
 

@@ -19,7 +19,6 @@
 //! - [`password`]: PBKDF2 password hashes.
 //! - [`envelope`]: the digital envelope (DES-CBC under a one-time key, key wrapped with OAEP).
 //! - [`session`]: the session key material (DES key + MAC key + id + expiry).
-//! - [`sealed`]: encrypt-then-MAC chat frames with sequence numbers.
 //! - [`storage`]: a key for data at rest (the server's message history), sealed the same way.
 
 pub mod cbc;
@@ -30,7 +29,6 @@ pub mod mac;
 pub mod password;
 pub mod random;
 pub mod rsa_keys;
-pub mod sealed;
 pub mod session;
 pub mod storage;
 
@@ -47,6 +45,19 @@ pub const MAC_KEY_LEN: usize = 32;
 
 /// HMAC-SHA-256 tag length (not truncated).
 pub const MAC_LEN: usize = 32;
+
+/// Session key identifier length in bytes (hex-encoded on the wire and in key files).
+pub const KEY_ID_LEN: usize = 8;
+
+/// Smallest RSA size we generate or load at all: below this RSA is broken in practice.
+pub const MIN_RSA_BITS: usize = 1024;
+
+/// PBKDF2-HMAC-SHA-256 iterations for new password hashes. See [`password`] for why.
+pub const PBKDF2_ITERATIONS: u32 = 100_000;
+
+/// Salt length for password hashes.
+pub const PASSWORD_SALT_LEN: usize = 16;
+
 pub use rsa_keys::{PrivateKey, PublicKey, fingerprint};
 pub use session::SessionKey;
 

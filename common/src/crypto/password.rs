@@ -10,9 +10,9 @@
 
 use base64::Engine as _;
 
+use crate::crypto::{PASSWORD_SALT_LEN, PBKDF2_ITERATIONS};
 use crate::crypto::{mac::ct_eq, random};
 use crate::error::CryptoError;
-use crate::protocol::consts::{PASSWORD_SALT_LEN, PBKDF2_ITERATIONS};
 
 const SCHEME: &str = "pbkdf2-sha256";
 const HASH_LEN: usize = 32;

@@ -17,9 +17,9 @@ use rsa::traits::PublicKeyParts;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use crate::crypto::MIN_RSA_BITS;
 use crate::error::{CryptoError, KeyFileError};
 use crate::fsutil::read_key_text;
-use crate::protocol::consts::MIN_RSA_BITS;
 
 /// An RSA private key (signing and unwrapping). Debug never prints key material.
 #[derive(Clone)]

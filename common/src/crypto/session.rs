@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::crypto::{DesKey, random};
+use crate::crypto::{KEY_ID_LEN, MAC_KEY_LEN};
 use crate::error::CryptoError;
-use crate::protocol::consts::{KEY_ID_LEN, MAC_KEY_LEN};
 
 /// A distributed session key. Debug never prints key material.
 #[derive(Clone)]

@@ -1,7 +1,7 @@
 //! A key for data at rest: the chat server's storage key for its message history (and any
 //! other sealed file), kept in a file of its own, never beside the data it protects.
 //!
-//! Sealing is the design's encrypt-then-MAC, as for frames ([`crate::crypto::sealed`]): DES-CBC
+//! Sealing is the design's encrypt-then-MAC, as for chat frames (`protocol/sealed.rs`): DES-CBC
 //! under a random IV, then HMAC-SHA-256 under a separate 256-bit key over a label, the caller's
 //! associated data (for a stored message: its id, time, sender and recipient, so a row's body
 //! cannot be moved to another row), the IV and the ciphertext. [`StorageKey::open`] checks the
@@ -15,8 +15,8 @@ use zeroize::Zeroizing;
 
 use crate::crypto::mac::{hmac_sha256, verify_hmac_sha256};
 use crate::crypto::{DesKey, cbc, random};
+use crate::crypto::{IV_LEN, MAC_KEY_LEN, MAC_LEN};
 use crate::error::{CryptoError, KeyFileError};
-use crate::protocol::consts::{IV_LEN, MAC_KEY_LEN, MAC_LEN};
 
 /// First line of a storage key file.
 const HEADER: &str = "# mini-chat storage key. SECRET: with this file, a copy of the database reveals every stored message.";

@@ -15,9 +15,8 @@
 //!                   (1003 inner: END or MORE|user|nick|...; a long list comes in parts)
 //! server -> client  1009|reason|message                                    plain error
 //! ```
-//! Sealing is described in [`crate::crypto::sealed`].
+//! Sealing is described in [`crate::protocol::sealed`].
 
-use crate::crypto::sealed::{Channel, sealed_len};
 use crate::error::ProtocolError;
 use crate::protocol::consts::{
     KEY_ID_LEN, MAX_FRAME_LEN, MAX_HISTORY_COUNT, MAX_MESSAGE_BYTES, MAX_USERNAME_LEN, NONCE_LEN,
@@ -27,6 +26,7 @@ use crate::protocol::history::{HistoryPage, line_fields, parse_line};
 use crate::protocol::message::{RawMessage, b64};
 use crate::protocol::password::Secret;
 use crate::protocol::reason::{Family, Reason};
+use crate::protocol::sealed::{Channel, sealed_len};
 
 /// Plain server hello carrying the connection nonce that every MAC on this connection covers.
 #[derive(Debug, Clone, PartialEq, Eq)]

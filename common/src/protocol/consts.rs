@@ -31,15 +31,15 @@ pub const MAX_PASSWORD_LEN: usize = 128;
 /// chooses for themselves.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
-/// The primitives' lengths (DES key, IV, MAC key, MAC tag) belong to `crypto`; the protocol
-/// uses them as they are.
-pub use crate::crypto::{DES_KEY_LEN, IV_LEN, MAC_KEY_LEN, MAC_LEN};
+/// The primitives' sizes (DES key, IV, MAC key, MAC tag, key id, smallest RSA key, password
+/// hash cost and salt) belong to `crypto`; the protocol uses them as they are.
+pub use crate::crypto::{
+    DES_KEY_LEN, IV_LEN, KEY_ID_LEN, MAC_KEY_LEN, MAC_LEN, MIN_RSA_BITS, PASSWORD_SALT_LEN,
+    PBKDF2_ITERATIONS,
+};
 
 /// Random nonce length for both handshakes (128 bits: never repeats in practice).
 pub const NONCE_LEN: usize = 16;
-
-/// Session key identifier length in bytes (hex-encoded on the wire and in key files).
-pub const KEY_ID_LEN: usize = 8;
 
 /// Default chat server port (the seed's `SERVER_PORT`).
 pub const DEFAULT_CHAT_PORT: u16 = 8090;
@@ -76,9 +76,6 @@ pub const DISCOVERY_ANSWERS_PER_SECOND: u32 = 20;
 
 /// Default RSA modulus size for new key pairs.
 pub const DEFAULT_RSA_BITS: usize = 2048;
-
-/// Smallest RSA size we generate or load at all: below this RSA is broken in practice.
-pub const MIN_RSA_BITS: usize = 1024;
 
 /// Largest server key: server_key's `rsa_bits` and the key a client accepts in the hello (a
 /// larger key would make key creation at start and every signature check take minutes).
@@ -135,12 +132,6 @@ pub const IDLE_TIMEOUT_SECS: u64 = 3 * HEARTBEAT_SECS;
 
 /// A connection whose frames fail this many checks is closed.
 pub const MAX_BAD_FRAMES: u32 = 5;
-
-/// PBKDF2-HMAC-SHA-256 iterations for new password hashes. See `crypto::password` for why.
-pub const PBKDF2_ITERATIONS: u32 = 100_000;
-
-/// Salt length for password hashes.
-pub const PASSWORD_SALT_LEN: usize = 16;
 
 /// Public messages a client receives at login by default (`history_on_join`).
 pub const DEFAULT_HISTORY_ON_JOIN: usize = 100;

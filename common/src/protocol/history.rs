@@ -13,11 +13,11 @@
 //! One answer's messages come in ascending id order over all its frames. A message's six fields
 //! are those of a `1002`.
 
-use crate::crypto::sealed::sealed_len;
 use crate::error::ProtocolError;
 use crate::protocol::chat::ChatLine;
 use crate::protocol::consts::{MAX_FRAME_LEN, code};
 use crate::protocol::message::{RawMessage, b64};
+use crate::protocol::sealed::sealed_len;
 
 /// Why a `1007` page was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

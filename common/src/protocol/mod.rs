@@ -5,6 +5,8 @@
 //! - [`consts`]: every code, limit, port and label.
 //! - [`frame`]: `[u32 BE length][payload]` framing, pure functions.
 //! - [`message`]: the `CODE|field|field` text form and field codecs.
+//! - [`sealed`]: encrypt-then-MAC chat frames with sequence numbers (the wire form of a
+//!   [`crypto`](crate::crypto) session key's DES-CBC and HMAC).
 //! - [`reason`]: why a server refused or closed (`1009`/`1109` reasons), one enum.
 //! - [`keydist`]: key-distribution messages (port 8091); only a verified `1101` opens.
 //! - [`material`]: the session material inside the digital envelope.
@@ -23,6 +25,7 @@ pub mod material;
 pub mod message;
 pub mod password;
 pub mod reason;
+pub mod sealed;
 
 pub use message::RawMessage;
 pub use reason::Reason;

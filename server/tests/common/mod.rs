@@ -29,7 +29,6 @@ use common::config::ClientConfig;
 use common::connection::{FrameReader, FrameWriter};
 use common::crypto::SessionKey;
 use common::crypto::password::hash_password_with;
-use common::crypto::sealed::Channel;
 use common::keyfile::KeyFile;
 use common::protocol::RawMessage;
 use common::protocol::chat::{
@@ -38,6 +37,7 @@ use common::protocol::chat::{
 };
 use common::protocol::consts::code;
 use common::protocol::message::b64;
+use common::protocol::sealed::Channel;
 use server::db::{self, DbError, UserRecord, UserStore};
 use server::server::Settings;
 use tokio::io::AsyncWriteExt;

@@ -25,7 +25,6 @@ use common::client::folder::ClientFolder;
 use common::client::key_client::{KeyStepError, KeyStepOptions, KeyStepOutcome, run_key_step};
 use common::config::ClientConfig;
 use common::connection::{FrameReader, FrameWriter};
-use common::crypto::sealed::Channel;
 use common::crypto::{PrivateKey, SessionKey, fingerprint, random};
 use common::keyfile::KeyFile;
 use common::protocol::RawMessage;
@@ -34,6 +33,7 @@ use common::protocol::chat::{
 };
 use common::protocol::consts::code;
 use common::protocol::keydist::{KeyHello, KeyRequest, Transcript};
+use common::protocol::sealed::Channel;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};

@@ -7,8 +7,8 @@
 //! sealed it.
 
 use common::config::Language;
-use common::crypto::sealed::FrameFields;
 use common::protocol::consts::code;
+use common::protocol::sealed::FrameFields;
 use common::trace::hex_blocks;
 
 use super::render::{Entry, WireDir, one_line, render, wire_line};
