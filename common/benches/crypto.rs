@@ -41,6 +41,7 @@ use common::protocol::consts::{PBKDF2_ITERATIONS, label};
 use common::protocol::keydist::{KeyEnvelope, Transcript};
 use common::protocol::material::{parse_material, seal_session};
 use common::protocol::sealed::Channel;
+use common::protocol::sealed::SealedMessage;
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_main};
 

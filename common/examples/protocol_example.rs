@@ -38,6 +38,7 @@ use common::protocol::keydist::{
 use common::protocol::message::b64;
 use common::protocol::password::Secret;
 use common::protocol::sealed::Channel;
+use common::protocol::sealed::SealedMessage;
 use common::trace::hex_blocks;
 
 const USERNAME: &str = "user1";

@@ -22,6 +22,7 @@ use common::protocol::consts::{MAX_FRAME_LEN, label};
 use common::protocol::frame;
 use common::protocol::keydist::{KeyConfirm, KeyDone, KeyEnvelope, KeyError, KeyHello, KeyRequest};
 use common::protocol::message::b64;
+use common::protocol::sealed::SealedMessage;
 use common::protocol::sealed::{self, Channel};
 use tokio::io::AsyncWriteExt;
 

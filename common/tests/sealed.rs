@@ -15,6 +15,7 @@ use common::protocol::frame;
 use common::protocol::message::b64;
 use common::protocol::password::Secret;
 use common::protocol::reason::Reason;
+use common::protocol::sealed::SealedMessage;
 use common::protocol::sealed::{Channel, sealed_len};
 
 const NONCE_A: [u8; 16] = [0xA5; 16];

@@ -2,6 +2,7 @@
 //! successful decode re-encodes (`to_text`) to text that decodes to an equal value.
 #![no_main]
 
+use common::protocol::sealed::SealedMessage;
 use common::protocol::RawMessage;
 use common::protocol::chat::{ClientRequest, ErrorMsg, Hello, ServerEvent, parse_login_outer};
 use common::protocol::consts::{KEY_ID_LEN, NONCE_LEN};

@@ -22,7 +22,7 @@ use common::protocol::consts::{
 };
 use common::protocol::history::{HistorySource, history_pages};
 use common::protocol::password::{Secret, check_new_password};
-use common::protocol::sealed::{Channel, FrameFields};
+use common::protocol::sealed::{Channel, FrameFields, SealedMessage};
 use common::protocol::{RawMessage, check_username};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -390,7 +390,7 @@ async fn write_sealed(
     events: impl IntoIterator<Item = ServerEvent>,
 ) -> bool {
     for ev in events {
-        let Ok(text) = send.seal_checked(ev.code(), &[], &ev.inner_text()) else {
+        let Ok(text) = send.seal_msg(&ev) else {
             continue;
         };
         trace_sealed(s.trace, &conn.who, username, &ev, &text);
@@ -434,7 +434,7 @@ async fn forced_change(
             &conn.who,
             format_args!("in  {username}: {}", String::from_utf8_lossy(&frame)),
         );
-        let answer = match open_request(recv, &frame) {
+        let answer = match recv.open_frame(&frame) {
             Ok(ClientRequest::ChangePassword { old, new }) => {
                 match change_password(shared, username, &old, &new, None).await {
                     Ok(hash) => return Ok(Some(hash)),
@@ -546,14 +546,6 @@ fn db_answer<T>(r: Result<Result<T, Reason>, DbError>, what: &str) -> Result<T, 
             Err(Reason::Internal)
         }
     }
-}
-
-/// Parse, authenticate and decode one client frame with `recv`.
-fn open_request(recv: &mut Channel, frame: &[u8]) -> Result<ClientRequest, Error> {
-    RawMessage::parse(frame)
-        .map_err(Error::from)
-        .and_then(|m| recv.open(&m, 0))
-        .and_then(|o| ClientRequest::from_inner(&o.inner).map_err(Error::from))
 }
 
 fn db_unavailable() -> ErrorMsg {
@@ -783,7 +775,7 @@ async fn client_frame(
 ) -> Option<String> {
     let trace = shared.settings.trace;
     trace_received(trace, &conn.who, &s.username, frame);
-    let request = match open_request(&mut s.recv, frame) {
+    let request = match s.recv.open_frame(frame) {
         Ok(r) => {
             trace_opened(trace, &conn.who, &s.username, &r);
             r

@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use common::protocol::Reason;
 use common::protocol::chat::{ChatLine, ErrorMsg, Notice, NoticeKind, OnlineUser, ServerEvent};
+use common::protocol::sealed::SealedMessage;
 use tokio::sync::{Notify, mpsc};
 
 use crate::history::{HistorySink, Record};

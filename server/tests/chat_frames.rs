@@ -81,7 +81,7 @@ async fn tampered_and_forged_frames_are_dropped_then_the_connection_is_closed() 
 
     // The fifth bad frame, forged with a key the server does not hold, closes the connection.
     let mut forger = Channel::client(Arc::new(new_key("user3")), &raw.nonce);
-    let forged = forger.seal_text(code::CHAT, &[], &say("forged").inner_text());
+    let forged = forger.seal_msg(&say("forged")).unwrap();
     raw.send_text(&forged).await;
     let e = raw.error_then_close().await;
     assert_eq!(e.reason, Reason::TooManyErrors, "{e:?}");

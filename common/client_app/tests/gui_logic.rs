@@ -997,7 +997,7 @@ fn sealed_chat(
         text: text.into(),
     });
     let mut ch = common::protocol::sealed::Channel::server(key.clone(), &[7; 16]);
-    let wire = ch.seal_text(event.code(), &[], &event.inner_text());
+    let wire = ch.seal_msg(&event).unwrap();
     (event, wire)
 }
 
@@ -1090,7 +1090,7 @@ fn ones_own_message_shows_what_was_sent_and_what_came_back() {
         text: "psst".into(),
     };
     let mut ch = common::protocol::sealed::Channel::client(key.clone(), &[7; 16]);
-    let sent = ch.seal_text(request.code(), &[], &request.inner_text());
+    let sent = ch.seal_msg(&request).unwrap();
     s.on_sent(request, sent.clone());
     feed(
         &mut s,

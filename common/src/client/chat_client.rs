@@ -22,7 +22,7 @@ use crate::protocol::chat::{
 use crate::protocol::consts::{HEARTBEAT_SECS, code};
 use crate::protocol::password::{Secret, check_new_password};
 use crate::protocol::reason::Reason;
-use crate::protocol::sealed::Channel;
+use crate::protocol::sealed::{Channel, SealedMessage};
 
 /// Why a login failed; each message says what to do next.
 #[derive(Debug, thiserror::Error)]
@@ -417,6 +417,8 @@ pub async fn login_with_key_from(
         .await
         .map_err(|_| LoginError::Closed)?;
     let reply = next_login_message(&mut reader, timeout, &program).await?;
+    // Opened and decoded apart (not `open_msg`): a reply that fails its checks is told apart
+    // from one that is authentic but not a login result.
     let opened = recv_ch
         .open(&reply, 0)
         .map_err(|e| LoginError::Protocol(format!("login reply rejected: {e}")))?;
@@ -544,9 +546,7 @@ impl ChatSender {
     /// refused before sealing, so it uses no sequence number (the server would take the skipped
     /// number for a lost frame and close the session).
     pub async fn send(&mut self, req: &ClientRequest) -> Result<String, Error> {
-        let text = self
-            .channel
-            .seal_checked(req.code(), &[], &req.inner_text())?;
+        let text = self.channel.seal_msg(req)?;
         self.writer.write_frame(text.as_bytes()).await?;
         Ok(text)
     }
@@ -609,23 +609,14 @@ impl ChatReceiver {
                 },
             }));
         }
-        let opened = match self.channel.open(&msg, 0) {
-            Ok(o) => o,
-            Err(e @ Error::Crypto(CryptoError::FrameLost { .. })) => return Err(e),
-            Err(e) => {
-                return Ok(Some(Incoming::Rejected {
-                    why: e.to_string(),
-                    wire,
-                }));
-            }
-        };
-        Ok(Some(match ServerEvent::from_inner(&opened.inner) {
-            Ok(event) => Incoming::Event { event, wire },
-            Err(e) => Incoming::Rejected {
+        match self.channel.open_msg(&msg) {
+            Ok(event) => Ok(Some(Incoming::Event { event, wire })),
+            Err(e @ Error::Crypto(CryptoError::FrameLost { .. })) => Err(e),
+            Err(e) => Ok(Some(Incoming::Rejected {
                 why: e.to_string(),
                 wire,
-            },
-        }))
+            })),
+        }
     }
 }
 

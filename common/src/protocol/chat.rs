@@ -26,7 +26,7 @@ use crate::protocol::history::{HistoryPage, line_fields, parse_line};
 use crate::protocol::message::{RawMessage, b64};
 use crate::protocol::password::Secret;
 use crate::protocol::reason::{Family, Reason};
-use crate::protocol::sealed::{Channel, sealed_len};
+use crate::protocol::sealed::{Channel, SealedMessage, sealed_len};
 
 /// Plain server hello carrying the connection nonce that every MAC on this connection covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,8 +139,8 @@ pub enum ClientRequest {
     },
 }
 
-impl ClientRequest {
-    pub fn code(&self) -> &'static str {
+impl SealedMessage for ClientRequest {
+    fn code(&self) -> &'static str {
         match self {
             Self::Chat { .. } => code::CHAT,
             Self::ListUsers => code::LIST_USERS,
@@ -151,8 +151,7 @@ impl ClientRequest {
         }
     }
 
-    /// The plaintext inside the seal.
-    pub fn inner_text(&self) -> String {
+    fn inner_text(&self) -> String {
         match self {
             Self::Chat { to, text } => {
                 format!("{}|{}", b64(to.as_deref().unwrap_or("")), b64(text))
@@ -165,11 +164,7 @@ impl ClientRequest {
         }
     }
 
-    /// Decode an opened inner message.
-    ///
-    /// # Errors
-    /// [`ProtocolError`] for a malformed message or a code that is not a client request.
-    pub fn from_inner(m: &RawMessage) -> Result<Self, ProtocolError> {
+    fn from_inner(m: &RawMessage) -> Result<Self, ProtocolError> {
         match m.code.as_str() {
             code::CHAT => {
                 m.expect_fields(2)?;
@@ -419,8 +414,8 @@ impl UserListMerger {
     }
 }
 
-impl ServerEvent {
-    pub fn code(&self) -> &'static str {
+impl SealedMessage for ServerEvent {
+    fn code(&self) -> &'static str {
         match self {
             Self::LoginOk { .. } => code::LOGIN_RESULT,
             Self::Chat(_) => code::CHAT_MESSAGE,
@@ -433,8 +428,7 @@ impl ServerEvent {
         }
     }
 
-    /// The plaintext inside the seal.
-    pub fn inner_text(&self) -> String {
+    fn inner_text(&self) -> String {
         match self {
             Self::LoginOk {
                 username,
@@ -466,11 +460,7 @@ impl ServerEvent {
         }
     }
 
-    /// Decode an opened inner message.
-    ///
-    /// # Errors
-    /// [`ProtocolError`] for a malformed message or a code that is not a server event.
-    pub fn from_inner(m: &RawMessage) -> Result<Self, ProtocolError> {
+    fn from_inner(m: &RawMessage) -> Result<Self, ProtocolError> {
         match m.code.as_str() {
             code::LOGIN_RESULT => {
                 m.expect_fields(3)?;

@@ -193,6 +193,7 @@ pub fn history_pages(source: HistorySource, lines: Vec<ChatLine>) -> Vec<History
 mod tests {
     use super::*;
     use crate::protocol::consts::MAX_MESSAGE_BYTES;
+    use crate::protocol::sealed::SealedMessage;
 
     fn line(id: u64, text: &str) -> ChatLine {
         ChatLine {

@@ -27,6 +27,25 @@ use crate::error::{CryptoError, Error, ProtocolError};
 use crate::protocol::consts::{DELIMITER, IV_LEN, MAC_LEN, label};
 use crate::protocol::message::{RawMessage, b64};
 
+/// A message that travels sealed without clear fields: its code, the plaintext inside the seal,
+/// and the decoder of an opened frame. [`Channel::seal_msg`] and [`Channel::open_msg`] are the one
+/// typed path between such a message and its frame; the client's requests
+/// ([`ClientRequest`](crate::protocol::chat::ClientRequest)) and the server's events
+/// ([`ServerEvent`](crate::protocol::chat::ServerEvent)) implement it.
+pub trait SealedMessage: Sized {
+    /// The frame's code (clear, covered by the MAC).
+    fn code(&self) -> &'static str;
+
+    /// The plaintext inside the seal: the inner fields joined with `|`.
+    fn inner_text(&self) -> String;
+
+    /// Decode an opened frame (its code and the fields of its plaintext).
+    ///
+    /// # Errors
+    /// [`ProtocolError`] for a malformed message or a code of another kind of message.
+    fn from_inner(m: &RawMessage) -> Result<Self, ProtocolError>;
+}
+
 /// The MAC of a sealed frame: HMAC-SHA-256 under `key`'s MAC key over
 /// `minichat-frame-v1|<dir>|<nonce_b64>|<covered>`, where `dir` is `C` or `S` and `covered` is the
 /// frame text up to (not including) the final `|mac`. [`Channel`] uses it to seal; it is public
@@ -214,6 +233,32 @@ impl Channel {
             return Err(ProtocolError::TooLarge(len));
         }
         Ok(self.seal_text(code, prefix, inner))
+    }
+
+    /// Seal `msg` ([`Self::seal_checked`] of its code and inner text): the frame text to send.
+    ///
+    /// # Errors
+    /// [`ProtocolError::TooLarge`]; nothing is sealed and no sequence number is used.
+    pub fn seal_msg<M: SealedMessage>(&mut self, msg: &M) -> Result<String, ProtocolError> {
+        self.seal_checked(msg.code(), &[], &msg.inner_text())
+    }
+
+    /// [`Self::open`] a frame without clear fields and decode it as an `M`.
+    ///
+    /// # Errors
+    /// As [`Self::open`]; a frame that opens but does not decode as an `M` is
+    /// [`Error::Protocol`] (and counts as received: it was authentic).
+    pub fn open_msg<M: SealedMessage>(&mut self, msg: &RawMessage) -> Result<M, Error> {
+        let opened = self.open(msg, 0)?;
+        Ok(M::from_inner(&opened.inner)?)
+    }
+
+    /// Parse the frame payload `frame`, then [`Self::open_msg`].
+    ///
+    /// # Errors
+    /// As [`RawMessage::parse`] and [`Self::open_msg`].
+    pub fn open_frame<M: SealedMessage>(&mut self, frame: &[u8]) -> Result<M, Error> {
+        self.open_msg(&RawMessage::parse(frame)?)
     }
 
     /// Seal inner fields. An empty inner text opens as zero fields, so `[]` and `[""]` seal alike;

@@ -559,7 +559,8 @@ impl Raw {
         self.send
             .as_mut()
             .expect("logged in")
-            .seal_text(req.code(), &[], &req.inner_text())
+            .seal_msg(req)
+            .expect("a test request fits a frame")
     }
 
     /// Seal and send `req`; returns the frame text.
@@ -621,13 +622,12 @@ impl Raw {
                 wire,
             };
         };
-        match recv
-            .open(&msg, 0)
-            .map_err(|e| e.to_string())
-            .and_then(|o| ServerEvent::from_inner(&o.inner).map_err(|e| e.to_string()))
-        {
+        match recv.open_msg(&msg) {
             Ok(event) => Incoming::Event { event, wire },
-            Err(why) => Incoming::Rejected { why, wire },
+            Err(e) => Incoming::Rejected {
+                why: e.to_string(),
+                wire,
+            },
         }
     }
 

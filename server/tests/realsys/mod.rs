@@ -33,7 +33,7 @@ use common::protocol::chat::{
 };
 use common::protocol::consts::code;
 use common::protocol::keydist::{KeyHello, KeyRequest, Transcript};
-use common::protocol::sealed::Channel;
+use common::protocol::sealed::{Channel, SealedMessage};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
@@ -1174,13 +1174,9 @@ impl Raw {
                 let Some(recv) = self.recv.as_mut() else {
                     return Got::Unreadable(format!("sealed {} before login", msg.code));
                 };
-                match recv
-                    .open(&msg, 0)
-                    .map_err(|e| e.to_string())
-                    .and_then(|o| ServerEvent::from_inner(&o.inner).map_err(|e| e.to_string()))
-                {
+                match recv.open_msg(&msg) {
                     Ok(ev) => Got::Event(ev),
-                    Err(why) => Got::Unreadable(why),
+                    Err(e) => Got::Unreadable(e.to_string()),
                 }
             }
         }

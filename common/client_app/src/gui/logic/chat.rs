@@ -11,6 +11,7 @@ use common::config::Language;
 use common::protocol::chat::{
     ChatLine, ClientRequest, ErrorMsg, NoticeKind, OnlineUser, ServerEvent, check_text,
 };
+use common::protocol::sealed::SealedMessage;
 
 use super::input_history::InputHistory;
 use super::labels::{Labels, chat_title, labels, title_with_unread};
