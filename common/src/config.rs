@@ -420,6 +420,10 @@ pub struct ClientConfig {
     pub language: Language,
     /// UDP port of the discovery query when `server_host = "auto"`. Default 8092.
     pub discovery_port: u16,
+    /// Keep the messages shown in this folder, sealed under a folder key
+    /// ([`crate::client::kept`]), and show them at the next start. Default `false`: the client
+    /// writes no message to disk.
+    pub keep_history: bool,
 }
 
 impl Default for ClientConfig {
@@ -431,6 +435,7 @@ impl Default for ClientConfig {
             username: "user1".into(),
             language: Language::Zh,
             discovery_port: DEFAULT_DISCOVERY_PORT,
+            keep_history: false,
         }
     }
 }
@@ -452,6 +457,7 @@ impl ConfigFile for ClientConfig {
             Field::text("username", d.username),
             Field::choice("language", &["zh", "en"]),
             Field::port("discovery_port", d.discovery_port),
+            Field::boolean("keep_history", d.keep_history),
         ]
     }
 

@@ -98,14 +98,44 @@ const CLIENT: &[(&str, &str, &str)] = &[
         "client.toml, line 1: the value of language must be in quotes: language = \"en\"",
     ),
     (
+        "keep_history = yes",
+        "client.toml 第 1 行：keep_history 只能是 true 或 false（不加引号），不能是 yes，请写成：keep_history = true",
+        "client.toml, line 1: keep_history must be true or false (without quotes), not yes; write it as: keep_history = true",
+    ),
+    (
+        "keep_history = \"true\"",
+        "client.toml 第 1 行：keep_history 只能是 true 或 false（不加引号），不能是 \"true\"，请写成：keep_history = true",
+        "client.toml, line 1: keep_history must be true or false (without quotes), not \"true\"; write it as: keep_history = true",
+    ),
+    (
+        "keep_history = 0",
+        "client.toml 第 1 行：keep_history 只能是 true 或 false（不加引号），不能是 0，请写成：keep_history = false",
+        "client.toml, line 1: keep_history must be true or false (without quotes), not 0; write it as: keep_history = false",
+    ),
+    (
+        "keep_history = 保存",
+        "client.toml 第 1 行：keep_history 只能是 true 或 false（不加引号），不能是 保存，请写成：keep_history = false",
+        "client.toml, line 1: keep_history must be true or false (without quotes), not 保存; write it as: keep_history = false",
+    ),
+    (
+        "keep_history =",
+        "client.toml 第 1 行：keep_history 没有写值，请写成：keep_history = false",
+        "client.toml, line 1: keep_history has no value; write it as: keep_history = false",
+    ),
+    (
+        "keep_history = True",
+        "client.toml 第 1 行：keep_history 只能是 true 或 false（不加引号），不能是 True，请写成：keep_history = true",
+        "client.toml, line 1: keep_history must be true or false (without quotes), not True; write it as: keep_history = true",
+    ),
+    (
         "sever_host = \"10.0.0.5\"",
         "client.toml 第 1 行：没有叫 sever_host 的设置，应该是 server_host（请改正名字）",
         "client.toml, line 1: there is no setting called sever_host; it should be server_host (fix the name)",
     ),
     (
         "colour = \"red\"",
-        "client.toml 第 1 行：没有叫 colour 的设置。client.toml 只有这些设置：server_host、chat_port、key_port、username、language、discovery_port；请删掉这一行或改正名字",
-        "client.toml, line 1: there is no setting called colour. client.toml has only: server_host, chat_port, key_port, username, language, discovery_port; delete the line or fix the name",
+        "client.toml 第 1 行：没有叫 colour 的设置。client.toml 只有这些设置：server_host、chat_port、key_port、username、language、discovery_port、keep_history；请删掉这一行或改正名字",
+        "client.toml, line 1: there is no setting called colour. client.toml has only: server_host, chat_port, key_port, username, language, discovery_port, keep_history; delete the line or fix the name",
     ),
     (
         "discovery_port = 0",
@@ -373,5 +403,21 @@ fn the_config_hint_appears_only_when_the_file_is_missing() {
     assert!(
         t.contains("--config") && t.contains("里没有 client.toml"),
         "{t}"
+    );
+}
+
+#[test]
+fn keep_history_is_a_switch_off_by_default() {
+    let path = Path::new("client.toml");
+    assert!(!parse::<ClientConfig>("", path).unwrap().keep_history);
+    assert!(
+        parse::<ClientConfig>("keep_history = true # 保存", path)
+            .unwrap()
+            .keep_history
+    );
+    assert!(
+        !parse::<ClientConfig>("keep_history = false", path)
+            .unwrap()
+            .keep_history
     );
 }

@@ -85,6 +85,11 @@ pub fn mistake_text(m: &Mistake, lang: Language) -> String {
                 format!("{key} must be {list}, not \"{value}\", for example: {fix}"),
             )
         }
+        Mistake::NotBool { key, value, fix } => pick(
+            lang,
+            format!("{key} 只能是 true 或 false（不加引号），不能是 {value}，请写成：{fix}"),
+            format!("{key} must be true or false (without quotes), not {value}; write it as: {fix}"),
+        ),
         Mistake::UnknownKey {
             key,
             suggestion,
@@ -359,6 +364,11 @@ mod tests {
                 choices: &["zh", "en"],
                 fix: fix(),
             },
+            Mistake::NotBool {
+                key: "keep_history".into(),
+                value: "yes".into(),
+                fix: "keep_history = true".into(),
+            },
             Mistake::UnknownKey {
                 key: "x".into(),
                 suggestion: Some("server_host"),
@@ -418,6 +428,7 @@ mod tests {
                 | Mistake::NotANumber { .. }
                 | Mistake::OutOfRange { .. }
                 | Mistake::BadChoice { .. }
+                | Mistake::NotBool { .. }
                 | Mistake::UnknownKey { .. }
                 | Mistake::Section { .. }
                 | Mistake::Duplicate { .. }

@@ -24,6 +24,8 @@ pub enum Kind {
     Choice(&'static [&'static str]),
     /// A duration in quotes (`"10m"`, [`super::duration`]) from `min` to `max`.
     Duration { min: Duration, max: Duration },
+    /// `true` or `false`, without quotes.
+    Bool,
 }
 
 /// A key of a config file: its name, what it holds and a correct example line's value.
@@ -64,6 +66,14 @@ impl Field {
         }
     }
 
+    pub fn boolean(key: &'static str, example: bool) -> Self {
+        Self {
+            key,
+            kind: Kind::Bool,
+            example: example.to_string(),
+        }
+    }
+
     pub fn choice(key: &'static str, choices: &'static [&'static str]) -> Self {
         Self {
             key,
@@ -75,7 +85,7 @@ impl Field {
     /// The correct line with `value` (quoted when the key holds text).
     pub fn line_with(&self, value: &str) -> String {
         match self.kind {
-            Kind::Number { .. } => format!("{} = {value}", self.key),
+            Kind::Number { .. } | Kind::Bool => format!("{} = {value}", self.key),
             Kind::Text | Kind::Choice(_) | Kind::Duration { .. } => {
                 format!("{} = \"{value}\"", self.key)
             }
@@ -114,6 +124,12 @@ pub enum Mistake {
         value: String,
         min: u64,
         max: u64,
+        fix: String,
+    },
+    /// `keep_history = yes`, `"true"` or `1`: a switch is `true` or `false`, without quotes.
+    NotBool {
+        key: String,
+        value: String,
         fix: String,
     },
     /// `language = "cn"`: not one of the accepted words.
@@ -211,6 +227,10 @@ impl std::fmt::Display for Mistake {
                 f,
                 "{key} must be {}, not \"{value}\": for example {fix}",
                 quoted_list(choices)
+            ),
+            Self::NotBool { key, value, fix } => write!(
+                f,
+                "{key} must be true or false (without quotes), not {value}: {fix}"
             ),
             Self::UnknownKey {
                 key,
@@ -439,6 +459,7 @@ fn judge_value(field: &Field, value: &str) -> Option<Mistake> {
                 }),
             }
         }
+        Kind::Bool => judge_bool(field, value),
         Kind::Number { min, max } => {
             if let Some(Some(inner)) = inner
                 && let Ok(n) = inner.trim().parse::<u64>()
@@ -467,6 +488,25 @@ fn judge_value(field: &Field, value: &str) -> Option<Mistake> {
             }
         }
     }
+}
+
+/// A switch: `true` or `false`. A value that plainly means one of them (`"true"`, `yes`, `1`,
+/// `开`, any case) is fixed to it; anything else gets the default.
+fn judge_bool(field: &Field, value: &str) -> Option<Mistake> {
+    if value == "true" || value == "false" {
+        return None;
+    }
+    let bare = value.trim_matches(['"', '\'']).trim().to_lowercase();
+    let meant = match bare.as_str() {
+        "true" | "yes" | "on" | "1" | "是" | "开" | "打开" => "true",
+        "false" | "no" | "off" | "0" | "否" | "关" | "关闭" => "false",
+        _ => field.example.as_str(),
+    };
+    Some(Mistake::NotBool {
+        key: field.key.to_owned(),
+        value: value.chars().take(40).collect(),
+        fix: field.line_with(meant),
+    })
 }
 
 /// [`Mistake::UnknownKey`] with the key probably meant.
