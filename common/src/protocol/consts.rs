@@ -148,6 +148,16 @@ pub const MAX_HISTORY_COUNT: u32 = 200;
 /// next login (bounds the login's work after a very long absence).
 pub const MAX_OFFLINE_DELIVERY: usize = 1000;
 
+/// Messages a client folder keeps with `keep_history = true` (`client::kept`): when it holds
+/// more, or more than [`MAX_KEPT_BYTES`], the oldest go until three quarters remain (so the file
+/// is rewritten once per a few hundred messages, not at every one).
+pub const MAX_KEPT_MESSAGES: usize = 1000;
+
+/// Bytes of sealed records a client folder keeps at most (`keep_history`): 1000 messages of the
+/// longest kind (8192 bytes, base64-encoded inside the seal) would be 11 MB; this keeps the file
+/// a few MB whatever the messages are.
+pub const MAX_KEPT_BYTES: usize = 4 << 20;
+
 /// Accepted messages the chat server may hold in memory while they wait to be written to the
 /// database (a database outage): about 10 MB of 1 KB messages. When full, new messages are
 /// refused with a notice instead of growing without bound.
@@ -265,6 +275,8 @@ pub mod label {
     pub const FRAME_MAC: &str = "minichat-frame-v1";
     /// MAC of one stored message under the server's storage key.
     pub const HISTORY_ROW: &str = "minichat-history-v1";
+    /// MAC of one message kept in a client folder under its folder key (`keep_history`).
+    pub const KEPT_RECORD: &str = "minichat-kept-v1";
     /// Direction tag for frames sent by a client.
     pub const CLIENT_TO_SERVER: &str = "C";
     /// Direction tag for frames sent by the server.
