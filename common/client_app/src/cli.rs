@@ -12,6 +12,7 @@
 //! running session: the current and the new password are asked for without echo on the terminal,
 //! or read as the next two lines of stdin when there is no terminal (scripts).
 
+use std::collections::HashSet;
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -21,10 +22,12 @@ use common::client::chat_client::{
     key_clock, login, spawn_session,
 };
 use common::client::folder::ClientFolder;
+use common::client::kept::Keeper;
 use common::client::texts::t;
 use common::client::texts::{Ctx, password_changed, reason_text};
 use common::config::Language;
-use common::protocol::chat::{ClientRequest, ServerEvent};
+use common::protocol::chat::{ChatLine, ClientRequest, ServerEvent};
+use common::protocol::history::{HistoryPage, HistorySource};
 use common::protocol::password::{Secret, check_new_password};
 use tokio::sync::mpsc;
 
@@ -134,10 +137,27 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
     // EOF must not lose what was typed: log out only once the server has answered every message
     // sent (its echo to us, or a warning such as "not online"), or after a grace period.
     let (mut sent, mut answered) = (0u64, 0u64);
-    // The oldest message id shown (`/history` asks for those before it), and the stored
-    // messages shown of the answer being received.
-    let mut oldest: Option<u64> = None;
-    let mut stored_shown = 0usize;
+    let (mut keeper, start) = Keeper::start(folder, &me);
+    let mut shown = Shown::default();
+    for note in &start.notes {
+        eprintln!("{program}: {note}");
+    }
+    if !start.lines.is_empty() {
+        let now = now_ms();
+        for line in &start.lines {
+            shown.saw(line.msg_id);
+            let _ = writeln!(stdout, "{}", history_cli_line(line, &me, now, zh));
+        }
+        let _ = writeln!(
+            stdout,
+            "{}",
+            t(
+                lang,
+                "—— 以上为本机保存的消息 ——",
+                "—— kept on this computer, above ——"
+            )
+        );
+    }
     let mut quitting: Option<tokio::time::Instant> = None;
     loop {
         if let Some(deadline) = quitting
@@ -164,7 +184,7 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
                     Typed::Say(text) => Some(ClientRequest::Chat { to: None, text }),
                     Typed::Whisper { to, text } => Some(ClientRequest::Chat { to: Some(to), text }),
                     Typed::Who => Some(ClientRequest::ListUsers),
-                    Typed::History(count) => Some(ClientRequest::History { before_id: oldest.unwrap_or(0), count }),
+                    Typed::History(count) => Some(ClientRequest::History { before_id: shown.before_id(), count }),
                     Typed::Passwd => None,
                     Typed::Help(h) => { eprintln!("{h}"); None }
                     Typed::Empty => None,
@@ -184,29 +204,28 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
                 }
             }
             ev = events.recv() => match ev {
-                Some(SessionEvent::Incoming(Incoming::Event { event, .. })) => match event {
+                Some(SessionEvent::Incoming(Incoming::Event { event, .. })) => {
+                if let Some(text) = keeper.keep_event(&event, lang) {
+                    eprintln!("{program}: {text}");
+                }
+                match event {
                     ServerEvent::Chat(line) => {
                         if line.from_user == me {
                             answered += 1;
                         }
-                        oldest = Some(oldest.map_or(line.msg_id, |o| o.min(line.msg_id)));
+                        shown.saw(line.msg_id);
                         let _ = writeln!(stdout, "{}", cli_line(&line, &me));
                         let _ = stdout.flush();
                     }
                     ServerEvent::History(page) => {
                         let now = now_ms();
-                        for line in &page.lines {
-                            oldest = Some(oldest.map_or(line.msg_id, |o| o.min(line.msg_id)));
-                            let _ = writeln!(stdout, "{}", history_cli_line(line, &me, now, zh));
+                        for line in shown.page(&page) {
+                            let _ = writeln!(stdout, "{}", history_cli_line(&line, &me, now, zh));
                         }
-                        stored_shown += page.lines.len();
-                        if !page.more {
-                            if stored_shown > 0 {
-                                let _ = writeln!(stdout, "{}", history_end_line(zh));
-                            } else if page.source == common::protocol::history::HistorySource::Older {
-                                eprintln!("* {}", t(lang, "没有更早的消息", "no earlier messages"));
-                            }
-                            stored_shown = 0;
+                        match shown.page_end(&page) {
+                            Some(PageEnd::Line) => { let _ = writeln!(stdout, "{}", history_end_line(zh)); }
+                            Some(PageEnd::NoOlder) => eprintln!("* {}", t(lang, "没有更早的消息", "no earlier messages")),
+                            None => {}
                         }
                         let _ = stdout.flush();
                     }
@@ -224,7 +243,7 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
                     }
                     ServerEvent::LoginOk { .. } | ServerEvent::UserListPart(_) | ServerEvent::Pong
                     | ServerEvent::Stored { .. } => {}
-                },
+                }},
                 Some(SessionEvent::Incoming(Incoming::ServerError(e))) => {
                     eprintln!("{program}: {}", reason_text(&e.reason, &e.message, ctx));
                 }
@@ -252,6 +271,88 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
                 None => return ExitCode::from(2),
             },
             () = tokio::time::sleep(Duration::from_millis(100)), if quitting.is_some() => {}
+        }
+    }
+}
+
+/// What the terminal has shown of the stored messages: every id once (kept ones, the login's
+/// history, live ones, `/history` pages), and where `/history` goes on from.
+#[derive(Debug, Default)]
+struct Shown {
+    seen: HashSet<u64>,
+    /// The smallest id shown: `/history` asks for messages before it.
+    oldest: Option<u64>,
+    /// Messages of the answer being received, and how many of them were new.
+    received: usize,
+    printed: usize,
+    /// The login's answer being received: whether messages were shown before it (kept ones),
+    /// whether it brought one of them, and the smallest new id it brought.
+    login: Option<(bool, bool, Option<u64>)>,
+}
+
+/// What ends a history answer on the terminal.
+enum PageEnd {
+    /// `—— 以上为历史消息 ——`.
+    Line,
+    /// The server has no older messages.
+    NoOlder,
+}
+
+impl Shown {
+    fn saw(&mut self, id: u64) -> bool {
+        self.oldest = Some(self.oldest.map_or(id, |o| o.min(id)));
+        self.seen.insert(id)
+    }
+
+    fn before_id(&self) -> u64 {
+        self.oldest.unwrap_or(0)
+    }
+
+    /// The lines of `page` not shown yet.
+    fn page(&mut self, page: &HistoryPage) -> Vec<ChatLine> {
+        self.received += page.lines.len();
+        let is_login = page.source == HistorySource::Login;
+        if is_login && self.login.is_none() {
+            self.login = Some((!self.seen.is_empty(), false, None));
+        }
+        let mut new = Vec::new();
+        for line in &page.lines {
+            let fresh = self.saw(line.msg_id);
+            if let Some((_, overlaps, first_new)) = self.login.as_mut().filter(|_| is_login) {
+                *overlaps |= !fresh;
+                if fresh && first_new.is_none() {
+                    *first_new = Some(line.msg_id);
+                }
+            }
+            if fresh {
+                new.push(line.clone());
+            }
+        }
+        self.printed += new.len();
+        new
+    }
+
+    /// After `page`'s lines: what closes the answer, if it is its last page. When the login's
+    /// answer starts after kept messages without reaching them, `/history` goes on from its
+    /// first message, so the messages in between come first (as the chat window's gap).
+    fn page_end(&mut self, page: &HistoryPage) -> Option<PageEnd> {
+        if page.more {
+            return None;
+        }
+        let received = std::mem::take(&mut self.received);
+        let printed = std::mem::take(&mut self.printed);
+        if page.source == HistorySource::Login
+            && let Some((true, false, Some(first_new))) = self.login.take()
+        {
+            self.oldest = Some(first_new);
+        }
+        self.login = None;
+        if printed > 0 {
+            Some(PageEnd::Line)
+        } else if page.source == HistorySource::Older && received == 0 {
+            Some(PageEnd::NoOlder)
+        } else {
+            None
         }
     }
 }

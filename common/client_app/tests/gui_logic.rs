@@ -1356,3 +1356,153 @@ fn scroll_back_into_a_full_list_keeps_the_newest_of_the_older_ones() {
     let texts: Vec<String> = s.entries().map(|e| e.body.clone()).collect();
     assert_eq!(texts[..3], ["48", "49", "50"]);
 }
+
+/// Public messages `ids` from user2, as stored lines.
+fn stored_lines(ids: impl IntoIterator<Item = u64>) -> Vec<ChatLine> {
+    ids.into_iter()
+        .map(|i| stored_line(i, NOW, &i.to_string()))
+        .collect()
+}
+
+fn history_texts(s: &ChatState) -> Vec<u64> {
+    s.entries()
+        .filter(|e| matches!(e.kind, EntryKind::History | EntryKind::Chat(_)))
+        .map(|e| e.body.parse().unwrap())
+        .collect()
+}
+
+/// Feed an `OLDER` answer of `lines` in pages of 3.
+fn older_answer(s: &mut ChatState, lines: Vec<ChatLine>) -> Update {
+    let chunks: Vec<Vec<ChatLine>> = lines.chunks(3).map(<[ChatLine]>::to_vec).collect();
+    if chunks.is_empty() {
+        return feed(s, page(HistorySource::Older, false, Vec::new()));
+    }
+    let n = chunks.len();
+    let mut last = Update::default();
+    for (i, c) in chunks.into_iter().enumerate() {
+        last = feed(s, page(HistorySource::Older, i + 1 < n, c));
+    }
+    last
+}
+
+#[test]
+fn a_reconnect_after_many_messages_fills_the_gap_before_the_login_history() {
+    use common::protocol::consts::MAX_HISTORY_COUNT;
+    let mut s = state(Language::En);
+    // Seen before the connection was lost: 1..=10 (live).
+    for l in stored_lines(1..=10) {
+        let (mut ev, wire) = chat("user2", "ding_zhen", None, "x");
+        if let ServerEvent::Chat(line) = &mut ev {
+            *line = l;
+        }
+        feed(&mut s, (ev, wire));
+    }
+    s.on_closed(
+        &CloseReason::ConnectionLost {
+            sending: false,
+            error: "reset".into(),
+        },
+        NOW,
+    );
+    s.on_logged_in("wang_yuan", "k", true, NOW);
+    // 11..=500 were sent meanwhile; the login brings the last 100.
+    let up = feed(
+        &mut s,
+        page(HistorySource::Login, false, stored_lines(401..=500)),
+    );
+    assert_eq!(
+        up.request,
+        Some(ClientRequest::History {
+            before_id: 401,
+            count: MAX_HISTORY_COUNT
+        }),
+        "the gap is asked for at once"
+    );
+    assert!(!s.wants_older(), "scroll-back waits for the gap");
+    let up = older_answer(&mut s, stored_lines(201..=400));
+    assert_eq!(
+        up.request,
+        Some(ClientRequest::History {
+            before_id: 201,
+            count: MAX_HISTORY_COUNT
+        })
+    );
+    // The last page reaches what was seen before (1..=10): the gap is closed.
+    let up = older_answer(&mut s, stored_lines(1..=200));
+    assert_eq!(up.request, None);
+    assert!(up.rerender);
+    assert!(!s.filling_gap());
+    assert_eq!(history_texts(&s), (1..=500).collect::<Vec<u64>>());
+    // Scroll-back goes on before the oldest shown.
+    assert_eq!(
+        s.older_request(50),
+        Some(ClientRequest::History {
+            before_id: 1,
+            count: 50
+        })
+    );
+}
+
+#[test]
+fn no_gap_is_asked_for_when_the_login_history_reaches_what_was_shown() {
+    let mut s = state(Language::En);
+    feed(
+        &mut s,
+        page(HistorySource::Login, false, stored_lines(1..=10)),
+    );
+    s.on_closed(
+        &CloseReason::ConnectionLost {
+            sending: false,
+            error: "reset".into(),
+        },
+        NOW,
+    );
+    let up = feed(
+        &mut s,
+        page(HistorySource::Login, false, stored_lines(5..=20)),
+    );
+    assert_eq!(up.request, None);
+    assert_eq!(history_texts(&s), (1..=20).collect::<Vec<u64>>());
+    // A first login (nothing shown before) asks for nothing either.
+    let mut s = state(Language::En);
+    let up = feed(
+        &mut s,
+        page(HistorySource::Login, false, stored_lines(50..=60)),
+    );
+    assert_eq!(up.request, None);
+}
+
+#[test]
+fn kept_messages_come_first_and_the_login_history_merges_without_duplicates() {
+    let mut s = state(Language::Zh);
+    s.show_kept(&stored_lines(1..=5), NOW);
+    let last = s.entries().last().unwrap();
+    assert_eq!(
+        (last.kind, last.body.as_str()),
+        (EntryKind::HistoryEnd, "—— 以上为本机保存的消息 ——")
+    );
+    assert!(
+        s.entries()
+            .filter(|e| e.body.parse::<u64>().is_ok())
+            .all(|e| e.kind == EntryKind::History),
+        "kept messages are greyed like the server's history"
+    );
+    let up = feed(
+        &mut s,
+        page(HistorySource::Login, false, stored_lines(4..=8)),
+    );
+    assert_eq!(up.request, None, "the login history reaches the kept ones");
+    assert_eq!(history_texts(&s), (1..=8).collect::<Vec<u64>>());
+    // Kept messages older than the login's last 100: the gap between is fetched.
+    let mut s = state(Language::Zh);
+    s.show_kept(&stored_lines(1..=5), NOW);
+    let up = feed(
+        &mut s,
+        page(HistorySource::Login, false, stored_lines(9..=10)),
+    );
+    assert!(up.request.is_some());
+    // Fewer than asked: the server has no more, the gap is closed.
+    let up = older_answer(&mut s, stored_lines(6..=8));
+    assert_eq!(up.request, None);
+    assert_eq!(history_texts(&s), (1..=10).collect::<Vec<u64>>());
+}

@@ -718,6 +718,19 @@ pub fn folder_key(folder: &ClientFolder) -> Arc<SessionKey> {
 // ---------------------------------------------------------------------------------------------
 // A real client's terminal mode
 
+/// `client_wy cli --config toml` with the test password and every stream piped.
+pub fn cli_command(toml: &Path) -> Command {
+    let mut c = Command::new(client_exe());
+    c.arg("cli")
+        .arg("--config")
+        .arg(toml)
+        .env("CHAT_PASSWORD", PW)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
 /// A real client's terminal mode (`client_wy cli`) logged in as `user` through `chat_port`, with
 /// `language` in its client.toml. Every line it prints, stdout and stderr alike, comes out of
 /// `lines`.
@@ -739,16 +752,7 @@ impl Cli {
             ),
         )
         .expect("client.toml");
-        let mut child = Command::new(client_exe())
-            .arg("cli")
-            .arg("--config")
-            .arg(&toml)
-            .env("CHAT_PASSWORD", PW)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start client_wy cli");
+        let mut child = cli_command(&toml).spawn().expect("start client_wy cli");
         let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
         let out = child.stdout.take().expect("stdout");
         let err = child.stderr.take().expect("stderr");

@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::client::chat_client::CloseReason;
 use common::client::folder::ClientFolder;
+use common::client::kept::Keeper;
 use common::client::key_client::{KeyStepError, KeyStepOutcome};
 use common::config::Language;
 use common::protocol::chat::ClientRequest;
@@ -90,6 +91,10 @@ pub struct Controller {
     /// Entries just put before the list (scroll-back): the next redraw keeps the old top in view.
     keep_top: Option<usize>,
     test: Option<TestHooks>,
+    /// The client folder (`keep_history` and where kept messages go).
+    folder: ClientFolder,
+    /// The messages kept in the folder (nothing unless `keep_history = true`).
+    kept: Keeper,
 }
 
 impl Controller {
@@ -113,6 +118,8 @@ impl Controller {
             screen: Screen::default(),
             keep_top: None,
             test: TestHooks::from_env(),
+            folder: folder.clone(),
+            kept: Keeper::default(),
         }
     }
 
@@ -294,7 +301,16 @@ impl Controller {
         let now = now_ms();
         let mut dialog = None;
         let up = match msg {
-            UiMsg::Event { event, wire } => self.state.on_server_event(event, wire, now),
+            UiMsg::Event { event, wire } => {
+                let failed = self.kept.keep_event(&event, self.lang);
+                let mut up = self.state.on_server_event(event, wire, now);
+                if let Some(text) = failed {
+                    let more = self.state.add(Entry::system(text, now));
+                    up.new_entries.extend(more.new_entries);
+                    up.rerender |= more.rerender;
+                }
+                up
+            }
             UiMsg::ServerError(e) => self.state.on_server_error(e, now),
             UiMsg::Rejected { why, wire } => self.state.on_rejected(&why, wire, now),
             UiMsg::Unsendable(why) => self.state.on_not_sent(&why, now),
@@ -526,12 +542,28 @@ impl Controller {
             self.announce("chat", &self.chat.win);
         }
         self.apply(up);
+        if first {
+            self.show_kept(username);
+        }
         if let Some(warning) = clock_warning.filter(|_| first) {
             let up = self.state.add(Entry::system(warning, now_ms()));
             self.apply(up);
         }
         self.refresh_users();
         self.set_phase(self.phase.logged_in());
+    }
+
+    /// Show the messages kept in the folder (`keep_history`), before the login's history.
+    fn show_kept(&mut self, username: &str) {
+        let (kept, start) = Keeper::start(&self.folder, username);
+        self.kept = kept;
+        let now = now_ms();
+        let up = self.state.show_kept(&start.lines, now);
+        self.apply(up);
+        for note in start.notes {
+            let up = self.state.add(Entry::system(note, now));
+            self.apply(up);
+        }
     }
 
     fn send_input(&mut self) {
@@ -654,7 +686,13 @@ impl Controller {
     }
 
     /// Apply a model update to the widgets (text is batched until [`Self::flush`]).
-    fn apply(&mut self, up: Update) {
+    fn apply(&mut self, mut up: Update) {
+        if let Some(req) = up.request.take()
+            && self.phase.online()
+        {
+            self.log("# history: asking for the messages missing after the login");
+            self.net(NetCmd::Request(req));
+        }
         for e in &up.new_entries {
             let r = self.screen.add(e, self.lang);
             for line in log_lines(&r) {

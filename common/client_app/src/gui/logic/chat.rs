@@ -48,6 +48,9 @@ pub struct Update {
     /// Entries put before the list (older messages scrolled back to): the view keeps the line
     /// that was at the top where it was.
     pub prepended: usize,
+    /// A request the model needs sent now (the next page of messages missing after a login,
+    /// [`super::history`]).
+    pub request: Option<ClientRequest>,
 }
 
 /// A chat request sent and not yet echoed by the server, with its frame.
@@ -148,8 +151,32 @@ impl ChatState {
         for e in older.into_iter().rev().take(n) {
             self.entries.push_front(e);
         }
+        self.stored.added_front(n);
         up.prepended = n;
         up.rerender = true;
+    }
+
+    /// Put `entries` (oldest first) at index `at` of the list (messages missing after a login);
+    /// the oldest entries of the list go if it is full.
+    pub(super) fn insert_at(&mut self, at: usize, entries: Vec<Entry>, up: &mut Update) {
+        if entries.is_empty() {
+            return;
+        }
+        let at = at.min(self.entries.len());
+        for (i, e) in entries.into_iter().enumerate() {
+            self.entries.insert(at + i, e);
+        }
+        if self.entries.len() > self.max_entries {
+            let drop = self.entries.len() - self.max_entries;
+            self.entries.drain(..drop);
+            self.stored.dropped_front(drop);
+        }
+        up.rerender = true;
+    }
+
+    /// How many entries the list holds.
+    pub(super) fn entry_count(&self) -> usize {
+        self.entries.len()
     }
 
     pub(super) fn record(&mut self, e: Entry, up: &mut Update) {
@@ -158,6 +185,7 @@ impl ChatState {
         if self.entries.len() > self.max_entries {
             let drop = (self.max_entries / 5).max(1);
             self.entries.drain(..drop);
+            self.stored.dropped_front(drop);
             up.rerender = true;
         }
     }

@@ -69,6 +69,8 @@ pub struct Labels {
     pub history_end: &'static str,
     /// Above the oldest stored message, when there is none older.
     pub no_older: &'static str,
+    /// Below the messages kept on this computer (`keep_history`), shown at start.
+    pub kept_end: &'static str,
 }
 
 /// Chinese labels (the default).
@@ -131,6 +133,7 @@ pub const ZH: Labels = Labels {
     bad_username: "用户名无效",
     history_end: "—— 以上为历史消息 ——",
     no_older: "—— 没有更早的消息了 ——",
+    kept_end: "—— 以上为本机保存的消息 ——",
 };
 
 /// English labels (`language = "en"`).
@@ -193,6 +196,7 @@ pub const EN: Labels = Labels {
     bad_username: "Invalid username",
     history_end: "—— earlier messages above ——",
     no_older: "—— no earlier messages ——",
+    kept_end: "—— kept on this computer, above ——",
 };
 
 /// The labels for `lang`.
