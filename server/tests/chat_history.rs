@@ -479,6 +479,71 @@ async fn a_reconnect_gets_the_public_history_again_with_the_same_ids() {
     assert_eq!(seen.iter().map(|l| l.msg_id).collect::<Vec<_>>(), ids);
 }
 
+/// A client that reconnects after more than `history_on_join` messages: the login brings the
+/// latest 100, and the ones in between are reached only by asking before the login's first
+/// message (what the chat window and the terminal do: gui_logic.rs), not before the oldest
+/// shown (what scroll-back asks). Paging that way until a page reaches the last message seen
+/// brings every missed message once.
+#[tokio::test]
+async fn a_reconnect_after_more_than_history_on_join_fills_the_gap_by_paging_from_the_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = Arc::new(StorageKey::generate());
+    let server = start(dir.path(), &key, 100).await;
+    let (mut a, _) = join(&server, "user1").await;
+    let (mut b, _) = join(&server, "user2").await;
+    let live = send_all(&mut a, None, &texts("before", 5)).await;
+    let mut seen = Vec::new();
+    while seen.len() < live.len() {
+        if let ServerEvent::Chat(line) = b.event().await {
+            seen.push(line.msg_id);
+        }
+    }
+    assert_eq!(seen, live);
+    drop(b);
+    let missed = send_all(&mut a, None, &texts("away", 250)).await;
+    stored(&mut a, *missed.last().unwrap()).await;
+
+    let (mut b, login) = join(&server, "user2").await;
+    let login_ids: Vec<u64> = login.iter().map(|l| l.msg_id).collect();
+    assert_eq!(login_ids, missed[150..], "the latest 100");
+    // Before the oldest shown: only what is older than everything; the 150 stay out of reach.
+    b.send(&ClientRequest::History {
+        before_id: seen[0],
+        count: 200,
+    })
+    .await;
+    assert!(answer(&mut b, HistorySource::Older).await.is_empty());
+    // Before the login's first, page by page, until the last message seen before.
+    let last_seen = *seen.last().unwrap();
+    let mut gap: Vec<u64> = Vec::new();
+    let mut before = login_ids[0];
+    loop {
+        b.send(&ClientRequest::History {
+            before_id: before,
+            count: 100,
+        })
+        .await;
+        let page = answer(&mut b, HistorySource::Older).await;
+        let reached = page.iter().any(|l| l.msg_id <= last_seen);
+        let new: Vec<u64> = page
+            .iter()
+            .map(|l| l.msg_id)
+            .filter(|&id| id > last_seen)
+            .collect();
+        gap.splice(0..0, new);
+        if reached || page.len() < 100 {
+            break;
+        }
+        before = page[0].msg_id;
+    }
+    let mut all = seen.clone();
+    all.extend(gap);
+    all.extend(login_ids);
+    let mut want = live;
+    want.extend(missed);
+    assert_eq!(all, want, "every message once, in order");
+}
+
 /// The same on MySQL/MariaDB (`CHAT_TEST_MYSQL_URL`, e.g. `mysql://root@127.0.0.1:3306`): a late
 /// joiner's history in order, a held private message delivered once, scroll-back, and no message
 /// text in the table. Works in its own database, dropped afterwards.
