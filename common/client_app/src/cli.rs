@@ -484,3 +484,62 @@ fn ask_new(lang: Language) -> std::io::Result<Option<String>> {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(source: HistorySource, ids: std::ops::RangeInclusive<u64>) -> HistoryPage {
+        HistoryPage {
+            source,
+            more: false,
+            lines: ids
+                .map(|i| ChatLine {
+                    msg_id: i,
+                    time_ms: 0,
+                    from_user: "user2".into(),
+                    from_nick: "n".into(),
+                    to: None,
+                    text: i.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    fn shown_ids(shown: &mut Shown, p: &HistoryPage) -> Vec<u64> {
+        let ids = shown.page(p).iter().map(|l| l.msg_id).collect();
+        shown.page_end(p);
+        ids
+    }
+
+    #[test]
+    fn history_goes_on_from_the_login_when_it_starts_after_the_kept_messages() {
+        // Kept 1..=5; the login brings 50..=60: /history asks before 50, and what comes back
+        // is shown once, the kept ones not again.
+        let mut shown = Shown::default();
+        for id in 1..=5 {
+            shown.saw(id);
+        }
+        let login = page(HistorySource::Login, 50..=60);
+        assert_eq!(shown_ids(&mut shown, &login), (50..=60).collect::<Vec<_>>());
+        assert_eq!(shown.before_id(), 50);
+        let older = page(HistorySource::Older, 3..=49);
+        assert_eq!(shown_ids(&mut shown, &older), (6..=49).collect::<Vec<_>>());
+        assert_eq!(shown.before_id(), 3);
+    }
+
+    #[test]
+    fn history_goes_on_from_the_oldest_when_the_login_reaches_the_kept_messages() {
+        let mut shown = Shown::default();
+        for id in 1..=5 {
+            shown.saw(id);
+        }
+        let login = page(HistorySource::Login, 4..=8);
+        assert_eq!(shown_ids(&mut shown, &login), vec![6, 7, 8]);
+        assert_eq!(shown.before_id(), 1);
+        // Nothing kept: the oldest of the login's messages.
+        let mut shown = Shown::default();
+        shown_ids(&mut shown, &page(HistorySource::Login, 50..=60));
+        assert_eq!(shown.before_id(), 50);
+    }
+}
