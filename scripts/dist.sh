@@ -150,6 +150,8 @@ while read -r user; do
     fi
     language=zh
     [ -f "$d/client.toml" ] && grep -q '^language *= *"en"' "$d/client.toml" && language=en
+    keep_history=false
+    [ -f "$d/client.toml" ] && grep -q '^keep_history *= *true' "$d/client.toml" && keep_history=true
     cat > "$d/client.toml" <<TOML
 # $name: mini-chat client folder of $user, made by scripts/dist.sh.
 # The key files (client_private.pem, server_public.pem, session_key.txt) live beside this file,
@@ -165,6 +167,9 @@ discovery_port = $discovery_port
 username = "$user"
 # "zh" (中文) or "en".
 language = "$language"
+# true: keep the messages shown in this folder (sealed under history_key.txt) and show them at
+# the next start; false: write no message to disk. 保存聊天记录：true 或 false（不加引号）。
+keep_history = $keep_history
 TOML
     cp "$pem" "$d/server_public.pem"
     # The lab guide (docs/LESSON.md), under the name a student looks for.
