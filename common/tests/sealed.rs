@@ -164,7 +164,7 @@ fn any_changed_character_of_a_login_is_detected() {
     // The clear username and key id are covered by the MAC too.
     let k = key();
     let (mut c, _) = pair(&k);
-    let f = login_request(&mut c, "user1", &k.key_id, "111111");
+    let f = login_request(c.sealer(), "user1", &k.key_id, "111111");
     assert_eq!(LOGIN_PREFIX_FIELDS, 2);
     assert_every_mutation_fails(&k, &f, LOGIN_PREFIX_FIELDS);
 }
@@ -173,7 +173,7 @@ fn any_changed_character_of_a_login_is_detected() {
 fn login_round_trip() {
     let k = key();
     let (mut c, mut s) = pair(&k);
-    let f = login_request(&mut c, "user1", &k.key_id, "pass|word 密码");
+    let f = login_request(c.sealer(), "user1", &k.key_id, "pass|word 密码");
     assert!(
         !f.contains("pass") && !f.contains(&b64("pass|word 密码")),
         "password only inside the ciphertext"
@@ -199,7 +199,7 @@ fn login_outer_checks_username_and_key_id() {
         ("user1", "0123456789ABCDEF"),
         ("user1", "0123"),
     ] {
-        let f = login_request(&mut c, user, key_id, "pw");
+        let f = login_request(c.sealer(), user, key_id, "pw");
         assert!(
             matches!(
                 parse_login_outer(&parse(&f)),
@@ -375,7 +375,7 @@ fn frames_are_bound_to_the_session_key() {
 fn wrong_prefix_length_is_a_field_count_error() {
     let k = key();
     let (mut c, _) = pair(&k);
-    let f = parse(&login_request(&mut c, "user1", &k.key_id, "pw"));
+    let f = parse(&login_request(c.sealer(), "user1", &k.key_id, "pw"));
     let mut s = Channel::server(k.clone(), &NONCE_A);
     assert!(matches!(
         s.open(&f, 0),

@@ -22,7 +22,7 @@ use common::protocol::consts::{
 };
 use common::protocol::history::{HistorySource, history_pages};
 use common::protocol::password::{Secret, check_new_password};
-use common::protocol::sealed::{Channel, FrameFields, SealedMessage};
+use common::protocol::sealed::{Channel, FrameFields, Opener, SealedMessage, Sealer};
 use common::protocol::{RawMessage, check_username};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -61,8 +61,8 @@ struct Session {
     username: String,
     nickname: String,
     conn_id: u64,
-    send: Channel,
-    recv: Channel,
+    send: Sealer,
+    recv: Opener,
     outbox: Outbox,
     kick: Arc<Kick>,
     bad_frames: u32,
@@ -385,7 +385,7 @@ async fn older_history(
 async fn write_sealed(
     conn: &mut Conn,
     s: &crate::server::Settings,
-    send: &mut Channel,
+    send: &mut Sealer,
     username: &str,
     events: impl IntoIterator<Item = ServerEvent>,
 ) -> bool {
@@ -410,8 +410,8 @@ async fn forced_change(
     conn: &mut Conn,
     shared: &Shared,
     username: &str,
-    send: &mut Channel,
-    recv: &mut Channel,
+    send: &mut Sealer,
+    recv: &mut Opener,
 ) -> Result<Option<String>, ErrorMsg> {
     let s = &shared.settings;
     let mut bad = 0u32;

@@ -22,7 +22,7 @@ use crate::protocol::chat::{
 use crate::protocol::consts::{HEARTBEAT_SECS, code};
 use crate::protocol::password::{Secret, check_new_password};
 use crate::protocol::reason::Reason;
-use crate::protocol::sealed::{Channel, SealedMessage};
+use crate::protocol::sealed::{Channel, Opener, SealedMessage, Sealer};
 
 /// Why a login failed; each message says what to do next.
 #[derive(Debug, thiserror::Error)]
@@ -241,14 +241,14 @@ pub fn key_clock(file: &KeyFile) -> crate::client::clock::ClockOffset {
 #[derive(Debug)]
 pub struct ChatSender {
     writer: FrameWriter<OwnedWriteHalf>,
-    channel: Channel,
+    channel: Sealer,
 }
 
 /// The receiving half of a logged-in session.
 #[derive(Debug)]
 pub struct ChatReceiver {
     reader: FrameReader<OwnedReadHalf>,
-    channel: Channel,
+    channel: Opener,
     /// Joins a user list sent in several `1003` parts.
     lists: UserListMerger,
 }

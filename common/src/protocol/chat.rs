@@ -26,7 +26,7 @@ use crate::protocol::history::{HistoryPage, line_fields, parse_line};
 use crate::protocol::message::{RawMessage, b64};
 use crate::protocol::password::Secret;
 use crate::protocol::reason::{Family, Reason};
-use crate::protocol::sealed::{Channel, SealedMessage, sealed_len};
+use crate::protocol::sealed::{SealedMessage, Sealer, sealed_len};
 
 /// Plain server hello carrying the connection nonce that every MAC on this connection covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +58,7 @@ impl Hello {
 
 /// Build the sealed login request. The username and key id travel in clear (the server needs
 /// them to pick the key) but are covered by the MAC; the password is only inside the ciphertext.
-pub fn login_request(ch: &mut Channel, username: &str, key_id: &str, password: &str) -> String {
+pub fn login_request(ch: &mut Sealer, username: &str, key_id: &str, password: &str) -> String {
     ch.seal(code::LOGIN, &[&b64(username), key_id], &[&b64(password)])
 }
 

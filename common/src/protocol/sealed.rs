@@ -14,7 +14,7 @@
 //! lost on the way, [`CryptoError::FrameLost`], which ends the connection), then decrypts. The
 //! first frame of a direction may carry any number. A refused frame leaves the state untouched:
 //! a frame altered on the way fails its MAC and does not count as received, so the next authentic
-//! frame reports it as lost. A sender therefore never skips a number ([`Channel::seal_checked`]).
+//! frame reports it as lost. A sender therefore never skips a number ([`Sealer::seal_checked`]).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -28,7 +28,7 @@ use crate::protocol::consts::{DELIMITER, IV_LEN, MAC_LEN, label};
 use crate::protocol::message::{RawMessage, b64};
 
 /// A message that travels sealed without clear fields: its code, the plaintext inside the seal,
-/// and the decoder of an opened frame. [`Channel::seal_msg`] and [`Channel::open_msg`] are the one
+/// and the decoder of an opened frame. [`Sealer::seal_msg`] and [`Opener::open_msg`] are the one
 /// typed path between such a message and its frame; the client's requests
 /// ([`ClientRequest`](crate::protocol::chat::ClientRequest)) and the server's events
 /// ([`ServerEvent`](crate::protocol::chat::ServerEvent)) implement it.
@@ -48,7 +48,7 @@ pub trait SealedMessage: Sized {
 
 /// The MAC of a sealed frame: HMAC-SHA-256 under `key`'s MAC key over
 /// `minichat-frame-v1|<dir>|<nonce_b64>|<covered>`, where `dir` is `C` or `S` and `covered` is the
-/// frame text up to (not including) the final `|mac`. [`Channel`] uses it to seal; it is public
+/// frame text up to (not including) the final `|mac`. [`Sealer`] uses it; it is public
 /// so that tests and fuzz targets that build frames by hand do not restate the MAC input.
 pub fn frame_tag(key: &SessionKey, dir: &str, nonce_b64: &str, covered: &str) -> [u8; 32] {
     mac::hmac_sha256(
@@ -123,18 +123,39 @@ impl FrameFields {
     }
 }
 
-/// One side of one connection's sealed channel.
-#[derive(Debug, Clone)]
+/// One side of one connection's sealed channel, both directions. A connection splits it
+/// ([`Self::split`]): its writing task holds the [`Sealer`], its reading task the [`Opener`], and
+/// only a `Sealer` can seal. Tests, examples and tools that play one side on one thread use the
+/// `Channel` itself, whose methods are the halves'.
+#[derive(Debug)]
 pub struct Channel {
-    key: Arc<SessionKey>,
-    nonce_b64: String,
-    send_dir: &'static str,
-    recv_dir: &'static str,
-    next_send: u64,
-    last_recv: Option<u64>,
+    sealer: Sealer,
+    opener: Opener,
 }
 
-/// What [`Channel::open`] returns: the inner fields, plus the sequence number (for teaching views).
+/// The sending half of a [`Channel`]: the only one that seals, and the owner of the next
+/// sequence number. Not `Clone`: two copies would send the same numbers.
+#[derive(Debug)]
+pub struct Sealer {
+    key: Arc<SessionKey>,
+    nonce_b64: String,
+    /// The direction letter of the frames this side sends.
+    dir: &'static str,
+    next: u64,
+}
+
+/// The receiving half of a [`Channel`]: the only one that opens, and the owner of the last
+/// sequence number accepted.
+#[derive(Debug)]
+pub struct Opener {
+    key: Arc<SessionKey>,
+    nonce_b64: String,
+    /// The direction letter of the frames this side receives.
+    dir: &'static str,
+    last: Option<u64>,
+}
+
+/// What [`Opener::open`] returns: the inner fields, plus the sequence number (for teaching views).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Opened {
     pub seq: u64,
@@ -169,28 +190,90 @@ impl Channel {
         send_dir: &'static str,
         recv_dir: &'static str,
     ) -> Self {
+        let nonce_b64 = b64(nonce);
         Self {
-            key,
-            nonce_b64: b64(nonce),
-            send_dir,
-            recv_dir,
-            next_send: 0,
-            last_recv: None,
+            sealer: Sealer {
+                key: key.clone(),
+                nonce_b64: nonce_b64.clone(),
+                dir: send_dir,
+                next: 0,
+            },
+            opener: Opener {
+                key,
+                nonce_b64,
+                dir: recv_dir,
+                last: None,
+            },
         }
     }
 
-    /// Two copies for two tasks: use one only to seal and the other only to open, so the reading
-    /// and the writing task each own their sequence state.
-    pub fn split(self) -> (Self, Self) {
-        (self.clone(), self)
+    /// The two halves, for two tasks: the writing task seals, the reading task opens, and each
+    /// owns its own sequence state.
+    pub fn split(self) -> (Sealer, Opener) {
+        (self.sealer, self.opener)
     }
 
+    /// The sending half, for a function that takes one (such as
+    /// [`login_request`](crate::protocol::chat::login_request)).
+    pub fn sealer(&mut self) -> &mut Sealer {
+        &mut self.sealer
+    }
+
+    /// [`Sealer::seal_text`].
+    pub fn seal_text(&mut self, code: &str, prefix: &[&str], inner: &str) -> String {
+        self.sealer.seal_text(code, prefix, inner)
+    }
+
+    /// [`Sealer::seal_checked`].
+    ///
+    /// # Errors
+    /// As [`Sealer::seal_checked`].
+    pub fn seal_checked(
+        &mut self,
+        code: &str,
+        prefix: &[&str],
+        inner: &str,
+    ) -> Result<String, ProtocolError> {
+        self.sealer.seal_checked(code, prefix, inner)
+    }
+
+    /// [`Sealer::seal`].
+    pub fn seal(&mut self, code: &str, prefix: &[&str], fields: &[&str]) -> String {
+        self.sealer.seal(code, prefix, fields)
+    }
+
+    /// [`Sealer::seal_msg`].
+    ///
+    /// # Errors
+    /// As [`Sealer::seal_msg`].
+    pub fn seal_msg<M: SealedMessage>(&mut self, msg: &M) -> Result<String, ProtocolError> {
+        self.sealer.seal_msg(msg)
+    }
+
+    /// [`Opener::open`].
+    ///
+    /// # Errors
+    /// As [`Opener::open`].
+    pub fn open(&mut self, msg: &RawMessage, prefix_len: usize) -> Result<Opened, Error> {
+        self.opener.open(msg, prefix_len)
+    }
+
+    /// [`Opener::open_msg`].
+    ///
+    /// # Errors
+    /// As [`Opener::open_msg`].
+    pub fn open_msg<M: SealedMessage>(&mut self, msg: &RawMessage) -> Result<M, Error> {
+        self.opener.open_msg(msg)
+    }
+}
+
+impl Sealer {
     /// Seal `inner` (already `|`-joined fields) as a frame payload with code `code`. This uses up
     /// the next sequence number, so the frame must be sent: the peer treats a skipped number as a
     /// lost frame. When the size is not known to fit the frame limit, use [`Self::seal_checked`].
     pub fn seal_text(&mut self, code: &str, prefix: &[&str], inner: &str) -> String {
-        let seq = self.next_send;
-        self.next_send += 1;
+        let seq = self.next;
+        self.next += 1;
         let (iv, ct) = cbc::encrypt(&self.key.des, inner.as_bytes());
         // One allocation for the whole frame: the fields are appended in place (base64 straight
         // into the string), the capacity covers the base64 of IV, ciphertext and tag.
@@ -209,7 +292,7 @@ impl Channel {
         B64.encode_string(iv, &mut text);
         text.push(DELIMITER);
         B64.encode_string(&ct, &mut text);
-        let tag = self.tag(self.send_dir, &text);
+        let tag = frame_tag(&self.key, self.dir, &self.nonce_b64, &text);
         text.push(DELIMITER);
         B64.encode_string(tag, &mut text);
         text
@@ -243,6 +326,14 @@ impl Channel {
         self.seal_checked(msg.code(), &[], &msg.inner_text())
     }
 
+    /// Seal inner fields. An empty inner text opens as zero fields, so `[]` and `[""]` seal alike;
+    /// the message encoders never produce a single empty field.
+    pub fn seal(&mut self, code: &str, prefix: &[&str], fields: &[&str]) -> String {
+        self.seal_text(code, prefix, &fields.join("|"))
+    }
+}
+
+impl Opener {
     /// [`Self::open`] a frame without clear fields and decode it as an `M`.
     ///
     /// # Errors
@@ -259,16 +350,6 @@ impl Channel {
     /// As [`RawMessage::parse`] and [`Self::open_msg`].
     pub fn open_frame<M: SealedMessage>(&mut self, frame: &[u8]) -> Result<M, Error> {
         self.open_msg(&RawMessage::parse(frame)?)
-    }
-
-    /// Seal inner fields. An empty inner text opens as zero fields, so `[]` and `[""]` seal alike;
-    /// the message encoders never produce a single empty field.
-    pub fn seal(&mut self, code: &str, prefix: &[&str], fields: &[&str]) -> String {
-        self.seal_text(code, prefix, &fields.join("|"))
-    }
-
-    fn tag(&self, dir: &str, covered: &str) -> [u8; 32] {
-        frame_tag(&self.key, dir, &self.nonce_b64, covered)
     }
 
     /// Verify and decrypt a received sealed frame with `prefix_len` clear fields before `seq`.
@@ -288,7 +369,7 @@ impl Channel {
         covered.extend_from_slice(&[
             label::FRAME_MAC.as_bytes(),
             b"|",
-            self.recv_dir.as_bytes(),
+            self.dir.as_bytes(),
             b"|",
             self.nonce_b64.as_bytes(),
             b"|",
@@ -300,7 +381,7 @@ impl Channel {
         }
         mac::verify_hmac_sha256(&*self.key.mac_key, &covered, &mac_tag)?;
         let seq = msg.number(prefix_len)?;
-        if let Some(last) = self.last_recv {
+        if let Some(last) = self.last {
             // After u64::MAX nothing can follow: every number is then a replay.
             match last.checked_add(1) {
                 Some(next) if seq == next => {}
@@ -318,7 +399,7 @@ impl Channel {
         let ct = msg.bytes(prefix_len + 2)?;
         let plain = cbc::decrypt(&self.key.des, &iv, &ct)?;
         let text = String::from_utf8(plain).map_err(|_| ProtocolError::NotUtf8)?;
-        self.last_recv = Some(seq);
+        self.last = Some(seq);
         let fields = if text.is_empty() {
             Vec::new()
         } else {

@@ -37,7 +37,7 @@ use common::protocol::chat::{
 };
 use common::protocol::consts::code;
 use common::protocol::message::b64;
-use common::protocol::sealed::Channel;
+use common::protocol::sealed::{Channel, Opener, Sealer};
 use server::db::{self, DbError, UserRecord, UserStore};
 use server::server::Settings;
 use tokio::io::AsyncWriteExt;
@@ -494,9 +494,9 @@ pub struct Raw {
     /// The connection nonce from the server's hello.
     pub nonce: [u8; 16],
     /// The sealing side of this connection's channel, once logged in.
-    pub send: Option<Channel>,
+    pub send: Option<Sealer>,
     /// The opening side.
-    pub recv: Option<Channel>,
+    pub recv: Option<Opener>,
     /// The login frame this connection sent (for replays).
     pub login_frame: Option<String>,
 }

@@ -33,7 +33,7 @@ use common::protocol::chat::{
 };
 use common::protocol::consts::code;
 use common::protocol::keydist::{KeyHello, KeyRequest, Transcript};
-use common::protocol::sealed::{Channel, SealedMessage};
+use common::protocol::sealed::{Channel, Opener, SealedMessage, Sealer};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
@@ -1019,8 +1019,8 @@ pub struct Raw {
     pub reader: FrameReader<OwnedReadHalf>,
     pub writer: FrameWriter<OwnedWriteHalf>,
     pub nonce: [u8; 16],
-    pub send: Option<Channel>,
-    pub recv: Option<Channel>,
+    pub send: Option<Sealer>,
+    pub recv: Option<Opener>,
     fd: i32,
 }
 
