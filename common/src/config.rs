@@ -16,10 +16,10 @@ use serde::de::DeserializeOwned;
 use crate::error::ConfigError;
 use crate::protocol::consts::{
     AUTO_HOST, DEFAULT_CHAT_PORT, DEFAULT_DISCOVERY_PORT, DEFAULT_HISTORY_DAYS,
-    DEFAULT_HISTORY_ON_JOIN, DEFAULT_KEY_PORT, DEFAULT_RSA_BITS, DEFAULT_SESSION_TTL_HOURS,
-    KEY_REQUESTS_PER_MINUTE_PER_ADDRESS, KEY_REQUESTS_PER_MINUTE_PER_USER, MAX_CLIENTS,
-    MAX_KEY_EXCHANGES_PER_ADDRESS, MAX_SERVER_RSA_BITS, MAX_SESSION_TTL_SECS, MIN_RSA_BITS,
-    MIN_SESSION_TTL_SECS,
+    DEFAULT_HISTORY_ON_JOIN, DEFAULT_KEY_PORT, DEFAULT_MAX_FILE_MB, DEFAULT_MAX_TRANSFERS_PER_USER,
+    DEFAULT_RSA_BITS, DEFAULT_SESSION_TTL_HOURS, KEY_REQUESTS_PER_MINUTE_PER_ADDRESS,
+    KEY_REQUESTS_PER_MINUTE_PER_USER, MAX_CLIENTS, MAX_KEY_EXCHANGES_PER_ADDRESS,
+    MAX_SERVER_RSA_BITS, MAX_SESSION_TTL_SECS, MIN_RSA_BITS, MIN_SESSION_TTL_SECS,
 };
 pub use duration::SessionTtl;
 pub use mistake::{Field, Kind, Mistake};
@@ -258,6 +258,13 @@ pub struct ServerConfig {
     pub history_on_join: usize,
     /// Stored messages older than this many days are deleted. Default 30; 0 = kept for ever.
     pub history_days: u32,
+    /// Largest file the server relays, in MiB. Default 100.
+    pub max_file_mb: u64,
+    /// File transfers one user may send at once. Default 3.
+    pub max_transfers_per_user: usize,
+    /// File bytes one user may send per second, in KiB, all transfers together. Default 0 (no
+    /// limit).
+    pub file_kb_per_second_per_user: u64,
 }
 
 impl ServerConfig {
@@ -265,6 +272,13 @@ impl ServerConfig {
     pub const MAX_HISTORY_ON_JOIN: usize = 1000;
     /// Largest `history_days` (ten years).
     pub const MAX_HISTORY_DAYS: u32 = 3660;
+    /// Largest `max_file_mb` (100 GiB: the sizes travel as 64-bit numbers; this only catches
+    /// typos).
+    pub const MAX_FILE_MB: u64 = 100 * 1024;
+    /// Largest `max_transfers_per_user`.
+    pub const MAX_TRANSFERS_PER_USER: usize = 100;
+    /// Largest `file_kb_per_second_per_user` (10 GiB/s, i.e. any real link).
+    pub const MAX_FILE_KB_PER_SECOND: u64 = 10 * 1024 * 1024;
 }
 
 impl Default for ServerConfig {
@@ -277,6 +291,9 @@ impl Default for ServerConfig {
             user_list: None,
             history_on_join: DEFAULT_HISTORY_ON_JOIN,
             history_days: DEFAULT_HISTORY_DAYS,
+            max_file_mb: DEFAULT_MAX_FILE_MB,
+            max_transfers_per_user: DEFAULT_MAX_TRANSFERS_PER_USER,
+            file_kb_per_second_per_user: 0,
         }
     }
 }
@@ -302,29 +319,57 @@ impl ConfigFile for ServerConfig {
                 u64::from(Self::MAX_HISTORY_DAYS),
                 d.history_days,
             ),
+            Field::number("max_file_mb", 1, Self::MAX_FILE_MB, d.max_file_mb),
+            Field::number(
+                "max_transfers_per_user",
+                1,
+                Self::MAX_TRANSFERS_PER_USER as u64,
+                d.max_transfers_per_user,
+            ),
+            Field::number(
+                "file_kb_per_second_per_user",
+                0,
+                Self::MAX_FILE_KB_PER_SECOND,
+                d.file_kb_per_second_per_user,
+            ),
         ]
     }
 
     fn check(&self) -> Result<(), (&'static str, Mistake)> {
-        for (key, value, max) in [
+        for (key, value, min, max) in [
+            ("max_file_mb", self.max_file_mb, 1, Self::MAX_FILE_MB),
+            (
+                "max_transfers_per_user",
+                self.max_transfers_per_user as u64,
+                1,
+                Self::MAX_TRANSFERS_PER_USER as u64,
+            ),
+            (
+                "file_kb_per_second_per_user",
+                self.file_kb_per_second_per_user,
+                0,
+                Self::MAX_FILE_KB_PER_SECOND,
+            ),
             (
                 "history_on_join",
                 self.history_on_join as u64,
+                0,
                 Self::MAX_HISTORY_ON_JOIN as u64,
             ),
             (
                 "history_days",
                 u64::from(self.history_days),
+                0,
                 u64::from(Self::MAX_HISTORY_DAYS),
             ),
         ] {
-            if value > max {
+            if value < min || value > max {
                 return Err((
                     key,
                     Mistake::OutOfRange {
                         key: key.into(),
                         value: value.to_string(),
-                        min: 0,
+                        min,
                         max,
                         fix: Self::fields()
                             .iter()
@@ -424,6 +469,8 @@ pub struct ClientConfig {
     /// ([`crate::client::kept`]), and show them at the next start. Default `false`: the client
     /// writes no message to disk.
     pub keep_history: bool,
+    /// Where received files are saved (relative: to the client folder). Default `downloads`.
+    pub downloads: PathBuf,
 }
 
 impl Default for ClientConfig {
@@ -436,6 +483,7 @@ impl Default for ClientConfig {
             language: Language::Zh,
             discovery_port: DEFAULT_DISCOVERY_PORT,
             keep_history: false,
+            downloads: PathBuf::from("downloads"),
         }
     }
 }
@@ -458,11 +506,13 @@ impl ConfigFile for ClientConfig {
             Field::choice("language", &["zh", "en"]),
             Field::port("discovery_port", d.discovery_port),
             Field::boolean("keep_history", d.keep_history),
+            Field::text("downloads", "downloads"),
         ]
     }
 
     fn check(&self) -> Result<(), (&'static str, Mistake)> {
         mistake::check_host("server_host", &self.server_host).map_err(|m| ("server_host", m))?;
+        check_path("downloads", &self.downloads, "downloads")?;
         for (key, port, default) in [
             ("chat_port", self.chat_port, DEFAULT_CHAT_PORT),
             ("key_port", self.key_port, DEFAULT_KEY_PORT),

@@ -134,8 +134,13 @@ const CLIENT: &[(&str, &str, &str)] = &[
     ),
     (
         "colour = \"red\"",
-        "client.toml 第 1 行：没有叫 colour 的设置。client.toml 只有这些设置：server_host、chat_port、key_port、username、language、discovery_port、keep_history；请删掉这一行或改正名字",
-        "client.toml, line 1: there is no setting called colour. client.toml has only: server_host, chat_port, key_port, username, language, discovery_port, keep_history; delete the line or fix the name",
+        "client.toml 第 1 行：没有叫 colour 的设置。client.toml 只有这些设置：server_host、chat_port、key_port、username、language、discovery_port、keep_history、downloads；请删掉这一行或改正名字",
+        "client.toml, line 1: there is no setting called colour. client.toml has only: server_host, chat_port, key_port, username, language, discovery_port, keep_history, downloads; delete the line or fix the name",
+    ),
+    (
+        "downloads = \"\"",
+        "client.toml 第 1 行：downloads 没有写值，请写成：downloads = \"downloads\"",
+        "client.toml, line 1: downloads has no value; write it as: downloads = \"downloads\"",
     ),
     (
         "discovery_port = 0",
@@ -192,6 +197,18 @@ const SERVER: &[(&str, &str)] = &[
     (
         "history_on_join = 5000",
         "server.toml, line 1: history_on_join = 5000 is outside 0..=1000: for example history_on_join = 100",
+    ),
+    (
+        "max_file_mb = 0",
+        "server.toml, line 1: max_file_mb = 0 is outside 1..=102400: for example max_file_mb = 100",
+    ),
+    (
+        "max_transfers_per_user = 101",
+        "server.toml, line 1: max_transfers_per_user = 101 is outside 1..=100: for example max_transfers_per_user = 3",
+    ),
+    (
+        "file_kb_per_second_per_user = -5",
+        "server.toml, line 1: file_kb_per_second_per_user = -5 is outside 0..=10485760: for example file_kb_per_second_per_user = 0",
     ),
     (
         "history_days = -1",

@@ -4,6 +4,7 @@
 //! (slow consumer, login elsewhere), server shutdown and the idle deadline. Each recipient's
 //! task seals outgoing messages with its own user's key; the sender's task only decrypts.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,8 +19,10 @@ use common::protocol::chat::{
     check_text, parse_login_outer, user_list_events,
 };
 use common::protocol::consts::{
-    MAX_BAD_FRAMES, MAX_OFFLINE_DELIVERY, MAX_PASSWORD_LEN, NONCE_LEN, PROTOCOL_VERSION,
+    FILE_IN_STREAM, MAX_BAD_FRAMES, MAX_OFFLINE_DELIVERY, MAX_PASSWORD_LEN, NONCE_LEN,
+    PROTOCOL_VERSION,
 };
+use common::protocol::files::{FileEvent, FileRequest, FileState, Verb};
 use common::protocol::history::{HistorySource, history_pages};
 use common::protocol::password::{Secret, check_new_password};
 use common::protocol::sealed::{Channel, FrameFields, Opener, SealedMessage, Sealer};
@@ -64,8 +67,69 @@ struct Session {
     send: Sealer,
     recv: Opener,
     outbox: Outbox,
+    /// File data for this session: written when `outbox` is empty, one frame at a time.
+    files: Outbox,
+    /// File bytes written to this client and not acknowledged yet, per transfer:
+    /// `(end of the data written, acknowledged)`. At most [`FILE_IN_STREAM`] in all.
+    in_stream: HashMap<u64, (u64, u64)>,
+    /// Transfers that ended for this client: their frames still queued are not sent.
+    files_ended: std::collections::HashSet<u64>,
     kick: Arc<Kick>,
     bad_frames: u32,
+}
+
+impl Session {
+    /// Whether another file frame may go into the TCP stream ([`FILE_IN_STREAM`]).
+    fn file_room(&self) -> bool {
+        let in_stream: u64 = self
+            .in_stream
+            .values()
+            .map(|(w, a)| w.saturating_sub(*a))
+            .sum();
+        in_stream < FILE_IN_STREAM
+    }
+
+    /// Keep [`Self::in_stream`] up to date with what goes out; `false` for file data of a
+    /// transfer that ended for this client (not sent).
+    fn track_file_out(&mut self, ev: &ServerEvent) -> bool {
+        match ev {
+            ServerEvent::File(FileEvent::Data { id, offset, data }) => {
+                if self.files_ended.contains(id) {
+                    return false;
+                }
+                self.in_stream.entry(*id).or_default().0 = offset + data.len() as u64;
+            }
+            ServerEvent::File(FileEvent::End { id, .. }) => return !self.files_ended.contains(id),
+            ServerEvent::File(FileEvent::Status {
+                id,
+                state: FileState::Failed,
+                ..
+            }) => self.file_ended(*id),
+            _ => {}
+        }
+        true
+    }
+
+    /// Transfer `id` ended for this client: nothing more of it is sent or counted.
+    fn file_ended(&mut self, id: u64) {
+        self.in_stream.remove(&id);
+        self.files_ended.insert(id);
+    }
+
+    fn track_file_in(&mut self, req: &FileRequest) {
+        match req {
+            FileRequest::Ack { id, received } => {
+                if let Some(e) = self.in_stream.get_mut(id) {
+                    e.1 = e.1.max(*received);
+                }
+            }
+            FileRequest::Control {
+                id,
+                verb: Verb::Cancel | Verb::Decline | Verb::Done | Verb::BadHash,
+            } => self.file_ended(*id),
+            _ => {}
+        }
+    }
 }
 
 /// Serve one connection to the end. Never panics on input; every error stays here.
@@ -284,6 +348,9 @@ async fn login(
         send,
         recv,
         outbox: joined.outbox,
+        files: joined.files,
+        in_stream: HashMap::new(),
+        files_ended: Default::default(),
         kick: joined.kick,
         bad_frames: 0,
     }))
@@ -449,7 +516,8 @@ async fn forced_change(
             Ok(
                 ClientRequest::Chat { .. }
                 | ClientRequest::ListUsers
-                | ClientRequest::History { .. },
+                | ClientRequest::History { .. }
+                | ClientRequest::File(_),
             ) => Some(ServerEvent::PasswordResult(Err(
                 Reason::PasswordChangeRequired,
             ))),
@@ -676,6 +744,8 @@ async fn session_loop(
                     return why;
                 }
             }
+            // Before file data: a recipient's acknowledgements and chat are read while its
+            // file queue is full.
             frame = conn.reader.read_frame() => {
                 deadline = tokio::time::Instant::now() + idle;
                 match frame {
@@ -693,6 +763,15 @@ async fn session_loop(
                     }
                     Err(e) => return format!("connection error: {e}"),
                 }
+            }
+            // Lowest priority: one file frame, after any chat event waiting (write_batch adds
+            // those), so a chunk delays a chat message by at most one frame.
+            Some(ev) = s.files.recv(), if s.file_room() => {
+                if let Err(why) = write_batch(conn, shared, s, vec![ev]).await {
+                    return why;
+                }
+                // As for a chunk received: other connections' chat before the next chunk.
+                tokio::task::yield_now().await;
             }
             () = tokio::time::sleep_until(deadline) => {
                 conn.send_error(&ErrorMsg::new(
@@ -719,8 +798,11 @@ async fn write_batch(
     let mut next = first.next();
     while let Some(ev) = next {
         // Checked before sealing: a frame that cannot be sent must not use up a sequence number.
-        match s.send.seal_checked(ev.event.code(), &[], &ev.inner) {
-            Ok(text) => {
+        // Checked before sealing: a frame not sent must not use up a sequence number.
+        let stale = !s.track_file_out(&ev.event);
+        match (!stale).then(|| s.send.seal_checked(ev.event.code(), &[], &ev.inner)) {
+            None => {}
+            Some(Ok(text)) => {
                 trace_sealed(
                     shared.settings.trace,
                     &conn.who,
@@ -730,7 +812,7 @@ async fn write_batch(
                 );
                 let _ = conn.writer.queue(text.as_bytes());
             }
-            Err(e) => warn!(error = %e, "outgoing frame too large; not sent"),
+            Some(Err(e)) => warn!(error = %e, "outgoing frame too large; not sent"),
         }
         next = first.next().or_else(|| {
             n += 1;
@@ -860,6 +942,16 @@ async fn client_request(
             write_batch(conn, shared, s, parts).await.err()
         }
         ClientRequest::Ping => send_event(conn, shared, s, ServerEvent::Pong).await.err(),
+        ClientRequest::File(req) => {
+            s.track_file_in(&req);
+            shared
+                .registry
+                .file_request(&s.username, &s.nickname, s.conn_id, req);
+            // A chunk is CPU work (its DES and MAC): let other connections' chat run before the
+            // next one, instead of after tokio's budget of many chunks.
+            tokio::task::yield_now().await;
+            None
+        }
         ClientRequest::Logout => Some("logged out".into()),
         ClientRequest::ChangePassword { old, new } => {
             let result = change_password(shared, &s.username, &old, &new, Some(s.conn_id))
@@ -929,6 +1021,7 @@ fn trace_opened(trace: common::trace::Trace, who: &str, user: &str, request: &Cl
         ClientRequest::History { before_id, count } => {
             format!("a request for {count} stored messages before id {before_id}")
         }
+        ClientRequest::File(f) => format!("a file transfer request ({})", f.code()),
     };
     trace.step(
         who,

@@ -254,6 +254,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
     }
     settings.max_connections = fit.max_connections;
     settings.trace = Trace::new(cli.trace, cli.show_secrets);
+    settings.files = file_limits(&loaded.config);
     if !cli.no_history {
         settings.history = Some(history_settings(&loaded)?);
     }
@@ -280,6 +281,16 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         .await;
         Ok(())
     })
+}
+
+/// File transfer limits from the config (the timing ones keep their defaults).
+fn file_limits(config: &ServerConfig) -> server::relay::FileLimits {
+    server::relay::FileLimits {
+        max_size: config.max_file_mb * 1024 * 1024,
+        max_per_user: config.max_transfers_per_user,
+        bytes_per_sec: config.file_kb_per_second_per_user * 1024,
+        ..Default::default()
+    }
 }
 
 /// History settings from the config, with the storage key (created on first start).

@@ -19,10 +19,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use common::protocol::Reason;
 use common::protocol::chat::{ChatLine, ErrorMsg, Notice, NoticeKind, OnlineUser, ServerEvent};
+use common::protocol::consts::FILE_QUEUE_LEN;
 use common::protocol::sealed::SealedMessage;
 use tokio::sync::{Notify, mpsc};
 
 use crate::history::{HistorySink, Record};
+
+pub mod files;
+pub use files::FileLimits;
 
 /// An event for recipients, with its plaintext form built once (not once per recipient).
 #[derive(Debug)]
@@ -106,6 +110,8 @@ struct Member {
     nickname: String,
     credential: Credential,
     tx: mpsc::Sender<Arc<Outgoing>>,
+    /// File data for this connection: written only when `tx` has nothing waiting.
+    files_tx: mpsc::Sender<Arc<Outgoing>>,
     kick: Arc<Kick>,
 }
 
@@ -113,6 +119,7 @@ struct Member {
 struct Inner {
     members: HashMap<String, Member>,
     next_msg_id: u64,
+    files: files::Files,
 }
 
 /// The registry of logged-in users.
@@ -122,12 +129,15 @@ pub struct Registry {
     queue_len: usize,
     /// The history writer's queue, when history is on ([`Self::set_history`]).
     history: OnceLock<HistorySink>,
+    file_limits: FileLimits,
 }
 
 /// What [`Registry::join`] gives the new session.
 #[derive(Debug)]
 pub struct Joined {
     pub outbox: Outbox,
+    /// File data for this session, lower priority than `outbox` ([`files`]).
+    pub files: Outbox,
     pub kick: Arc<Kick>,
     /// The online list, the new user included.
     pub online: Vec<OnlineUser>,
@@ -151,14 +161,16 @@ pub enum Delivery {
 }
 
 impl Registry {
-    pub fn new(queue_len: usize) -> Self {
+    pub fn new(queue_len: usize, file_limits: FileLimits) -> Self {
         Self {
             inner: Mutex::new(Inner {
                 members: HashMap::new(),
                 next_msg_id: 1,
+                files: files::Files::default(),
             }),
             queue_len,
             history: OnceLock::new(),
+            file_limits,
         }
     }
 
@@ -204,10 +216,12 @@ impl Registry {
         credential: Credential,
     ) -> Joined {
         let (tx, rx) = mpsc::channel(self.queue_len);
+        let (files_tx, files_rx) = mpsc::channel(FILE_QUEUE_LEN);
         let kick = Arc::new(Kick::default());
         let mut inner = self.lock();
         let replaced = inner.members.remove(username);
         if let Some(old) = &replaced {
+            Self::files_gone(&mut inner, username, old.conn_id);
             old.kick.kick(ErrorMsg::new(
                 Reason::LoggedInElsewhere,
                 format!("{username} logged in again from another client; this session was closed"),
@@ -230,11 +244,13 @@ impl Registry {
                 nickname: nickname.to_owned(),
                 credential,
                 tx,
+                files_tx,
                 kick: kick.clone(),
             },
         );
         Joined {
             outbox: rx,
+            files: files_rx,
             kick,
             online: Self::online_locked(&inner),
             live_from: inner.next_msg_id,
@@ -251,6 +267,7 @@ impl Registry {
             return;
         }
         let m = inner.members.remove(username).expect("present");
+        Self::files_gone(&mut inner, username, conn_id);
         let notice = Outgoing::new(ServerEvent::Notice(Notice {
             kind: NoticeKind::Leave,
             user: username.to_owned(),
@@ -410,6 +427,7 @@ impl Registry {
         for user in slow {
             if let Some(m) = inner.members.remove(&user) {
                 tracing::warn!(user, "outgoing queue full: disconnecting slow client");
+                Self::files_gone(inner, &user, m.conn_id);
                 m.kick.kick(ErrorMsg::new(
                     Reason::TooSlow,
                     "your client fell too far behind (its message queue overflowed) and was disconnected; reconnect",

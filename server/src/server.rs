@@ -52,6 +52,9 @@ pub struct Settings {
     /// Message history ([`crate::history`]); `None`: nothing is stored, and a private message
     /// to someone offline is refused.
     pub history: Option<crate::history::HistorySettings>,
+    /// File transfer limits (`server.toml`: `max_file_mb`, `max_transfers_per_user`,
+    /// `file_kb_per_second_per_user`).
+    pub files: crate::relay::FileLimits,
 }
 
 impl Settings {
@@ -67,6 +70,7 @@ impl Settings {
             login_limits: crate::throttle::Limits::default(),
             trace: Trace::default(),
             history: None,
+            files: crate::relay::FileLimits::default(),
         }
     }
 }
@@ -108,7 +112,7 @@ pub async fn run(
     };
     let shared = Arc::new(Shared {
         logins: crate::throttle::LoginGuard::for_this_machine(settings.login_limits.clone()),
-        registry: Registry::new(settings.queue_len),
+        registry: Registry::new(settings.queue_len, settings.files.clone()),
         settings,
         store,
         shutdown: shutdown_tx,
@@ -116,6 +120,7 @@ pub async fn run(
     });
     let writer = start_history(&shared).await;
     let watcher = tokio::spawn(crate::revocation::watch(shared.clone()));
+    let files_ticker = tokio::spawn(files_tick(Arc::downgrade(&shared)));
     let handlers = shared.clone();
     let in_flight = serve(listener, opts, shutdown, move |stream, peer| {
         crate::handler::handle(stream, peer, handlers.clone())
@@ -126,6 +131,7 @@ pub async fn run(
         "shutting down: telling connected clients"
     );
     watcher.abort();
+    files_ticker.abort();
     let _ = shared.shutdown.send(());
     shared.registry.kick_all(&ErrorMsg::new(
         Reason::Shutdown,
@@ -139,6 +145,23 @@ pub async fn run(
             warn!("the message history could not be written completely before shutdown");
         }
         writer.abort();
+    }
+}
+
+/// How often file transfers are checked for expired offers, stalled recipients and credit held
+/// back by a bandwidth limit.
+const FILES_TICK: Duration = Duration::from_millis(100);
+
+/// Run [`crate::relay::Registry::files_tick`] every [`FILES_TICK`] while the server runs.
+async fn files_tick(shared: std::sync::Weak<Shared>) {
+    let mut every = tokio::time::interval(FILES_TICK);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        shared.registry.files_tick();
     }
 }
 

@@ -19,8 +19,9 @@ use std::time::Duration;
 
 use common::client::chat_client::{
     ChatReceiver, ChatSender, CloseReason, Incoming, LoginInfo, SessionEvent, change_password,
-    key_clock, login, spawn_session,
+    key_clock, login, spawn_session_with_files,
 };
+use common::client::files::{Transfers, Update};
 use common::client::folder::ClientFolder;
 use common::client::kept::Keeper;
 use common::client::texts::t;
@@ -32,8 +33,8 @@ use common::protocol::password::{Secret, check_new_password};
 use tokio::sync::mpsc;
 
 use crate::format::{
-    Typed, cli_line, history_cli_line, history_end_line, notice_line, now_ms, online_list,
-    parse_typed,
+    FileAction, Typed, cli_line, history_cli_line, history_end_line, notice_line, now_ms,
+    online_list, parse_typed,
 };
 use crate::gui::logic::render::one_line;
 
@@ -110,7 +111,16 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
         eprintln!("{program}: {warning}");
     }
     let (cmd_tx, cmd_rx) = mpsc::channel::<ClientRequest>(256);
-    let mut events = spawn_session(sender, receiver, cmd_rx, 4096);
+    // File chunks wait here, behind any command: two at most, so a chat line typed during a
+    // transfer waits for one chunk, not for a queue of them.
+    let (file_tx, file_rx) = mpsc::channel::<ClientRequest>(2);
+    let mut events = spawn_session_with_files(sender, receiver, cmd_rx, file_rx, 4096);
+    let auto_accept = std::env::var("CHAT_ACCEPT_FILES").is_ok_and(|v| v == "1");
+    let mut files = FileUi {
+        transfers: Transfers::new(folder.downloads_dir(), auto_accept),
+        shown: std::collections::HashMap::new(),
+        ctx,
+    };
 
     // stdin is blocking: read it on its own thread and forward parsed lines. `/passwd` asks for
     // the passwords on this thread too, so they are never read as chat lines.
@@ -160,8 +170,11 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
     }
     let mut quitting: Option<tokio::time::Instant> = None;
     loop {
+        // At the end of the input, transfers still running finish (or fail) first.
         if let Some(deadline) = quitting
             && (answered >= sent || tokio::time::Instant::now() >= deadline)
+            && !files.transfers.sending()
+            && !files.transfers.receiving()
         {
             cmd_tx = None;
             quitting = None;
@@ -186,6 +199,8 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
                     Typed::Who => Some(ClientRequest::ListUsers),
                     Typed::History(count) => Some(ClientRequest::History { before_id: shown.before_id(), count }),
                     Typed::Passwd => None,
+                    Typed::SendFile { path, to } => files.offer(&path, to),
+                    Typed::FileAction { action, id } => files.act(action, id),
                     Typed::Help(h) => { eprintln!("{h}"); None }
                     Typed::Empty => None,
                     Typed::Quit => { quitting = Some(tokio::time::Instant::now() + Duration::from_secs(10)); None }
@@ -241,6 +256,13 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
                         let head = t(lang, "密码没有修改", "password not changed");
                         eprintln!("{program}: {head}: {}", reason_text(&reason, "", ctx));
                     }
+                    ServerEvent::File(ev) => {
+                        for req in files.on_event(ev) {
+                            if let Some(tx) = &cmd_tx {
+                                let _ = tx.send(req).await;
+                            }
+                        }
+                    }
                     ServerEvent::LoginOk { .. } | ServerEvent::UserListPart(_) | ServerEvent::Pong
                     | ServerEvent::Stored { .. } => {}
                 }},
@@ -256,6 +278,9 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
                 }
                 Some(SessionEvent::Sent { .. }) => {}
                 Some(SessionEvent::Closed { reason }) => {
+                    for u in files.transfers.disconnected() {
+                        files.show(&u);
+                    }
                     let Some(text) = reason.localized(ctx) else {
                         eprintln!("{program}: {}", t(lang, "已退出登录", "logged out"));
                         return ExitCode::SUCCESS;
@@ -270,6 +295,22 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
                 }
                 None => return ExitCode::from(2),
             },
+            // Lowest priority: the next file chunk, when one may go and the queue has room.
+            permit = file_tx.reserve(), if files.transfers.has_chunk() => {
+                if let (Ok(permit), Some((req, update))) = (permit, files.transfers.next_chunk()) {
+                    if let ClientRequest::File(common::protocol::files::FileRequest::Control { .. }) = req {
+                        // A file that could not be read cancels its transfer: a command.
+                        if let Some(tx) = &cmd_tx {
+                            let _ = tx.send(req).await;
+                        }
+                    } else {
+                        permit.send(req);
+                    }
+                    if let Some(u) = update {
+                        files.show(&u);
+                    }
+                }
+            }
             () = tokio::time::sleep(Duration::from_millis(100)), if quitting.is_some() => {}
         }
     }
@@ -353,6 +394,100 @@ impl Shown {
             Some(PageEnd::NoOlder)
         } else {
             None
+        }
+    }
+}
+
+/// The terminal's side of file transfers: the shared state, and when each transfer's progress
+/// was last printed (every 10 % or every second, whichever comes first).
+struct FileUi<'a> {
+    transfers: Transfers,
+    shown: std::collections::HashMap<(u64, bool), (u64, std::time::Instant)>,
+    ctx: Ctx<'a>,
+}
+
+impl FileUi<'_> {
+    /// `/send PATH [USER]`: the offer to send. A path with a space whose last word was taken
+    /// for the user is taken whole when that is the file that exists.
+    fn offer(&mut self, path: &str, to: Option<String>) -> Option<ClientRequest> {
+        let (path, to) = match &to {
+            Some(user) if !std::path::Path::new(path).exists() => {
+                let whole = format!("{path} {user}");
+                if std::path::Path::new(&whole).is_file() {
+                    (whole, None)
+                } else {
+                    (path.to_owned(), to)
+                }
+            }
+            _ => (path.to_owned(), to),
+        };
+        match self.transfers.offer(std::path::Path::new(&path), to) {
+            Ok((req, update)) => {
+                self.show(&update);
+                Some(req)
+            }
+            Err(e) => {
+                eprintln!("* {}", e.localized(self.ctx.lang));
+                None
+            }
+        }
+    }
+
+    /// `/accept ID`, `/decline ID`, `/cancel ID`.
+    fn act(&mut self, action: FileAction, id: u64) -> Option<ClientRequest> {
+        let result = match action {
+            FileAction::Accept => self.transfers.accept(id),
+            FileAction::Decline => self.transfers.decline(id),
+            FileAction::Cancel => self.transfers.cancel(id).map(|(req, update)| {
+                self.show(&update);
+                req
+            }),
+        };
+        result
+            .map_err(|e| eprintln!("* {}", e.localized(self.ctx.lang)))
+            .ok()
+    }
+
+    /// Take a file event; returns the requests to send.
+    fn on_event(&mut self, ev: common::protocol::files::FileEvent) -> Vec<ClientRequest> {
+        let handled = self.transfers.on_event(ev);
+        for u in &handled.updates {
+            self.show(u);
+        }
+        handled.requests
+    }
+
+    fn show(&mut self, u: &Update) {
+        if let Update::Progress {
+            id,
+            direction,
+            name,
+            done,
+            total,
+            speed,
+            eta,
+        } = u
+        {
+            let key = (*id, *direction == common::client::files::Direction::Send);
+            let tenth = if *total == 0 { 10 } else { done * 10 / total };
+            let now = std::time::Instant::now();
+            let due = match self.shown.get(&key) {
+                None => true,
+                Some((last, at)) => {
+                    tenth > *last || now.duration_since(*at) >= Duration::from_secs(1)
+                }
+            };
+            if due {
+                self.shown.insert(key, (tenth, now));
+                let line = common::client::texts::file_progress_text(
+                    *direction, name, *done, *total, *speed, *eta, self.ctx,
+                );
+                eprintln!("* {line}");
+            }
+            return;
+        }
+        if let Some(line) = common::client::texts::file_update_text(u, self.ctx) {
+            eprintln!("* {line}");
         }
     }
 }

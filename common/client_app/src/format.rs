@@ -146,9 +146,57 @@ pub enum Typed {
     Passwd,
     /// `/history N`: the N messages before the oldest one shown.
     History(u32),
+    /// `/send PATH [USER]`: offer a file to USER, or to everyone. A PATH with spaces is quoted
+    /// (`/send "my file.txt" user2`).
+    SendFile {
+        path: String,
+        to: Option<String>,
+    },
+    /// `/accept ID`, `/decline ID`, `/cancel ID`.
+    FileAction {
+        action: FileAction,
+        id: u64,
+    },
     /// Unrecognised `/command`: show usage.
     Help(String),
     Empty,
+}
+
+/// What to do with a transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileAction {
+    Accept,
+    Decline,
+    Cancel,
+}
+
+/// `PATH [USER]` of `/send`: a quoted path is taken as it is; otherwise a last word after a
+/// space is the user.
+fn parse_send(arg: &str) -> Typed {
+    let arg = arg.trim();
+    let usage = || {
+        Typed::Help(
+            "usage: /send PATH [USER]   (quote a PATH with spaces: /send \"a b.txt\" user2)".into(),
+        )
+    };
+    let (path, rest) = if let Some(quoted) = arg.strip_prefix('"') {
+        match quoted.split_once('"') {
+            Some((p, rest)) => (p.to_owned(), rest.trim()),
+            None => return usage(),
+        }
+    } else {
+        match arg.rsplit_once(' ') {
+            Some((p, user)) => (p.trim_end().to_owned(), user),
+            None => (arg.to_owned(), ""),
+        }
+    };
+    if path.is_empty() || rest.contains(' ') {
+        return usage();
+    }
+    Typed::SendFile {
+        path,
+        to: (!rest.is_empty()).then(|| rest.to_owned()),
+    }
 }
 
 /// Parse one typed line: `/w USER TEXT`, `/who`, `/quit`, otherwise a message.
@@ -177,10 +225,31 @@ pub fn parse_typed(line: &str) -> Typed {
                 _ => Typed::Help(format!("usage: /history N (1 to {MAX_HISTORY_COUNT})")),
             },
         },
+        "send" => {
+            let arg = cmd.split_once(' ').map_or("", |(_, a)| a);
+            parse_send(arg)
+        }
+        verb @ ("accept" | "decline" | "cancel") => {
+            let action = match verb {
+                "accept" => FileAction::Accept,
+                "decline" => FileAction::Decline,
+                _ => FileAction::Cancel,
+            };
+            match parts
+                .next()
+                .map(str::trim)
+                .and_then(|n| n.parse::<u64>().ok())
+            {
+                Some(id) if parts.next().is_none() => Typed::FileAction { action, id },
+                _ => Typed::Help(format!(
+                    "usage: /{verb} ID (the number shown with the file)"
+                )),
+            }
+        }
         "quit" | "exit" => Typed::Quit,
         "passwd" | "password" => Typed::Passwd,
         other => Typed::Help(format!(
-            "unknown command /{other}; use /w USER TEXT, /who, /history N, /passwd or /quit"
+            "unknown command /{other}; use /w USER TEXT, /who, /history N, /passwd, /send PATH [USER], /accept ID, /decline ID, /cancel ID or /quit"
         )),
     }
 }
@@ -214,6 +283,58 @@ mod history_tests {
         for bad in ["/history 0", "/history 201", "/history x"] {
             assert!(matches!(parse_typed(bad), Typed::Help(_)), "{bad}");
         }
+    }
+
+    #[test]
+    fn file_commands() {
+        let send = |path: &str, to: Option<&str>| Typed::SendFile {
+            path: path.into(),
+            to: to.map(Into::into),
+        };
+        assert_eq!(parse_typed("/send a.txt"), send("a.txt", None));
+        assert_eq!(
+            parse_typed("/send /tmp/a.txt user2"),
+            send("/tmp/a.txt", Some("user2"))
+        );
+        assert_eq!(
+            parse_typed("/send \"my file.txt\" user2"),
+            send("my file.txt", Some("user2"))
+        );
+        assert_eq!(
+            parse_typed("/send \"my file.txt\""),
+            send("my file.txt", None)
+        );
+        for bad in [
+            "/send",
+            "/send \"open",
+            "/send \"a\" b c",
+            "/accept",
+            "/accept x",
+            "/cancel 1 2",
+        ] {
+            assert!(matches!(parse_typed(bad), Typed::Help(_)), "{bad}");
+        }
+        assert_eq!(
+            parse_typed("/accept 12"),
+            Typed::FileAction {
+                action: FileAction::Accept,
+                id: 12
+            }
+        );
+        assert_eq!(
+            parse_typed("/decline 3"),
+            Typed::FileAction {
+                action: FileAction::Decline,
+                id: 3
+            }
+        );
+        assert_eq!(
+            parse_typed("/cancel 4"),
+            Typed::FileAction {
+                action: FileAction::Cancel,
+                id: 4
+            }
+        );
     }
 
     #[test]

@@ -145,6 +145,21 @@ pub fn fixed_by_key_step(reason: &Reason) -> bool {
         | Reason::NotAUser
         | Reason::BadConfirm
         | Reason::Busy
+        | Reason::FileTooLarge
+        | Reason::TooManyTransfers
+        | Reason::NotOnline
+        | Reason::NobodyOnline
+        | Reason::BadOffer
+        | Reason::OfferExpired
+        | Reason::Declined
+        | Reason::FileTooSlow
+        | Reason::SenderCancelled
+        | Reason::RecipientCancelled
+        | Reason::SenderLeft
+        | Reason::RecipientLeft
+        | Reason::BadHash
+        | Reason::BadChunk
+        | Reason::UnknownTransfer
         | Reason::Unknown(_) => false,
     }
 }
@@ -191,6 +206,21 @@ pub fn hint_for(reason: &Reason, program: &str) -> String {
         | Reason::NotAUser
         | Reason::BadConfirm
         | Reason::Busy
+        | Reason::FileTooLarge
+        | Reason::TooManyTransfers
+        | Reason::NotOnline
+        | Reason::NobodyOnline
+        | Reason::BadOffer
+        | Reason::OfferExpired
+        | Reason::Declined
+        | Reason::FileTooSlow
+        | Reason::SenderCancelled
+        | Reason::RecipientCancelled
+        | Reason::SenderLeft
+        | Reason::RecipientLeft
+        | Reason::BadHash
+        | Reason::BadChunk
+        | Reason::UnknownTransfer
         | Reason::Unknown(_) => String::new(),
     }
 }
@@ -746,7 +776,21 @@ impl Incoming {
 pub fn spawn_session(
     sender: ChatSender,
     receiver: ChatReceiver,
+    commands: mpsc::Receiver<ClientRequest>,
+    events_cap: usize,
+) -> mpsc::Receiver<SessionEvent> {
+    let (_no_files, files) = mpsc::channel(1);
+    spawn_session_with_files(sender, receiver, commands, files, events_cap)
+}
+
+/// [`spawn_session`] with a second, lower-priority input for file chunks: one is sent only when
+/// no command waits and nothing has arrived, so a chat message waits for at most one chunk.
+/// Keep `files` short (a few frames): what waits there is what a chat message can queue behind.
+pub fn spawn_session_with_files(
+    sender: ChatSender,
+    receiver: ChatReceiver,
     mut commands: mpsc::Receiver<ClientRequest>,
+    mut files: mpsc::Receiver<ClientRequest>,
     events_cap: usize,
 ) -> mpsc::Receiver<SessionEvent> {
     let (tx, rx) = mpsc::channel(events_cap);
@@ -755,6 +799,7 @@ pub fn spawn_session(
         let reason = loop {
             let ping_due = session.ping_due();
             tokio::select! {
+                biased;
                 cmd = commands.recv() => {
                     let Some(req) = cmd else { break session.logout().await };
                     let logout = req == ClientRequest::Logout;
@@ -785,6 +830,14 @@ pub fn spawn_session(
                         break reason;
                     }
                 }
+                Some(chunk) = files.recv() => match session.send(chunk).await {
+                    // Chunks are not reported as sent: the owner counts them itself.
+                    Ok(SessionEvent::NotSent { request, why }) => {
+                        let _ = tx.send(SessionEvent::NotSent { request, why }).await;
+                    }
+                    Ok(_) => {}
+                    Err(reason) => break reason,
+                },
             }
         };
         let _ = tx.send(SessionEvent::Closed { reason }).await;

@@ -119,6 +119,11 @@ impl ClientFolder {
         self.dir.join("session_key.txt")
     }
 
+    /// Where received files go: `downloads` of client.toml, relative to this folder.
+    pub fn downloads_dir(&self) -> PathBuf {
+        self.dir.join(&self.config.downloads)
+    }
+
     /// `host:key_port`. With `server_host = "auto"` only after [`crate::client::discover::resolve`]
     /// (the key step and the login resolve first).
     pub fn key_addr(&self) -> String {

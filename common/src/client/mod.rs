@@ -9,6 +9,7 @@
 //! - [`key_client`]: the key step (`client_xx key`), step by step.
 //! - [`key_events`]: what the key step reports to its watcher (the trace, the GUI's view).
 //! - [`chat_client`]: a chat session (login, send, receive), used by the GUI and the terminal mode.
+//! - [`files`]: file transfer state, progress, the file name sanitiser and the downloads writer.
 //! - [`config_texts`]: mistakes in client.toml and swapped ports, in both languages.
 //! - [`texts`]: the error and refusal table, by reason and by error kind, in both languages.
 
@@ -16,6 +17,7 @@ pub mod chat_client;
 pub mod clock;
 pub mod config_texts;
 pub mod discover;
+pub mod files;
 pub mod folder;
 pub mod kept;
 pub mod key_client;

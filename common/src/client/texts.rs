@@ -9,9 +9,13 @@
 
 use crate::client::chat_client::{CloseReason, LoginError, NotSentReason, PasswordError};
 use crate::client::discover::{Discovered, DiscoveryError, Found};
+use crate::client::files::{
+    Direction, Failure, FileError, Update, bar, human_bytes, human_duration,
+};
 use crate::client::key_client::KeyStepError;
 use crate::config::Language;
 use crate::protocol::consts::{MAX_PASSWORD_LEN, MIN_PASSWORD_CHARS};
+use crate::protocol::files::FileState;
 use crate::protocol::reason::Reason;
 
 /// Where the text is shown: the remedy for a stale key differs (a button in the GUI, a command
@@ -234,6 +238,59 @@ pub fn reason_text(reason: &Reason, server_message: &str, c: Ctx<'_>) -> String 
         Reason::PasswordControlChar => c.pick(
             "新密码里不能有制表符、换行等控制字符。请只用字母、数字、符号或汉字。",
             "The new password must not contain tabs, line breaks or other control characters.",
+        ),
+        Reason::FileTooLarge => c.pick(
+            "文件太大，服务器不转发（上限见服务器的 max_file_mb）。可以压缩或分成几个文件再发。",
+            "The file is larger than the server relays (its max_file_mb). Compress it or split it into several files.",
+        ),
+        Reason::TooManyTransfers => c.pick(
+            "你同时发送的文件太多了（服务器的 max_transfers_per_user）。请等前面的发完再发。",
+            "You are already sending as many files as the server allows at once (max_transfers_per_user). Wait until one finishes.",
+        ),
+        Reason::NotOnline => c.pick(
+            "对方不在线，文件没有发送（文件不会留到对方上线）。",
+            "That user is not online, so the file was not sent (files are not kept until they log in).",
+        ),
+        Reason::NobodyOnline => c.pick(
+            "现在没有别人在线，文件没有发送。",
+            "Nobody else is online, so the file was not sent.",
+        ),
+        Reason::BadOffer => c.pick(
+            "这个文件不能发送（文件名为空或太长，或者发给了自己）。",
+            "This file cannot be sent (its name is empty or too long, or it was sent to yourself).",
+        ),
+        Reason::OfferExpired => c.pick(
+            "对方没有及时接收，传输已经开始或结束。",
+            "The offer was not answered in time; the transfer went ahead without it.",
+        ),
+        Reason::Declined => c.pick("对方拒绝接收这个文件。", "The recipient declined the file."),
+        Reason::FileTooSlow => c.pick(
+            "接收方太慢，被移出了这次文件传输（聊天不受影响）。",
+            "The recipient was too slow and was dropped from this transfer (the chat goes on).",
+        ),
+        Reason::SenderCancelled => c.pick("发送方取消了文件传输。", "The sender cancelled the transfer."),
+        Reason::RecipientCancelled => {
+            c.pick("接收方取消了文件传输。", "The recipient cancelled the transfer.")
+        }
+        Reason::SenderLeft => c.pick(
+            "发送方断开了连接，文件传输中止。",
+            "The sender disconnected; the transfer stopped.",
+        ),
+        Reason::RecipientLeft => c.pick(
+            "接收方断开了连接，文件传输中止。",
+            "The recipient disconnected; the transfer to them stopped.",
+        ),
+        Reason::BadHash => c.pick(
+            "收到的文件校验（SHA-256）不符，已丢弃，请重新发送。",
+            "The received file's SHA-256 does not match; it was discarded. Send it again.",
+        ),
+        Reason::BadChunk => c.pick(
+            "发送方的程序没有按规则发送文件数据，传输已中止。请向老师要最新的客户端。",
+            "The sender's program broke the transfer rules; the transfer stopped. Ask the teacher for the current client.",
+        ),
+        Reason::UnknownTransfer => c.pick(
+            "没有这个文件传输（已经结束或被取消）。",
+            "There is no such transfer (it ended or was cancelled).",
         ),
         Reason::Unknown(token) => {
             let q = quoted(c.lang, "服务器", "server", server_message);
@@ -579,6 +636,222 @@ pub fn key_id_label(lang: Language) -> &'static str {
 pub fn has_cjk(s: &str) -> bool {
     s.chars()
         .any(|c| matches!(c as u32, 0x3000..=0x303F | 0x4E00..=0x9FFF | 0xFF00..=0xFFEF))
+}
+
+// ---- file transfer (issue 16): what a terminal or the window shows about a transfer. Names from
+// the network are shown quoted ({:?} escapes control characters) and were sanitised before.
+
+/// A transfer's failure on this side, in `lang`.
+pub fn file_failure_text(f: &Failure, c: Ctx<'_>) -> String {
+    match f {
+        Failure::Remote(reason) => reason_text(reason, "", c),
+        Failure::Cancelled => c.pick("已取消。", "Cancelled."),
+        Failure::Local(why) => c.pick(
+            format!("本机读写文件出错：{why}"),
+            format!("Reading or writing the file on this PC failed: {why}"),
+        ),
+        Failure::Disconnected => c.pick("连接已断开。", "The connection ended."),
+    }
+}
+
+impl FileError {
+    /// The error in the client's language.
+    pub fn localized(&self, lang: Language) -> String {
+        let zh = lang == Language::Zh;
+        match self {
+            Self::Open { path, source } if zh => format!("无法读取 {path}：{source}"),
+            Self::Open { path, source } => format!("cannot read {path}: {source}"),
+            Self::NotAFile(path) if zh => format!("{path} 不是一个文件"),
+            Self::NotAFile(path) => format!("{path} is not a file"),
+            Self::Downloads { path, source } if zh => {
+                format!(
+                    "无法在 {path} 保存文件：{source}（可在 client.toml 里用 downloads 指定别的文件夹）"
+                )
+            }
+            Self::Downloads { path, source } => format!(
+                "cannot save files in {path}: {source} (downloads in client.toml sets another folder)"
+            ),
+            Self::NoSuchTransfer(id) if zh => format!("没有编号为 {id} 的文件传输"),
+            Self::NoSuchTransfer(id) => format!("there is no transfer {id}"),
+        }
+    }
+}
+
+/// One line about `u` for a person reading a terminal or a status line; `None` for updates
+/// that need no line (progress is drawn by the caller: [`file_progress_text`]).
+pub fn file_update_text(u: &Update, c: Ctx<'_>) -> Option<String> {
+    Some(match u {
+        Update::OfferSent { name, to, size, .. } => match to {
+            Some(to) => c.pick(
+                format!(
+                    "正在把文件 {name:?}（{}）发给 {to}，等待对方接收……",
+                    human_bytes(*size)
+                ),
+                format!(
+                    "offering {name:?} ({}) to {to}, waiting for an answer...",
+                    human_bytes(*size)
+                ),
+            ),
+            None => c.pick(
+                format!(
+                    "正在把文件 {name:?}（{}）发给所有人，等待接收……",
+                    human_bytes(*size)
+                ),
+                format!(
+                    "offering {name:?} ({}) to everyone, waiting for answers...",
+                    human_bytes(*size)
+                ),
+            ),
+        },
+        Update::OfferRefused { name, reason } => c.pick(
+            format!("文件 {name:?} 没有发送：{}", reason_text(reason, "", c)),
+            format!("{name:?} was not sent: {}", reason_text(reason, "", c)),
+        ),
+        Update::OfferAccepted { id, name } => c.pick(
+            format!("文件 {name:?} 的传输编号是 {id}（/cancel {id} 取消）"),
+            format!("{name:?} is transfer {id} (/cancel {id} stops it)"),
+        ),
+        Update::Offered {
+            id,
+            from_user,
+            from_nick,
+            name,
+            size,
+            auto,
+        } => {
+            let who = format!(
+                "{} ({from_user})",
+                crate::text::escape_controls(from_nick, crate::text::Lines::Escape)
+            );
+            match (auto, c.zh()) {
+                (true, true) => format!(
+                    "{who} 发来文件 {name:?}（{}），已自动接收（编号 {id}）",
+                    human_bytes(*size)
+                ),
+                (true, false) => format!(
+                    "{who} sends {name:?} ({}); accepted automatically (transfer {id})",
+                    human_bytes(*size)
+                ),
+                (false, true) => format!(
+                    "{who} 发来文件 {name:?}（{}）。接收：/accept {id}　拒绝：/decline {id}",
+                    human_bytes(*size)
+                ),
+                (false, false) => format!(
+                    "{who} offers {name:?} ({}). /accept {id} or /decline {id}",
+                    human_bytes(*size)
+                ),
+            }
+        }
+        Update::Recipient {
+            id,
+            user,
+            state,
+            reason,
+        } => {
+            let why = reason
+                .as_ref()
+                .map(|r| reason_text(r, "", c))
+                .unwrap_or_default();
+            match state {
+                FileState::Accepted => c.pick(
+                    format!("{user} 接收了文件（编号 {id}）"),
+                    format!("{user} accepted transfer {id}"),
+                ),
+                FileState::Declined => c.pick(
+                    format!("{user} 拒绝了文件（编号 {id}）"),
+                    format!("{user} declined transfer {id}"),
+                ),
+                FileState::Done => c.pick(
+                    format!("{user} 已完整收到文件（编号 {id}，SHA-256 一致）"),
+                    format!("{user} received transfer {id} completely (SHA-256 matches)"),
+                ),
+                FileState::Failed | FileState::Over => c.pick(
+                    format!("{user} 没有收到文件（编号 {id}）：{why}"),
+                    format!("{user} did not get transfer {id}: {why}"),
+                ),
+            }
+        }
+        Update::Progress { .. } => return None,
+        Update::Saved { id, path, from } => c.pick(
+            format!(
+                "已收到 {from} 的文件（编号 {id}），SHA-256 校验一致，保存为 {}",
+                path.display()
+            ),
+            format!(
+                "received transfer {id} from {from}; SHA-256 checked; saved as {}",
+                path.display()
+            ),
+        ),
+        Update::Failed {
+            id,
+            direction,
+            name,
+            failure,
+        } => {
+            let why = file_failure_text(failure, c);
+            match direction {
+                Direction::Send => c.pick(format!("发送 {name:?}（编号 {id}）失败：{why}"), format!("sending {name:?} (transfer {id}) failed: {why}")),
+                Direction::Receive => c.pick(
+                    format!("接收 {name:?}（编号 {id}）没有完成，未完成的文件已删除：{why}"),
+                    format!("receiving {name:?} (transfer {id}) did not finish; the partial file was removed: {why}"),
+                ),
+            }
+        }
+        Update::Finished {
+            id,
+            name,
+            delivered,
+            reason,
+        } => {
+            if delivered.is_empty() {
+                let why = reason
+                    .as_ref()
+                    .map(|r| reason_text(r, "", c))
+                    .unwrap_or_default();
+                c.pick(
+                    format!("文件 {name:?}（编号 {id}）没有人收到：{why}"),
+                    format!("nobody received {name:?} (transfer {id}): {why}"),
+                )
+            } else {
+                let list = delivered.join(", ");
+                c.pick(
+                    format!("文件 {name:?}（编号 {id}）发送完毕，收到的人：{list}"),
+                    format!("{name:?} (transfer {id}) is done; received by {list}"),
+                )
+            }
+        }
+    })
+}
+
+/// `发送 a.bin [#####.....] 52% 10 MB / 20 MB 35 MB/s 剩余 1 s`.
+pub fn file_progress_text(
+    direction: Direction,
+    name: &str,
+    done: u64,
+    total: u64,
+    speed: f64,
+    eta: Option<std::time::Duration>,
+    c: Ctx<'_>,
+) -> String {
+    let frac = if total == 0 {
+        1.0
+    } else {
+        done as f64 / total as f64
+    };
+    let what = match direction {
+        Direction::Send => c.pick("发送", "sending"),
+        Direction::Receive => c.pick("接收", "receiving"),
+    };
+    let left = eta.map_or_else(|| "?".to_owned(), human_duration);
+    format!(
+        "{what} {name:?} {} {:>3.0}% {} / {} {}/s {} {left}",
+        bar(frac, 20),
+        frac * 100.0,
+        human_bytes(done),
+        human_bytes(total),
+        human_bytes(speed as u64),
+        c.pick("剩余", "left"),
+    )
 }
 
 #[cfg(test)]

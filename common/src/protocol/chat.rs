@@ -13,6 +13,7 @@
 //! server -> client  1006|seq|iv|ct|mac                                     password result, inner: OK or reason
 //! client -> server  0007, server -> client 1007 / 1008                     history: see [`crate::protocol::history`]
 //!                   (1003 inner: END or MORE|user|nick|...; a long list comes in parts)
+//! client -> server  0008..0012, server -> client 1010..1015             files: see [`crate::protocol::files`]
 //! server -> client  1009|reason|message                                    plain error
 //! ```
 //! Sealing is described in [`crate::protocol::sealed`].
@@ -22,6 +23,7 @@ use crate::protocol::consts::{
     KEY_ID_LEN, MAX_FRAME_LEN, MAX_HISTORY_COUNT, MAX_MESSAGE_BYTES, MAX_USERNAME_LEN, NONCE_LEN,
     PROTOCOL_VERSION, code,
 };
+use crate::protocol::files::{FileEvent, FileRequest};
 use crate::protocol::history::{HistoryPage, line_fields, parse_line};
 use crate::protocol::message::{RawMessage, b64};
 use crate::protocol::password::Secret;
@@ -137,6 +139,8 @@ pub enum ClientRequest {
         before_id: u64,
         count: u32,
     },
+    /// A file transfer request (`0008`..`0012`, [`crate::protocol::files`]).
+    File(FileRequest),
 }
 
 impl SealedMessage for ClientRequest {
@@ -148,6 +152,7 @@ impl SealedMessage for ClientRequest {
             Self::Ping => code::PING,
             Self::ChangePassword { .. } => code::CHANGE_PASSWORD,
             Self::History { .. } => code::HISTORY,
+            Self::File(f) => f.code(),
         }
     }
 
@@ -161,6 +166,7 @@ impl SealedMessage for ClientRequest {
                 format!("{}|{}", b64(old.expose()), b64(new.expose()))
             }
             Self::History { before_id, count } => format!("{before_id}|{count}"),
+            Self::File(f) => f.inner_text(),
         }
     }
 
@@ -201,6 +207,7 @@ impl SealedMessage for ClientRequest {
                         .min(MAX_HISTORY_COUNT),
                 })
             }
+            c if FileRequest::is_file_code(c) => FileRequest::from_inner(m).map(Self::File),
             other => Err(ProtocolError::Unexpected {
                 got: other.to_owned(),
                 expected: "a chat request".into(),
@@ -338,6 +345,8 @@ pub enum ServerEvent {
     Stored {
         upto: u64,
     },
+    /// A file transfer event (`1010`..`1015`, [`crate::protocol::files`]).
+    File(FileEvent),
 }
 
 /// First field of a `1001` login result: logged in.
@@ -425,6 +434,7 @@ impl SealedMessage for ServerEvent {
             Self::PasswordResult(_) => code::PASSWORD_RESULT,
             Self::History(_) => code::HISTORY_PAGE,
             Self::Stored { .. } => code::STORED,
+            Self::File(f) => f.code(),
         }
     }
 
@@ -457,6 +467,7 @@ impl SealedMessage for ServerEvent {
             Self::PasswordResult(Err(reason)) => reason.as_str().into(),
             Self::History(page) => page.inner_text(),
             Self::Stored { upto } => upto.to_string(),
+            Self::File(f) => f.inner_text(),
         }
     }
 
@@ -539,6 +550,7 @@ impl SealedMessage for ServerEvent {
                     token => Err(Reason::from_wire(Family::Chat, token)),
                 }))
             }
+            c if FileEvent::is_file_code(c) => FileEvent::from_inner(m).map(Self::File),
             other => Err(ProtocolError::Unexpected {
                 got: other.to_owned(),
                 expected: "a server event".into(),

@@ -163,6 +163,45 @@ pub const MAX_KEPT_BYTES: usize = 4 << 20;
 /// refused with a notice instead of growing without bound.
 pub const HISTORY_QUEUE_LEN: usize = 10_000;
 
+/// Raw bytes of file data in one `0010`/`1014` frame (32 KiB): after base64, DES-CBC and base64
+/// again a chunk frame is about 58 KB, inside [`MAX_FRAME_LEN`] with room for the other fields.
+pub const FILE_CHUNK_LEN: usize = 32 * 1024;
+
+/// Bytes a file's sender may be ahead of its slowest recipient's acknowledgement (1 MiB, 32
+/// chunks): enough to keep a LAN busy while acknowledgements travel (100 MB/s x 1 ms is 100 KB);
+/// the server holds at most this much per transfer and recipient.
+pub const FILE_WINDOW: u64 = 1024 * 1024;
+
+/// A recipient acknowledges every this many bytes (every full chunk) and at the end.
+pub const FILE_ACK_EVERY: u64 = FILE_CHUNK_LEN as u64;
+
+/// File bytes the server lets into one recipient's TCP stream beyond what it acknowledged: two
+/// chunks. What is in the stream is ahead of any chat message and cannot be overtaken, so this,
+/// not the window, bounds how long a chat line waits behind a file (two chunks' processing at
+/// the recipient); the rest of the window waits in the server's file queue, behind chat.
+pub const FILE_IN_STREAM: u64 = 2 * FILE_CHUNK_LEN as u64;
+
+/// Longest offered file name in bytes of UTF-8, before the recipient's sanitiser shortens it.
+pub const MAX_FILE_NAME_BYTES: usize = 1024;
+
+/// Largest file the chat server relays by default (`max_file_mb`).
+pub const DEFAULT_MAX_FILE_MB: u64 = 100;
+
+/// Transfers one user may have running at once by default, as sender (`max_transfers_per_user`).
+pub const DEFAULT_MAX_TRANSFERS_PER_USER: usize = 3;
+
+/// A recipient that has not moved for this long while the sender waits on it, or that is this
+/// long behind the fastest recipient, is dropped from the transfer (not from the chat).
+pub const FILE_STALL_SECS: u64 = 10;
+
+/// How long a transfer waits for every recipient to accept or decline before it starts with
+/// those who accepted (a classroom where some are away must not hold the file for ever).
+pub const FILE_OFFER_TIMEOUT_SECS: u64 = 60;
+
+/// File frames waiting for one connection (all its incoming transfers): flow control keeps each
+/// transfer within [`FILE_WINDOW`], so a full queue means a broken flow and drops the transfer.
+pub const FILE_QUEUE_LEN: usize = 512;
+
 /// Declares every message code once: the `code::NAME` string constants the codecs use, and the
 /// [`Code`] enum with all of them, so the list of known codes cannot drift from the constants.
 macro_rules! codes {
@@ -216,6 +255,16 @@ codes! {
     CHANGE_PASSWORD = "0006", ChangePassword;
     /// Ask for older messages: `before_id|count` inside the seal.
     HISTORY = "0007", History;
+    /// Offer a file to one user or to everyone: `ref|to|name|size` inside the seal.
+    FILE_OFFER = "0008", FileOffer;
+    /// Answer or end a transfer: `id|ACCEPT`, `DECLINE`, `CANCEL`, `DONE` or `BAD_HASH`.
+    FILE_CONTROL = "0009", FileControl;
+    /// A piece of an offered file, from its sender: `id|offset|data`.
+    FILE_CHUNK = "0010", FileChunk;
+    /// A recipient has written the first `received` bytes of a file: `id|received`.
+    FILE_ACK = "0011", FileAck;
+    /// The sender has sent every byte: `id|sha256` of the whole file.
+    FILE_END = "0012", FileEnd;
     /// Server hello with the connection nonce.
     HELLO = "1000", Hello;
     /// Login result (seed).
@@ -236,6 +285,18 @@ codes! {
     STORED = "1008", Stored;
     /// Unauthenticated error (no key to seal it with, or the connection is about to close).
     ERROR = "1009", Error;
+    /// A file offered to this user: `id|from|nick|name|size`.
+    FILE_OFFERED = "1010", FileOffered;
+    /// What happened to a transfer: `id|STATE|user|reason`.
+    FILE_STATUS = "1011", FileStatus;
+    /// The answer to a `0008`: `ref|id|OK` or `ref|0|REASON`.
+    FILE_OFFER_RESULT = "1012", FileOfferResult;
+    /// The sender may send the bytes before `upto`: `id|upto`.
+    FILE_CREDIT = "1013", FileCredit;
+    /// A piece of a file, relayed to a recipient: `id|offset|data`.
+    FILE_DATA = "1014", FileData;
+    /// Every byte was relayed: `id|sha256` as the sender gave it.
+    FILE_DONE = "1015", FileDone;
     /// Key request: username, client public key, client nonce, client signature.
     KEY_REQUEST = "0101", KeyRequest;
     /// Key confirmation: proof that the client opened the envelope.

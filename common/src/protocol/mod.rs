@@ -12,12 +12,14 @@
 //! - [`material`]: the session material inside the digital envelope.
 //! - [`chat`]: login and chat messages (port 8090).
 //! - [`history`]: stored messages on the wire (`0007`, `1007`, `1008`).
+//! - [`files`]: file transfer (`0008`..`0012`, `1010`..`1015`).
 //! - [`discovery`]: the UDP datagrams that find server_key on the local network (port 8092).
 //! - [`password`]: the rule for a new password, and [`password::Secret`].
 
 pub mod chat;
 pub mod consts;
 pub mod discovery;
+pub mod files;
 pub mod frame;
 pub mod history;
 pub mod keydist;
@@ -64,8 +66,9 @@ pub fn check_username(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `con`, `nul`, `aux`, `prn`, `com1`-`com9`, `lpt1`-`lpt9` (any case), alone or before a `.`.
-fn is_windows_device_name(name: &str) -> bool {
+/// `con`, `nul`, `aux`, `prn`, `com1`-`com9`, `lpt1`-`lpt9` (any case), alone or before a `.`
+/// (also used for received file names, [`crate::client::files::sanitize_file_name`]).
+pub(crate) fn is_windows_device_name(name: &str) -> bool {
     let stem = name.split('.').next().unwrap_or(name).to_ascii_lowercase();
     match stem.as_str() {
         "con" | "nul" | "aux" | "prn" => true,

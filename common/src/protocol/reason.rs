@@ -113,6 +113,37 @@ reasons! {
     PasswordUnchanged = "PASSWORD_UNCHANGED", chat: true, key: false;
     /// The new password contains a control character (a tab, a line break...).
     PasswordControlChar = "PASSWORD_CONTROL_CHAR", chat: true, key: false;
+    // ---- chat server, file transfers (`1011`, `1012`), PROTOCOL.md §6.11
+    /// The offered file is larger than the server's `max_file_mb`.
+    FileTooLarge = "FILE_TOO_LARGE", chat: true, key: false;
+    /// The sender already has `max_transfers_per_user` transfers running.
+    TooManyTransfers = "TOO_MANY_TRANSFERS", chat: true, key: false;
+    /// The private recipient of an offer is not online (files are not held for later).
+    NotOnline = "NOT_ONLINE", chat: true, key: false;
+    /// An offer to everyone while nobody else is online.
+    NobodyOnline = "NOBODY_ONLINE", chat: true, key: false;
+    /// An offer with an empty or too long name, or to oneself.
+    BadOffer = "BAD_OFFER", chat: true, key: false;
+    /// The recipient did not answer the offer in time.
+    OfferExpired = "OFFER_EXPIRED", chat: true, key: false;
+    /// The recipient declined the offer.
+    Declined = "DECLINED", chat: true, key: false;
+    /// The recipient fell too far behind and was dropped from the transfer (not from the chat).
+    FileTooSlow = "FILE_TOO_SLOW", chat: true, key: false;
+    /// The sender cancelled the transfer.
+    SenderCancelled = "SENDER_CANCELLED", chat: true, key: false;
+    /// The recipient cancelled the transfer.
+    RecipientCancelled = "RECIPIENT_CANCELLED", chat: true, key: false;
+    /// The sender's connection ended during the transfer.
+    SenderLeft = "SENDER_LEFT", chat: true, key: false;
+    /// The recipient's connection ended during the transfer.
+    RecipientLeft = "RECIPIENT_LEFT", chat: true, key: false;
+    /// The received file's SHA-256 differs from the sender's.
+    BadHash = "BAD_HASH", chat: true, key: false;
+    /// The sender broke the transfer's rules (offset, size, credit, end before the last byte).
+    BadChunk = "BAD_CHUNK", chat: true, key: false;
+    /// No such transfer (finished, cancelled, or never offered to this user).
+    UnknownTransfer = "UNKNOWN_TRANSFER", chat: true, key: false;
     // ---- both servers
     /// No login (chat), or no request or confirmation (key), within the handshake deadline.
     Timeout = "TIMEOUT", chat: true, key: true;

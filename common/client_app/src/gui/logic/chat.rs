@@ -377,7 +377,8 @@ impl ChatState {
             ServerEvent::LoginOk { .. }
             | ServerEvent::UserListPart(_)
             | ServerEvent::Pong
-            | ServerEvent::Stored { .. } => {}
+            | ServerEvent::Stored { .. }
+            | ServerEvent::File(_) => {}
         }
         up
     }
@@ -554,6 +555,14 @@ impl ChatState {
                     Some(req) => Compose::Send(req),
                     None => Compose::Nothing,
                 };
+            }
+            // File transfer in the window comes with its own buttons; until then the typed
+            // commands are the terminal mode's.
+            Typed::SendFile { .. } | Typed::FileAction { .. } => {
+                return Compose::Local(Entry::info(
+                    "/send, /accept, /decline, /cancel: terminal mode (client_xx cli)",
+                    now_ms,
+                ));
             }
             Typed::Say(text) => (self.target.clone(), text),
             Typed::Whisper { to, text } => (Some(to), text),
