@@ -410,8 +410,8 @@ fn end_fields(m: &RawMessage) -> Result<(u64, Sha256), ProtocolError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::sealed::sealed_len;
     use crate::protocol::consts::MAX_FRAME_LEN;
+    use crate::protocol::sealed::sealed_len;
 
     fn round_request(r: FileRequest) {
         let m = RawMessage::parse_str(&format!("{}|{}", r.code(), r.inner_text())).unwrap();
