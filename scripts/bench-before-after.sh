@@ -9,7 +9,8 @@
 #
 #   scripts/bench-before-after.sh [REF]        REF defaults to 80f93ab (main before issue 10's work)
 #
-# Knobs: RUNS (5), DURATION (relay seconds, 4), USERS (50), KEY_DURATION (4), KEY_CONCURRENCY (32).
+# Knobs: RUNS (5), DURATION (relay seconds, 4), USERS (50), SENDERS (10), KEY_DURATION (4),
+# KEY_CONCURRENCY (32).
 # Figures are server CPU-seconds based (deliveries and handshakes per server CPU-second), so a
 # busy machine slows both sides alike; run it on a quiet machine all the same.
 set -euo pipefail
@@ -50,9 +51,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start VERSION BIN_DIR: both servers of one version in $tmp/VERSION; sets LG_<VERSION> and pids.
+# start VERSION BIN_DIR [SERVER FLAGS]: both servers of one version in $tmp/VERSION; sets
+# LG_<VERSION>, SPID_<VERSION> and KPID_<VERSION>.
 start() {
     local v=$1 b=$2 d=$tmp/$1 kp cp
+    shift 2
     mkdir -p "$d/keys/sessions"
     kp=$(free_port)
     cp=$(free_port)
@@ -68,41 +71,50 @@ start() {
     "$b/server_key" --config "$d/server_key.toml" --listen "127.0.0.1:$kp" >"$OUT/${v}_server_key.log" 2>&1 &
     pids+=($!)
     eval "KPID_$v=$!"
-    local extra=()
-    [ "$v" = new ] && [ -n "${NO_HISTORY:-}" ] && extra=(--no-history)
-    "$b/server" --config "$d/server.toml" --listen "127.0.0.1:$cp" "${extra[@]}" >"$OUT/${v}_server.log" 2>&1 &
+    "$b/server" --config "$d/server.toml" --listen "127.0.0.1:$cp" "$@" >"$OUT/${v}_server.log" 2>&1 &
     pids+=($!)
     eval "SPID_$v=$!"
     wait_until 20 "$v server_key on :$kp" listening "$kp"
     wait_until 20 "$v server on :$cp" listening "$cp"
-    local lg=("$b/loadgen" --db "sqlite://$d/db.sqlite" --chat-port "$cp" --key-port "$kp" --work-dir "$d/loadgen" --concurrency 32)
-    [ "$v" = new ] && lg+=(--user-list "$d/keys/chat_users.txt")
+    local lg=("$b/loadgen" --db "sqlite://$d/db.sqlite" --chat-port "$cp" --key-port "$kp" --work-dir "$d/loadgen")
+    [ "$v" != old ] && lg+=(--user-list "$d/keys/chat_users.txt")
     eval "LG_$v=(\"\${lg[@]}\")"
 }
 start old "$OLD_TARGET/release"
 start new "$ROOT/target/release"
+# The same new server without the message history (issue 15), which the old one did not have:
+# the structure's own cost is new-without-history against old.
+start newnh "$ROOT/target/release" --no-history
+VERSIONS="old new newnh"
 log "servers up; key steps for $USERS load users on each (once)"
-"${LG_old[@]}" --reuse-keys --server-pid "$SPID_old" --mode idle --users "$USERS" --duration 0 >"$OUT/old_warmup.txt" 2>&1
-"${LG_new[@]}" --reuse-keys --server-pid "$SPID_new" --mode idle --users "$USERS" --duration 0 >"$OUT/new_warmup.txt" 2>&1
+for v in $VERSIONS; do
+    spid_var=SPID_$v
+    lg_var="LG_$v[@]"
+    "${!lg_var}" --concurrency 32 --reuse-keys --server-pid "${!spid_var}" --mode idle --users "$USERS" --duration 0 \
+        >"$OUT/${v}_warmup.txt" 2>&1
+done
 
 # field LINE NAME: the value of NAME=... in a loadgen result line.
 field() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" <<<"$1"; }
-per_cpu() { awk -v n="$1" -v c="$2" 'BEGIN { if (c > 0) printf "%.0f", n / c; else print 0 }'; }
+per_cpu() { awk -v n="$1" -v c="$2" 'BEGIN { if (c > 0) printf "%.1f", n / c; else print 0 }'; }
 
 : >"$OUT/runs.txt"
 for r in $(seq 1 "$RUNS"); do
-    for v in old new; do
+    for v in $VERSIONS; do
         spid_var=SPID_$v
         kpid_var=KPID_$v
         lg_var="LG_$v[@]"
-        line=$("${!lg_var}" --reuse-keys --server-pid "${!spid_var}" --mode relay --users "$USERS" --senders "$SENDERS" \
+        line=$("${!lg_var}" --concurrency 32 --reuse-keys --server-pid "${!spid_var}" --mode relay --users "$USERS" --senders "$SENDERS" \
             --rate 0 --window 4 --duration "$DURATION" --size 100 --check 2>>"$OUT/${v}_relay.err" | grep '^RELAY' || true)
         relay=$(per_cpu "$(field "$line" delivered)" "$(field "$line" server_cpu_s)")
         sleep 1
-        line=$("${!lg_var}" --mode keydist --concurrency "$KEY_CONCURRENCY" --duration "$KEY_DURATION" \
-            --server-pid "${!kpid_var}" --check 2>>"$OUT/${v}_keydist.err" | grep '^KEYDIST' || true)
-        keys=$(per_cpu "$(field "$line" handshakes)" "$(field "$line" server_cpu_s)")
-        sleep 1
+        keys=0
+        if [ "$v" != newnh ]; then
+            line=$("${!lg_var}" --mode keydist --concurrency "$KEY_CONCURRENCY" --duration "$KEY_DURATION" \
+                --server-pid "${!kpid_var}" --check 2>>"$OUT/${v}_keydist.err" | grep '^KEYDIST' || true)
+            keys=$(per_cpu "$(field "$line" handshakes)" "$(field "$line" server_cpu_s)")
+            sleep 1
+        fi
         echo "run=$r version=$v relay_deliveries_per_server_cpu_s=$relay keydist_handshakes_per_server_cpu_s=$keys" | tee -a "$OUT/runs.txt" >&2
     done
 done
@@ -110,12 +122,14 @@ done
 python3 - "$OUT/runs.txt" "$REF" "$(git rev-parse --short HEAD)" <<'EOF' | tee "$OUT/summary.md"
 import statistics, sys
 rows = [dict(kv.split("=") for kv in line.split()) for line in open(sys.argv[1]) if line.strip()]
-print(f"| measure (median of {len(rows)//2} alternating runs) | before ({sys.argv[2]}) | after ({sys.argv[3]}) | after / before |")
+med = lambda v, key: statistics.median(float(r[key]) for r in rows if r["version"] == v)
+runs = sum(1 for r in rows if r["version"] == "old")
+print(f"| measure (median of {runs} alternating runs) | before ({sys.argv[2]}) | after ({sys.argv[3]}) | after / before |")
 print("|---|---|---|---|")
-for key, name in [("relay_deliveries_per_server_cpu_s", "relay N=USERS, max rate: deliveries per server CPU-second"),
-                  ("keydist_handshakes_per_server_cpu_s", "key distribution: handshakes per server_key CPU-second")]:
-    old = statistics.median(float(r[key]) for r in rows if r["version"] == "old")
-    new = statistics.median(float(r[key]) for r in rows if r["version"] == "new")
-    ratio = new / old if old else float("nan")
-    print(f"| {name} | {old:,.0f} | {new:,.0f} | {ratio:.2f}x |")
+relay = "relay_deliveries_per_server_cpu_s"
+keys = "keydist_handshakes_per_server_cpu_s"
+for v, name in [("newnh", "relay, max rate: deliveries per server CPU-second (after: history off, as before)"),
+                ("new", "relay, max rate: deliveries per server CPU-second (after: history on)")]:
+    print(f"| {name} | {med('old', relay):,.0f} | {med(v, relay):,.0f} | {med(v, relay) / med('old', relay):.2f}x |")
+print(f"| key distribution: handshakes per server_key CPU-second | {med('old', keys):,.1f} | {med('new', keys):,.1f} | {med('new', keys) / med('old', keys):.2f}x |")
 EOF
