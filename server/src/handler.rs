@@ -162,26 +162,57 @@ pub async fn handle(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     conn.writer.shutdown().await;
 }
 
+/// Hello, then the login's three steps: read the request, authenticate it (its key, then the
+/// password), enter the session. `Ok(None)`: the client left on the way.
 async fn login(
     conn: &mut Conn,
     shared: &Shared,
     conn_id: u64,
     peer: IpAddr,
 ) -> Result<Option<Session>, ErrorMsg> {
-    let s = &shared.settings;
     // One deadline for the whole login, the password check included (not for a first
     // password change that follows, which has the idle timeout).
-    let deadline = tokio::time::Instant::now() + s.handshake_timeout;
+    let deadline = tokio::time::Instant::now() + shared.settings.handshake_timeout;
     let nonce = random::bytes::<NONCE_LEN>();
+    let Some(request) = read_login(conn, &shared.settings, deadline, nonce).await? else {
+        return Ok(None);
+    };
+    let (send, recv, password) = open_login(conn, &shared.settings, &request, &nonce).await?;
+    let user = authenticate(shared, peer, &request.username, password, deadline).await?;
+    conn.who = format!("server#{conn_id} {}", request.username);
+    enter_session(conn, shared, conn_id, request, user, (send, recv)).await
+}
+
+/// A login request whose clear part (username, key id) was read and checked; still sealed.
+struct LoginRequest {
+    msg: RawMessage,
+    username: String,
+    key_id: String,
+}
+
+/// What the password check established about a user.
+struct Authenticated {
+    nickname: String,
+    must_change: bool,
+    /// The hash that let this session in: when it changes (the teacher resets the password),
+    /// the session ends (crate::revocation).
+    password_hash: String,
+}
+
+/// Send the hello with `nonce` and read the login request's clear part. `Ok(None)` when the
+/// client closed first.
+async fn read_login(
+    conn: &mut Conn,
+    s: &crate::server::Settings,
+    deadline: tokio::time::Instant,
+    nonce: [u8; NONCE_LEN],
+) -> Result<Option<LoginRequest>, ErrorMsg> {
+    let hello = Hello {
+        version: PROTOCOL_VERSION,
+        nonce,
+    };
     conn.writer
-        .write_frame(
-            Hello {
-                version: PROTOCOL_VERSION,
-                nonce,
-            }
-            .to_text()
-            .as_bytes(),
-        )
+        .write_frame(hello.to_text().as_bytes())
         .await
         .map_err(|_| ErrorMsg::new(Reason::BadFrame, "connection lost"))?;
     let frame = match tokio::time::timeout_at(deadline, conn.reader.read_frame()).await {
@@ -209,17 +240,32 @@ async fn login(
             &f,
         );
     }
+    Ok(Some(LoginRequest {
+        msg,
+        username,
+        key_id,
+    }))
+}
+
+/// Open the login request with the session key it names: the connection's channel halves and
+/// the password. The key's expiry is told only after the frame proved its holder.
+async fn open_login(
+    conn: &Conn,
+    s: &crate::server::Settings,
+    request: &LoginRequest,
+    nonce: &[u8; NONCE_LEN],
+) -> Result<(Sealer, Opener, String), ErrorMsg> {
+    let (username, key_id) = (&request.username, &request.key_id);
     let dir = s.session_key_dir.clone();
     let (u, k) = (username.clone(), key_id.clone());
     let (keyfile, expired) = tokio::task::spawn_blocking(move || keys::login_key(&dir, &u, &k))
         .await
         .map_err(|_| internal())??;
     let expired = expired.then(|| keys::expired(&keyfile));
-    let key = Arc::new(keyfile.key);
-    let (mut send, mut recv) = Channel::server(key, &nonce).split();
-    let opened = recv.open(&msg, LOGIN_PREFIX_FIELDS).map_err(|e| {
+    let (send, mut recv) = Channel::server(Arc::new(keyfile.key), nonce).split();
+    let opened = recv.open(&request.msg, LOGIN_PREFIX_FIELDS).map_err(|e| {
         warn!(user = username, error = %e, "login frame failed authentication");
-        trace_refused(s.trace, &conn.who, &username, &e);
+        trace_refused(s.trace, &conn.who, username, &e);
         keys::key_refused()
     })?;
     s.trace.step(
@@ -253,22 +299,32 @@ async fn login(
     if password.len() > MAX_PASSWORD_LEN {
         return Err(bad_login());
     }
+    Ok((send, recv, password))
+}
+
+/// Check `password` for `username` within the login's throttles and `deadline`.
+async fn authenticate(
+    shared: &Shared,
+    peer: IpAddr,
+    username: &str,
+    password: String,
+    deadline: tokio::time::Instant,
+) -> Result<Authenticated, ErrorMsg> {
+    let s = &shared.settings;
     // Bounded work: a locked name, a spent budget or a full queue is refused before hashing.
     let mut admitted =
-        match tokio::time::timeout_at(deadline, shared.logins.admit(peer, &username)).await {
+        match tokio::time::timeout_at(deadline, shared.logins.admit(peer, username)).await {
             Err(_) => return Err(login_timeout(s)),
             Ok(Err(refusal)) => return Err(throttled(&refusal, &s.login_limits)),
             Ok(Ok(a)) => a,
         };
     let permits = admitted.permits.take();
     let store = shared.store.clone();
-    let u = username.clone();
+    let u = username.to_owned();
     let check = tokio::task::spawn_blocking(move || {
         // The core is ours until the hash is done, even if the login gives up meanwhile.
         let _permits = permits;
         let check = db::check_login(&*store, &u, &password)?;
-        // The hash that let this session in: when it changes (the teacher resets the password),
-        // the session ends (crate::revocation).
         let hash = match check {
             LoginCheck::Ok { .. } => store.find_user(&u)?.map(|r| r.user_password),
             LoginCheck::Bad => None,
@@ -279,31 +335,55 @@ async fn login(
         Err(_) => return Err(login_timeout(s)),
         Ok(joined) => joined.map_err(|_| internal())?,
     };
-    let (nickname, must_change, mut password_hash) = match check {
+    match check {
         Ok((
             LoginCheck::Ok {
                 nickname,
                 must_change,
             },
-            hash,
+            password_hash,
         )) => {
             shared.logins.succeeded(admitted);
-            (nickname, must_change, hash)
+            Ok(Authenticated {
+                nickname,
+                must_change,
+                password_hash,
+            })
         }
         Ok((LoginCheck::Bad, _)) => {
             shared.logins.failed(admitted);
-            return Err(bad_login());
+            Err(bad_login())
         }
         Err(DbError::Unavailable(e)) => {
             warn!(error = %e, "database unavailable at login");
-            return Err(db_unavailable());
+            Err(db_unavailable())
         }
         Err(e) => {
             warn!(error = %e, "database error at login");
-            return Err(internal());
+            Err(internal())
         }
-    };
-    conn.who = format!("server#{conn_id} {username}");
+    }
+}
+
+/// Answer the login (after a first password change if one is due), join the registry and send
+/// the user list and the stored messages. `Ok(None)` when the client left on the way.
+async fn enter_session(
+    conn: &mut Conn,
+    shared: &Shared,
+    conn_id: u64,
+    request: LoginRequest,
+    user: Authenticated,
+    (mut send, mut recv): (Sealer, Opener),
+) -> Result<Option<Session>, ErrorMsg> {
+    let s = &shared.settings;
+    let LoginRequest {
+        username, key_id, ..
+    } = request;
+    let Authenticated {
+        nickname,
+        must_change,
+        mut password_hash,
+    } = user;
     let first = if must_change {
         // Not online yet: nobody sees this user until the password is their own.
         let ok = ServerEvent::LoginOk {
