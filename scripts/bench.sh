@@ -252,6 +252,24 @@ kill "$n2pid" 2>/dev/null || true
 echo "IDLEMEM_NGIRCD users=$IDLE_USERS rss_before_kib=$nrss0 rss_during_kib=$nrss1" | tee -a "$OUT/idle.txt" >&2
 phase idle
 
+# ------------------------------------------------------------------ file transfer (issue 16)
+# A FILE_MB MiB file from one load user to one other, then to FILE_FANOUT others at once, through
+# the chat server with history on; every received copy is compared with the original (--check).
+# loadgen measures the floor in the same process just before: one core's DES-CBC + HMAC-SHA-256
+# over 32 KiB chunks (the server decrypts and re-encrypts every byte). Target: >= 0.4x the floor.
+FILE_MB=${FILE_MB:-100}
+FILE_FANOUT=${FILE_FANOUT:-30}
+for r in $(seq 1 "$RUNS"); do
+    for n in 1 "$FILE_FANOUT"; do
+        log "files run $r: $FILE_MB MiB to $n"
+        "${LG[@]}" --mode files --users "$((n + 1))" --file-mb "$FILE_MB" --check \
+            >"$OUT/files${n}_$r.txt" 2>"$OUT/files${n}_$r.err" \
+            || log "  files run failed (see $OUT/files${n}_$r.err)"
+        grep '^FILES' "$OUT/files${n}_$r.txt" | sed 's/^/  /' >&2 || true
+    done
+done
+phase files
+
 # ------------------------------------------------------------------ login flood and guessing
 # Last among the server phases: it locks two of the load users (lg00001, lg00002). FLOOD
 # connections from 127.0.0.2 send bad logins for lg00001 while lg00000 logs in from 127.0.0.1
@@ -302,6 +320,8 @@ t_end=$(date +%s)
     echo "duration=$DURATION"
     echo "lat_duration=$LAT_DURATION"
     echo "lat_users=$LAT_USERS"
+    echo "file_mb=$FILE_MB"
+    echo "file_fanout=$FILE_FANOUT"
     echo "lat_rate=$LAT_RATE"
     echo "key_duration=$KEY_DURATION"
     echo "relay_ns=$RELAY_NS"
@@ -491,6 +511,27 @@ for n in ("50", "200"):
     ratio = hist / nohist if (hist and nohist) else None
     row(f"History N={n}, max rate: deliveries/s with the message history vs `--no-history`",
         f(hist), f(nohist), f(ratio, "{:.2f}x"), ">= 0.90x", None if ratio is None else ratio >= 0.9)
+
+# Issue 16: a file to one recipient at >= 0.4x one core's DES-CBC + HMAC rate (same process, same
+# run); to FILE_FANOUT recipients at once: reported (the server seals every byte once per recipient).
+for n in ("1", meta.get("file_fanout", "30")):
+    fs = []
+    for p in sorted(glob.glob(os.path.join(out, f"files{n}_*.txt"))):
+        line = first_line(p, "FILES")
+        if line:
+            fs.append(kv(line))
+    rate = med([d["mb_per_s"] for d in fs])
+    floor = med([d["floor_mb_per_s"] for d in fs])
+    ratio = med([d["ratio"] for d in fs])
+    if n == "1":
+        row(f"File transfer, {meta.get('file_mb')} MiB to 1 recipient: MB/s vs one core's DES-CBC + HMAC-SHA-256 MB/s",
+            f"{f(rate, '{:.1f}')} MB/s", f"{f(floor, '{:.1f}')} MB/s", f(ratio, "{:.2f}x"), ">= 0.40x",
+            None if ratio is None else ratio >= 0.4)
+    else:
+        per = med([d["recipient_mb_per_s"] for d in fs])
+        row(f"File transfer, {meta.get('file_mb')} MiB to {n} recipients at once: MB/s of the file (all recipients together)",
+            f"{f(rate, '{:.1f}')} MB/s ({f(per, '{:.0f}')} MB/s delivered)", f"{f(floor, '{:.1f}')} MB/s",
+            f(ratio, "{:.2f}x"), "(reported)", None)
 
 lrs = runs("latency", "minichat")
 lirs = runs("latency", "ngircd")

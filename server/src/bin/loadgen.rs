@@ -11,6 +11,11 @@
 //!   exactly once and in order, and reports throughput and end-to-end latency.
 //! - `keydist`: K concurrent clients run key steps back to back for `--duration` seconds.
 //! - `idle`: log N users in and hold them for `--duration` seconds (memory per connection).
+//! - `files`: a file of `--file-mb` MiB from the first user to the N-1 others (one: privately;
+//!   more: to everyone), each recipient accepting and saving it as the terminal mode does; reports
+//!   the throughput against this machine's single-core DES-CBC + HMAC-SHA-256 rate measured in
+//!   the same run (the floor: the server decrypts and re-encrypts every byte), and with `--check`
+//!   compares every received copy with the original.
 //! - `flood`: `--concurrency` connections from 127.0.0.2 log in as one user with wrong
 //!   passwords, over and over, for `--duration` seconds, while a real user logs in from
 //!   127.0.0.1 every 200 ms (its login latency is the result); then a paced guesser from
@@ -30,6 +35,8 @@
 //! machine. `--reuse-keys` skips the key step for users whose session key file is present and
 //! unexpired (repeated runs against the same server_key/server folders).
 
+#[path = "loadcheck/files.rs"]
+mod files;
 #[path = "loadcheck/flood.rs"]
 mod flood;
 #[path = "loadcheck/mod.rs"]
@@ -56,6 +63,7 @@ enum Mode {
     Keydist,
     Idle,
     Flood,
+    Files,
 }
 
 /// Load generator and checker for mini-chat.
@@ -98,6 +106,9 @@ struct Args {
     /// Skip the key step for users whose session key file is present and unexpired.
     #[arg(long)]
     reuse_keys: bool,
+    /// `files`: the size of the file sent, in MiB.
+    #[arg(long, default_value_t = 100)]
+    file_mb: u64,
 }
 
 const PASSWORD: &str = "load-password";
@@ -169,7 +180,7 @@ async fn async_main(args: Args, work: PathBuf) -> anyhow::Result<()> {
     let n = match args.mode {
         Mode::Keydist => args.concurrency,
         Mode::Flood => 3,
-        Mode::Relay | Mode::Idle => args.load.users,
+        Mode::Relay | Mode::Idle | Mode::Files => args.load.users,
     };
     create_users(&args.db, n, args.user_list.as_deref())?;
     if args.mode == Mode::Flood {
@@ -211,6 +222,7 @@ async fn async_main(args: Args, work: PathBuf) -> anyhow::Result<()> {
             drop(sessions);
             Ok(())
         }
+        Mode::Files => files::run(&work, args.file_mb, args.check, sessions).await,
         _ => relay(&args, sessions).await,
     }
 }
