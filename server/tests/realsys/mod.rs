@@ -834,6 +834,11 @@ impl Cli {
         (status, std::mem::take(&mut self.seen))
     }
 
+    /// Close stdin without waiting (the input of a script ends): dropping the result closes it.
+    pub fn child_stdin(&mut self) -> Option<std::process::ChildStdin> {
+        self.child.stdin.take()
+    }
+
     /// Close stdin (the user quits) and wait for the exit.
     pub async fn quit(mut self) -> (std::process::ExitStatus, Vec<String>) {
         drop(self.child.stdin.take());
