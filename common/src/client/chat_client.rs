@@ -109,16 +109,28 @@ impl LoginError {
     }
 }
 
-/// Whether a new session key (the key step) fixes what the server refused for `reason`.
-pub fn fixed_by_key_step(reason: &Reason) -> bool {
+/// What the user can do about a refusal: the one exhaustive list behind [`fixed_by_key_step`]
+/// and [`hint_for`], so a new reason is decided once.
+enum Remedy {
+    /// A new session key (the key step) fixes it.
+    KeyStep,
+    /// This hint, appended to the server's message.
+    Hint(&'static str),
+    /// The server's own message already says what to do.
+    ServerSays,
+}
+
+fn remedy(reason: &Reason) -> Remedy {
     match reason {
-        Reason::NoSessionKey | Reason::KeyExpired | Reason::KeyMismatch => true,
+        Reason::NoSessionKey | Reason::KeyExpired | Reason::KeyMismatch => Remedy::KeyStep,
+        Reason::BadLogin => Remedy::Hint(" - check the username and password"),
+        Reason::Idle => Remedy::Hint(" - reconnect to continue"),
+        Reason::LoggedInElsewhere => {
+            Remedy::Hint(" - this account logged in from another window or PC")
+        }
         Reason::BadFrame
-        | Reason::BadLogin
-        | Reason::LoggedInElsewhere
         | Reason::DbUnavailable
         | Reason::TooSlow
-        | Reason::Idle
         | Reason::ServerFull
         | Reason::Shutdown
         | Reason::TooLong
@@ -160,68 +172,21 @@ pub fn fixed_by_key_step(reason: &Reason) -> bool {
         | Reason::BadHash
         | Reason::BadChunk
         | Reason::UnknownTransfer
-        | Reason::Unknown(_) => false,
+        | Reason::Unknown(_) => Remedy::ServerSays,
     }
+}
+
+/// Whether a new session key (the key step) fixes what the server refused for `reason`.
+pub fn fixed_by_key_step(reason: &Reason) -> bool {
+    matches!(remedy(reason), Remedy::KeyStep)
 }
 
 /// What to tell the user to do about a `1009` reason (appended to the server's message).
 pub fn hint_for(reason: &Reason, program: &str) -> String {
-    if fixed_by_key_step(reason) {
-        return format!(" (`{program} key`)");
-    }
-    match reason {
-        Reason::BadLogin => " - check the username and password".into(),
-        Reason::Idle => " - reconnect to continue".into(),
-        Reason::LoggedInElsewhere => " - this account logged in from another window or PC".into(),
-        // The server's own message already says what to do for the others.
-        Reason::NoSessionKey
-        | Reason::KeyExpired
-        | Reason::KeyMismatch
-        | Reason::BadFrame
-        | Reason::DbUnavailable
-        | Reason::TooSlow
-        | Reason::ServerFull
-        | Reason::Shutdown
-        | Reason::TooLong
-        | Reason::TooManyErrors
-        | Reason::FrameLost
-        | Reason::Revoked
-        | Reason::ServerBusy
-        | Reason::SlowDown
-        | Reason::Locked
-        | Reason::PasswordChangeRequired
-        | Reason::WrongPassword
-        | Reason::PasswordTooShort
-        | Reason::PasswordTooLong
-        | Reason::PasswordIsUsername
-        | Reason::PasswordUnchanged
-        | Reason::PasswordControlChar
-        | Reason::Timeout
-        | Reason::Internal
-        | Reason::BadRequest
-        | Reason::BadSignature
-        | Reason::KeySize
-        | Reason::ClientKeyMismatch
-        | Reason::UnknownClient
-        | Reason::NotAUser
-        | Reason::BadConfirm
-        | Reason::Busy
-        | Reason::FileTooLarge
-        | Reason::TooManyTransfers
-        | Reason::NotOnline
-        | Reason::NobodyOnline
-        | Reason::BadOffer
-        | Reason::OfferExpired
-        | Reason::Declined
-        | Reason::FileTooSlow
-        | Reason::SenderCancelled
-        | Reason::RecipientCancelled
-        | Reason::SenderLeft
-        | Reason::RecipientLeft
-        | Reason::BadHash
-        | Reason::BadChunk
-        | Reason::UnknownTransfer
-        | Reason::Unknown(_) => String::new(),
+    match remedy(reason) {
+        Remedy::KeyStep => format!(" (`{program} key`)"),
+        Remedy::Hint(hint) => hint.into(),
+        Remedy::ServerSays => String::new(),
     }
 }
 
