@@ -168,7 +168,7 @@ fn publish_user_list(store: &dyn db::UserStore, path: &std::path::Path) {
     }
 }
 
-fn real_main(cli: Cli) -> anyhow::Result<()> {
+fn real_main(mut cli: Cli) -> anyhow::Result<()> {
     // The source folder only from the build tree: a copied server never uses the tree's config.
     let dev = config::dev_candidates(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
@@ -176,7 +176,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
     );
     let mut loaded =
         config::find_or_default::<ServerConfig>(cli.config.as_deref(), "server.toml", &dev)?;
-    if let Some(db) = cli.database {
+    if let Some(db) = cli.database.take() {
         loaded.config.database = db;
     }
     // Serving: check the session key folder before the database is opened (and, for SQLite,
@@ -189,65 +189,25 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
     let store = db::open(&url)
         .with_context(|| format!("cannot open the database {}", db::redact_url(&url)))?;
     if let Some(cmd) = cli.command {
-        // The users are unchanged, and standard output may be an export.
-        let users_changed = !matches!(cmd, Command::History { .. });
-        let msg = match cmd {
-            Command::Db {
-                action: DbAction::Init,
-            } => admin::db_init(&*store)?,
-            Command::Db {
-                action: DbAction::Upgrade,
-            } => admin::db_upgrade(&*store)?,
-            Command::History { action } => history_command(&*store, &loaded, action)?,
-            Command::User { action } => match action {
-                UserAction::Add {
-                    username,
-                    nickname,
-                    password_stdin,
-                } => {
-                    let pw = admin::read_password(
-                        &format!("password for {username}: "),
-                        password_stdin,
-                    )?;
-                    admin::user_add(&*store, &username, &nickname, &pw)?
-                }
-                UserAction::Passwd {
-                    username,
-                    password_stdin,
-                } => {
-                    let pw = admin::read_password(
-                        &format!("new password for {username}: "),
-                        password_stdin,
-                    )?;
-                    admin::user_passwd(&*store, &username, &pw)?
-                }
-                UserAction::List => admin::user_list(&*store)?,
-                UserAction::Remove { username } => admin::user_remove(&*store, &username)?,
-                UserAction::Unlock { username } => {
-                    admin::user_unlock(&unlock_dir(&loaded), &username)?
-                }
-                UserAction::Import {
-                    file,
-                    reset_passwords,
-                } => {
-                    let sheet_dir = sheet_dir(&url, &loaded.base_dir);
-                    server::import::user_import(&*store, &file, reset_passwords, &sheet_dir)?
-                        .message()
-                }
-            },
-        };
-        if !msg.is_empty() {
-            println!("{msg}");
-        }
-        if users_changed {
-            publish_user_list(&*store, &loaded.user_list_path());
-        }
-        return Ok(());
+        return admin_command(cmd, &*store, &loaded, &url);
     }
-    server::startup::wait_for_database(&*store, &url, &loaded, cli.wait_for_db)?;
+    let session_key_dir = session_key_dir.expect("checked above: no subcommand");
+    serve(cli, &loaded, store, &url, session_key_dir)
+}
+
+/// Start serving: the settings from the config and the command line, then the listener until
+/// Ctrl+C.
+fn serve(
+    cli: Cli,
+    loaded: &common::config::Loaded<ServerConfig>,
+    store: std::sync::Arc<dyn db::UserStore>,
+    url: &str,
+    session_key_dir: std::path::PathBuf,
+) -> anyhow::Result<()> {
+    server::startup::wait_for_database(&*store, url, loaded, cli.wait_for_db)?;
     publish_user_list(&*store, &loaded.user_list_path());
-    let mut settings = Settings::new(session_key_dir.expect("checked above: no subcommand"));
-    settings.unlock_dir = Some(unlock_dir(&loaded));
+    let mut settings = Settings::new(session_key_dir);
+    settings.unlock_dir = Some(unlock_dir(loaded));
     let fit = common::fdlimit::fit_connections(loaded.config.max_connections);
     for line in fit.report(loaded.config.max_connections) {
         println!("server: {line}");
@@ -256,7 +216,7 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
     settings.trace = Trace::new(cli.trace, cli.show_secrets);
     settings.files = file_limits(&loaded.config);
     if !cli.no_history {
-        settings.history = Some(history_settings(&loaded)?);
+        settings.history = Some(history_settings(loaded)?);
     }
     match &loaded.path {
         Some(p) => println!("server: config {}", p.display()),
@@ -281,6 +241,65 @@ fn real_main(cli: Cli) -> anyhow::Result<()> {
         .await;
         Ok(())
     })
+}
+
+/// Run one of the teacher's subcommands (database, users, history) and publish the user list
+/// for server_key when the users may have changed.
+fn admin_command(
+    cmd: Command,
+    store: &dyn db::UserStore,
+    loaded: &common::config::Loaded<ServerConfig>,
+    url: &str,
+) -> anyhow::Result<()> {
+    // The users are unchanged, and standard output may be an export.
+    let users_changed = !matches!(cmd, Command::History { .. });
+    let msg = match cmd {
+        Command::Db {
+            action: DbAction::Init,
+        } => admin::db_init(store)?,
+        Command::Db {
+            action: DbAction::Upgrade,
+        } => admin::db_upgrade(store)?,
+        Command::History { action } => history_command(store, loaded, action)?,
+        Command::User { action } => match action {
+            UserAction::Add {
+                username,
+                nickname,
+                password_stdin,
+            } => {
+                let pw =
+                    admin::read_password(&format!("password for {username}: "), password_stdin)?;
+                admin::user_add(store, &username, &nickname, &pw)?
+            }
+            UserAction::Passwd {
+                username,
+                password_stdin,
+            } => {
+                let pw = admin::read_password(
+                    &format!("new password for {username}: "),
+                    password_stdin,
+                )?;
+                admin::user_passwd(store, &username, &pw)?
+            }
+            UserAction::List => admin::user_list(store)?,
+            UserAction::Remove { username } => admin::user_remove(store, &username)?,
+            UserAction::Unlock { username } => admin::user_unlock(&unlock_dir(loaded), &username)?,
+            UserAction::Import {
+                file,
+                reset_passwords,
+            } => {
+                let sheet_dir = sheet_dir(url, &loaded.base_dir);
+                server::import::user_import(store, &file, reset_passwords, &sheet_dir)?.message()
+            }
+        },
+    };
+    if !msg.is_empty() {
+        println!("{msg}");
+    }
+    if users_changed {
+        publish_user_list(store, &loaded.user_list_path());
+    }
+    Ok(())
 }
 
 /// File transfer limits from the config (the timing ones keep their defaults).
