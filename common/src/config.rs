@@ -40,6 +40,48 @@ fn count(key: &'static str, example: impl ToString) -> Field {
     Field::number(key, 0, u64::from(u32::MAX), example)
 }
 
+/// A value of `key` outside `min..=max`: the mistake, with `fix` as the line to write, or else
+/// the example line of `key`'s field in `C`.
+fn out_of_range<C: ConfigFile>(
+    key: &'static str,
+    value: u64,
+    (min, max): (u64, u64),
+    fix: Option<String>,
+) -> (&'static str, Mistake) {
+    let fix = fix.unwrap_or_else(|| {
+        C::fields()
+            .iter()
+            .find(|f| f.key == key)
+            .map(Field::example_line)
+            .unwrap_or_default()
+    });
+    let value = value.to_string();
+    (
+        key,
+        Mistake::OutOfRange {
+            key: key.into(),
+            value,
+            min,
+            max,
+            fix,
+        },
+    )
+}
+
+/// `value` of `key` must lie in `min..=max` (the fix is the key's example line in `C`).
+fn check_range<C: ConfigFile>(
+    key: &'static str,
+    value: u64,
+    min: u64,
+    max: u64,
+) -> Result<(), (&'static str, Mistake)> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(out_of_range::<C>(key, value, (min, max), None))
+    }
+}
+
 /// An empty path is a mistake (it would mean the config file's own folder by accident).
 fn check_path(key: &'static str, p: &Path, example: &str) -> Result<(), (&'static str, Mistake)> {
     if p.as_os_str().is_empty() {
@@ -179,26 +221,7 @@ impl ConfigFile for ServerKeyConfig {
         mistake::check_listen("listen", &self.listen, DEFAULT_KEY_PORT)
             .map_err(|m| ("listen", m))?;
         check_path("key_dir", &self.key_dir, "keys")?;
-        let range = |key: &'static str, v: u64, min: u64, max: u64| {
-            if (min..=max).contains(&v) {
-                Ok(())
-            } else {
-                Err((
-                    key,
-                    Mistake::OutOfRange {
-                        key: key.into(),
-                        value: v.to_string(),
-                        min,
-                        max,
-                        fix: Self::fields()
-                            .iter()
-                            .find(|f| f.key == key)
-                            .map(Field::example_line)
-                            .unwrap_or_default(),
-                    },
-                ))
-            }
-        };
+        let range = check_range::<Self>;
         if let Some(hours) = self.session_ttl_hours {
             if self.session_ttl.is_some() {
                 return Err((
@@ -221,16 +244,9 @@ impl ConfigFile for ServerKeyConfig {
             check_path("user_list", p, "keys/chat_users.txt")?;
         }
         if self.chat_port == 0 {
-            return Err((
-                "chat_port",
-                Mistake::OutOfRange {
-                    key: "chat_port".into(),
-                    value: "0".into(),
-                    min: 1,
-                    max: u64::from(u16::MAX),
-                    fix: format!("chat_port = {DEFAULT_CHAT_PORT}"),
-                },
-            ));
+            let fix = format!("chat_port = {DEFAULT_CHAT_PORT}");
+            let range = (1, u64::from(u16::MAX));
+            return Err(out_of_range::<Self>("chat_port", 0, range, Some(fix)));
         }
         Ok(())
     }
@@ -363,22 +379,7 @@ impl ConfigFile for ServerConfig {
                 u64::from(Self::MAX_HISTORY_DAYS),
             ),
         ] {
-            if value < min || value > max {
-                return Err((
-                    key,
-                    Mistake::OutOfRange {
-                        key: key.into(),
-                        value: value.to_string(),
-                        min,
-                        max,
-                        fix: Self::fields()
-                            .iter()
-                            .find(|f| f.key == key)
-                            .map(Field::example_line)
-                            .unwrap_or_default(),
-                    },
-                ));
-            }
+            check_range::<Self>(key, value, min, max)?;
         }
         mistake::check_listen("listen", &self.listen, DEFAULT_CHAT_PORT)
             .map_err(|m| ("listen", m))?;
@@ -400,16 +401,9 @@ impl ConfigFile for ServerConfig {
             "../server_key/keys/sessions",
         )?;
         if self.max_connections == 0 {
-            return Err((
-                "max_connections",
-                Mistake::OutOfRange {
-                    key: "max_connections".into(),
-                    value: "0".into(),
-                    min: 1,
-                    max: 1_000_000,
-                    fix: format!("max_connections = {MAX_CLIENTS}"),
-                },
-            ));
+            let fix = format!("max_connections = {MAX_CLIENTS}");
+            let range = (1, 1_000_000);
+            return Err(out_of_range::<Self>("max_connections", 0, range, Some(fix)));
         }
         if let Some(p) = &self.user_list {
             check_path("user_list", p, "../server_key/keys/chat_users.txt")?;
@@ -523,16 +517,9 @@ impl ConfigFile for ClientConfig {
             ),
         ] {
             if port == 0 {
-                return Err((
-                    key,
-                    Mistake::OutOfRange {
-                        key: key.into(),
-                        value: "0".into(),
-                        min: 1,
-                        max: u64::from(u16::MAX),
-                        fix: format!("{key} = {default}"),
-                    },
-                ));
+                let fix = format!("{key} = {default}");
+                let range = (1, u64::from(u16::MAX));
+                return Err(out_of_range::<Self>(key, 0, range, Some(fix)));
             }
         }
         if self.chat_port == self.key_port {
