@@ -407,20 +407,9 @@ struct FileUi<'a> {
 }
 
 impl FileUi<'_> {
-    /// `/send PATH [USER]`: the offer to send. A path with a space whose last word was taken
-    /// for the user is taken whole when that is the file that exists.
+    /// `/send PATH [USER]`: the offer to send.
     fn offer(&mut self, path: &str, to: Option<String>) -> Option<ClientRequest> {
-        let (path, to) = match &to {
-            Some(user) if !std::path::Path::new(path).exists() => {
-                let whole = format!("{path} {user}");
-                if std::path::Path::new(&whole).is_file() {
-                    (whole, None)
-                } else {
-                    (path.to_owned(), to)
-                }
-            }
-            _ => (path.to_owned(), to),
-        };
+        let (path, to) = crate::format::send_args(path, to);
         match self.transfers.offer(std::path::Path::new(&path), to) {
             Ok((req, update)) => {
                 self.show(&update);

@@ -199,6 +199,23 @@ fn parse_send(arg: &str) -> Typed {
     }
 }
 
+/// The file and recipient `/send PATH [USER]` means: a path with a space whose last word was
+/// taken for the user is taken whole when that is the file that exists (the terminal and the
+/// chat window both ask this before offering).
+pub fn send_args(path: &str, to: Option<String>) -> (String, Option<String>) {
+    match &to {
+        Some(user) if !std::path::Path::new(path).exists() => {
+            let whole = format!("{path} {user}");
+            if std::path::Path::new(&whole).is_file() {
+                (whole, None)
+            } else {
+                (path.to_owned(), to)
+            }
+        }
+        _ => (path.to_owned(), to),
+    }
+}
+
 /// Parse one typed line: `/w USER TEXT`, `/who`, `/quit`, otherwise a message.
 pub fn parse_typed(line: &str) -> Typed {
     let trimmed = line.trim_end_matches(['\r', '\n']);

@@ -1506,3 +1506,317 @@ fn kept_messages_come_first_and_the_login_history_merges_without_duplicates() {
     assert_eq!(up.request, None);
     assert_eq!(history_texts(&s), (1..=10).collect::<Vec<u64>>());
 }
+
+// ------------------------------------------------------------------------------------ file transfer
+
+mod files {
+    use super::*;
+    use client_app::gui::logic::files::{
+        DropStep, DropTarget, RowState, TransferPanel, chooser_title, dropped_paths,
+    };
+    use common::client::files::{Direction, Failure, Update};
+    use common::protocol::files::FileState;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    fn offered(id: u64, auto: bool) -> Update {
+        Update::Offered {
+            id,
+            from_user: "user1".into(),
+            from_nick: "wang_yuan".into(),
+            name: "报告 v2.pdf".into(),
+            size: 2_500_000,
+            auto,
+        }
+    }
+
+    fn progress(id: u64, direction: Direction, done: u64) -> Update {
+        Update::Progress {
+            id,
+            direction,
+            name: "报告 v2.pdf".into(),
+            done,
+            total: 2_500_000,
+            speed: 1_000_000.0,
+            eta: Some(Duration::from_secs(2)),
+        }
+    }
+
+    /// An offer to us: the message list names the sender, the quoted (sanitised) name, the size
+    /// and the buttons; the panel's line waits for an answer, and accept/decline act on it.
+    #[test]
+    fn an_offer_is_shown_with_sender_name_size_and_buttons() {
+        for lang in [Language::Zh, Language::En] {
+            let mut p = TransferPanel::new(lang);
+            let line = p.on_update(&offered(7, false)).expect("a line");
+            assert!(line.contains("wang_yuan (user1)"), "{line}");
+            assert!(line.contains("\"报告 v2.pdf\""), "{line}");
+            assert!(line.contains("2.5 MB"), "{line}");
+            let accept = labels(lang).accept_file;
+            assert!(line.contains(accept), "{line}");
+            assert_eq!(p.answer_target(), Some(7));
+            assert_eq!(p.cancel_target(), Some(7));
+            let panel = &p.lines()[0];
+            assert!(panel.starts_with("↓ #7"), "{panel}");
+            assert!(panel.contains(labels(lang).file_offered), "{panel}");
+        }
+    }
+
+    /// A received file is complete only once `Saved` came: all bytes in is "checking".
+    #[test]
+    fn a_received_file_is_complete_only_when_saved() {
+        let mut p = TransferPanel::new(Language::En);
+        p.on_update(&offered(7, true));
+        assert_eq!(p.answer_target(), None, "accepted automatically");
+        assert_eq!(
+            p.on_update(&progress(7, Direction::Receive, 1_000_000)),
+            None
+        );
+        let line = &p.lines()[0];
+        assert!(line.contains("40%"), "{line}");
+        assert!(line.contains("1.0 MB/s"), "{line}");
+        assert!(line.contains("left 2 s"), "{line}");
+        assert!(line.contains("running"), "{line}");
+        p.on_update(&progress(7, Direction::Receive, 2_500_000));
+        let line = &p.lines()[0];
+        assert!(line.contains("checking"), "{line}");
+        assert!(!line.contains("saved"), "{line}");
+        let path = PathBuf::from("downloads/报告 v2.pdf");
+        let text = p.on_update(&Update::Saved {
+            id: 7,
+            path: path.clone(),
+            from: "user1".into(),
+        });
+        assert!(text.unwrap().contains("SHA-256"));
+        assert_eq!(p.rows()[0].state, RowState::Saved(path));
+        assert!(p.lines()[0].contains("saved as downloads/报告 v2.pdf"));
+        assert_eq!(p.bar_row().unwrap().fraction(), 1.0);
+        assert_eq!(p.cancel_target(), None, "nothing left to cancel");
+    }
+
+    /// A receive that fails says why and that the partial file is gone; a late progress
+    /// update does not bring it back to life.
+    #[test]
+    fn a_failed_receive_says_why_and_stays_failed() {
+        let mut p = TransferPanel::new(Language::Zh);
+        p.on_update(&offered(3, true));
+        p.on_update(&progress(3, Direction::Receive, 500_000));
+        let text = p.on_update(&Update::Failed {
+            id: 3,
+            direction: Direction::Receive,
+            name: "报告 v2.pdf".into(),
+            failure: Failure::Remote(Reason::SenderCancelled),
+        });
+        assert!(text.unwrap().contains("未完成的文件已删除"));
+        let line = &p.lines()[0];
+        assert!(
+            line.contains("失败") && line.contains("未完成的文件已删除"),
+            "{line}"
+        );
+        p.on_update(&progress(3, Direction::Receive, 600_000));
+        assert!(matches!(p.rows()[0].state, RowState::Failed(_)));
+    }
+
+    /// Our offer: no id until the server accepts it (matched by name, in order), then waiting,
+    /// running once someone accepts, delivered to whom at the end.
+    #[test]
+    fn a_sent_file_goes_from_offer_to_delivered() {
+        let mut p = TransferPanel::new(Language::En);
+        let sent = |reference| Update::OfferSent {
+            reference,
+            name: "a.bin".into(),
+            to: Some("user3".into()),
+            size: 2_500_000,
+        };
+        p.on_update(&sent(1));
+        p.on_update(&sent(2));
+        assert!(
+            p.lines()[0].starts_with("↑ #? \"a.bin\""),
+            "{:?}",
+            p.lines()
+        );
+        assert_eq!(p.cancel_target(), None, "no id yet");
+        p.on_update(&Update::OfferAccepted {
+            id: 11,
+            name: "a.bin".into(),
+        });
+        assert_eq!(p.rows()[0].id, Some(11));
+        assert_eq!(p.rows()[1].id, None);
+        assert!(p.lines()[0].contains("→ user3 · waiting for an answer"));
+        p.on_update(&Update::OfferRefused {
+            name: "a.bin".into(),
+            reason: Reason::FileTooLarge,
+        });
+        assert!(matches!(p.rows()[1].state, RowState::Failed(_)));
+        p.on_update(&Update::Recipient {
+            id: 11,
+            user: "user3".into(),
+            state: FileState::Accepted,
+            reason: None,
+        });
+        assert_eq!(p.rows()[0].state, RowState::Running);
+        p.on_update(&progress(11, Direction::Send, 1_250_000));
+        assert!(p.lines()[0].contains("sending"), "{}", p.lines()[0]);
+        assert!(p.lines()[0].contains("50%"), "{}", p.lines()[0]);
+        assert_eq!(p.cancel_target(), Some(11));
+        let done = p.on_update(&Update::Finished {
+            id: 11,
+            name: "a.bin".into(),
+            delivered: vec!["user3".into()],
+            reason: None,
+        });
+        assert!(done.unwrap().contains("received by user3"));
+        assert!(
+            p.lines()[0].ends_with("delivered to user3"),
+            "{}",
+            p.lines()[0]
+        );
+        let nobody = Update::Finished {
+            id: 11,
+            name: "a.bin".into(),
+            delivered: vec![],
+            reason: Some(Reason::Declined),
+        };
+        p.on_update(&nobody);
+        assert!(p.lines()[0].contains("failed"), "{}", p.lines()[0]);
+    }
+
+    /// The buttons act on the selected line when it fits, else on the newest that does; the
+    /// progress bar follows the selection, else the newest.
+    #[test]
+    fn buttons_and_bar_follow_the_selection() {
+        let mut p = TransferPanel::new(Language::En);
+        p.on_update(&offered(1, false));
+        p.on_update(&offered(2, false));
+        assert_eq!(p.answer_target(), Some(2));
+        p.select(1);
+        assert_eq!(p.answer_target(), Some(1));
+        assert_eq!(p.bar_row().unwrap().id, Some(1));
+        p.select(9);
+        assert_eq!(p.selected_line(), 0);
+        assert_eq!(p.bar_row().unwrap().id, Some(2));
+    }
+
+    /// The chooser's title says whom the file goes to: the selected user, else everyone.
+    #[test]
+    fn the_send_button_targets_the_selected_user_or_everyone() {
+        let mut s = state(Language::Zh);
+        assert_eq!(s.target(), None);
+        let title = chooser_title(Language::Zh, s.target());
+        assert_eq!(title, "选择要发送的文件（发给 所有人）");
+        let row = s
+            .user_rows()
+            .iter()
+            .position(|r| r.contains("cxk"))
+            .unwrap();
+        s.select_row(i32::try_from(row).unwrap() + 1);
+        assert_eq!(s.target(), Some("user3"));
+        let title = chooser_title(Language::En, s.target());
+        assert_eq!(title, "Choose a file to send (to user3)");
+    }
+
+    /// `/send`, `/accept`, `/decline`, `/cancel` typed into the box (online only).
+    #[test]
+    fn typed_file_commands() {
+        use client_app::format::FileAction;
+        let mut s = state(Language::En);
+        assert_eq!(
+            s.compose("/send \"my file.txt\" user3", Phase::Online, NOW),
+            Compose::SendFile {
+                path: "my file.txt".into(),
+                to: Some("user3".into())
+            }
+        );
+        assert_eq!(
+            s.compose("/decline 4", Phase::Online, NOW),
+            Compose::FileAction {
+                action: FileAction::Decline,
+                id: 4
+            }
+        );
+        assert!(matches!(
+            s.compose("/send a.txt", Phase::Offline, NOW),
+            Compose::Local(_)
+        ));
+    }
+
+    #[test]
+    fn dropped_uri_lists_and_paths() {
+        let x11 = "file:///home/wang/My%20Files/a%20b.txt\r\n\
+                   file:///home/wang/%E6%8A%A5%E5%91%8A.pdf\r\n\
+                   # a comment\r\n\
+                   file://localhost/tmp/x.bin\r\n\
+                   https://example.com/page\r\n\
+                   file://otherhost/share/y.bin\r\n\r\n";
+        assert_eq!(
+            dropped_paths(x11),
+            vec![
+                PathBuf::from("/home/wang/My Files/a b.txt"),
+                PathBuf::from("/home/wang/报告.pdf"),
+                PathBuf::from("/tmp/x.bin"),
+            ]
+        );
+        // A raw Chinese name (some file managers do not escape) and Windows forms.
+        assert_eq!(
+            dropped_paths("file:///tmp/报告 1.pdf\nC:\\Users\\王\\a.txt\nfile:///C:/x%25y.txt"),
+            vec![
+                PathBuf::from("/tmp/报告 1.pdf"),
+                PathBuf::from("C:\\Users\\王\\a.txt"),
+                PathBuf::from("C:/x%y.txt"),
+            ]
+        );
+        // A broken escape or bytes that are not UTF-8: that line is skipped.
+        assert_eq!(
+            dropped_paths("file:///tmp/a%2\nfile:///tmp/%FF"),
+            Vec::<PathBuf>::new()
+        );
+        assert_eq!(dropped_paths(""), Vec::<PathBuf>::new());
+    }
+
+    /// The drag is taken (so the drop is allowed); only a paste that follows a release is a
+    /// drop; a paste on its own (Ctrl+V) is not.
+    #[test]
+    fn the_drop_handler_takes_drags_and_only_a_released_paste() {
+        use fltk::enums::Event;
+        let mut t = DropTarget::default();
+        let text = || "file:///tmp/a.txt\n".to_owned();
+        assert_eq!(t.step(Event::Paste, text), DropStep::Pass);
+        assert_eq!(t.step(Event::DndEnter, text), DropStep::Take);
+        assert_eq!(t.step(Event::DndDrag, text), DropStep::Take);
+        assert_eq!(t.step(Event::Push, text), DropStep::Pass);
+        assert_eq!(t.step(Event::DndRelease, text), DropStep::Take);
+        assert_eq!(
+            t.step(Event::Paste, text),
+            DropStep::Dropped(vec![PathBuf::from("/tmp/a.txt")])
+        );
+        assert_eq!(t.step(Event::Paste, text), DropStep::Pass, "once");
+        t.step(Event::DndRelease, text);
+        t.step(Event::DndLeave, text);
+        assert_eq!(t.step(Event::Paste, text), DropStep::Pass, "left before");
+    }
+}
+
+/// An answered offer leaves "waiting for you" at once (no update comes for one's own answer).
+#[test]
+fn an_answered_offer_changes_its_line() {
+    use client_app::gui::logic::files::{RowState, TransferPanel};
+    use common::client::files::Update;
+    let mut p = TransferPanel::new(Language::En);
+    for id in [1, 2] {
+        p.on_update(&Update::Offered {
+            id,
+            from_user: "user1".into(),
+            from_nick: "wang_yuan".into(),
+            name: "a.bin".into(),
+            size: 10,
+            auto: false,
+        });
+    }
+    p.answered(1, false);
+    p.answered(2, true);
+    assert_eq!(p.rows()[0].state, RowState::Declined);
+    assert!(p.lines()[0].ends_with("declined"), "{}", p.lines()[0]);
+    assert_eq!(p.rows()[1].state, RowState::Running);
+    assert_eq!(p.answer_target(), None);
+    assert_eq!(p.cancel_target(), Some(2));
+}

@@ -4,6 +4,7 @@
 
 use std::fs::File;
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -16,13 +17,14 @@ use common::protocol::chat::ClientRequest;
 use common::protocol::password::Secret;
 use common::protocol::reason::Reason;
 use fltk::app::{self, Sender};
-use fltk::dialog;
+use fltk::dialog::{self, FileChooser, FileChooserType};
 use fltk::enums::Color;
 use fltk::prelude::*;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::keystep_view::{KeyStepView, keystep_view};
 use super::logic::chat::{ChatState, Compose, Update, status_text};
+use super::logic::files::{TransferPanel, chooser_title};
 use super::logic::history::SCROLL_BACK_COUNT;
 use super::logic::inspector::inspect_at;
 use super::logic::keyview::KeyLog;
@@ -37,6 +39,7 @@ use super::logic::render::{Entry, Paint, Screen, log_lines, render, wrap_text};
 use super::msg::{NetCmd, UiMsg};
 use super::view::{ChatView, InspectorView, LoginView, chat_view, inspector_view, login_view};
 use super::x11;
+use crate::format::FileAction;
 
 /// Width of a password prompt's text in columns (a CJK character takes two): a long prompt
 /// wraps instead of stretching the dialog across the screen (the first-login prompt has its own
@@ -95,6 +98,15 @@ pub struct Controller {
     folder: ClientFolder,
     /// The messages kept in the folder (nothing unless `keep_history = true`).
     kept: Keeper,
+    /// File transfers as the panel shows them.
+    files: TransferPanel,
+    /// The file chooser (made at the first use) and whom the file it chooses goes to.
+    chooser: Option<(FileChooser, Option<String>)>,
+    /// The chooser is open (its answer has not been taken yet).
+    choosing: bool,
+    /// The panel's lines last logged (test mode logs a line when it changes).
+    files_logged: Vec<String>,
+    tx: Sender<UiMsg>,
 }
 
 impl Controller {
@@ -120,6 +132,11 @@ impl Controller {
             test: TestHooks::from_env(),
             folder: folder.clone(),
             kept: Keeper::default(),
+            files: TransferPanel::new(lang),
+            chooser: None,
+            choosing: false,
+            files_logged: Vec::new(),
+            tx,
         }
     }
 
@@ -253,6 +270,28 @@ impl Controller {
                 }
             }
             UiMsg::Tick => self.tick(),
+            UiMsg::SendFileClicked => self.choose_file(),
+            UiMsg::FileChosen => self.file_chosen(),
+            UiMsg::FilesDropped(paths) => self.files_dropped(paths),
+            UiMsg::TransferSelected(line) => {
+                self.files.select(line);
+                self.refresh_files();
+            }
+            UiMsg::AcceptFileClicked | UiMsg::DeclineFileClicked => {
+                if let Some(id) = self.files.answer_target() {
+                    self.answer_file(id, matches!(msg, UiMsg::AcceptFileClicked));
+                }
+            }
+            UiMsg::CancelFileClicked => {
+                if let Some(id) = self.files.cancel_target() {
+                    self.net(NetCmd::CancelFile(id));
+                }
+            }
+            UiMsg::File(update) => self.file_update(&update),
+            UiMsg::FileNotice(text) => {
+                let up = self.state.add(Entry::system(text, now_ms()));
+                self.apply(up);
+            }
             // Results of a cancelled login or key step (sent before the worker saw the cancel)
             // are not shown; a session it opened is closed.
             UiMsg::LoggedIn { .. } | UiMsg::MustChangePassword { .. }
@@ -581,6 +620,18 @@ impl Controller {
                 self.chat.input_buf.set_text("");
                 self.change_password();
             }
+            Compose::SendFile { path, to } => {
+                self.net(NetCmd::SendFile { path, to });
+                self.chat.input_buf.set_text("");
+            }
+            Compose::FileAction { action, id } => {
+                match action {
+                    FileAction::Accept => self.answer_file(id, true),
+                    FileAction::Decline => self.answer_file(id, false),
+                    FileAction::Cancel => self.net(NetCmd::CancelFile(id)),
+                }
+                self.chat.input_buf.set_text("");
+            }
             Compose::Local(e) => {
                 let up = self.state.add(e);
                 self.apply(up);
@@ -679,6 +730,7 @@ impl Controller {
             self.reconnect();
         }
         self.log_last_entry_place();
+        self.file_chosen();
         if self.phase.in_chat() && self.chat_focused() && self.state.focus_seen() {
             self.chat.win.set_label(&self.state.title());
             x11::set_urgent(&self.chat.win, false);
@@ -829,6 +881,139 @@ impl Controller {
         }
     }
 
+    /// The send-file button: FLTK's own file chooser (not modal: chat goes on while it is open),
+    /// titled with the recipient, the user selected in the online list or everyone.
+    fn choose_file(&mut self) {
+        if !self.phase.online() {
+            let up = self
+                .state
+                .add(Entry::system(self.l().not_connected, now_ms()));
+            self.apply(up);
+            return;
+        }
+        let target = self.state.target().map(str::to_owned);
+        let title = chooser_title(self.lang, target.as_deref());
+        let tx = self.tx;
+        let (fc, to) = self.chooser.get_or_insert_with(|| {
+            let home = std::env::var_os("HOME").map_or_else(|| ".".into(), PathBuf::from);
+            let mut fc = FileChooser::new(home, "*", FileChooserType::Single, &title);
+            // Called on a click in its list too, and before it hides on Enter in its file name
+            // box (after on OK): whether it closed is looked at on the next wake-up and tick.
+            fc.set_callback(move |_| tx.send(UiMsg::FileChosen));
+            (fc, None)
+        });
+        *to = target;
+        fc.set_label(&title);
+        fc.show();
+        self.choosing = true;
+        let id = fc.window().raw_handle();
+        self.log(&format!("# chooser: {title}"));
+        if self.test.is_some() {
+            eprintln!("GUI-WINDOW chooser {id}");
+        }
+    }
+
+    /// Once the chooser is closed: offer the chosen file, if any (Cancel leaves none).
+    fn file_chosen(&mut self) {
+        let Some((fc, to)) = &mut self.chooser else {
+            return;
+        };
+        if !self.choosing || fc.shown() {
+            return;
+        }
+        self.choosing = false;
+        if fc.count() == 0 {
+            return;
+        }
+        if let Some(path) = fc.value(1) {
+            let to = to.clone();
+            self.net(NetCmd::SendFile { path, to });
+        }
+    }
+
+    /// Files dropped on the window: one offer each, to the selected user or everyone.
+    fn files_dropped(&mut self, paths: Vec<PathBuf>) {
+        if paths.is_empty() {
+            let up = self
+                .state
+                .add(Entry::system(self.l().file_nothing_dropped, now_ms()));
+            self.apply(up);
+            return;
+        }
+        let to = self.state.target().map(str::to_owned);
+        for path in paths {
+            let path = path.to_string_lossy().into_owned();
+            self.net(NetCmd::SendFile {
+                path,
+                to: to.clone(),
+            });
+        }
+    }
+
+    /// Accept or decline offer `id`.
+    fn answer_file(&mut self, id: u64, accept: bool) {
+        self.net(NetCmd::FileAnswer { id, accept });
+        self.files.answered(id, accept);
+        self.refresh_files();
+    }
+
+    /// A transfer changed: the panel follows, and the message list says what happened.
+    fn file_update(&mut self, update: &common::client::files::Update) {
+        if let Some(text) = self.files.on_update(update) {
+            let up = self.state.add(Entry::info(text, now_ms()));
+            self.apply(up);
+        }
+        self.refresh_files();
+    }
+
+    fn refresh_files(&mut self) {
+        let lines = self.files.lines();
+        let list = &mut self.chat.files.list;
+        if list.size() != i32::try_from(lines.len()).unwrap_or(0) {
+            list.clear();
+            for line in &lines {
+                list.add(&format!("@.{line}"));
+            }
+        } else {
+            for (i, line) in lines.iter().enumerate() {
+                let n = i32::try_from(i + 1).unwrap_or(0);
+                if list.text(n).as_deref() != Some(&format!("@.{line}")) {
+                    list.set_text(n, &format!("@.{line}"));
+                }
+            }
+        }
+        list.select(self.files.selected_line());
+        let files = &mut self.chat.files;
+        match self.files.bar_row() {
+            Some(row) => {
+                let pct = row.fraction() * 100.0;
+                files.bar.set_value(pct);
+                files.bar.set_label(&format!("{pct:.0}%"));
+            }
+            None => {
+                files.bar.set_value(0.0);
+                files.bar.set_label("");
+            }
+        }
+        let set = |b: &mut fltk::button::Button, on: bool| {
+            if on { b.activate() } else { b.deactivate() }
+        };
+        let offer = self.files.answer_target().is_some();
+        set(&mut files.accept, offer);
+        set(&mut files.decline, offer);
+        set(&mut files.cancel, self.files.cancel_target().is_some());
+        files.bar.redraw();
+        files.list.redraw();
+        if self.test.is_some() {
+            for line in &lines {
+                if !self.files_logged.contains(line) {
+                    self.log(&format!("# files: {line}"));
+                }
+            }
+            self.files_logged = lines;
+        }
+    }
+
     fn refresh_users(&mut self) {
         self.chat.users.clear();
         let rows = self.state.user_rows();
@@ -855,7 +1040,9 @@ impl Controller {
             self.chat.reconnect.hide();
             self.chat.change_password.show();
             self.chat.send.activate();
+            self.chat.files.send_file.activate();
         } else {
+            self.chat.files.send_file.deactivate();
             self.chat.change_password.hide();
             self.chat.reconnect.show();
             if self.phase == Phase::Reconnecting {

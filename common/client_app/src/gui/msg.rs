@@ -39,6 +39,24 @@ pub enum UiMsg {
     EscapePressed,
     /// Twice a second: notice focus changes (unread count, urgency hint).
     Tick,
+    // ---- file transfer (issue 16), from the chat window
+    /// The "send file" button: open the file chooser.
+    SendFileClicked,
+    /// The file chooser was closed (with a file chosen, or cancelled).
+    FileChosen,
+    /// Files were dropped on the chat window (the paths read from the drop's text).
+    FilesDropped(Vec<std::path::PathBuf>),
+    /// A row of the transfers panel was clicked.
+    TransferSelected(i32),
+    /// The transfers panel's accept / decline / cancel buttons.
+    AcceptFileClicked,
+    DeclineFileClicked,
+    CancelFileClicked,
+    // ---- file transfer, from the network worker
+    /// Something to show about a transfer.
+    File(common::client::files::Update),
+    /// A local file action failed (nothing was sent): what to say.
+    FileNotice(String),
     // ---- from the network worker: login and key step
     /// A login (or, in the chat window, a reconnect) succeeded.
     LoggedIn {
@@ -107,6 +125,12 @@ pub enum NetCmd {
     RunKeyStep,
     /// Abandon the login or key step that runs (its connection is dropped; no answer comes).
     Cancel,
+    /// Offer the file at `path` to `to` (`None`: everyone online).
+    SendFile { path: String, to: Option<String> },
+    /// Accept or decline offer `id`.
+    FileAnswer { id: u64, accept: bool },
+    /// Stop transfer `id` (either direction).
+    CancelFile(u64),
     /// Log out if logged in and end the worker.
     Quit,
 }

@@ -3,6 +3,11 @@
 //! through the FLTK channel (whose `send` wakes the GUI), so the GUI thread never waits on the
 //! network. One `select!` drives the session itself: a request goes from the command channel
 //! straight into a sealed frame, and what arrives goes straight to the GUI.
+//!
+//! File transfers (issue 16) live here too, in the shared [`Transfers`]: file events go to it,
+//! never to the GUI as frames, and the GUI gets its [`Update`](common::client::files::Update)s. A chunk goes out only when no
+//! command waits and nothing has arrived (the last arm of a `biased` select), so a chat message
+//! typed during a transfer waits for at most one chunk.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +16,7 @@ use common::client::chat_client::{
     CloseReason, Incoming, LoginInfo, Session, SessionEvent, key_clock, load_session_key,
     login_with_key,
 };
+use common::client::files::Transfers;
 use common::client::folder::ClientFolder;
 use common::client::key_client::{KeyStepOptions, run_key_step_observed};
 use common::client::key_events::KeyStepEvent;
@@ -67,6 +73,8 @@ struct Net {
     /// A login that said `CHANGE_PASSWORD`, with its key summary: the GUI gets `LoggedIn` only
     /// once the password is changed.
     first_login: Option<(LoginInfo, KeySummary)>,
+    /// Every file transfer of the session (all fail when it ends).
+    transfers: Transfers,
 }
 
 /// Run `work` unless the GUI cancels it (or quits) first: then `work` is dropped, which closes
@@ -117,19 +125,23 @@ async fn sleep_until(due: Option<tokio::time::Instant>) {
 impl Net {
     fn new(folder: ClientFolder, ui: app::Sender<UiMsg>) -> Self {
         Self {
-            folder,
             ui,
             session: None,
             password: None,
             new_password: None,
             first_login: None,
+            transfers: files_of(&folder),
+            folder,
         }
     }
 
     async fn run(mut self, mut cmds: mpsc::UnboundedReceiver<NetCmd>) {
         loop {
             let ping_due = self.session.as_ref().map(Session::ping_due);
+            let chunk_ready = self.session.is_some() && self.transfers.has_chunk();
             tokio::select! {
+                // Commands first, then what arrives, then pings; file chunks last.
+                biased;
                 cmd = cmds.recv() => match cmd {
                     None | Some(NetCmd::Quit) => {
                         self.logout().await;
@@ -147,8 +159,9 @@ impl Net {
                     }
                     Some(cmd) => self.command(cmd).await,
                 },
-                incoming = recv(&mut self.session) => self.incoming(incoming),
+                incoming = recv(&mut self.session) => self.incoming(incoming).await,
                 () = sleep_until(ping_due) => self.ping().await,
+                () = std::future::ready(()), if chunk_ready => self.next_chunk().await,
             }
         }
     }
@@ -191,7 +204,89 @@ impl Net {
                         .await;
                 self.ui.send(UiMsg::KeyStepDone(res.map_err(Arc::new)));
             }
+            NetCmd::SendFile { path, to } => self.send_file(&path, to).await,
+            NetCmd::FileAnswer { id, accept } => {
+                let answer = if accept {
+                    self.transfers.accept(id)
+                } else {
+                    self.transfers.decline(id)
+                };
+                match answer {
+                    Ok(req) => self.send_file_request(req).await,
+                    Err(e) => self.file_notice(&e),
+                }
+            }
+            NetCmd::CancelFile(id) => match self.transfers.cancel(id) {
+                Ok((req, update)) => {
+                    self.ui.send(UiMsg::File(update));
+                    self.send_file_request(req).await;
+                }
+                Err(e) => self.file_notice(&e),
+            },
             NetCmd::Quit | NetCmd::Cancel => {}
+        }
+    }
+
+    /// Offer a file (`/send PATH [USER]`, the send-file button, or a drop).
+    async fn send_file(&mut self, path: &str, to: Option<String>) {
+        if self.session.is_none() {
+            let lang = self.folder.config.language;
+            let text = super::logic::labels::labels(lang).not_connected;
+            self.ui.send(UiMsg::FileNotice(text.to_owned()));
+            return;
+        }
+        let (path, to) = crate::format::send_args(path, to);
+        match self.transfers.offer(std::path::Path::new(&path), to) {
+            Ok((req, update)) => {
+                self.ui.send(UiMsg::File(update));
+                self.send_file_request(req).await;
+            }
+            Err(e) => self.file_notice(&e),
+        }
+    }
+
+    fn file_notice(&self, e: &common::client::files::FileError) {
+        let text = e.localized(self.folder.config.language);
+        self.ui.send(UiMsg::FileNotice(text));
+    }
+
+    /// Send a file request: its frame is not shown (a chunk's would flood the message list).
+    async fn send_file_request(&mut self, request: ClientRequest) {
+        let Some(session) = &mut self.session else {
+            return;
+        };
+        if let Err(reason) = session.send(request).await {
+            self.end(reason);
+        }
+    }
+
+    /// The lowest-priority arm: the next chunk (or end) of an outgoing transfer.
+    async fn next_chunk(&mut self) {
+        if let Some((req, update)) = self.transfers.next_chunk() {
+            if let Some(u) = update {
+                self.ui.send(UiMsg::File(u));
+            }
+            self.send_file_request(req).await;
+        }
+    }
+
+    /// A file event: the transfers take it; what they answer goes out, what to show goes to
+    /// the GUI.
+    async fn file_event(&mut self, ev: common::protocol::files::FileEvent) {
+        let handled = self.transfers.on_event(ev);
+        for u in handled.updates {
+            self.ui.send(UiMsg::File(u));
+        }
+        for req in handled.requests {
+            self.send_file_request(req).await;
+        }
+    }
+
+    /// The session is gone: every transfer fails (partial files are removed), and the GUI is
+    /// told.
+    fn transfers_end(&mut self) {
+        for u in self.transfers.disconnected() {
+            self.ui.send(UiMsg::File(u));
         }
     }
 
@@ -210,8 +305,12 @@ impl Net {
         }
     }
 
-    fn incoming(&mut self, incoming: Result<Incoming, CloseReason>) {
+    async fn incoming(&mut self, incoming: Result<Incoming, CloseReason>) {
         match incoming {
+            Ok(Incoming::Event {
+                event: ServerEvent::File(ev),
+                ..
+            }) => self.file_event(ev).await,
             Ok(Incoming::Event {
                 event: ServerEvent::PasswordResult(result),
                 wire,
@@ -270,6 +369,7 @@ impl Net {
     /// its password change failed).
     fn end(&mut self, reason: CloseReason) {
         self.session = None;
+        self.transfers_end();
         self.new_password = None;
         if self.first_login.take().is_some() {
             let lang = self.folder.config.language;
@@ -331,12 +431,20 @@ impl Net {
         self.first_login = None;
         self.new_password = None;
         if let Some(session) = self.session.take() {
+            self.transfers_end();
             let reason = tokio::time::timeout(LOGOUT_WAIT, session.logout())
                 .await
                 .unwrap_or(CloseReason::LoggedOut);
             self.ui.send(UiMsg::Closed { reason });
         }
     }
+}
+
+/// The worker's transfers: received files go to the folder's downloads directory; offers are
+/// accepted at once only with `CHAT_ACCEPT_FILES=1` (as in the terminal mode).
+fn files_of(folder: &ClientFolder) -> Transfers {
+    let auto_accept = std::env::var("CHAT_ACCEPT_FILES").is_ok_and(|v| v == "1");
+    Transfers::new(folder.downloads_dir(), auto_accept)
 }
 
 /// A session event as the GUI thread gets it.

@@ -9,10 +9,12 @@ use fltk::button::{Button, CheckButton, ReturnButton};
 use fltk::enums::{Align, Color, Event, Font, Key};
 use fltk::frame::Frame;
 use fltk::input::{Input, SecretInput};
+use fltk::misc::Progress;
 use fltk::prelude::*;
 use fltk::text::{StyleTableEntry, TextBuffer, TextDisplay, TextEditor, WrapMode};
 use fltk::window::Window;
 
+use super::logic::files::{DropStep, DropTarget};
 use super::logic::input_history::recall_applies;
 use super::logic::labels::Labels;
 use super::msg::UiMsg;
@@ -124,12 +126,29 @@ pub struct ChatView {
     pub input: TextEditor,
     pub input_buf: TextBuffer,
     pub send: Button,
+    pub files: FilesView,
+}
+
+/// The chat window's file transfers: the send-file button, one line per transfer, a progress
+/// bar for the selected (or newest) one, and the buttons that act on it.
+pub struct FilesView {
+    pub send_file: Button,
+    pub list: HoldBrowser,
+    pub bar: Progress,
+    pub accept: Button,
+    pub decline: Button,
+    pub cancel: Button,
 }
 
 /// Layout (the script clicks the check button at its centre, see scripts/gui-test.sh).
 pub mod layout {
     pub const W: i32 = 800;
-    pub const H: i32 = 580;
+    pub const H: i32 = 730;
+    /// `(x, y, w, h)` of the file transfer buttons (the GUI test clicks their centres).
+    pub const SEND_FILE: (i32, i32, i32, i32) = (590, 600, 200, 30);
+    pub const ACCEPT_FILE: (i32, i32, i32, i32) = (590, 636, 97, 28);
+    pub const DECLINE_FILE: (i32, i32, i32, i32) = (693, 636, 97, 28);
+    pub const CANCEL_FILE: (i32, i32, i32, i32) = (590, 670, 200, 28);
     /// `(x, y, w, h)` of the "show ciphertext" check button.
     pub const WIRE: (i32, i32, i32, i32) = (400, 432, 180, 26);
 }
@@ -253,6 +272,7 @@ pub fn chat_view(l: &Labels, tx: Sender<UiMsg>) -> ChatView {
     hint.set_label_size(10);
     hint.set_label_color(Color::from_rgb(110, 110, 110));
     hint.set_align(Align::Left | Align::Top | Align::Inside | Align::Wrap);
+    let files = files_view(l, tx);
     win.end();
     win.resizable(&disp);
     win.size_range(560, 420, 0, 0);
@@ -283,13 +303,63 @@ pub fn chat_view(l: &Labels, tx: Sender<UiMsg>) -> ChatView {
         input,
         input_buf,
         send,
+        files,
+    }
+}
+
+fn button(rect: (i32, i32, i32, i32), label: &str, tx: Sender<UiMsg>, msg: UiMsg) -> Button {
+    let mut b = Button::new(rect.0, rect.1, rect.2, rect.3, None);
+    b.set_label(label);
+    b.set_callback(move |_| tx.send(msg.clone()));
+    b
+}
+
+/// The transfers panel under the input box.
+fn files_view(l: &Labels, tx: Sender<UiMsg>) -> FilesView {
+    use layout::{ACCEPT_FILE, CANCEL_FILE, DECLINE_FILE, SEND_FILE};
+    let mut title = Frame::new(10, 576, 300, 22, None);
+    title.set_label(l.transfers);
+    title.set_label_font(Font::HelveticaBold);
+    title.set_align(Align::Left | Align::Inside);
+    let mut list = HoldBrowser::new(10, 600, 570, 96, None);
+    list.set_text_size(FONT_SIZE - 2);
+    list.set_callback(move |b| tx.send(UiMsg::TransferSelected(b.value())));
+    let mut bar = Progress::new(10, 700, 570, 22, None);
+    bar.set_minimum(0.0);
+    bar.set_maximum(100.0);
+    bar.set_selection_color(Color::from_rgb(60, 140, 220));
+    let mut send_file = button(SEND_FILE, l.send_file, tx, UiMsg::SendFileClicked);
+    send_file.set_label_font(Font::HelveticaBold);
+    let mut accept = button(ACCEPT_FILE, l.accept_file, tx, UiMsg::AcceptFileClicked);
+    let mut decline = button(DECLINE_FILE, l.decline_file, tx, UiMsg::DeclineFileClicked);
+    let mut cancel = button(CANCEL_FILE, l.cancel_file, tx, UiMsg::CancelFileClicked);
+    accept.deactivate();
+    decline.deactivate();
+    cancel.deactivate();
+    FilesView {
+        send_file,
+        list,
+        bar,
+        accept,
+        decline,
+        cancel,
     }
 }
 
 /// A click (not a drag that selects text to copy) on a message opens the frame inspector.
 /// The display's own handling runs first and puts the insert position under the pointer.
+/// Files dropped on it are offered (the decision is [`DropTarget`]'s).
 fn handle_message_list(disp: &mut TextDisplay, tx: Sender<UiMsg>) {
+    let mut drop = DropTarget::default();
     disp.handle(move |d, ev| {
+        match drop.step(ev, app::event_text) {
+            DropStep::Pass => {}
+            DropStep::Take => return true,
+            DropStep::Dropped(paths) => {
+                tx.send(UiMsg::FilesDropped(paths));
+                return true;
+            }
+        }
         if ev == Event::Released && app::event_is_click() {
             tx.send(UiMsg::MessageClicked(d.insert_position()));
         }

@@ -17,7 +17,7 @@ use super::input_history::InputHistory;
 use super::labels::{Labels, chat_title, labels, title_with_unread};
 use super::phase::Phase;
 use super::render::{Entry, EntryKind, Rendered, Tone, WireDir, one_line, render};
-use crate::format::{Typed, clock, notice_line, parse_typed};
+use crate::format::{FileAction, Typed, clock, notice_line, parse_typed};
 
 /// What typing into the input box and pressing Enter should do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +30,10 @@ pub enum Compose {
     ChangePassword,
     /// Show this line and keep the text in the box.
     Local(Entry),
+    /// Offer a file (`/send PATH [USER]`; the box is cleared).
+    SendFile { path: String, to: Option<String> },
+    /// `/accept ID`, `/decline ID`, `/cancel ID` (the box is cleared).
+    FileAction { action: FileAction, id: u64 },
     /// Nothing to do (empty input).
     Nothing,
 }
@@ -556,13 +560,17 @@ impl ChatState {
                     None => Compose::Nothing,
                 };
             }
-            // File transfer in the window comes with its own buttons; until then the typed
-            // commands are the terminal mode's.
-            Typed::SendFile { .. } | Typed::FileAction { .. } => {
-                return Compose::Local(Entry::info(
-                    "/send, /accept, /decline, /cancel: terminal mode (client_xx cli)",
-                    now_ms,
-                ));
+            // The typed forms of the send-file and transfer buttons, as in the terminal mode.
+            Typed::SendFile { .. } | Typed::FileAction { .. } if !online => {
+                return Compose::Local(Entry::system(self.l().not_connected, now_ms));
+            }
+            Typed::SendFile { path, to } => {
+                self.history.push(typed.trim_end_matches(['\r', '\n']));
+                return Compose::SendFile { path, to };
+            }
+            Typed::FileAction { action, id } => {
+                self.history.push(typed.trim_end_matches(['\r', '\n']));
+                return Compose::FileAction { action, id };
             }
             Typed::Say(text) => (self.target.clone(), text),
             Typed::Whisper { to, text } => (Some(to), text),

@@ -71,6 +71,27 @@ pub struct Labels {
     pub no_older: &'static str,
     /// Below the messages kept on this computer (`keep_history`), shown at start.
     pub kept_end: &'static str,
+    // ---- file transfer (issue 16)
+    pub send_file: &'static str,
+    /// The file chooser's title starts with this; the recipient follows.
+    pub choose_file: &'static str,
+    pub transfers: &'static str,
+    pub accept_file: &'static str,
+    pub decline_file: &'static str,
+    pub cancel_file: &'static str,
+    pub file_to_everyone: &'static str,
+    pub file_offering: &'static str,
+    pub file_waiting: &'static str,
+    pub file_offered: &'static str,
+    pub file_running: &'static str,
+    /// A received file with every byte in, before its SHA-256 is checked and it is renamed.
+    pub file_checking: &'static str,
+    pub file_saved_as: &'static str,
+    pub file_delivered_to: &'static str,
+    pub file_failed: &'static str,
+    pub file_declined: &'static str,
+    pub file_part_removed: &'static str,
+    pub file_nothing_dropped: &'static str,
 }
 
 /// Chinese labels (the default).
@@ -134,6 +155,24 @@ pub const ZH: Labels = Labels {
     history_end: "—— 以上为历史消息 ——",
     no_older: "—— 没有更早的消息了 ——",
     kept_end: "—— 以上为本机保存的消息 ——",
+    send_file: "发送文件",
+    choose_file: "选择要发送的文件",
+    transfers: "文件传输",
+    accept_file: "接收",
+    decline_file: "拒绝",
+    cancel_file: "取消",
+    file_to_everyone: "所有人",
+    file_offering: "等待服务器",
+    file_waiting: "等待对方接收",
+    file_offered: "等待你接收：点“接收”或“拒绝”",
+    file_running: "传输中",
+    file_checking: "正在校验",
+    file_saved_as: "已保存为",
+    file_delivered_to: "已送达",
+    file_failed: "失败",
+    file_declined: "已拒绝",
+    file_part_removed: "未完成的文件已删除",
+    file_nothing_dropped: "拖进来的不是本机的文件，没有发送",
 };
 
 /// English labels (`language = "en"`).
@@ -197,6 +236,24 @@ pub const EN: Labels = Labels {
     history_end: "—— earlier messages above ——",
     no_older: "—— no earlier messages ——",
     kept_end: "—— kept on this computer, above ——",
+    send_file: "Send file",
+    choose_file: "Choose a file to send",
+    transfers: "File transfers",
+    accept_file: "Accept",
+    decline_file: "Decline",
+    cancel_file: "Cancel",
+    file_to_everyone: "everyone",
+    file_offering: "waiting for the server",
+    file_waiting: "waiting for an answer",
+    file_offered: "click Accept or Decline",
+    file_running: "running",
+    file_checking: "checking",
+    file_saved_as: "saved as",
+    file_delivered_to: "delivered to",
+    file_failed: "failed",
+    file_declined: "declined",
+    file_part_removed: "the partial file was removed",
+    file_nothing_dropped: "what was dropped is not a local file; nothing was sent",
 };
 
 /// The labels for `lang`.

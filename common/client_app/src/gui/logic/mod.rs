@@ -6,6 +6,7 @@
 //! - [`render`]: entries of the message list as styled text, and the redraw batch ([`render::Screen`]).
 //! - [`login`]: the login form's checks and the dialogs for a failed login or key step.
 //! - [`chat`]: the chat window's model ([`chat::ChatState`]): events, online list, target, Enter.
+//! - [`files`]: file transfers: the transfers panel, offers, the chooser's title, drops.
 //! - [`history`]: stored messages: greyed at login, scroll-back at the top, each id once.
 //! - [`input_history`]: Up/Down recall of earlier inputs.
 //! - [`keyview`]: the key-step view (密钥分发过程): the exchange as it happens, field by field.
@@ -17,6 +18,7 @@
 //! widgets), not a branch in an existing one.
 
 pub mod chat;
+pub mod files;
 pub mod history;
 pub mod input_history;
 pub mod inspector;
