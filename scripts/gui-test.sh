@@ -35,7 +35,8 @@
 # chat_sender.png, chat_receiver.png, chat_burst.png, chat_disconnected.png, screen.png,
 # first_password.png, first_password_refused.png, first_password_chat.png, change_password.png,
 # change_password_refused.png, frame_inspector.png, frame_inspector_own.png, key_expired.png,
-# key_renewed.png), with the clients' logs. The last line printed is
+# key_renewed.png, file_transfer_chooser.png, file_transfer_offer.png, file_transfer_sender.png,
+# file_transfer_receiver.png, file_transfer_saved.png, file_transfer_declined.png), with the clients' logs. The last line printed is
 # `gui-test: PASS` or `gui-test: FAIL <why>`.
 set -uo pipefail
 
@@ -113,8 +114,10 @@ mkdir -p "$TMP/sk" "$TMP/srv" "$TMP/wy" "$TMP/dz" "$TMP/cxk"
 cat >"$TMP/sk/server_key.toml" <<EOF
 key_dir = "$TMP/sk/keys"
 EOF
+# Files go at 1 MiB/s per sender, so the file transfer below lasts long enough to watch.
 cat >"$TMP/srv/server.toml" <<EOF
 session_key_dir = "$TMP/sk/keys/sessions"
+file_kb_per_second_per_user = 1024
 EOF
 
 # start_server NAME PORT_VAR PID_VAR ARGS...: start NAME listening on a free port (@PORT@ in ARGS
@@ -559,6 +562,98 @@ sleep 0.5
 xdotool windowraise "$CHAT_cxk"
 import -window "$CHAT_cxk" "$OUT/chat_scrollback.png" || fail "screenshot failed"
 step "cxk's window fetched older messages at the top of the list, in order"
+
+# ------------------------------------------------------------------ file transfer (issue 16)
+# wang_yuan picks cxk in the online list and clicks 发送文件: FLTK's own file chooser (titled with
+# the recipient) opens, the script types the path and presses Enter. cxk's window shows the offer
+# (in the message list and in the transfers panel) and cxk clicks 接收; both panels show the
+# progress (the server lets 1 MiB/s through, so 6 MiB take about six seconds), a chat message
+# sent meanwhile arrives before the file, and the file in cxk's downloads/ is bit-exact. Then a
+# second offer, which cxk declines: wang_yuan's window says so and nothing is saved.
+# (Drag and drop cannot be driven with xdotool; tests/gui_logic.rs covers its parsing.)
+mkdir -p "$TMP/files"
+FILE="$TMP/files/report 2026.bin"
+head -c $((6 * 1024 * 1024)) /dev/urandom >"$FILE"
+head -c 1000 /dev/urandom >"$TMP/files/declined.bin"
+# Row of cxk in wang_yuan's online list (rows are about 20 px high from y = 35).
+row=$(users_of wy | cut -c10- | awk -F' \\| ' '{for (i = 1; i <= NF; i++) if ($i ~ /cxk \(user3\)/) print i}')
+[ -n "$row" ] || fail "cxk is not in wang_yuan's user list: $(users_of wy)"
+xdotool windowraise "$CHAT_wy"
+xdotool mousemove --window "$CHAT_wy" 690 $((35 + (row - 1) * 20 + 10)) click 1
+sleep 0.3
+# send_file_to_cxk PATH: the 发送文件 button (view::layout::SEND_FILE, centre 690 615), the path
+# typed into the chooser, Enter.
+choosers() { grep -c '^# chooser: ' "$TMP/wy.log" 2>/dev/null; }
+more_choosers() { [ "$(choosers)" -gt "$1" ]; }
+send_file_to_cxk() {
+    local before xid
+    before=$(choosers)
+    xdotool mousemove --window "$CHAT_wy" 690 615 click 1
+    wait_until 10 "wang_yuan's file chooser" more_choosers "$before"
+    grep '^# chooser: ' "$TMP/wy.log" | tail -n1 | grep -qF '（发给 user3）' \
+        || fail "the chooser does not send to cxk (user3): $(grep '^# chooser: ' "$TMP/wy.log" | tail -n1)"
+    xid=$(grep '^GUI-WINDOW chooser ' "$TMP/wy.err" | tail -n1 | awk '{print $3}')
+    wait_until 10 "the file chooser to be mapped" viewable "$xid"
+    xdotool windowfocus --sync "$xid" || fail "cannot focus the file chooser"
+    sleep 0.3
+    xdotool key ctrl+a BackSpace
+    xdotool type --delay 20 "$1"
+    sleep 0.2
+    [ "${2:-}" = shot ] && { import -window "$xid" "$OUT/file_transfer_chooser.png" || fail "screenshot failed"; }
+    xdotool key Return
+    wait_until 10 "the file chooser to close" gone "$xid"
+}
+send_file_to_cxk "$FILE" shot
+offer_shown() { grep '^# files: ↓' "$TMP/cxk.log" | grep -qF '"report 2026.bin"'; }
+wait_until "$WAIT_SECS" "the offer in cxk's transfers panel" offer_shown
+grep -F '发来文件 "report 2026.bin"' "$TMP/cxk.log" | grep -qF 'wang_yuan (user1)' \
+    || fail "cxk's message list does not show the offer with its sender (see $OUT/cxk.log)"
+grep -F '发来文件 "report 2026.bin"' "$TMP/cxk.log" | grep -qF '6.3 MB' \
+    || fail "cxk's message list does not show the offer's size"
+log_has wy '等待对方接收' || fail "wang_yuan's panel does not show the offer waiting"
+sleep 0.5
+xdotool windowraise "$CHAT_cxk"
+import -window "$CHAT_cxk" "$OUT/file_transfer_offer.png" || fail "screenshot failed"
+# 接收 (view::layout::ACCEPT_FILE, centre 638 650).
+xdotool mousemove --window "$CHAT_cxk" 638 650 click 1
+running() { grep '^# files: ' "$TMP/$1.log" | grep -F 'report 2026.bin' | grep -qE '传输中'; }
+wait_until 20 "the progress in cxk's panel" running cxk
+wait_until 20 "the progress in wang_yuan's panel" running wy
+# Chat goes on during the transfer: a message from wang_yuan reaches cxk before the file is saved.
+xdotool windowfocus --sync "$CHAT_wy" || fail "cannot focus wang_yuan's chat window"
+xdotool mousemove --window "$CHAT_wy" 300 500 click 1
+type_lines "during the transfer 传输中"
+xdotool key Return
+wait_until 20 "the message sent during the transfer in cxk's window" log_line cxk "during the transfer 传输中"
+log_has cxk '已保存为' && fail "the chat message waited for the file (cxk saved it first)"
+step "a chat message arrived while the file was being sent"
+sleep 1
+xdotool windowraise "$CHAT_wy"
+import -window "$CHAT_wy" "$OUT/file_transfer_sender.png" || fail "screenshot failed"
+xdotool windowraise "$CHAT_cxk"
+import -window "$CHAT_cxk" "$OUT/file_transfer_receiver.png" || fail "screenshot failed"
+wait_until 60 "the file saved in cxk's window" log_has cxk '已保存为'
+cmp "$FILE" "$TMP/cxk/downloads/report 2026.bin" || fail "the file in cxk's downloads/ differs from the one sent"
+ls "$TMP/cxk/downloads/" | grep -q '\.part$' && fail "a .part file is left in cxk's downloads/"
+wait_until 20 "delivered in wang_yuan's panel" log_has wy '已送达 user3'
+sleep 0.5
+xdotool windowraise "$CHAT_cxk"
+import -window "$CHAT_cxk" "$OUT/file_transfer_saved.png" || fail "screenshot failed"
+step "wang_yuan sent a file with 发送文件, cxk accepted it, it arrived bit-exact"
+# A declined offer: 拒绝 (view::layout::DECLINE_FILE, centre 741 650).
+send_file_to_cxk "$TMP/files/declined.bin"
+declined_offer() { grep '^# files: ↓' "$TMP/cxk.log" | grep -F '"declined.bin"' | grep -qF '等待你接收'; }
+wait_until "$WAIT_SECS" "the second offer in cxk's panel" declined_offer
+xdotool windowraise "$CHAT_cxk"
+xdotool mousemove --window "$CHAT_cxk" 741 650 click 1
+wy_declined() { grep '^# files: ↑' "$TMP/wy.log" | grep -F '"declined.bin"' | grep -qF '失败'; }
+wait_until 20 "the declined offer in wang_yuan's panel" wy_declined
+log_has wy 'user3 拒绝了文件' || fail "wang_yuan's message list does not say cxk declined"
+[ -e "$TMP/cxk/downloads/declined.bin" ] && fail "a declined file was saved"
+sleep 0.5
+xdotool windowraise "$CHAT_wy"
+import -window "$CHAT_wy" "$OUT/file_transfer_declined.png" || fail "screenshot failed"
+step "cxk declined an offer: wang_yuan's window says so, nothing was saved"
 
 # ------------------------------------------------------------------ change password, refused
 # In wang_yuan's window the button 修改密码 (view.rs: 650, 432, 140, 26, where Reconnect is
