@@ -588,6 +588,8 @@ more_choosers() { [ "$(choosers)" -gt "$1" ]; }
 send_file_to_cxk() {
     local before xid
     before=$(choosers)
+    xdotool windowraise "$CHAT_wy"
+    sleep 0.3
     xdotool mousemove --window "$CHAT_wy" 690 615 click 1
     wait_until 10 "wang_yuan's file chooser" more_choosers "$before"
     grep '^# chooser: ' "$TMP/wy.log" | tail -n1 | grep -qF '（发给 user3）' \

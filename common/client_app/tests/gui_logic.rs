@@ -1631,7 +1631,7 @@ mod files {
         p.on_update(&sent(1));
         p.on_update(&sent(2));
         assert!(
-            p.lines()[0].starts_with("↑ #? \"a.bin\""),
+            p.lines()[0].starts_with("↑ #? waiting for the server · \"a.bin\""),
             "{:?}",
             p.lines()
         );
@@ -1642,7 +1642,8 @@ mod files {
         });
         assert_eq!(p.rows()[0].id, Some(11));
         assert_eq!(p.rows()[1].id, None);
-        assert!(p.lines()[0].contains("→ user3 · waiting for an answer"));
+        assert!(p.lines()[0].starts_with("↑ #11 waiting for an answer · \"a.bin\""));
+        assert!(p.lines()[0].ends_with("→ user3"));
         p.on_update(&Update::OfferRefused {
             name: "a.bin".into(),
             reason: Reason::FileTooLarge,
@@ -1667,7 +1668,7 @@ mod files {
         });
         assert!(done.unwrap().contains("received by user3"));
         assert!(
-            p.lines()[0].ends_with("delivered to user3"),
+            p.lines()[0].starts_with("↑ #11 delivered to user3 · "),
             "{}",
             p.lines()[0]
         );
@@ -1815,7 +1816,11 @@ fn an_answered_offer_changes_its_line() {
     p.answered(1, false);
     p.answered(2, true);
     assert_eq!(p.rows()[0].state, RowState::Declined);
-    assert!(p.lines()[0].ends_with("declined"), "{}", p.lines()[0]);
+    assert!(
+        p.lines()[0].starts_with("↓ #1 declined · "),
+        "{}",
+        p.lines()[0]
+    );
     assert_eq!(p.rows()[1].state, RowState::Running);
     assert_eq!(p.answer_target(), None);
     assert_eq!(p.cancel_target(), Some(2));

@@ -106,7 +106,6 @@ pub struct Controller {
     choosing: bool,
     /// The panel's lines last logged (test mode logs a line when it changes).
     files_logged: Vec<String>,
-    tx: Sender<UiMsg>,
 }
 
 impl Controller {
@@ -136,7 +135,6 @@ impl Controller {
             chooser: None,
             choosing: false,
             files_logged: Vec::new(),
-            tx,
         }
     }
 
@@ -271,7 +269,6 @@ impl Controller {
             }
             UiMsg::Tick => self.tick(),
             UiMsg::SendFileClicked => self.choose_file(),
-            UiMsg::FileChosen => self.file_chosen(),
             UiMsg::FilesDropped(paths) => self.files_dropped(paths),
             UiMsg::TransferSelected(line) => {
                 self.files.select(line);
@@ -893,13 +890,11 @@ impl Controller {
         }
         let target = self.state.target().map(str::to_owned);
         let title = chooser_title(self.lang, target.as_deref());
-        let tx = self.tx;
+        // No callback: fltk-rs's FileChooser callback wraps the chooser in a value whose drop
+        // deletes it (a crash after the first pick). The tick looks whether it was closed.
         let (fc, to) = self.chooser.get_or_insert_with(|| {
             let home = std::env::var_os("HOME").map_or_else(|| ".".into(), PathBuf::from);
-            let mut fc = FileChooser::new(home, "*", FileChooserType::Single, &title);
-            // Called on a click in its list too, and before it hides on Enter in its file name
-            // box (after on OK): whether it closed is looked at on the next wake-up and tick.
-            fc.set_callback(move |_| tx.send(UiMsg::FileChosen));
+            let fc = FileChooser::new(home, "*", FileChooserType::Single, &title);
             (fc, None)
         });
         *to = target;

@@ -42,8 +42,6 @@ pub enum UiMsg {
     // ---- file transfer (issue 16), from the chat window
     /// The "send file" button: open the file chooser.
     SendFileClicked,
-    /// The file chooser was closed (with a file chosen, or cancelled).
-    FileChosen,
     /// Files were dropped on the chat window (the paths read from the drop's text).
     FilesDropped(Vec<std::path::PathBuf>),
     /// A row of the transfers panel was clicked.

@@ -314,7 +314,7 @@ fn offer_line(u: &Update, lang: Language) -> Option<String> {
     })
 }
 
-/// One line of the panel: `↑ #3 "a.bin" → cxk · [####......] 40% … · running`.
+/// One line of the panel: `↑ #3 running · sending "a.bin" [####......] 40% … → user3`.
 pub fn row_line(r: &Row, lang: Language) -> String {
     let l = labels(lang);
     let (arrow, link) = match r.direction {
@@ -349,7 +349,8 @@ pub fn row_line(r: &Row, lang: Language) -> String {
     } else {
         format!("{:?} ({})", r.name, human_bytes(r.total))
     };
-    format!("{arrow} {id} {middle} {link} {} · {state}", r.peer)
+    // The state first: a long name or path must not push it out of sight.
+    format!("{arrow} {id} {state} · {middle} {link} {}", r.peer)
 }
 
 /// The file chooser's title: what it is for, and to whom (the user selected in the online list,
