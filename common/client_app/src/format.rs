@@ -302,6 +302,28 @@ mod history_tests {
         }
     }
 
+    /// `/send my file.txt` read as PATH `my` and USER `file.txt`: taken whole when that file
+    /// exists and `my` does not.
+    #[test]
+    fn send_args_take_a_path_with_a_space_whole() {
+        let dir = std::env::temp_dir().join(format!("send-args-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let whole = dir.join("my file.txt");
+        std::fs::write(&whole, b"x").unwrap();
+        let first = dir.join("my").display().to_string();
+        assert_eq!(
+            send_args(&first, Some("file.txt".into())),
+            (whole.display().to_string(), None)
+        );
+        assert_eq!(
+            send_args(&first, Some("user2".into())),
+            (first.clone(), Some("user2".into()))
+        );
+        let path = whole.display().to_string();
+        assert_eq!(send_args(&path, None), (path.clone(), None));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn file_commands() {
         let send = |path: &str, to: Option<&str>| Typed::SendFile {
