@@ -9,6 +9,18 @@ pub fn undescribed(cmd: &clap::Command, path: &str) -> Vec<String> {
     missing
 }
 
+/// The test each binary runs on its own `Cli`: panics naming every argument or subcommand of
+/// `C` without a description.
+///
+/// # Panics
+/// When one has none.
+pub fn assert_described<C: clap::CommandFactory>(program: &str) {
+    let mut cmd = C::command();
+    cmd.build();
+    let missing = undescribed(&cmd, program);
+    assert!(missing.is_empty(), "no description: {missing:?}");
+}
+
 fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
     for a in cmd.get_arguments() {
         if a.get_help().is_none() && a.get_long_help().is_none() {

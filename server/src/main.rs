@@ -384,15 +384,10 @@ fn unlock_dir(loaded: &common::config::Loaded<common::config::ServerConfig>) -> 
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory as _;
-
     /// Every argument and subcommand of `server --help` (and of each subcommand's help) says
     /// what it is for.
     #[test]
     fn every_argument_has_a_description() {
-        let mut cmd = super::Cli::command();
-        cmd.build();
-        let missing = common::cli_help::undescribed(&cmd, "server");
-        assert!(missing.is_empty(), "no description: {missing:?}");
+        common::cli_help::assert_described::<super::Cli>("server");
     }
 }

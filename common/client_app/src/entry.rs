@@ -104,15 +104,10 @@ impl Cli {
 
 #[cfg(test)]
 mod tests {
-    use clap::CommandFactory as _;
-
     /// Every argument and subcommand of `client_xx --help` (and of each subcommand's help) says
     /// what it is for.
     #[test]
     fn every_argument_has_a_description() {
-        let mut cmd = super::Cli::command();
-        cmd.build();
-        let missing = common::cli_help::undescribed(&cmd, "client_wy");
-        assert!(missing.is_empty(), "no description: {missing:?}");
+        common::cli_help::assert_described::<super::Cli>("client_wy");
     }
 }

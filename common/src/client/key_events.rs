@@ -122,29 +122,25 @@ pub struct TraceObserver {
 impl TraceObserver {
     /// The 1101 lines.
     fn envelope(&self, env: &KeyEnvelope) {
-        let KeyEnvelope {
-            key_id,
-            expires_at,
-            issued_at,
-            envelope,
-            signature,
-            ..
-        } = env;
         let (t, who) = (self.trace, self.who.as_str());
         let step = |args: fmt::Arguments<'_>| t.step(who, args);
         step(format_args!(
-            "3. envelope {key_id} (issued {issued_at}, expires {expires_at})"
+            "3. envelope {} (issued {}, expires {})",
+            env.key_id, env.issued_at, env.expires_at
         ));
         step(format_args!(
             "   E_k(session material), DES-CBC, IV {}: {}",
-            hex::encode(envelope.iv),
-            hex_blocks(&envelope.sealed)
+            hex::encode(env.envelope.iv),
+            hex_blocks(&env.envelope.sealed)
         ));
         step(format_args!(
             "   RSA-OAEP(our key, k): {}",
-            hex::encode(&envelope.wrapped_key)
+            hex::encode(&env.envelope.wrapped_key)
         ));
-        step(format_args!("   signature: {}", hex::encode(signature)));
+        step(format_args!(
+            "   signature: {}",
+            hex::encode(&env.signature)
+        ));
     }
 
     /// The opened envelope: what was recovered, shown only with `--show-secrets`.
