@@ -75,23 +75,66 @@ pub fn run(folder: &ClientFolder) -> ExitCode {
 }
 
 async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
-    let program = &folder.program;
-    let me = folder.config.username.clone();
-    let lang = folder.config.language;
-    let zh = lang == Language::Zh;
-    let ctx = Ctx::terminal(lang, program);
+    let ctx = Ctx::terminal(folder.config.language, &folder.program);
+    let (sender, receiver) = match log_in(folder, pw, ctx).await {
+        Ok(halves) => halves,
+        Err(code) => return code,
+    };
+    let (cmd_tx, cmd_rx) = mpsc::channel::<ClientRequest>(256);
+    // File chunks wait here, behind any command: two at most, so a chat line typed during a
+    // transfer waits for one chunk, not for a queue of them.
+    let (file_tx, file_rx) = mpsc::channel::<ClientRequest>(2);
+    let mut events = spawn_session_with_files(sender, receiver, cmd_rx, file_rx, 4096);
+    let mut line_rx = read_stdin(folder.config.language);
+    let mut term = Terminal::new(folder, ctx, cmd_tx);
+    loop {
+        // At the end of the input, transfers still running finish (or fail) first.
+        if let Some(deadline) = term.quitting
+            && (term.answered >= term.sent || tokio::time::Instant::now() >= deadline)
+            && !term.files.transfers.sending()
+            && !term.files.transfers.receiving()
+        {
+            term.cmd_tx = None;
+            term.quitting = None;
+        }
+        tokio::select! {
+            typed = line_rx.recv(), if term.cmd_tx.is_some() && term.quitting.is_none() => {
+                term.input(typed.unwrap_or(Input::Typed(Typed::Quit))).await;
+            }
+            ev = events.recv() => {
+                if let Some(code) = term.session_event(ev).await {
+                    return code;
+                }
+            }
+            // Lowest priority: the next file chunk, when one may go and the queue has room.
+            permit = file_tx.reserve(), if term.files.transfers.has_chunk() => {
+                if let Ok(permit) = permit {
+                    term.next_chunk(permit).await;
+                }
+            }
+            () = tokio::time::sleep(Duration::from_millis(100)), if term.quitting.is_some() => {}
+        }
+    }
+}
+
+/// Log in (and choose a new password when the server demands one), then say who we are, where,
+/// and whether this PC's clock is off. The error is the exit code, the reason already printed.
+async fn log_in(
+    folder: &ClientFolder,
+    pw: String,
+    ctx: Ctx<'_>,
+) -> Result<(ChatSender, ChatReceiver), ExitCode> {
+    let (program, lang) = (&folder.program, folder.config.language);
     let (mut sender, mut receiver, info) = match login(folder, &pw, Duration::from_secs(15)).await {
         Ok(x) => x,
         Err(e) => {
             let head = t(lang, "登录失败", "login failed");
             eprintln!("{program}: {head}: {}", e.localized(ctx));
-            return ExitCode::FAILURE;
+            return Err(ExitCode::FAILURE);
         }
     };
-    if info.must_change_password
-        && let Err(code) = first_password(folder, &info, &pw, &mut sender, &mut receiver).await
-    {
-        return code;
+    if info.must_change_password {
+        first_password(folder, &info, &pw, &mut sender, &mut receiver).await?;
     }
     drop(pw);
     if let Some(d) = &info.discovered {
@@ -110,21 +153,14 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
     if let Some(warning) = key_file.ok().and_then(|f| key_clock(&f).warning(lang)) {
         eprintln!("{program}: {warning}");
     }
-    let (cmd_tx, cmd_rx) = mpsc::channel::<ClientRequest>(256);
-    // File chunks wait here, behind any command: two at most, so a chat line typed during a
-    // transfer waits for one chunk, not for a queue of them.
-    let (file_tx, file_rx) = mpsc::channel::<ClientRequest>(2);
-    let mut events = spawn_session_with_files(sender, receiver, cmd_rx, file_rx, 4096);
-    let auto_accept = std::env::var("CHAT_ACCEPT_FILES").is_ok_and(|v| v == "1");
-    let mut files = FileUi {
-        transfers: Transfers::new(folder.downloads_dir(), auto_accept),
-        shown: std::collections::HashMap::new(),
-        ctx,
-    };
+    Ok((sender, receiver))
+}
 
-    // stdin is blocking: read it on its own thread and forward parsed lines. `/passwd` asks for
-    // the passwords on this thread too, so they are never read as chat lines.
-    let (line_tx, mut line_rx) = mpsc::channel::<Input>(256);
+/// stdin is blocking: read it on its own thread and forward parsed lines. `/passwd` asks for the
+/// passwords on this thread too, so they are never read as chat lines. The end of the input is
+/// [`Typed::Quit`].
+fn read_stdin(lang: Language) -> mpsc::Receiver<Input> {
+    let (line_tx, line_rx) = mpsc::channel::<Input>(256);
     std::thread::spawn(move || {
         let mut lines = std::io::stdin().lock().lines();
         while let Some(Ok(line)) = lines.next() {
@@ -141,177 +177,266 @@ async fn session(folder: &ClientFolder, pw: String) -> ExitCode {
         }
         let _ = line_tx.blocking_send(Input::Typed(Typed::Quit));
     });
+    line_rx
+}
 
-    let mut cmd_tx = Some(cmd_tx);
-    let mut stdout = std::io::stdout();
+/// The logged-in terminal: what was typed goes out, what arrives is printed.
+struct Terminal<'a> {
+    program: &'a str,
+    me: String,
+    lang: Language,
+    ctx: Ctx<'a>,
+    /// `None` once the input ended and everything was answered: the session logs out.
+    cmd_tx: Option<mpsc::Sender<ClientRequest>>,
+    stdout: std::io::Stdout,
     // EOF must not lose what was typed: log out only once the server has answered every message
     // sent (its echo to us, or a warning such as "not online"), or after a grace period.
-    let (mut sent, mut answered) = (0u64, 0u64);
-    let (mut keeper, start) = Keeper::start(folder, &me);
-    let mut shown = Shown::default();
-    for note in &start.notes {
-        eprintln!("{program}: {note}");
-    }
-    if !start.lines.is_empty() {
-        let now = now_ms();
-        for line in &start.lines {
-            shown.saw(line.msg_id);
-            let _ = writeln!(stdout, "{}", history_cli_line(line, &me, now, zh));
-        }
-        let _ = writeln!(
-            stdout,
-            "{}",
-            t(
-                lang,
-                "—— 以上为本机保存的消息 ——",
-                "—— kept on this computer, above ——"
-            )
-        );
-    }
-    let mut quitting: Option<tokio::time::Instant> = None;
-    loop {
-        // At the end of the input, transfers still running finish (or fail) first.
-        if let Some(deadline) = quitting
-            && (answered >= sent || tokio::time::Instant::now() >= deadline)
-            && !files.transfers.sending()
-            && !files.transfers.receiving()
-        {
-            cmd_tx = None;
-            quitting = None;
-        }
-        tokio::select! {
-            typed = line_rx.recv(), if cmd_tx.is_some() && quitting.is_none() => {
-                let typed = match typed.unwrap_or(Input::Typed(Typed::Quit)) {
-                    Input::Typed(typed) => typed,
-                    Input::Passwd { old, new } => {
-                        if let Err(reason) = check_new_password(&me, &old, &new) {
-                            eprintln!("{program}: {}", reason_text(&reason, "", ctx));
-                        } else if let Some(tx) = &cmd_tx {
-                            let req = ClientRequest::ChangePassword { old: Secret::new(old), new: Secret::new(new) };
-                            let _ = tx.send(req).await;
-                        }
-                        continue;
-                    }
-                };
-                let req = match typed {
-                    Typed::Say(text) => Some(ClientRequest::Chat { to: None, text }),
-                    Typed::Whisper { to, text } => Some(ClientRequest::Chat { to: Some(to), text }),
-                    Typed::Who => Some(ClientRequest::ListUsers),
-                    Typed::History(count) => Some(ClientRequest::History { before_id: shown.before_id(), count }),
-                    Typed::Passwd => None,
-                    Typed::SendFile { path, to } => files.offer(&path, to),
-                    Typed::FileAction { action, id } => files.act(action, id),
-                    Typed::Help(h) => { eprintln!("{h}"); None }
-                    Typed::Empty => None,
-                    Typed::Quit => { quitting = Some(tokio::time::Instant::now() + Duration::from_secs(10)); None }
-                };
-                if let (Some(req), Some(tx)) = (req, &cmd_tx) {
-                    if let ClientRequest::Chat { text, .. } = &req
-                        && let Err(why) = common::protocol::chat::check_text(text)
-                    {
-                        eprintln!("{}: {why}", t(lang, "没有发送", "not sent"));
-                        continue;
-                    }
-                    if matches!(req, ClientRequest::Chat { .. }) {
-                        sent += 1;
-                    }
-                    let _ = tx.send(req).await;
-                }
-            }
-            ev = events.recv() => match ev {
-                Some(SessionEvent::Incoming(Incoming::Event { event, .. })) => {
-                if let Some(text) = keeper.keep_event(&event, lang) {
-                    eprintln!("{program}: {text}");
-                }
-                match event {
-                    ServerEvent::Chat(line) => {
-                        if line.from_user == me {
-                            answered += 1;
-                        }
-                        shown.saw(line.msg_id);
-                        let _ = writeln!(stdout, "{}", cli_line(&line, &me));
-                        let _ = stdout.flush();
-                    }
-                    ServerEvent::History(page) => {
-                        let now = now_ms();
-                        for line in shown.page(&page) {
-                            let _ = writeln!(stdout, "{}", history_cli_line(&line, &me, now, zh));
-                        }
-                        match shown.page_end(&page) {
-                            Some(PageEnd::Line) => { let _ = writeln!(stdout, "{}", history_end_line(zh)); }
-                            Some(PageEnd::NoOlder) => eprintln!("* {}", t(lang, "没有更早的消息", "no earlier messages")),
-                            None => {}
-                        }
-                        let _ = stdout.flush();
-                    }
-                    ServerEvent::Notice(n) => {
-                        if n.kind == common::protocol::chat::NoticeKind::Warn {
-                            answered += 1;
-                        }
-                        eprintln!("* {}", notice_line(&n, zh));
-                    }
-                    ServerEvent::UserList(users) => eprintln!("* {}: {}", t(lang, "在线", "online"), online_list(&users)),
-                    ServerEvent::PasswordResult(Ok(())) => eprintln!("{program}: {}", password_changed(lang)),
-                    ServerEvent::PasswordResult(Err(reason)) => {
-                        let head = t(lang, "密码没有修改", "password not changed");
-                        eprintln!("{program}: {head}: {}", reason_text(&reason, "", ctx));
-                    }
-                    ServerEvent::File(ev) => {
-                        for req in files.on_event(ev) {
-                            if let Some(tx) = &cmd_tx {
-                                let _ = tx.send(req).await;
-                            }
-                        }
-                    }
-                    ServerEvent::LoginOk { .. } | ServerEvent::UserListPart(_) | ServerEvent::Pong
-                    | ServerEvent::Stored { .. } => {}
-                }},
-                Some(SessionEvent::Incoming(Incoming::ServerError(e))) => {
-                    eprintln!("{program}: {}", reason_text(&e.reason, &e.message, ctx));
-                }
-                Some(SessionEvent::Incoming(Incoming::Rejected { why, .. })) => {
-                    let head = t(lang, "警告：丢弃了一个未通过校验的帧", "warning: dropped a frame from the server that failed its checks");
-                    eprintln!("{program}: {head}: {}", one_line(&why));
-                }
-                Some(SessionEvent::NotSent { why, .. }) => {
-                    eprintln!("{program}: {}", why.localized(lang));
-                }
-                Some(SessionEvent::Sent { .. }) => {}
-                Some(SessionEvent::Closed { reason }) => {
-                    for u in files.transfers.disconnected() {
-                        files.show(&u);
-                    }
-                    let Some(text) = reason.localized(ctx) else {
-                        eprintln!("{program}: {}", t(lang, "已退出登录", "logged out"));
-                        return ExitCode::SUCCESS;
-                    };
-                    // A server error was printed when it arrived: say only that we are done.
-                    if matches!(reason, CloseReason::ServerError(_)) {
-                        eprintln!("{program}: {}", t(lang, "连接已断开", "disconnected"));
-                    } else {
-                        eprintln!("{program}: {text}");
-                    }
-                    return ExitCode::from(2);
-                }
-                None => return ExitCode::from(2),
+    sent: u64,
+    answered: u64,
+    quitting: Option<tokio::time::Instant>,
+    keeper: Keeper,
+    shown: Shown,
+    files: FileUi<'a>,
+}
+
+impl<'a> Terminal<'a> {
+    /// Ready to chat: the kept messages (keep_history) are printed first.
+    fn new(folder: &'a ClientFolder, ctx: Ctx<'a>, cmd_tx: mpsc::Sender<ClientRequest>) -> Self {
+        let me = folder.config.username.clone();
+        let auto_accept = std::env::var("CHAT_ACCEPT_FILES").is_ok_and(|v| v == "1");
+        let (keeper, start) = Keeper::start(folder, &me);
+        let mut term = Self {
+            program: &folder.program,
+            me,
+            lang: folder.config.language,
+            ctx,
+            cmd_tx: Some(cmd_tx),
+            stdout: std::io::stdout(),
+            sent: 0,
+            answered: 0,
+            quitting: None,
+            keeper,
+            shown: Shown::default(),
+            files: FileUi {
+                transfers: Transfers::new(folder.downloads_dir(), auto_accept),
+                shown: std::collections::HashMap::new(),
+                ctx,
             },
-            // Lowest priority: the next file chunk, when one may go and the queue has room.
-            permit = file_tx.reserve(), if files.transfers.has_chunk() => {
-                if let (Ok(permit), Some((req, update))) = (permit, files.transfers.next_chunk()) {
-                    if let ClientRequest::File(common::protocol::files::FileRequest::Control { .. }) = req {
-                        // A file that could not be read cancels its transfer: a command.
-                        if let Some(tx) = &cmd_tx {
-                            let _ = tx.send(req).await;
-                        }
-                    } else {
-                        permit.send(req);
-                    }
-                    if let Some(u) = update {
-                        files.show(&u);
-                    }
+        };
+        for note in &start.notes {
+            eprintln!("{}: {note}", term.program);
+        }
+        term.show_kept(&start.lines);
+        term
+    }
+
+    fn zh(&self) -> bool {
+        self.lang == Language::Zh
+    }
+
+    fn show_kept(&mut self, lines: &[ChatLine]) {
+        if lines.is_empty() {
+            return;
+        }
+        let (now, zh) = (now_ms(), self.zh());
+        for line in lines {
+            self.shown.saw(line.msg_id);
+            let _ = writeln!(self.stdout, "{}", history_cli_line(line, &self.me, now, zh));
+        }
+        let end = t(
+            self.lang,
+            "—— 以上为本机保存的消息 ——",
+            "—— kept on this computer, above ——",
+        );
+        let _ = writeln!(self.stdout, "{end}");
+    }
+
+    async fn send(&self, req: ClientRequest) {
+        if let Some(tx) = &self.cmd_tx {
+            let _ = tx.send(req).await;
+        }
+    }
+
+    /// A typed line (or a `/passwd` answered on the stdin thread).
+    async fn input(&mut self, input: Input) {
+        let typed = match input {
+            Input::Typed(typed) => typed,
+            Input::Passwd { old, new } => {
+                if let Err(reason) = check_new_password(&self.me, &old, &new) {
+                    eprintln!("{}: {}", self.program, reason_text(&reason, "", self.ctx));
+                } else {
+                    let (old, new) = (Secret::new(old), Secret::new(new));
+                    self.send(ClientRequest::ChangePassword { old, new }).await;
+                }
+                return;
+            }
+        };
+        let Some(req) = self.request(typed) else {
+            return;
+        };
+        if let ClientRequest::Chat { text, .. } = &req {
+            if let Err(why) = common::protocol::chat::check_text(text) {
+                eprintln!("{}: {why}", t(self.lang, "没有发送", "not sent"));
+                return;
+            }
+            self.sent += 1;
+        }
+        self.send(req).await;
+    }
+
+    /// What a typed line asks the server for, if anything.
+    fn request(&mut self, typed: Typed) -> Option<ClientRequest> {
+        match typed {
+            Typed::Say(text) => Some(ClientRequest::Chat { to: None, text }),
+            Typed::Whisper { to, text } => Some(ClientRequest::Chat { to: Some(to), text }),
+            Typed::Who => Some(ClientRequest::ListUsers),
+            Typed::History(count) => Some(ClientRequest::History {
+                before_id: self.shown.before_id(),
+                count,
+            }),
+            Typed::SendFile { path, to } => self.files.offer(&path, to),
+            Typed::FileAction { action, id } => self.files.act(action, id),
+            Typed::Help(h) => {
+                eprintln!("{h}");
+                None
+            }
+            Typed::Passwd | Typed::Empty => None,
+            Typed::Quit => {
+                self.quitting = Some(tokio::time::Instant::now() + Duration::from_secs(10));
+                None
+            }
+        }
+    }
+
+    /// What the session reported; `Some` when the program ends, with its exit code.
+    async fn session_event(&mut self, ev: Option<SessionEvent>) -> Option<ExitCode> {
+        let program = self.program;
+        match ev {
+            Some(SessionEvent::Incoming(Incoming::Event { event, .. })) => {
+                self.server_event(event).await;
+            }
+            Some(SessionEvent::Incoming(Incoming::ServerError(e))) => {
+                eprintln!(
+                    "{program}: {}",
+                    reason_text(&e.reason, &e.message, self.ctx)
+                );
+            }
+            Some(SessionEvent::Incoming(Incoming::Rejected { why, .. })) => {
+                let head = t(
+                    self.lang,
+                    "警告：丢弃了一个未通过校验的帧",
+                    "warning: dropped a frame from the server that failed its checks",
+                );
+                eprintln!("{program}: {head}: {}", one_line(&why));
+            }
+            Some(SessionEvent::NotSent { why, .. }) => {
+                eprintln!("{program}: {}", why.localized(self.lang));
+            }
+            Some(SessionEvent::Sent { .. }) => {}
+            Some(SessionEvent::Closed { reason }) => return Some(self.closed(&reason)),
+            None => return Some(ExitCode::from(2)),
+        }
+        None
+    }
+
+    /// The session ended: transfers fail, and the exit code says how it ended.
+    fn closed(&mut self, reason: &CloseReason) -> ExitCode {
+        let (program, lang) = (self.program, self.lang);
+        for u in self.files.transfers.disconnected() {
+            self.files.show(&u);
+        }
+        let Some(text) = reason.localized(self.ctx) else {
+            eprintln!("{program}: {}", t(lang, "已退出登录", "logged out"));
+            return ExitCode::SUCCESS;
+        };
+        // A server error was printed when it arrived: say only that we are done.
+        if matches!(reason, CloseReason::ServerError(_)) {
+            eprintln!("{program}: {}", t(lang, "连接已断开", "disconnected"));
+        } else {
+            eprintln!("{program}: {text}");
+        }
+        ExitCode::from(2)
+    }
+
+    /// An authenticated event from the server.
+    async fn server_event(&mut self, event: ServerEvent) {
+        let (program, lang, zh) = (self.program, self.lang, self.zh());
+        if let Some(text) = self.keeper.keep_event(&event, lang) {
+            eprintln!("{program}: {text}");
+        }
+        match event {
+            ServerEvent::Chat(line) => {
+                if line.from_user == self.me {
+                    self.answered += 1;
+                }
+                self.shown.saw(line.msg_id);
+                let _ = writeln!(self.stdout, "{}", cli_line(&line, &self.me));
+                let _ = self.stdout.flush();
+            }
+            ServerEvent::History(page) => self.history_page(&page),
+            ServerEvent::Notice(n) => {
+                if n.kind == common::protocol::chat::NoticeKind::Warn {
+                    self.answered += 1;
+                }
+                eprintln!("* {}", notice_line(&n, zh));
+            }
+            ServerEvent::UserList(users) => {
+                eprintln!("* {}: {}", t(lang, "在线", "online"), online_list(&users));
+            }
+            ServerEvent::PasswordResult(Ok(())) => {
+                eprintln!("{program}: {}", password_changed(lang));
+            }
+            ServerEvent::PasswordResult(Err(reason)) => {
+                let head = t(lang, "密码没有修改", "password not changed");
+                eprintln!("{program}: {head}: {}", reason_text(&reason, "", self.ctx));
+            }
+            ServerEvent::File(ev) => {
+                for req in self.files.on_event(ev) {
+                    self.send(req).await;
                 }
             }
-            () = tokio::time::sleep(Duration::from_millis(100)), if quitting.is_some() => {}
+            ServerEvent::LoginOk { .. }
+            | ServerEvent::UserListPart(_)
+            | ServerEvent::Pong
+            | ServerEvent::Stored { .. } => {}
+        }
+    }
+
+    fn history_page(&mut self, page: &HistoryPage) {
+        let (now, zh) = (now_ms(), self.zh());
+        for line in self.shown.page(page) {
+            let _ = writeln!(
+                self.stdout,
+                "{}",
+                history_cli_line(&line, &self.me, now, zh)
+            );
+        }
+        match self.shown.page_end(page) {
+            Some(PageEnd::Line) => {
+                let _ = writeln!(self.stdout, "{}", history_end_line(zh));
+            }
+            Some(PageEnd::NoOlder) => {
+                let none = t(self.lang, "没有更早的消息", "no earlier messages");
+                eprintln!("* {none}");
+            }
+            None => {}
+        }
+        let _ = self.stdout.flush();
+    }
+
+    /// Send the next file frame into the reserved slot of the file queue.
+    async fn next_chunk(&mut self, permit: mpsc::Permit<'_, ClientRequest>) {
+        let Some((req, update)) = self.files.transfers.next_chunk() else {
+            return;
+        };
+        if let ClientRequest::File(common::protocol::files::FileRequest::Control { .. }) = req {
+            // A file that could not be read cancels its transfer: a command.
+            self.send(req).await;
+        } else {
+            permit.send(req);
+        }
+        if let Some(u) = update {
+            self.files.show(&u);
         }
     }
 }
