@@ -696,6 +696,9 @@ step "the old password is refused, the new one logs in"
 # same port: wang_yuan's window plans an automatic reconnection, and reconnects by itself with
 # the password it kept in memory, without a dialog.
 alive "$SRV_PID" || fail "the chat server exited during the test"
+# The lesson key (one minute) expires first: a restart at the same moment would end its session
+# with SHUTDOWN instead of KEY_EXPIRED (the steps above take about a minute).
+wait_until 90 "the expired key in the lesson window" test -s "$TMP/expired_after"
 SEEN=$(dialogs wy)
 before=$(grep -cF "已重新连接" "$TMP/wy.log")
 kill -INT "$SRV_PID"
