@@ -7,9 +7,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::client::files::{Direction, Update, human_bytes};
+use common::client::files::{Direction, Failure, Update, human_bytes};
 use common::client::texts::{Ctx, file_failure_text, file_progress_text, reason_text};
 use common::config::Language;
+use common::protocol::Reason;
 use common::protocol::files::FileState;
 use fltk::enums::Event;
 
@@ -53,6 +54,29 @@ pub struct Row {
 }
 
 impl Row {
+    /// A transfer just offered, nothing moved yet.
+    fn new(
+        (direction, id): (Direction, Option<u64>),
+        name: &str,
+        peer: String,
+        total: u64,
+        state: RowState,
+    ) -> Self {
+        let name = name.to_owned();
+        let (done, speed, eta) = (0, 0.0, None);
+        Self {
+            direction,
+            id,
+            name,
+            peer,
+            done,
+            total,
+            speed,
+            eta,
+            state,
+        }
+    }
+
     /// Still running or waiting (cancel applies).
     pub fn active(&self) -> bool {
         matches!(
@@ -111,17 +135,12 @@ impl TransferPanel {
         let ctx = Ctx::gui(self.lang);
         let l = labels(self.lang);
         match u {
-            Update::OfferSent { name, to, size, .. } => self.rows.push(Row {
-                direction: Direction::Send,
-                id: None,
-                name: name.clone(),
-                peer: to.clone().unwrap_or_else(|| l.file_to_everyone.to_owned()),
-                done: 0,
-                total: *size,
-                speed: 0.0,
-                eta: None,
-                state: RowState::Offering,
-            }),
+            Update::OfferSent { name, to, size, .. } => {
+                let peer = to.clone().unwrap_or_else(|| l.file_to_everyone.to_owned());
+                let state = RowState::Offering;
+                let row = Row::new((Direction::Send, None), name, peer, *size, state);
+                self.rows.push(row);
+            }
             Update::OfferRefused { name, reason } => {
                 let why = reason_text(reason, "", ctx);
                 if let Some(r) = self.offering(name) {
@@ -141,21 +160,16 @@ impl TransferPanel {
                 name,
                 size,
                 auto,
-            } => self.rows.push(Row {
-                direction: Direction::Receive,
-                id: Some(*id),
-                name: name.clone(),
-                peer: format!("{} ({from_user})", one_line(from_nick)),
-                done: 0,
-                total: *size,
-                speed: 0.0,
-                eta: None,
-                state: if *auto {
+            } => {
+                let peer = format!("{} ({from_user})", one_line(from_nick));
+                let state = if *auto {
                     RowState::Running
                 } else {
                     RowState::Offered
-                },
-            }),
+                };
+                let row = Row::new((Direction::Receive, Some(*id)), name, peer, *size, state);
+                self.rows.push(row);
+            }
             Update::Recipient { id, state, .. } => {
                 if let Some(r) = self.find(Direction::Send, *id)
                     && *state == FileState::Accepted
@@ -191,39 +205,45 @@ impl TransferPanel {
                 direction,
                 name,
                 failure,
-            } => {
-                let why = file_failure_text(failure, ctx);
-                let state = RowState::Failed(match direction {
-                    Direction::Receive => format!("{why}; {}", l.file_part_removed),
-                    Direction::Send => why,
-                });
-                let found = match self.find(*direction, *id) {
-                    Some(r) => Some(r),
-                    None if *direction == Direction::Send => self.offering(name),
-                    None => None,
-                };
-                if let Some(r) = found {
-                    r.state = state;
-                }
-            }
+            } => self.failed(*id, *direction, name, failure),
             Update::Finished {
                 id,
                 delivered,
                 reason,
                 ..
-            } => {
-                let state = if delivered.is_empty() {
-                    let why = reason.as_ref().map(|r| reason_text(r, "", ctx));
-                    RowState::Failed(why.unwrap_or_default())
-                } else {
-                    RowState::Delivered(delivered.clone())
-                };
-                if let Some(r) = self.find(Direction::Send, *id) {
-                    r.state = state;
-                }
-            }
+            } => self.finished(*id, delivered, reason.as_ref()),
         }
         offer_line(u, self.lang).or_else(|| common::client::texts::file_update_text(u, ctx))
+    }
+
+    /// A transfer ended without the file on this side.
+    fn failed(&mut self, id: u64, direction: Direction, name: &str, failure: &Failure) {
+        let why = file_failure_text(failure, Ctx::gui(self.lang));
+        let state = RowState::Failed(match direction {
+            Direction::Receive => format!("{why}; {}", labels(self.lang).file_part_removed),
+            Direction::Send => why,
+        });
+        let found = match self.find(direction, id) {
+            Some(r) => Some(r),
+            None if direction == Direction::Send => self.offering(name),
+            None => None,
+        };
+        if let Some(r) = found {
+            r.state = state;
+        }
+    }
+
+    /// Our outgoing transfer is over: delivered to these, or to nobody (and why).
+    fn finished(&mut self, id: u64, delivered: &[String], reason: Option<&Reason>) {
+        let state = if delivered.is_empty() {
+            let why = reason.map(|r| reason_text(r, "", Ctx::gui(self.lang)));
+            RowState::Failed(why.unwrap_or_default())
+        } else {
+            RowState::Delivered(delivered.to_vec())
+        };
+        if let Some(r) = self.find(Direction::Send, id) {
+            r.state = state;
+        }
     }
 
     /// We answered offer `id` (the button or `/accept`, `/decline`): no update comes for that,
