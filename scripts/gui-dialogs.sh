@@ -368,7 +368,9 @@ for L in zh en; do
             </dev/null >"$TMP/attack_${attack}_$L.log" 2>&1 &
         ATTACK_PID=$!
         PIDS+=("$ATTACK_PID")
-        wait_until 10 "attack_lab on $ATTACK_PORT" listening "$ATTACK_PORT"
+        # Wait for its own line, not with a probe connection: a probe would be proxied to the key
+        # server, whose 1100 would use up the armed substitution (the client then sees the real key).
+        wait_until 10 "attack_lab on $ATTACK_PORT" grep -qs "listening on" "$TMP/attack_${attack}_$L.log"
         folder "kva_${attack}_$L" "$U" "$L" "$ATTACK_PORT" "$CHAT_PORT"
         cp "$TMP/pems_${U}_$KEY_PORT"/*.pem "$TMP/kva_${attack}_$L/" # this student's folder: the server key pinned
         if [ "$attack" = substituted ]; then
@@ -393,7 +395,7 @@ for L in zh en; do
             </dev/null >"$TMP/attack_chat_${attack}_$L.log" 2>&1 &
         ATTACK_PID=$!
         PIDS+=("$ATTACK_PID")
-        wait_until 10 "attack_lab on $ATTACK_PORT" listening "$ATTACK_PORT"
+        wait_until 10 "attack_lab on $ATTACK_PORT" grep -qs "listening on" "$TMP/attack_chat_${attack}_$L.log"
         folder "ca_${attack}_$L" "$U" "$L" "$KEY_PORT" "$ATTACK_PORT" key
         gui "ca_${attack}_$L"
         type_login "$PASSWORD"
