@@ -61,7 +61,7 @@ fn message(size: usize) -> String {
 fn seal_mac_input_len(size: usize) -> usize {
     let key = session_key();
     let mut ch = Channel::server(key, &NONCE);
-    let frame = ch.seal_text("1005", &[], &message(size));
+    let frame = ch.seal_text("1005", &[], message(size));
     let (covered, _tag) = frame.rsplit_once('|').expect("sealed frame has a tag");
     let nonce_b64 = common::protocol::message::b64(NONCE);
     label::FRAME_MAC.len() + 1 + 1 + 1 + nonce_b64.len() + 1 + covered.len()

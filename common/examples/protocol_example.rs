@@ -31,6 +31,7 @@ use common::protocol::chat::{
     parse_login_outer,
 };
 use common::protocol::consts::{IV_LEN, NONCE_LEN, PROTOCOL_VERSION, code, label};
+use common::protocol::files::FileRequest;
 use common::protocol::frame;
 use common::protocol::keydist::{
     KeyConfirm, KeyDone, KeyEnvelope, KeyError, KeyHello, KeyRequest, Transcript,
@@ -79,6 +80,9 @@ const IV_PING: [u8; IV_LEN] = [0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f];
 const IV_PONG: [u8; IV_LEN] = [0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37];
 const IV_PASSWD: [u8; IV_LEN] = [0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f];
 const IV_PASSWD_OK: [u8; IV_LEN] = [0x40, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47];
+const IV_CHUNK: [u8; IV_LEN] = [0x48, 0x49, 0x4a, 0x4b, 0x4c, 0x4d, 0x4e, 0x4f];
+/// The example chunk's data: a byte that is not UTF-8, a `|`, an `a`, a newline.
+const CHUNK_DATA: [u8; 4] = [0xff, b'|', b'a', b'\n'];
 /// The new password in the `0006` example.
 const NEW_PASSWORD: &str = "my-own-密码";
 
@@ -152,6 +156,20 @@ fn parse(text: &str) -> RawMessage {
     RawMessage::parse_str(text).expect("example frames parse")
 }
 
+/// A plaintext as the example prints it: its text, `(empty)`, or for a file chunk the text up to
+/// the raw data and then the data's bytes in hex.
+fn shown_plain(inner: &[u8]) -> String {
+    match std::str::from_utf8(inner) {
+        Ok("") => "(empty)".to_owned(),
+        Ok(text) => text.to_owned(),
+        Err(e) => {
+            let (text, raw) = inner.split_at(e.valid_up_to());
+            let text = std::str::from_utf8(text).expect("valid up to here");
+            format!("{text}  + raw bytes {}", hex::encode(raw))
+        }
+    }
+}
+
 /// PKCS#7 padding as DES-CBC applies it (1 to 8 bytes, each equal to the pad length).
 fn pkcs7(data: &[u8]) -> Vec<u8> {
     let pad = IV_LEN - data.len() % IV_LEN;
@@ -173,15 +191,13 @@ fn seal_by_hand(
     prefix: &[&str],
     seq: u64,
     iv: &[u8; IV_LEN],
-    inner: &str,
+    inner: impl AsRef<[u8]>,
 ) -> String {
-    let ct = cbc::encrypt_with_iv(&key.des, iv, inner.as_bytes());
-    let padded = pkcs7(inner.as_bytes());
+    let inner = inner.as_ref();
+    let ct = cbc::encrypt_with_iv(&key.des, iv, inner);
+    let padded = pkcs7(inner);
     assert_eq!(ct.len(), padded.len());
-    assert_eq!(
-        cbc::decrypt(&key.des, iv, &ct).expect("decrypts"),
-        inner.as_bytes()
-    );
+    assert_eq!(cbc::decrypt(&key.des, iv, &ct).expect("decrypts"), inner);
     let mut covered = code.to_owned();
     for p in prefix {
         covered.push('|');
@@ -192,14 +208,7 @@ fn seal_by_hand(
     let tag = mac::hmac_sha256(&*key.mac_key, &[mac_input.as_bytes()]);
     let text = format!("{covered}|{}", b64(tag));
 
-    out.kv(
-        "inner plaintext",
-        &if inner.is_empty() {
-            "(empty)".to_owned()
-        } else {
-            inner.to_owned()
-        },
-    );
+    out.kv("inner plaintext", &shown_plain(inner));
     out.hex("DES-CBC plaintext+PKCS#7", &padded);
     out.kv("IV", &format!("{}  (base64 {})", hex::encode(iv), b64(iv)));
     out.hex("DES-CBC ciphertext", &ct);
@@ -230,6 +239,7 @@ fn main() {
 
     key_distribution(&out, &client_key, &client_pub, &server_key, &server_pub);
     chat(&out);
+    file_chunk(&out);
     discovery(&out, &server_pub);
     println!();
     println!("all checks passed");
@@ -829,6 +839,39 @@ fn chat(out: &Out) {
 }
 
 /// §5.12: the discovery query and server_key's answer, from the real encoders, parsed back.
+/// A file chunk (PROTOCOL.md §6.11): its plaintext is `id|offset|` and then raw bytes.
+fn file_chunk(out: &Out) {
+    let key = Arc::new(session_key());
+    let mut server_ch = Channel::server(key.clone(), &CONN_NONCE);
+    out.heading(
+        "0010 file chunk  client -> server, sealed; seq 9; transfer 7, offset 0, 4 raw bytes ff 7c 61 0a",
+    );
+    let chunk = ClientRequest::File(FileRequest::Chunk {
+        id: 7,
+        offset: 0,
+        data: CHUNK_DATA.to_vec(),
+    });
+    let plain = [&b"7|0|"[..], &CHUNK_DATA].concat();
+    assert_eq!(chunk.inner_plain(), plain);
+    let text = seal_by_hand(
+        out,
+        &key,
+        label::CLIENT_TO_SERVER,
+        code::FILE_CHUNK,
+        &[],
+        9,
+        &IV_CHUNK,
+        &plain,
+    );
+    let o = server_ch.open(&parse(&text), 0).expect("server opens 0010");
+    assert_eq!(o.inner.fields, ["7", "0"]);
+    assert_eq!(o.inner.data, CHUNK_DATA);
+    assert_eq!(ClientRequest::from_inner(&o.inner).expect("decodes"), chunk);
+    println!(
+        "(split at the first two `|` only: fields 7 and 0, data ff 7c 61 0a, its `|` included; the server relays it as 1014 with the same plaintext, sealed for each recipient)"
+    );
+}
+
 fn discovery(out: &Out, server_pub: &PublicKey) {
     use common::protocol::consts::{DEFAULT_CHAT_PORT, DEFAULT_KEY_PORT, DISCOVERY_QUERY_LEN};
     use common::protocol::discovery::{Answer, Query};

@@ -390,7 +390,7 @@ fn wrong_prefix_length_is_a_field_count_error() {
 const TRICKY: &str = "你好，世界 🎉🔐 | not a field\nsecond line\r\n\0NUL\0 end|";
 
 fn c2s(c: &mut Channel, s: &mut Channel, req: &ClientRequest) -> ClientRequest {
-    let f = c.seal_text(req.code(), &[], &req.inner_text());
+    let f = c.seal_text(req.code(), &[], req.inner_text());
     assert!(frame::encode(f.as_bytes()).is_ok());
     let o = s.open(&parse(&f), 0).unwrap();
     assert_eq!(o.inner.code, req.code());
@@ -506,7 +506,7 @@ fn server_events_round_trip_through_the_seal() {
         ServerEvent::Pong,
     ];
     for (i, ev) in events.iter().enumerate() {
-        let f = s.seal_text(ev.code(), &[], &ev.inner_text());
+        let f = s.seal_text(ev.code(), &[], ev.inner_text());
         let o = c.open(&parse(&f), 0).unwrap();
         assert_eq!(o.seq, i as u64);
         assert_eq!(ServerEvent::from_inner(&o.inner).unwrap(), *ev);
@@ -574,7 +574,7 @@ fn the_longest_message_fits_in_a_frame() {
         to: Some("user2".into()),
         text,
     };
-    let f = c.seal_text(req.code(), &[], &req.inner_text());
+    let f = c.seal_text(req.code(), &[], req.inner_text());
     assert!(
         f.len() < MAX_FRAME_LEN / 2,
         "sealed frame of {} bytes",
@@ -630,7 +630,7 @@ fn long_user_lists_split_within_the_frame_limit_and_merge_back() {
         let mut merger = UserListMerger::default();
         let mut merged = None;
         for (i, ev) in events.iter().enumerate() {
-            let f = s.seal_checked(ev.code(), &[], &ev.inner_text()).unwrap();
+            let f = s.seal_checked(ev.code(), &[], ev.inner_text()).unwrap();
             assert!(
                 f.len() <= MAX_FRAME_LEN,
                 "part {i} of {n} users is {} bytes",
@@ -668,11 +668,54 @@ fn seal_checked_refuses_oversize_without_using_a_sequence_number() {
         n -= 1;
     }
     let f = s
-        .seal_checked(code::CHAT_MESSAGE, &[], &"y".repeat(n))
+        .seal_checked(code::CHAT_MESSAGE, &[], "y".repeat(n))
         .unwrap();
     assert!(f.len() <= MAX_FRAME_LEN);
     assert!(
-        s.seal_checked(code::CHAT_MESSAGE, &[], &"y".repeat(n + 8))
+        s.seal_checked(code::CHAT_MESSAGE, &[], "y".repeat(n + 8))
             .is_err()
     );
+}
+
+/// A file chunk's plaintext is `id|offset|` and raw bytes: any byte, `|` and non-UTF-8 included,
+/// crosses a channel unchanged, one plaintext byte per data byte (no base64 inside the seal).
+#[test]
+fn a_file_chunk_carries_raw_bytes() {
+    use common::protocol::files::{FileEvent, FileRequest};
+    let k = key();
+    let (mut c, mut s) = pair(&k);
+    let data: Vec<u8> = (0..=255u8).chain(*b"||\xff").collect();
+    let req = ClientRequest::File(FileRequest::Chunk {
+        id: 3,
+        offset: 65536,
+        data: data.clone(),
+    });
+    assert_eq!(req.inner_plain().len(), "3|65536|".len() + data.len());
+    let f = c.seal_msg(&req).unwrap();
+    let o = s.open(&parse(&f), 0).unwrap();
+    assert_eq!(
+        (o.inner.fields.as_slice(), o.inner.data.as_slice()),
+        (&["3".to_owned(), "65536".to_owned()][..], &data[..])
+    );
+    assert_eq!(ClientRequest::from_inner(&o.inner).unwrap(), req);
+    let ev = ServerEvent::File(FileEvent::Data {
+        id: 3,
+        offset: 0,
+        data: data.clone(),
+    });
+    let f = s.seal_msg(&ev).unwrap();
+    assert_eq!(c.open_msg::<ServerEvent>(&parse(&f)).unwrap(), ev);
+    // A chunk whose plaintext lacks the `|` ending its fields is malformed, and so is the same
+    // plaintext under a text code (not UTF-8): both refused, neither counted.
+    let f = c.seal_text(code::FILE_CHUNK, &[], b"3|65536");
+    assert!(matches!(
+        s.open(&parse(&f), 0),
+        Err(Error::Protocol(ProtocolError::FieldCount { .. }))
+    ));
+    let (mut c, mut s) = pair(&k);
+    let f = c.seal_text(code::CHAT, &[], req.inner_plain());
+    assert!(matches!(
+        s.open(&parse(&f), 0),
+        Err(Error::Protocol(ProtocolError::NotUtf8))
+    ));
 }

@@ -4,18 +4,18 @@
 //! - 1: same, but the target fixes up the MAC so sequence, IV, ciphertext and padding parsing
 //!   are reached with attacker-chosen values;
 //! - 2: the rest is an inner plaintext; it is sealed by a client channel and must open to exactly
-//!   the fields that were sealed.
+//!   the fields that were sealed (and, sealed as a `0010` file chunk, to its fields and raw data).
 #![no_main]
 
 use std::sync::{Arc, LazyLock};
 
-use common::protocol::sealed::{self, Channel};
 use common::crypto::{DesKey, SessionKey};
 use common::error::{CryptoError, Error};
 use common::protocol::RawMessage;
 use common::protocol::chat::LOGIN_PREFIX_FIELDS;
 use common::protocol::consts::label;
 use common::protocol::message::b64;
+use common::protocol::sealed::{self, Channel};
 use libfuzzer_sys::fuzz_target;
 
 const NONCE: [u8; 16] = *b"fuzz conn nonce!";
@@ -76,6 +76,17 @@ fuzz_target!(|data: &[u8]| {
             open_twice(&m, LOGIN_PREFIX_FIELDS);
         }
         _ => {
+            // As a file chunk's plaintext (any bytes): it opens to what `from_plain` makes of
+            // it, fields and raw data, or is refused exactly when `from_plain` refuses it.
+            let mut client = Channel::client(KEY.clone(), &NONCE);
+            let mut server = Channel::server(KEY.clone(), &NONCE);
+            let sealed = client.seal_text("0010", &[], rest);
+            let m = RawMessage::parse_str(&sealed).expect("sealed frames parse");
+            let want = RawMessage::from_plain("0010", rest.to_vec());
+            match server.open(&m, 0) {
+                Ok(o) => assert_eq!(Ok(o.inner), want),
+                Err(_) => assert!(want.is_err(), "honest chunk frame refused"),
+            }
             let Ok(text) = std::str::from_utf8(rest) else {
                 return;
             };

@@ -28,16 +28,16 @@ use crate::history::{HistorySink, Record};
 pub mod files;
 pub use files::FileLimits;
 
-/// An event for recipients, with its plaintext form built once (not once per recipient).
+/// An event for recipients, with its plaintext built once (not once per recipient).
 #[derive(Debug)]
 pub struct Outgoing {
     pub event: ServerEvent,
-    pub inner: String,
+    pub inner: Vec<u8>,
 }
 
 impl Outgoing {
     pub fn new(event: ServerEvent) -> Arc<Self> {
-        let inner = event.inner_text();
+        let inner = event.inner_plain();
         Arc::new(Self { event, inner })
     }
 }

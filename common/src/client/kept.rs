@@ -142,10 +142,10 @@ impl Kept {
             .open(label::KEPT_RECORD, self.username.as_bytes(), record)
             .ok()?;
         let text = String::from_utf8(plain).ok()?;
-        let m = RawMessage {
-            code: crate::protocol::consts::code::CHAT_MESSAGE.to_owned(),
-            fields: text.split('|').map(str::to_owned).collect(),
-        };
+        let m = RawMessage::new(
+            crate::protocol::consts::code::CHAT_MESSAGE,
+            text.split('|').map(str::to_owned).collect(),
+        );
         m.expect_fields(FIELDS_PER_LINE).ok()?;
         parse_line(&m, 0).ok()
     }

@@ -170,6 +170,13 @@ impl SealedMessage for ClientRequest {
         }
     }
 
+    fn inner_data(&self) -> &[u8] {
+        match self {
+            Self::File(f) => f.inner_data(),
+            _ => &[],
+        }
+    }
+
     fn from_inner(m: &RawMessage) -> Result<Self, ProtocolError> {
         match m.code.as_str() {
             code::CHAT => {
@@ -468,6 +475,13 @@ impl SealedMessage for ServerEvent {
             Self::History(page) => page.inner_text(),
             Self::Stored { upto } => upto.to_string(),
             Self::File(f) => f.inner_text(),
+        }
+    }
+
+    fn inner_data(&self) -> &[u8] {
+        match self {
+            Self::File(f) => f.inner_data(),
+            _ => &[],
         }
     }
 

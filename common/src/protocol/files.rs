@@ -8,8 +8,8 @@
 //! server -> client  1010 inner: id|b64(from)|b64(nick)|b64(name)|size   offered to a recipient
 //! client -> server  0009 inner: id|ACCEPT|DECLINE|CANCEL|DONE|BAD_HASH  answer / cancel / verdict
 //! server -> client  1013 inner: id|upto                             the sender may send bytes < upto
-//! client -> server  0010 inner: id|offset|b64(data)                 sender's chunk (1..=32 KiB)
-//! server -> client  1014 inner: id|offset|b64(data)                 relayed chunk
+//! client -> server  0010 inner: id|offset|<raw data>                sender's chunk (1..=32 KiB)
+//! server -> client  1014 inner: id|offset|<raw data>                relayed chunk
 //! client -> server  0011 inner: id|received                         recipient's acknowledgement
 //! client -> server  0012 inner: id|hex(sha256)                      sender: every byte sent
 //! server -> client  1015 inner: id|hex(sha256)                      relayed end, then the verdict
@@ -168,7 +168,7 @@ impl FileRequest {
         }
     }
 
-    /// The plaintext inside the seal.
+    /// The text of the plaintext inside the seal (a chunk's ends in `|`, its data follows).
     pub fn inner_text(&self) -> String {
         match self {
             Self::Offer {
@@ -182,9 +182,17 @@ impl FileRequest {
                 b64(name)
             ),
             Self::Control { id, verb } => format!("{id}|{}", verb.as_str()),
-            Self::Chunk { id, offset, data } => format!("{id}|{offset}|{}", b64(data)),
+            Self::Chunk { id, offset, .. } => format!("{id}|{offset}|"),
             Self::Ack { id, received } => format!("{id}|{received}"),
             Self::End { id, sha256 } => format!("{id}|{}", hex::encode(sha256)),
+        }
+    }
+
+    /// The raw bytes after [`Self::inner_text`]: a chunk's data, else nothing.
+    pub fn inner_data(&self) -> &[u8] {
+        match self {
+            Self::Chunk { data, .. } => data,
+            _ => &[],
         }
     }
 
@@ -263,7 +271,7 @@ impl FileEvent {
         }
     }
 
-    /// The plaintext inside the seal.
+    /// The text of the plaintext inside the seal (a chunk's ends in `|`, its data follows).
     pub fn inner_text(&self) -> String {
         match self {
             Self::Offered {
@@ -298,8 +306,16 @@ impl FileEvent {
                 result: Err(reason),
             } => format!("{reference}|0|{reason}"),
             Self::Credit { id, upto } => format!("{id}|{upto}"),
-            Self::Data { id, offset, data } => format!("{id}|{offset}|{}", b64(data)),
+            Self::Data { id, offset, .. } => format!("{id}|{offset}|"),
             Self::End { id, sha256 } => format!("{id}|{}", hex::encode(sha256)),
+        }
+    }
+
+    /// The raw bytes after [`Self::inner_text`]: a chunk's data, else nothing.
+    pub fn inner_data(&self) -> &[u8] {
+        match self {
+            Self::Data { data, .. } => data,
+            _ => &[],
         }
     }
 
@@ -388,14 +404,14 @@ fn bad(m: &RawMessage, index: usize, reason: &str) -> ProtocolError {
     }
 }
 
-/// `id|offset|b64(data)` with 1 to [`FILE_CHUNK_LEN`] bytes of data.
+/// `id|offset|` and then 1 to [`FILE_CHUNK_LEN`] raw bytes of data (not base64: a chunk's
+/// bytes are encrypted and MACed once each hop, not a third more of them).
 fn chunk_fields(m: &RawMessage) -> Result<(u64, u64, Vec<u8>), ProtocolError> {
-    m.expect_fields(3)?;
-    let data = m.bytes(2)?;
-    if data.is_empty() || data.len() > FILE_CHUNK_LEN {
+    m.expect_fields(2)?;
+    if m.data.is_empty() || m.data.len() > FILE_CHUNK_LEN {
         return Err(bad(m, 2, "a chunk holds 1 to 32768 bytes"));
     }
-    Ok((m.number(0)?, m.number(1)?, data))
+    Ok((m.number(0)?, m.number(1)?, m.data.clone()))
 }
 
 /// `id|hex(sha256)`.
@@ -413,13 +429,17 @@ mod tests {
     use crate::protocol::consts::MAX_FRAME_LEN;
     use crate::protocol::sealed::sealed_len;
 
+    fn plain(text: String, data: &[u8]) -> Vec<u8> {
+        [text.as_bytes(), data].concat()
+    }
+
     fn round_request(r: FileRequest) {
-        let m = RawMessage::parse_str(&format!("{}|{}", r.code(), r.inner_text())).unwrap();
+        let m = RawMessage::from_plain(r.code(), plain(r.inner_text(), r.inner_data())).unwrap();
         assert_eq!(FileRequest::from_inner(&m).unwrap(), r);
     }
 
     fn round_event(e: FileEvent) {
-        let m = RawMessage::parse_str(&format!("{}|{}", e.code(), e.inner_text())).unwrap();
+        let m = RawMessage::from_plain(e.code(), plain(e.inner_text(), e.inner_data())).unwrap();
         assert_eq!(FileEvent::from_inner(&m).unwrap(), e);
     }
 
@@ -450,6 +470,12 @@ mod tests {
             id: 3,
             offset: 65536,
             data: vec![0xff; FILE_CHUNK_LEN],
+        });
+        // Raw bytes that look like delimiters and invalid UTF-8 stay data.
+        round_request(FileRequest::Chunk {
+            id: 3,
+            offset: 0,
+            data: b"|7|\xff\xfe|".to_vec(),
         });
         round_request(FileRequest::Ack { id: 3, received: 9 });
         round_request(FileRequest::End {
@@ -519,7 +545,7 @@ mod tests {
                     offset: 0,
                     data: b"abc".to_vec(),
                 },
-                "0010|7|0|YWJj",
+                "0010|7|0|abc",
             ),
             (FileRequest::Ack { id: 7, received: 3 }, "0011|7|3"),
             (
@@ -528,7 +554,11 @@ mod tests {
             ),
         ];
         for (r, text) in requests {
-            assert_eq!(format!("{}|{}", r.code(), r.inner_text()), text);
+            let p = plain(r.inner_text(), r.inner_data());
+            assert_eq!(
+                format!("{}|{}", r.code(), String::from_utf8(p).unwrap()),
+                text
+            );
         }
         let events = [
             (
@@ -568,7 +598,7 @@ mod tests {
             "1012|1|7|OK",
             "1010|7|dXNlcjE=|546L6L+c|5oql5ZGKLnBkZg==|3",
             "1013|7|3",
-            "0010|7|0|YWJj",
+            "0010|7|0|abc",
             "0011|7|3",
             "0012|7|ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
             "1011|7|FAILED|dXNlcjI=|FILE_TOO_SLOW",
@@ -587,26 +617,40 @@ mod tests {
             offset: u64::MAX,
             data: vec![0; FILE_CHUNK_LEN],
         };
-        let len = sealed_len(code::FILE_DATA, 0, e.inner_text().len());
+        let len = sealed_len(
+            code::FILE_DATA,
+            0,
+            e.inner_text().len() + e.inner_data().len(),
+        );
         assert!(len <= MAX_FRAME_LEN, "{len}");
     }
 
     #[test]
     fn malformed_messages_are_refused() {
+        // `CODE|plaintext` as the opener would see it.
+        let opened = |wire: &[u8]| {
+            let (code, rest) = wire.split_at(4);
+            RawMessage::from_plain(std::str::from_utf8(code).unwrap(), rest[1..].to_vec())
+        };
         for text in [
             "0010|1|0|",    // empty chunk
+            "0010|x|0|a",   // not a number
             "0008|1||YQ==", // three fields
             "0008|1|||5",   // empty name
             "0009|1|MAYBE", // unknown verb
             "0012|1|abcd",  // short sha
             "0011|x|1",     // not a number
         ] {
-            let m = RawMessage::parse_str(text).unwrap();
+            let m = opened(text.as_bytes()).unwrap();
             assert!(FileRequest::from_inner(&m).is_err(), "{text}");
         }
-        let big = format!("0010|1|0|{}", b64(vec![0u8; FILE_CHUNK_LEN + 1]));
-        let m = RawMessage::parse_str(&big).unwrap();
-        assert!(FileRequest::from_inner(&m).is_err());
+        // A chunk's fields end in `|`: without it there is no data.
+        assert!(opened(b"0010|1|0").is_err());
+        assert!(opened(b"1014|1").is_err());
+        let big = [&b"0010|1|0|"[..], &vec![0u8; FILE_CHUNK_LEN + 1]].concat();
+        assert!(FileRequest::from_inner(&opened(&big).unwrap()).is_err());
+        let full = [&b"0010|1|0|"[..], &vec![0u8; FILE_CHUNK_LEN]].concat();
+        assert!(FileRequest::from_inner(&opened(&full).unwrap()).is_ok());
         let m = RawMessage::parse_str("1012|1|0|OK").unwrap();
         assert!(FileEvent::from_inner(&m).is_err(), "OK without an id");
         let m = RawMessage::parse_str("1011|1|LOST|dXNlcjE=|").unwrap();

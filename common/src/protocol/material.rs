@@ -48,10 +48,7 @@ pub fn parse_material(
         CryptoError::BadEnvelope
     }
     let text = std::str::from_utf8(plain).map_err(bad)?;
-    let m = RawMessage {
-        code: String::new(),
-        fields: text.split('|').map(str::to_owned).collect(),
-    };
+    let m = RawMessage::new("", text.split('|').map(str::to_owned).collect());
     m.expect_fields(5).map_err(bad)?;
     let got_user = m.text(0).map_err(bad)?;
     if got_user != username || m.fields[1] != key_id || m.fields[2] != expires_at {

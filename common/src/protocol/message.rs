@@ -7,13 +7,22 @@
 use base64::Engine as _;
 
 use crate::error::ProtocolError;
-use crate::protocol::consts::{Code, DELIMITER};
+use crate::protocol::consts::{Code, DELIMITER, code};
 
 /// A parsed message: its code and its fields, still encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawMessage {
     pub code: String,
     pub fields: Vec<String>,
+    /// Raw bytes after the last field, only in the plaintext of a code that carries them
+    /// ([`raw_data_after`]: a file chunk); empty otherwise.
+    pub data: Vec<u8>,
+}
+
+/// For a code whose sealed plaintext ends in raw bytes (a file chunk, `0010`/`1014`): how many
+/// `|`-terminated text fields come before them. `None` for every other code (text only).
+pub fn raw_data_after(code: &str) -> Option<usize> {
+    matches!(code, code::FILE_CHUNK | code::FILE_DATA).then_some(2)
 }
 
 /// Standard base64 with padding.
@@ -26,7 +35,49 @@ impl RawMessage {
         Self {
             code: code.to_owned(),
             fields,
+            data: Vec::new(),
         }
+    }
+
+    /// The inner message of a sealed frame with code `code` from its decrypted plaintext: UTF-8
+    /// fields split on `|` (an empty plaintext is zero fields), or, for a code of
+    /// [`raw_data_after`], that many `|`-terminated fields and then raw bytes in [`Self::data`].
+    ///
+    /// # Errors
+    /// [`ProtocolError::NotUtf8`] for text that is not UTF-8, [`ProtocolError::FieldCount`] when
+    /// a chunk's plaintext lacks its fields.
+    pub fn from_plain(code: &str, mut plain: Vec<u8>) -> Result<Self, ProtocolError> {
+        let Some(n) = raw_data_after(code) else {
+            let text = String::from_utf8(plain).map_err(|_| ProtocolError::NotUtf8)?;
+            let fields = if text.is_empty() {
+                Vec::new()
+            } else {
+                text.split(DELIMITER).map(str::to_owned).collect()
+            };
+            return Ok(Self::new(code, fields));
+        };
+        let mut fields = Vec::with_capacity(n);
+        let mut start = 0;
+        for _ in 0..n {
+            let Some(end) = plain[start..].iter().position(|&b| b == DELIMITER as u8) else {
+                return Err(ProtocolError::FieldCount {
+                    code: code.to_owned(),
+                    expected: format!("{n} fields and data"),
+                    got: fields.len(),
+                });
+            };
+            let field = std::str::from_utf8(&plain[start..start + end])
+                .map_err(|_| ProtocolError::NotUtf8)?;
+            fields.push(field.to_owned());
+            start += end + 1;
+        }
+        // The data keeps the decrypted buffer: the fields in front are cut off (one memmove).
+        plain.drain(..start);
+        Ok(Self {
+            code: code.to_owned(),
+            fields,
+            data: plain,
+        })
     }
 
     /// Parse a frame payload.
@@ -50,10 +101,7 @@ impl RawMessage {
             let shown: String = code.chars().take(16).collect();
             return Err(ProtocolError::UnknownCode(shown));
         }
-        Ok(Self {
-            code: code.to_owned(),
-            fields: parts.map(str::to_owned).collect(),
-        })
+        Ok(Self::new(code, parts.map(str::to_owned).collect()))
     }
 
     /// The `CODE|field|...` text.

@@ -36,10 +36,27 @@ pub trait SealedMessage: Sized {
     /// The frame's code (clear, covered by the MAC).
     fn code(&self) -> &'static str;
 
-    /// The plaintext inside the seal: the inner fields joined with `|`.
+    /// The text of the plaintext inside the seal: the inner fields joined with `|`. For a code
+    /// whose plaintext ends in raw bytes ([`raw_data_after`](crate::protocol::message::raw_data_after))
+    /// the fields each end in `|` and [`Self::inner_data`] follows.
     fn inner_text(&self) -> String;
 
-    /// Decode an opened frame (its code and the fields of its plaintext).
+    /// Raw bytes after [`Self::inner_text`] in the plaintext (a file chunk's data); empty for
+    /// every text-only message.
+    fn inner_data(&self) -> &[u8] {
+        &[]
+    }
+
+    /// The whole plaintext inside the seal: [`Self::inner_text`] then [`Self::inner_data`].
+    fn inner_plain(&self) -> Vec<u8> {
+        let (text, data) = (self.inner_text(), self.inner_data());
+        let mut plain = Vec::with_capacity(text.len() + data.len());
+        plain.extend_from_slice(text.as_bytes());
+        plain.extend_from_slice(data);
+        plain
+    }
+
+    /// Decode an opened frame (its code, the fields of its plaintext and any raw data).
     ///
     /// # Errors
     /// [`ProtocolError`] for a malformed message or a code of another kind of message.
@@ -220,7 +237,7 @@ impl Channel {
     }
 
     /// [`Sealer::seal_text`].
-    pub fn seal_text(&mut self, code: &str, prefix: &[&str], inner: &str) -> String {
+    pub fn seal_text(&mut self, code: &str, prefix: &[&str], inner: impl AsRef<[u8]>) -> String {
         self.sealer.seal_text(code, prefix, inner)
     }
 
@@ -232,7 +249,7 @@ impl Channel {
         &mut self,
         code: &str,
         prefix: &[&str],
-        inner: &str,
+        inner: impl AsRef<[u8]>,
     ) -> Result<String, ProtocolError> {
         self.sealer.seal_checked(code, prefix, inner)
     }
@@ -271,10 +288,10 @@ impl Sealer {
     /// Seal `inner` (already `|`-joined fields) as a frame payload with code `code`. This uses up
     /// the next sequence number, so the frame must be sent: the peer treats a skipped number as a
     /// lost frame. When the size is not known to fit the frame limit, use [`Self::seal_checked`].
-    pub fn seal_text(&mut self, code: &str, prefix: &[&str], inner: &str) -> String {
+    pub fn seal_text(&mut self, code: &str, prefix: &[&str], inner: impl AsRef<[u8]>) -> String {
         let seq = self.next;
         self.next += 1;
-        let (iv, ct) = cbc::encrypt(&self.key.des, inner.as_bytes());
+        let (iv, ct) = cbc::encrypt(&self.key.des, inner.as_ref());
         // One allocation for the whole frame: the fields are appended in place (base64 straight
         // into the string), the capacity covers the base64 of IV, ciphertext and tag.
         let prefix_len: usize = prefix.iter().map(|p| p.len() + 1).sum();
@@ -308,10 +325,10 @@ impl Sealer {
         &mut self,
         code: &str,
         prefix: &[&str],
-        inner: &str,
+        inner: impl AsRef<[u8]>,
     ) -> Result<String, ProtocolError> {
         let prefix_len = prefix.iter().map(|p| p.len() + 1).sum();
-        let len = sealed_len(code, prefix_len, inner.len());
+        let len = sealed_len(code, prefix_len, inner.as_ref().len());
         if len > crate::protocol::consts::MAX_FRAME_LEN {
             return Err(ProtocolError::TooLarge(len));
         }
@@ -323,13 +340,13 @@ impl Sealer {
     /// # Errors
     /// [`ProtocolError::TooLarge`]; nothing is sealed and no sequence number is used.
     pub fn seal_msg<M: SealedMessage>(&mut self, msg: &M) -> Result<String, ProtocolError> {
-        self.seal_checked(msg.code(), &[], &msg.inner_text())
+        self.seal_checked(msg.code(), &[], msg.inner_plain())
     }
 
     /// Seal inner fields. An empty inner text opens as zero fields, so `[]` and `[""]` seal alike;
     /// the message encoders never produce a single empty field.
     pub fn seal(&mut self, code: &str, prefix: &[&str], fields: &[&str]) -> String {
-        self.seal_text(code, prefix, &fields.join("|"))
+        self.seal_text(code, prefix, fields.join("|"))
     }
 }
 
@@ -398,19 +415,8 @@ impl Opener {
         let iv: [u8; IV_LEN] = msg.array(prefix_len + 1)?;
         let ct = msg.bytes(prefix_len + 2)?;
         let plain = cbc::decrypt(&self.key.des, &iv, &ct)?;
-        let text = String::from_utf8(plain).map_err(|_| ProtocolError::NotUtf8)?;
+        let inner = RawMessage::from_plain(&msg.code, plain)?;
         self.last = Some(seq);
-        let fields = if text.is_empty() {
-            Vec::new()
-        } else {
-            text.split(DELIMITER).map(str::to_owned).collect()
-        };
-        Ok(Opened {
-            seq,
-            inner: RawMessage {
-                code: msg.code.clone(),
-                fields,
-            },
-        })
+        Ok(Opened { seq, inner })
     }
 }

@@ -145,7 +145,7 @@ impl Registry {
     /// Act on a file request from `user` (session `conn_id`). Every answer goes through the
     /// queues, in order with the user's other events.
     pub fn file_request(&self, user: &str, nick: &str, conn_id: u64, req: FileRequest) {
-        // The chunk's text form is built once, outside the lock, for every recipient.
+        // The chunk's plaintext is built once, outside the lock, for every recipient.
         if let FileRequest::Chunk { id, offset, data } = req {
             let len = data.len() as u64;
             let ev = Outgoing::new(ServerEvent::File(FileEvent::Data { id, offset, data }));

@@ -247,10 +247,7 @@ pub fn edit_field(frame: &[u8], index: usize, f: impl FnOnce(&str) -> String) ->
 
 /// Decode a base64 field, flip one bit in its middle byte, re-encode: the field still parses.
 pub fn flip_b64(field: &str) -> String {
-    let m = RawMessage {
-        code: String::new(),
-        fields: vec![field.to_owned()],
-    };
+    let m = RawMessage::new("", vec![field.to_owned()]);
     let mut bytes = m.bytes(0).expect("base64 field");
     let i = bytes.len() / 2;
     bytes[i] ^= 0x01;
