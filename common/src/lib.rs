@@ -29,6 +29,7 @@ pub mod fdlimit;
 pub mod fsutil;
 pub mod keyfile;
 pub mod logging;
+pub mod lowprio;
 pub mod net;
 pub mod protocol;
 pub mod ratelimit;

@@ -29,7 +29,7 @@ use common::protocol::Reason;
 use common::protocol::chat::{
     ClientRequest, ErrorMsg, Notice, NoticeKind, ServerEvent, check_text, user_list_events,
 };
-use common::protocol::consts::{FILE_IN_STREAM, MAX_BAD_FRAMES};
+use common::protocol::consts::{FILE_IN_STREAM, MAX_BAD_FRAMES, code};
 use common::protocol::files::{FileEvent, FileRequest, FileState, Verb};
 use common::protocol::sealed::{Opener, SealedMessage, Sealer};
 use tokio::net::TcpStream;
@@ -276,7 +276,19 @@ async fn write_batch(
         // Checked before sealing: a frame that cannot be sent must not use up a sequence number.
         // Checked before sealing: a frame not sent must not use up a sequence number.
         let stale = !s.track_file_out(&ev.event);
-        match (!stale).then(|| s.send.seal_checked(ev.event.code(), &[], &ev.inner)) {
+        let sealed = if stale {
+            None
+        } else if matches!(ev.event, ServerEvent::File(FileEvent::Data { .. })) {
+            // A chunk's DES and HMAC on the low-priority threads: chat on the async threads first.
+            Some(
+                s.send
+                    .seal_checked_low(ev.event.code(), PlainOf(ev.clone()))
+                    .await,
+            )
+        } else {
+            Some(s.send.seal_checked(ev.event.code(), &[], &ev.inner))
+        };
+        match sealed {
             None => {}
             Some(Ok(text)) => {
                 trace_sealed(
@@ -303,6 +315,15 @@ async fn write_batch(
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("write failed: {e}")),
         Err(_) => Err("client stopped reading (write timed out)".into()),
+    }
+}
+
+/// An event's plaintext, shared with a low-priority thread without a copy.
+struct PlainOf(Arc<Outgoing>);
+
+impl AsRef<[u8]> for PlainOf {
+    fn as_ref(&self) -> &[u8] {
+        &self.0.inner
     }
 }
 
@@ -333,7 +354,14 @@ async fn client_frame(
 ) -> Option<String> {
     let trace = shared.settings.trace;
     trace_received(trace, &conn.who, &s.username, frame);
-    let request = match s.recv.open_frame(frame) {
+    // A file chunk is opened on the low-priority threads, like its relay is sealed there.
+    let opened = if frame.starts_with(code::FILE_CHUNK.as_bytes()) {
+        let mut job = s.recv.open_frame_low(frame.to_vec());
+        s.recv.finish_low(&mut job).await
+    } else {
+        s.recv.open_frame(frame)
+    };
+    let request = match opened {
         Ok(r) => {
             trace_opened(trace, &conn.who, &s.username, &r);
             r

@@ -720,7 +720,9 @@ async fn chat_p99(
 /// as at least 2 ms so that a sub-millisecond baseline on an idle machine does not turn scheduler
 /// noise into a failure (slack: that floor, and the median over three). The bystander's p99 of the
 /// same lines tells queueing from starvation: it shares the cores with the transfer but none of
-/// its queues, so what it sees is the CPU's share and the rest of user2's delay is queueing.
+/// its queues, so what it sees is the CPU's share and the rest of user2's delay is queueing. File
+/// chunks are sealed and opened on low-priority threads (common::lowprio), so the bystander's p99
+/// must stay within 3x of the quiet one with no floor at all.
 #[test]
 #[ignore = "timing on a shared 2-core machine: run alone (cargo test --test files -- --ignored)"]
 fn chat_stays_live_during_a_transfer() {
@@ -786,6 +788,11 @@ fn chat_stays_live_during_a_transfer() {
             "chat p99 without a transfer {quiet:?}, during one {busy:?}, bystander during one {busy_by:?}"
         );
         assert!(b <= q * 3, "p99 during a transfer {b:?} > 3 x {q:?}");
+        let (q_strict, by) = (quiet[1], busy_by[1]);
+        assert!(
+            by <= q_strict * 3,
+            "a bystander's p99 during a transfer {by:?} > 3 x {q_strict:?}"
+        );
     });
     drop(talker);
     drop(by);

@@ -20,9 +20,10 @@ use crate::protocol::chat::{
     ClientRequest, ErrorMsg, Hello, ServerEvent, UserListMerger, login_request,
 };
 use crate::protocol::consts::{HEARTBEAT_SECS, code};
+use crate::protocol::files::FileRequest;
 use crate::protocol::password::{Secret, check_new_password};
 use crate::protocol::reason::Reason;
-use crate::protocol::sealed::{Channel, Opener, SealedMessage, Sealer};
+use crate::protocol::sealed::{Channel, OpenLow, Opener, SealedMessage, Sealer};
 
 /// Why a login failed; each message says what to do next.
 #[derive(Debug, thiserror::Error)]
@@ -246,6 +247,8 @@ pub struct ChatReceiver {
     channel: Opener,
     /// Joins a user list sent in several `1003` parts.
     lists: UserListMerger,
+    /// A file chunk being opened on the low-priority threads, with its frame text.
+    chunk: Option<(OpenLow<ServerEvent>, String)>,
 }
 
 /// Who we are after login.
@@ -431,6 +434,7 @@ pub async fn login_with_key_from(
                 reader,
                 channel: recv_ch,
                 lists: UserListMerger::default(),
+                chunk: None,
             },
             LoginInfo {
                 username,
@@ -541,7 +545,13 @@ impl ChatSender {
     /// refused before sealing, so it uses no sequence number (the server would take the skipped
     /// number for a lost frame and close the session).
     pub async fn send(&mut self, req: &ClientRequest) -> Result<String, Error> {
-        let text = self.channel.seal_msg(req)?;
+        let text = if matches!(req, ClientRequest::File(FileRequest::Chunk { .. })) {
+            // A chunk's DES and HMAC on the low-priority threads (crate::lowprio): the chat
+            // window and the other sessions of this process stay quick during a transfer.
+            self.channel.seal_msg_low(req.clone()).await?
+        } else {
+            self.channel.seal_msg(req)?
+        };
         self.writer.write_frame(text.as_bytes()).await?;
         Ok(text)
     }
@@ -581,37 +591,55 @@ impl ChatReceiver {
         }
     }
 
+    /// One frame, read and opened. Cancel-safe, as `next` is used in `select!` loops: a file
+    /// chunk is opened on the low-priority threads, and a wait for it that is dropped leaves
+    /// it in [`Self::chunk`] for the next call (a frame read but lost would end the session).
     async fn next_frame(&mut self) -> Result<Option<Incoming>, Error> {
-        let Some(frame) = self.reader.read_frame().await? else {
-            return Ok(None);
-        };
-        let wire = String::from_utf8_lossy(&frame).into_owned();
-        let msg = match RawMessage::parse(&frame) {
-            Ok(m) => m,
-            Err(e) => {
-                return Ok(Some(Incoming::Rejected {
-                    why: e.to_string(),
-                    wire,
+        if self.chunk.is_none() {
+            let Some(frame) = self.reader.read_frame().await? else {
+                return Ok(None);
+            };
+            let wire = String::from_utf8_lossy(&frame).into_owned();
+            let msg = match RawMessage::parse(&frame) {
+                Ok(m) => m,
+                Err(e) => {
+                    return Ok(Some(Incoming::Rejected {
+                        why: e.to_string(),
+                        wire,
+                    }));
+                }
+            };
+            if msg.code == code::ERROR {
+                return Ok(Some(match ErrorMsg::from_message(&msg) {
+                    Ok(e) => Incoming::ServerError(e),
+                    Err(e) => Incoming::Rejected {
+                        why: e.to_string(),
+                        wire,
+                    },
                 }));
             }
-        };
-        if msg.code == code::ERROR {
-            return Ok(Some(match ErrorMsg::from_message(&msg) {
-                Ok(e) => Incoming::ServerError(e),
-                Err(e) => Incoming::Rejected {
-                    why: e.to_string(),
-                    wire,
-                },
-            }));
+            if msg.code != code::FILE_DATA {
+                return opened(self.channel.open_msg(&msg), wire);
+            }
+            // As a chunk is sealed (ChatSender::send): on the low-priority threads.
+            self.chunk = Some((self.channel.open_frame_low(frame), wire));
         }
-        match self.channel.open_msg(&msg) {
-            Ok(event) => Ok(Some(Incoming::Event { event, wire })),
-            Err(e @ Error::Crypto(CryptoError::FrameLost { .. })) => Err(e),
-            Err(e) => Ok(Some(Incoming::Rejected {
-                why: e.to_string(),
-                wire,
-            })),
-        }
+        let (job, _) = self.chunk.as_mut().expect("set above");
+        let event = self.channel.finish_low(job).await;
+        let (_, wire) = self.chunk.take().expect("still there");
+        opened(event, wire)
+    }
+}
+
+/// An opened frame as what [`ChatReceiver::next_frame`] gives out.
+fn opened(event: Result<ServerEvent, Error>, wire: String) -> Result<Option<Incoming>, Error> {
+    match event {
+        Ok(event) => Ok(Some(Incoming::Event { event, wire })),
+        Err(e @ Error::Crypto(CryptoError::FrameLost { .. })) => Err(e),
+        Err(e) => Ok(Some(Incoming::Rejected {
+            why: e.to_string(),
+            wire,
+        })),
     }
 }
 

@@ -175,11 +175,13 @@ pub const FILE_WINDOW: u64 = 1024 * 1024;
 /// A recipient acknowledges every this many bytes (every full chunk) and at the end.
 pub const FILE_ACK_EVERY: u64 = FILE_CHUNK_LEN as u64;
 
-/// File bytes the server lets into one recipient's TCP stream beyond what it acknowledged: two
+/// File bytes the server lets into one recipient's TCP stream beyond what it acknowledged: three
 /// chunks. What is in the stream is ahead of any chat message and cannot be overtaken, so this,
-/// not the window, bounds how long a chat line waits behind a file (two chunks' processing at
-/// the recipient); the rest of the window waits in the server's file queue, behind chat.
-pub const FILE_IN_STREAM: u64 = 2 * FILE_CHUNK_LEN as u64;
+/// not the window, bounds how long a chat line waits behind a file (three chunks' processing at
+/// the recipient); the rest of the window waits in the server's file queue, behind chat. Measured
+/// on 2 cores (docs/BENCHMARKS.md): two chunks left the pipeline idle between acknowledgements
+/// (0.36x of the floor), four added a chunk of chat delay for little more throughput.
+pub const FILE_IN_STREAM: u64 = 3 * FILE_CHUNK_LEN as u64;
 
 /// Longest offered file name in bytes of UTF-8, before the recipient's sanitiser shortens it.
 pub const MAX_FILE_NAME_BYTES: usize = 1024;

@@ -24,6 +24,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::crypto::{SessionKey, cbc, mac};
 use crate::error::{CryptoError, Error, ProtocolError};
+use crate::lowprio::{LowPriority, Pending};
 use crate::protocol::consts::{DELIMITER, IV_LEN, MAC_LEN, label};
 use crate::protocol::message::{RawMessage, b64};
 
@@ -171,6 +172,10 @@ pub struct Opener {
     dir: &'static str,
     last: Option<u64>,
 }
+
+/// A frame being opened on the low-priority pool ([`Opener::open_frame_low`]).
+#[derive(Debug)]
+pub struct OpenLow<M>(Pending<(Option<u64>, Result<M, Error>)>);
 
 /// What [`Opener::open`] returns: the inner fields, plus the sequence number (for teaching views).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -343,6 +348,59 @@ impl Sealer {
         self.seal_checked(msg.code(), &[], msg.inner_plain())
     }
 
+    /// [`Self::seal_msg`] on a thread of the low-priority pool ([`LowPriority`]): for file
+    /// chunks, so that their DES and HMAC never hold up chat on the async threads. The caller
+    /// waits, so frames keep their order; if the wait is dropped, no number is used.
+    ///
+    /// # Errors
+    /// As [`Self::seal_msg`].
+    pub async fn seal_msg_low<M: SealedMessage + Send + 'static>(
+        &mut self,
+        msg: M,
+    ) -> Result<String, ProtocolError> {
+        let mut twin = self.twin();
+        let (twin, sealed) = LowPriority::global()
+            .run(move || {
+                let sealed = twin.seal_msg(&msg);
+                (twin, sealed)
+            })
+            .await;
+        self.next = twin.next;
+        sealed
+    }
+
+    /// [`Self::seal_checked`] of a plaintext held in `inner` (shared, not copied) on the
+    /// low-priority pool; see [`Self::seal_msg_low`].
+    ///
+    /// # Errors
+    /// As [`Self::seal_checked`].
+    pub async fn seal_checked_low<P: AsRef<[u8]> + Send + 'static>(
+        &mut self,
+        code: &'static str,
+        inner: P,
+    ) -> Result<String, ProtocolError> {
+        let mut twin = self.twin();
+        let (twin, sealed) = LowPriority::global()
+            .run(move || {
+                let sealed = twin.seal_checked(code, &[], inner);
+                (twin, sealed)
+            })
+            .await;
+        self.next = twin.next;
+        sealed
+    }
+
+    /// A copy to seal with on another thread while `self` is borrowed (so unused): the caller
+    /// takes its sequence number back afterwards. Private: two live copies would reuse numbers.
+    fn twin(&self) -> Self {
+        Self {
+            key: self.key.clone(),
+            nonce_b64: self.nonce_b64.clone(),
+            dir: self.dir,
+            next: self.next,
+        }
+    }
+
     /// Seal inner fields. An empty inner text opens as zero fields, so `[]` and `[""]` seal alike;
     /// the message encoders never produce a single empty field.
     pub fn seal(&mut self, code: &str, prefix: &[&str], fields: &[&str]) -> String {
@@ -367,6 +425,33 @@ impl Opener {
     /// As [`RawMessage::parse`] and [`Self::open_msg`].
     pub fn open_frame<M: SealedMessage>(&mut self, frame: &[u8]) -> Result<M, Error> {
         self.open_msg(&RawMessage::parse(frame)?)
+    }
+
+    /// Start [`Self::open_frame`] of `frame` on a thread of the low-priority pool
+    /// ([`LowPriority`]), for file chunks (see [`Sealer::seal_msg_low`]); [`Self::finish_low`]
+    /// takes the result. In between, open nothing else with this half: the job holds its state.
+    pub fn open_frame_low<M: SealedMessage + Send + 'static>(&self, frame: Vec<u8>) -> OpenLow<M> {
+        let mut twin = Self {
+            key: self.key.clone(),
+            nonce_b64: self.nonce_b64.clone(),
+            dir: self.dir,
+            last: self.last,
+        };
+        OpenLow(LowPriority::global().start(move || {
+            let opened = twin.open_frame(&frame);
+            (twin.last, opened)
+        }))
+    }
+
+    /// Wait for a frame started with [`Self::open_frame_low`] and record it as received.
+    /// Cancel-safe: a dropped wait loses nothing; wait on the same `job` again.
+    ///
+    /// # Errors
+    /// As [`Self::open_frame`].
+    pub async fn finish_low<M>(&mut self, job: &mut OpenLow<M>) -> Result<M, Error> {
+        let (last, opened) = (&mut job.0).await;
+        self.last = last;
+        opened
     }
 
     /// Verify and decrypt a received sealed frame with `prefix_len` clear fields before `seq`.
