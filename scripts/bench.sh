@@ -270,6 +270,15 @@ for r in $(seq 1 "$RUNS"); do
 done
 phase files
 
+# Chat while a 100 MiB file goes from user1 to user2 (server/tests/files.rs, ignored in CI as
+# timing): the p99 of chat lines to the file's recipient and to a bystander, three rounds each
+# with and without a transfer, alternating. Target: at most 3x the p99 without a transfer.
+log "chat latency during a transfer (cargo test --test files -- --ignored)"
+cargo test -q -p server --test files -- --ignored --nocapture chat_stays_live_during_a_transfer \
+    >"$OUT/files_latency.txt" 2>&1 || log "  the latency test failed (see $OUT/files_latency.txt)"
+grep 'chat p99' "$OUT/files_latency.txt" | sed 's/^/  /' >&2 || true
+phase files_latency
+
 # ------------------------------------------------------------------ login flood and guessing
 # Last among the server phases: it locks two of the load users (lg00001, lg00002). FLOOD
 # connections from 127.0.0.2 send bad logins for lg00001 while lg00000 logs in from 127.0.0.1
@@ -532,6 +541,22 @@ for n in ("1", meta.get("file_fanout", "30")):
         row(f"File transfer, {meta.get('file_mb')} MiB to {n} recipients at once: MB/s of the file (all recipients together)",
             f"{f(rate, '{:.1f}')} MB/s ({f(per, '{:.0f}')} MB/s delivered)", f"{f(floor, '{:.1f}')} MB/s",
             f(ratio, "{:.2f}x"), "(reported)", None)
+
+# Chat p99 during a transfer: "chat p99 without a transfer [a, b, c], during one [...], bystander
+# during one [...]" (Rust Duration debug text); the medians of the three rounds, compared as they
+# are (the test itself allows the quiet baseline a 2 ms floor for the recipient).
+def durations(text):
+    unit = {"ns": 1e-6, "µs": 1e-3, "ms": 1.0, "s": 1e3}
+    return [float(v) * unit[u] for v, u in re.findall(r"([0-9.]+)(ns|µs|ms|s)\b", text)]
+lat = first_line(os.path.join(out, "files_latency.txt"), "chat p99")
+if lat:
+    parts = re.split(r"during one|bystander during one", lat)
+    quiet, busy, by = (med(durations(x)) for x in parts[:3]) if len(parts) >= 3 else (None, None, None)
+    for who, v in (("the file's recipient", busy), ("a bystander (not in the transfer)", by)):
+        r = v / quiet if (v and quiet) else None
+        row(f"Chat p99 during a {meta.get('file_mb')} MiB transfer, to {who}, vs without a transfer",
+            f"{f(v, '{:.2f}')} ms", f"{f(quiet, '{:.2f}')} ms", f(r, "{:.2f}x"), "<= 3.00x",
+            None if r is None else r <= 3.0)
 
 lrs = runs("latency", "minichat")
 lirs = runs("latency", "ngircd")
