@@ -719,3 +719,43 @@ fn a_file_chunk_carries_raw_bytes() {
         Err(Error::Protocol(ProtocolError::NotUtf8))
     ));
 }
+
+/// `Opener::check` verifies and records a chunk's frame at once and leaves the decryption for
+/// later: the frame after it opens before the chunk is decrypted, and a forged chunk is refused
+/// by `check` without counting.
+#[test]
+fn a_checked_chunk_counts_before_it_is_decrypted() {
+    use common::protocol::files::FileEvent;
+    let k = key();
+    let (c, mut s) = pair(&k);
+    let chunk = ServerEvent::File(FileEvent::Data {
+        id: 1,
+        offset: 0,
+        data: vec![7; 100],
+    });
+    let f0 = s.seal_msg(&chunk).unwrap();
+    let f1 = s.seal_msg(&ServerEvent::Pong).unwrap();
+    let (_, mut opener) = c.split();
+    let checked = opener.check(&parse(&f0)).unwrap();
+    assert_eq!(
+        opener.open_msg::<ServerEvent>(&parse(&f1)).unwrap(),
+        ServerEvent::Pong
+    );
+    assert_eq!(checked.open::<ServerEvent>().unwrap(), chunk);
+    // Checked twice: the second time it is a replay.
+    assert!(matches!(
+        opener.check(&parse(&f0)),
+        Err(Error::Crypto(CryptoError::Replay { .. }))
+    ));
+    // A flipped ciphertext bit fails the MAC in `check`, and nothing is recorded.
+    let f2 = s.seal_msg(&chunk).unwrap();
+    let mut m = parse(&f2);
+    let mut ct = m.bytes(2).unwrap();
+    ct[0] ^= 1;
+    m.fields[2] = b64(&ct);
+    assert!(matches!(
+        opener.check(&m),
+        Err(Error::Crypto(CryptoError::BadMac))
+    ));
+    assert!(opener.check(&parse(&f2)).is_ok());
+}

@@ -15,15 +15,16 @@ use crate::client::folder::ClientFolder;
 use crate::connection::{FrameReader, FrameWriter, ReadError, read_message};
 use crate::error::{CryptoError, Error, KeyFileError, ProtocolError};
 use crate::keyfile::KeyFile;
+use crate::lowprio::{LowPriority, Pending};
 use crate::protocol::RawMessage;
 use crate::protocol::chat::{
     ClientRequest, ErrorMsg, Hello, ServerEvent, UserListMerger, login_request,
 };
 use crate::protocol::consts::{HEARTBEAT_SECS, code};
-use crate::protocol::files::FileRequest;
+use crate::protocol::files::{FileEvent, FileRequest};
 use crate::protocol::password::{Secret, check_new_password};
 use crate::protocol::reason::Reason;
-use crate::protocol::sealed::{Channel, OpenLow, Opener, SealedMessage, Sealer};
+use crate::protocol::sealed::{Channel, Opener, SealedMessage, Sealer};
 
 /// Why a login failed; each message says what to do next.
 #[derive(Debug, thiserror::Error)]
@@ -247,8 +248,10 @@ pub struct ChatReceiver {
     channel: Opener,
     /// Joins a user list sent in several `1003` parts.
     lists: UserListMerger,
-    /// A file chunk being opened on the low-priority threads, with its frame text.
-    chunk: Option<(OpenLow<ServerEvent>, String)>,
+    /// File events in order, each with its frame text (see [`Self::next_frame`]).
+    lane: std::collections::VecDeque<(Lane, String)>,
+    /// The server closed the connection (what is in the lane still comes out).
+    ended: bool,
 }
 
 /// Who we are after login.
@@ -434,7 +437,8 @@ pub async fn login_with_key_from(
                 reader,
                 channel: recv_ch,
                 lists: UserListMerger::default(),
-                chunk: None,
+                lane: std::collections::VecDeque::new(),
+                ended: false,
             },
             LoginInfo {
                 username,
@@ -591,45 +595,117 @@ impl ChatReceiver {
         }
     }
 
-    /// One frame, read and opened. Cancel-safe, as `next` is used in `select!` loops: a file
-    /// chunk is opened on the low-priority threads, and a wait for it that is dropped leaves
-    /// it in [`Self::chunk`] for the next call (a frame read but lost would end the session).
+    /// One frame's event, read and opened. File chunks are checked (MAC, sequence number) in
+    /// order as they arrive but decrypted on the low-priority threads ([`Opener::check`]): a
+    /// chat line behind them is opened and given out at once, while file events keep their own
+    /// order in [`Self::lane`]. Cancel-safe, as `next` runs in `select!` loops: a dropped wait
+    /// leaves everything in the lane, and reading a frame is cancel-safe.
     async fn next_frame(&mut self) -> Result<Option<Incoming>, Error> {
-        if self.chunk.is_none() {
-            let Some(frame) = self.reader.read_frame().await? else {
+        loop {
+            if matches!(self.lane.front(), Some((Lane::Ready(_), _))) {
+                let Some((Lane::Ready(event), wire)) = self.lane.pop_front() else {
+                    unreachable!("checked above")
+                };
+                return opened(event, wire);
+            }
+            if self.ended && self.lane.is_empty() {
                 return Ok(None);
-            };
-            let wire = String::from_utf8_lossy(&frame).into_owned();
-            let msg = match RawMessage::parse(&frame) {
-                Ok(m) => m,
-                Err(e) => {
-                    return Ok(Some(Incoming::Rejected {
-                        why: e.to_string(),
-                        wire,
-                    }));
+            }
+            let read_more = !self.ended && self.lane.len() < LANE_MAX;
+            let step = {
+                let front = async {
+                    match self.lane.front_mut() {
+                        Some((Lane::Chunk(job), _)) => job.await,
+                        _ => std::future::pending().await,
+                    }
+                };
+                let read = async {
+                    if read_more {
+                        self.reader.read_frame().await
+                    } else {
+                        std::future::pending().await
+                    }
+                };
+                tokio::select! {
+                    biased;
+                    event = front => Step::Chunk(event),
+                    frame = read => Step::Frame(frame),
                 }
             };
-            if msg.code == code::ERROR {
-                return Ok(Some(match ErrorMsg::from_message(&msg) {
-                    Ok(e) => Incoming::ServerError(e),
-                    Err(e) => Incoming::Rejected {
-                        why: e.to_string(),
-                        wire,
-                    },
-                }));
+            match step {
+                Step::Chunk(event) => {
+                    let (_, wire) = self.lane.pop_front().expect("the lane's front");
+                    return opened(event, wire);
+                }
+                Step::Frame(frame) => match frame? {
+                    None => self.ended = true,
+                    Some(frame) => {
+                        if let Some(out) = self.frame_in(&frame) {
+                            return out;
+                        }
+                    }
+                },
             }
-            if msg.code != code::FILE_DATA {
-                return opened(self.channel.open_msg(&msg), wire);
-            }
-            // As a chunk is sealed (ChatSender::send): on the low-priority threads.
-            self.chunk = Some((self.channel.open_frame_low(frame), wire));
         }
-        let (job, _) = self.chunk.as_mut().expect("set above");
-        let event = self.channel.finish_low(job).await;
-        let (_, wire) = self.chunk.take().expect("still there");
-        opened(event, wire)
+    }
+
+    /// A frame just read: what to give out now, or `None` when it went into the lane.
+    fn frame_in(&mut self, frame: &[u8]) -> Option<Result<Option<Incoming>, Error>> {
+        let wire = String::from_utf8_lossy(frame).into_owned();
+        let msg = match RawMessage::parse(frame) {
+            Ok(m) => m,
+            Err(e) => {
+                return Some(Ok(Some(Incoming::Rejected {
+                    why: e.to_string(),
+                    wire,
+                })));
+            }
+        };
+        if msg.code == code::ERROR {
+            return Some(Ok(Some(match ErrorMsg::from_message(&msg) {
+                Ok(e) => Incoming::ServerError(e),
+                Err(e) => Incoming::Rejected {
+                    why: e.to_string(),
+                    wire,
+                },
+            })));
+        }
+        if msg.code == code::FILE_DATA {
+            return match self.channel.check(&msg) {
+                Ok(checked) => {
+                    let job = LowPriority::global().start(move || checked.open());
+                    self.lane.push_back((Lane::Chunk(job), wire));
+                    None
+                }
+                Err(e) => Some(opened(Err(e), wire)),
+            };
+        }
+        let event = self.channel.open_msg(&msg);
+        if FileEvent::is_file_code(&msg.code) && !self.lane.is_empty() {
+            self.lane.push_back((Lane::Ready(event), wire));
+            return None;
+        }
+        Some(opened(event, wire))
     }
 }
+
+/// File events waiting to be given out in order: a chunk being decrypted, or an event opened
+/// already that must not overtake the chunks before it (the end of a transfer, its status).
+#[derive(Debug)]
+enum Lane {
+    Chunk(Pending<Result<ServerEvent, Error>>),
+    Ready(Result<ServerEvent, Error>),
+}
+
+/// What [`ChatReceiver::next_frame`] waited for.
+enum Step {
+    Chunk(Result<ServerEvent, Error>),
+    Frame(Result<Option<Vec<u8>>, Error>),
+}
+
+/// Frames read ahead into the lane at most (the server lets three chunks into the stream
+/// beyond the acknowledgement, so this is never reached by an honest server's file data).
+const LANE_MAX: usize = 16;
 
 /// An opened frame as what [`ChatReceiver::next_frame`] gives out.
 fn opened(event: Result<ServerEvent, Error>, wire: String) -> Result<Option<Incoming>, Error> {

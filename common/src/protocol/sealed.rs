@@ -177,6 +177,28 @@ pub struct Opener {
 #[derive(Debug)]
 pub struct OpenLow<M>(Pending<(Option<u64>, Result<M, Error>)>);
 
+/// A frame whose MAC and sequence number [`Opener::check`] verified and recorded; decrypted
+/// by [`Self::open`], on any thread.
+#[derive(Debug)]
+pub struct Checked {
+    code: String,
+    key: Arc<SessionKey>,
+    iv: [u8; IV_LEN],
+    ct: Vec<u8>,
+}
+
+impl Checked {
+    /// Decrypt and decode.
+    ///
+    /// # Errors
+    /// [`CryptoError::Decrypt`], and [`ProtocolError`] for a plaintext that does not decode as
+    /// an `M`.
+    pub fn open<M: SealedMessage>(self) -> Result<M, Error> {
+        let plain = cbc::decrypt(&self.key.des, &self.iv, &self.ct)?;
+        Ok(M::from_inner(&RawMessage::from_plain(&self.code, plain)?)?)
+    }
+}
+
 /// What [`Opener::open`] returns: the inner fields, plus the sequence number (for teaching views).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Opened {
@@ -463,6 +485,38 @@ impl Opener {
     /// cannot go on: the caller ends it), [`CryptoError::Decrypt`] if a correctly MACed ciphertext
     /// does not decrypt (cannot happen with an honest peer). None of them records the frame.
     pub fn open(&mut self, msg: &RawMessage, prefix_len: usize) -> Result<Opened, Error> {
+        let seq = self.verify(msg, prefix_len)?;
+        let iv: [u8; IV_LEN] = msg.array(prefix_len + 1)?;
+        let ct = msg.bytes(prefix_len + 2)?;
+        let plain = cbc::decrypt(&self.key.des, &iv, &ct)?;
+        let inner = RawMessage::from_plain(&msg.code, plain)?;
+        self.last = Some(seq);
+        Ok(Opened { seq, inner })
+    }
+
+    /// Check a file chunk's frame (no clear fields) now and decrypt it later, possibly on
+    /// another thread ([`Checked::open`]): field count, MAC and sequence number as in
+    /// [`Self::open`], and then the frame **counts as received**. So the frames after it can be
+    /// opened at once, and a chat line never waits for a chunk's decryption; an authentic chunk
+    /// that then fails to decrypt (no honest peer sends one) is refused without a gap.
+    ///
+    /// # Errors
+    /// As [`Self::open`] up to the sequence check; nothing is recorded.
+    pub fn check(&mut self, msg: &RawMessage) -> Result<Checked, Error> {
+        let seq = self.verify(msg, 0)?;
+        let iv: [u8; IV_LEN] = msg.array(1)?;
+        let ct = msg.bytes(2)?;
+        self.last = Some(seq);
+        Ok(Checked {
+            code: msg.code.clone(),
+            key: self.key.clone(),
+            iv,
+            ct,
+        })
+    }
+
+    /// Field count, MAC and sequence number of `msg`: its number if it may be accepted next.
+    fn verify(&self, msg: &RawMessage, prefix_len: usize) -> Result<u64, Error> {
         msg.expect_fields(prefix_len + 4)?;
         let mac_tag = msg.bytes(prefix_len + 3)?;
         // The MAC covers the frame text up to the tag: `code|field|...|ciphertext`, fed to the
@@ -497,11 +551,6 @@ impl Opener {
                 _ => return Err(CryptoError::Replay { got: seq, last }.into()),
             }
         }
-        let iv: [u8; IV_LEN] = msg.array(prefix_len + 1)?;
-        let ct = msg.bytes(prefix_len + 2)?;
-        let plain = cbc::decrypt(&self.key.des, &iv, &ct)?;
-        let inner = RawMessage::from_plain(&msg.code, plain)?;
-        self.last = Some(seq);
-        Ok(Opened { seq, inner })
+        Ok(seq)
     }
 }
