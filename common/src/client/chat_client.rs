@@ -552,7 +552,7 @@ impl ChatSender {
         let text = if matches!(req, ClientRequest::File(FileRequest::Chunk { .. })) {
             // A chunk's DES and HMAC on the low-priority threads (crate::lowprio): the chat
             // window and the other sessions of this process stay quick during a transfer.
-            self.channel.seal_msg_low(req.clone()).await?
+            self.channel.seal_msg_low(req).await?
         } else {
             self.channel.seal_msg(req)?
         };

@@ -376,19 +376,11 @@ impl Sealer {
     ///
     /// # Errors
     /// As [`Self::seal_msg`].
-    pub async fn seal_msg_low<M: SealedMessage + Send + 'static>(
+    pub async fn seal_msg_low<M: SealedMessage>(
         &mut self,
-        msg: M,
+        msg: &M,
     ) -> Result<String, ProtocolError> {
-        let mut twin = self.twin();
-        let (twin, sealed) = LowPriority::global()
-            .run(move || {
-                let sealed = twin.seal_msg(&msg);
-                (twin, sealed)
-            })
-            .await;
-        self.next = twin.next;
-        sealed
+        self.seal_checked_low(msg.code(), msg.inner_plain()).await
     }
 
     /// [`Self::seal_checked`] of a plaintext held in `inner` (shared, not copied) on the
