@@ -7,9 +7,11 @@
 //! about 9 ms, and a bystander who shares no queue with the transfer saw 6 ms. Jobs run here
 //! on threads with a nice value of [`NICE`] (Linux: a per-thread attribute), so the scheduler
 //! runs a woken chat task first and the transfer gets every cycle chat leaves idle: same
-//! throughput when nothing else runs. Frame order does not change: a sender waits for the
-//! chunk's seal before its next frame, and a receiver checks every frame's MAC and sequence
-//! number in order before it hands a chunk's decryption over (`Opener::check`).
+//! throughput when nothing else runs. Frame order stays right: only the encryption runs here, and
+//! the sequence number and MAC are given on the async thread when it is done
+//! (`Encryptor::encrypt`, `Sealer::seal_encrypted`), so a chat line sealed meanwhile simply goes
+//! first; a receiver checks every frame's MAC and sequence number in order before it hands a
+//! chunk's decryption over (`Opener::check`).
 //!
 //! Elsewhere (Windows, macOS) the threads run at normal priority: still off the async threads,
 //! which keeps them free for chat, but without the scheduler's help.

@@ -759,3 +759,51 @@ fn a_checked_chunk_counts_before_it_is_decrypted() {
     ));
     assert!(opener.check(&parse(&f2)).is_ok());
 }
+
+/// A chunk encrypted ahead (on another thread, in the server) takes its sequence number only
+/// when it is sealed: a chat line sealed meanwhile goes first, and the receiver opens both in
+/// the order they were sealed. A plaintext too large for a frame is refused before encrypting.
+#[test]
+fn an_encrypted_chunk_is_numbered_when_it_is_sealed() {
+    use common::protocol::files::FileEvent;
+    let k = key();
+    let (mut c, s) = pair(&k);
+    let (mut sealer, _) = s.split();
+    let chunk = ServerEvent::File(FileEvent::Data {
+        id: 1,
+        offset: 0,
+        data: vec![b'|'; 1000],
+    });
+    let encrypted = sealer
+        .encryptor()
+        .encrypt(chunk.code(), chunk.inner_plain())
+        .unwrap();
+    let f0 = sealer.seal_msg(&ServerEvent::Pong).unwrap();
+    let f1 = sealer.seal_encrypted(&encrypted);
+    let (o0, o1) = (
+        c.open(&parse(&f0), 0).unwrap(),
+        c.open(&parse(&f1), 0).unwrap(),
+    );
+    assert_eq!((o0.seq, o1.seq), (0, 1));
+    assert_eq!(ServerEvent::from_inner(&o1.inner).unwrap(), chunk);
+    // Sealing the same encryption again is a new frame with the next number (never done by the
+    // server, which seals each once), not a replay of the first.
+    assert_eq!(
+        c.open(&parse(&sealer.seal_encrypted(&encrypted)), 0)
+            .unwrap()
+            .seq,
+        2
+    );
+    assert!(matches!(
+        sealer
+            .encryptor()
+            .encrypt(code::FILE_DATA, vec![0; MAX_FRAME_LEN]),
+        Err(ProtocolError::TooLarge(_))
+    ));
+    assert_eq!(
+        c.open(&parse(&sealer.seal_msg(&ServerEvent::Pong).unwrap()), 0)
+            .unwrap()
+            .seq,
+        3
+    );
+}

@@ -9,10 +9,12 @@
 //! - [`login`]: hello, then read -> open -> authenticate -> enter the session.
 //! - [`password`]: a password change (the forced first one and a later one).
 //! - [`history`]: stored messages at login and on request.
+//! - [`lane`]: a client's file requests in order while its chunks are decrypted.
 //! - [`replies`]: the `1009` errors the handler sends.
 //! - [`trace`]: the `--trace` teaching view of each frame.
 
 mod history;
+mod lane;
 mod login;
 mod password;
 mod replies;
@@ -25,13 +27,15 @@ use std::time::Duration;
 
 use common::connection::{FrameReader, FrameWriter};
 use common::error::{CryptoError, Error, ProtocolError};
+use common::lowprio::{LowPriority, Pending};
 use common::protocol::Reason;
 use common::protocol::chat::{
     ClientRequest, ErrorMsg, Notice, NoticeKind, ServerEvent, check_text, user_list_events,
 };
 use common::protocol::consts::{FILE_IN_STREAM, MAX_BAD_FRAMES, code};
 use common::protocol::files::{FileEvent, FileRequest, FileState, Verb};
-use common::protocol::sealed::{Opener, SealedMessage, Sealer};
+use common::protocol::message::RawMessage;
+use common::protocol::sealed::{Encrypted, Opener, SealedMessage, Sealer};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tracing::{debug, info, warn};
@@ -39,6 +43,7 @@ use tracing::{debug, info, warn};
 use crate::relay::{Delivery, Kick, Outbox, Outgoing};
 use crate::server::Shared;
 use history::older_history;
+use lane::FileLane;
 use login::login;
 use password::change_password;
 use replies::{frame_error, frame_lost, too_many_errors};
@@ -79,8 +84,37 @@ struct Session {
     in_stream: HashMap<u64, (u64, u64)>,
     /// Transfers that ended for this client: their frames still queued are not sent.
     files_ended: std::collections::HashSet<u64>,
+    /// The file chunk being encrypted for this client, at most one.
+    chunk: Option<Encrypting>,
+    /// This client's file requests waiting for the chunks before them to be decrypted.
+    lane: FileLane,
     kick: Arc<Kick>,
     bad_frames: u32,
+}
+
+/// A file chunk being encrypted on the low-priority threads (common::lowprio). It has no
+/// sequence number yet: chat sealed meanwhile goes out first, and the chunk is numbered, MACed
+/// and written when its encryption is done ([`Sealer::seal_encrypted`]).
+struct Encrypting {
+    ev: Arc<Outgoing>,
+    job: Pending<Result<Encrypted, ProtocolError>>,
+}
+
+impl Encrypting {
+    fn start(s: &Session, ev: Arc<Outgoing>) -> Self {
+        let (encryptor, plain) = (s.send.encryptor(), PlainOf(ev.clone()));
+        let code = ev.event.code();
+        let job = LowPriority::global().start(move || encryptor.encrypt(code, plain));
+        Self { ev, job }
+    }
+}
+
+/// The encryption of `chunk` when it is done (cancel-safe); never, when there is none.
+async fn encrypted(chunk: &mut Option<Encrypting>) -> Result<Encrypted, ProtocolError> {
+    match chunk {
+        Some(c) => (&mut c.job).await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Session {
@@ -222,7 +256,7 @@ async fn session_loop(
             }
             // Before file data: a recipient's acknowledgements and chat are read while its
             // file queue is full.
-            frame = conn.reader.read_frame() => {
+            frame = conn.reader.read_frame(), if !s.lane.is_full() => {
                 deadline = tokio::time::Instant::now() + idle;
                 match frame {
                     Ok(Some(frame)) => {
@@ -240,14 +274,29 @@ async fn session_loop(
                     Err(e) => return format!("connection error: {e}"),
                 }
             }
-            // Lowest priority: one file frame, after any chat event waiting (write_batch adds
-            // those), so a chunk delays a chat message by at most one frame.
-            Some(ev) = s.files.recv(), if s.file_room() => {
-                if let Err(why) = write_batch(conn, shared, s, vec![ev]).await {
+            // A file request whose turn came (a chunk decrypted, or what waited behind one).
+            request = s.lane.next() => {
+                if let Some(end) = opened_request(conn, shared, s, request).await {
+                    return end;
+                }
+            }
+            // A chunk whose encryption is done: numbered now, after any chat sealed meanwhile.
+            done = encrypted(&mut s.chunk) => {
+                let Some(Encrypting { ev, .. }) = s.chunk.take() else { continue };
+                if let Err(why) = write_chunk(conn, shared, s, &ev, done).await {
                     return why;
                 }
                 // As for a chunk received: other connections' chat before the next chunk.
                 tokio::task::yield_now().await;
+            }
+            // Lowest priority: the next file frame, one at a time. A chunk starts its encryption
+            // (off the async threads); the other file events are written at once.
+            Some(ev) = s.files.recv(), if s.file_room() && s.chunk.is_none() => {
+                if matches!(ev.event, ServerEvent::File(FileEvent::Data { .. })) {
+                    s.chunk = Some(Encrypting::start(s, ev));
+                } else if let Err(why) = write_batch(conn, shared, s, vec![ev]).await {
+                    return why;
+                }
             }
             () = tokio::time::sleep_until(deadline) => {
                 conn.send_error(&ErrorMsg::new(
@@ -273,21 +322,9 @@ async fn write_batch(
     let mut first = first.into_iter();
     let mut next = first.next();
     while let Some(ev) = next {
-        // Checked before sealing: a frame that cannot be sent must not use up a sequence number.
         // Checked before sealing: a frame not sent must not use up a sequence number.
         let stale = !s.track_file_out(&ev.event);
-        let sealed = if stale {
-            None
-        } else if matches!(ev.event, ServerEvent::File(FileEvent::Data { .. })) {
-            // A chunk's DES and HMAC on the low-priority threads: chat on the async threads first.
-            Some(
-                s.send
-                    .seal_checked_low(ev.event.code(), PlainOf(ev.clone()))
-                    .await,
-            )
-        } else {
-            Some(s.send.seal_checked(ev.event.code(), &[], &ev.inner))
-        };
+        let sealed = (!stale).then(|| s.send.seal_checked(ev.event.code(), &[], &ev.inner));
         match sealed {
             None => {}
             Some(Ok(text)) => {
@@ -316,6 +353,35 @@ async fn write_batch(
         Ok(Err(e)) => Err(format!("write failed: {e}")),
         Err(_) => Err("client stopped reading (write timed out)".into()),
     }
+}
+
+/// Number, MAC and write a chunk whose encryption is done, unless its transfer ended for this
+/// client meanwhile (then it is dropped and uses no number).
+async fn write_chunk(
+    conn: &mut Conn,
+    shared: &Shared,
+    s: &mut Session,
+    ev: &Outgoing,
+    encrypted: Result<Encrypted, ProtocolError>,
+) -> Result<(), String> {
+    if !s.track_file_out(&ev.event) {
+        return Ok(());
+    }
+    match encrypted {
+        Ok(e) => {
+            let text = s.send.seal_encrypted(&e);
+            trace_sealed(
+                shared.settings.trace,
+                &conn.who,
+                &s.username,
+                &ev.event,
+                &text,
+            );
+            let _ = conn.writer.queue(text.as_bytes());
+        }
+        Err(e) => warn!(error = %e, "outgoing frame too large; not sent"),
+    }
+    write_batch(conn, shared, s, Vec::new()).await
 }
 
 /// An event's plaintext, shared with a low-priority thread without a copy.
@@ -352,23 +418,43 @@ async fn client_frame(
     s: &mut Session,
     frame: &[u8],
 ) -> Option<String> {
-    let trace = shared.settings.trace;
-    trace_received(trace, &conn.who, &s.username, frame);
-    // A file chunk is opened on the low-priority threads, like its relay is sealed there.
-    let opened = if frame.starts_with(code::FILE_CHUNK.as_bytes()) {
-        let mut job = s.recv.open_frame_low(frame.to_vec());
-        s.recv.finish_low(&mut job).await
-    } else {
-        s.recv.open_frame(frame)
+    trace_received(shared.settings.trace, &conn.who, &s.username, frame);
+    let msg = match RawMessage::parse(frame) {
+        Ok(msg) => msg,
+        Err(e) => return refused_frame(conn, shared, s, e.into()).await,
     };
-    let request = match opened {
+    // A chunk counts as received once checked; it is decrypted in the lane, off this thread.
+    if msg.code == code::FILE_CHUNK {
+        return match s.recv.check(&msg) {
+            Ok(checked) => {
+                s.lane.push_chunk(checked);
+                None
+            }
+            Err(e) => refused_frame(conn, shared, s, e).await,
+        };
+    }
+    let request = s.recv.open_msg(&msg);
+    if FileRequest::is_file_code(&msg.code) && !s.lane.is_empty() {
+        s.lane.push_ready(request);
+        return None;
+    }
+    opened_request(conn, shared, s, request).await
+}
+
+/// Act on a request opened (or refused); `Some(reason)` ends the session.
+async fn opened_request(
+    conn: &mut Conn,
+    shared: &Shared,
+    s: &mut Session,
+    request: Result<ClientRequest, Error>,
+) -> Option<String> {
+    match request {
         Ok(r) => {
-            trace_opened(trace, &conn.who, &s.username, &r);
-            r
+            trace_opened(shared.settings.trace, &conn.who, &s.username, &r);
+            client_request(conn, shared, s, r).await
         }
-        Err(e) => return refused_frame(conn, shared, s, e).await,
-    };
-    client_request(conn, shared, s, request).await
+        Err(e) => refused_frame(conn, shared, s, e).await,
+    }
 }
 
 /// A frame from the client failed its checks: a lost frame ends the session, too many rejected

@@ -24,7 +24,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::crypto::{SessionKey, cbc, mac};
 use crate::error::{CryptoError, Error, ProtocolError};
-use crate::lowprio::{LowPriority, Pending};
+use crate::lowprio::LowPriority;
 use crate::protocol::consts::{DELIMITER, IV_LEN, MAC_LEN, label};
 use crate::protocol::message::{RawMessage, b64};
 
@@ -173,10 +173,6 @@ pub struct Opener {
     last: Option<u64>,
 }
 
-/// A frame being opened on the low-priority pool ([`Opener::open_frame_low`]).
-#[derive(Debug)]
-pub struct OpenLow<M>(Pending<(Option<u64>, Result<M, Error>)>);
-
 /// A frame whose MAC and sequence number [`Opener::check`] verified and recorded; decrypted
 /// by [`Self::open`], on any thread.
 #[derive(Debug)]
@@ -197,6 +193,58 @@ impl Checked {
         let plain = cbc::decrypt(&self.key.des, &self.iv, &self.ct)?;
         Ok(M::from_inner(&RawMessage::from_plain(&self.code, plain)?)?)
     }
+}
+
+/// A frame's plaintext encrypted but not yet numbered: the costly half of sealing (DES-CBC
+/// under a fresh IV). The sequence number is outside the ciphertext (only the MAC covers it), so
+/// the encryption needs none: [`Sealer::seal_encrypted`] numbers and MACs the frame when it is
+/// sent. A file chunk encrypted on another thread therefore holds no number meanwhile, and a
+/// chat line sealed in between simply goes first.
+#[derive(Debug, Clone)]
+pub struct Encrypted {
+    code: String,
+    /// `b64(iv)|b64(ct)`, as in the frame.
+    iv_ct: String,
+}
+
+/// Encrypts frames for one [`Sealer`] on any thread ([`Sealer::encryptor`]). It can neither
+/// number nor MAC a frame, so copies cannot reuse sequence numbers.
+#[derive(Debug, Clone)]
+pub struct Encryptor {
+    key: Arc<SessionKey>,
+}
+
+impl Encryptor {
+    /// Encrypt `inner` for a frame with code `code` and no clear fields.
+    ///
+    /// # Errors
+    /// [`ProtocolError::TooLarge`] if the sealed frame would exceed
+    /// [`MAX_FRAME_LEN`](crate::protocol::consts::MAX_FRAME_LEN); nothing is encrypted.
+    pub fn encrypt(&self, code: &str, inner: impl AsRef<[u8]>) -> Result<Encrypted, ProtocolError> {
+        check_len(code, 0, inner.as_ref().len())?;
+        Ok(encrypt(&self.key, code, inner.as_ref()))
+    }
+}
+
+fn encrypt(key: &SessionKey, code: &str, inner: &[u8]) -> Encrypted {
+    let (iv, ct) = cbc::encrypt(&key.des, inner);
+    let mut iv_ct = String::with_capacity(13 + ct.len().div_ceil(3) * 4);
+    B64.encode_string(iv, &mut iv_ct);
+    iv_ct.push(DELIMITER);
+    B64.encode_string(&ct, &mut iv_ct);
+    Encrypted {
+        code: code.to_owned(),
+        iv_ct,
+    }
+}
+
+/// [`ProtocolError::TooLarge`] if a sealed frame of this shape would exceed the frame limit.
+fn check_len(code: &str, prefix_len: usize, inner_len: usize) -> Result<(), ProtocolError> {
+    let len = sealed_len(code, prefix_len, inner_len);
+    if len > crate::protocol::consts::MAX_FRAME_LEN {
+        return Err(ProtocolError::TooLarge(len));
+    }
+    Ok(())
 }
 
 /// What [`Opener::open`] returns: the inner fields, plus the sequence number (for teaching views).
@@ -316,16 +364,30 @@ impl Sealer {
     /// the next sequence number, so the frame must be sent: the peer treats a skipped number as a
     /// lost frame. When the size is not known to fit the frame limit, use [`Self::seal_checked`].
     pub fn seal_text(&mut self, code: &str, prefix: &[&str], inner: impl AsRef<[u8]>) -> String {
+        let encrypted = encrypt(&self.key, code, inner.as_ref());
+        self.number(prefix, &encrypted)
+    }
+
+    /// Give `e` the next sequence number and its MAC: the frame text to send, which must be sent.
+    /// The cheap half of sealing (the MAC); [`Encryptor::encrypt`] did the costly one.
+    pub fn seal_encrypted(&mut self, e: &Encrypted) -> String {
+        self.number(&[], e)
+    }
+
+    /// An [`Encryptor`] for this side's frames, to encrypt on another thread.
+    pub fn encryptor(&self) -> Encryptor {
+        Encryptor {
+            key: self.key.clone(),
+        }
+    }
+
+    fn number(&mut self, prefix: &[&str], e: &Encrypted) -> String {
         let seq = self.next;
         self.next += 1;
-        let (iv, ct) = cbc::encrypt(&self.key.des, inner.as_ref());
-        // One allocation for the whole frame: the fields are appended in place (base64 straight
-        // into the string), the capacity covers the base64 of IV, ciphertext and tag.
+        // One allocation for the whole frame: the capacity covers the base64 of the tag.
         let prefix_len: usize = prefix.iter().map(|p| p.len() + 1).sum();
-        let mut text = String::with_capacity(
-            code.len() + prefix_len + 21 + 13 + ct.len().div_ceil(3) * 4 + 46,
-        );
-        text.push_str(code);
+        let mut text = String::with_capacity(e.code.len() + prefix_len + 22 + e.iv_ct.len() + 46);
+        text.push_str(&e.code);
         for p in prefix {
             text.push(DELIMITER);
             text.push_str(p);
@@ -333,9 +395,7 @@ impl Sealer {
         text.push(DELIMITER);
         let _ = write!(text, "{seq}");
         text.push(DELIMITER);
-        B64.encode_string(iv, &mut text);
-        text.push(DELIMITER);
-        B64.encode_string(&ct, &mut text);
+        text.push_str(&e.iv_ct);
         let tag = frame_tag(&self.key, self.dir, &self.nonce_b64, &text);
         text.push(DELIMITER);
         B64.encode_string(tag, &mut text);
@@ -355,10 +415,7 @@ impl Sealer {
         inner: impl AsRef<[u8]>,
     ) -> Result<String, ProtocolError> {
         let prefix_len = prefix.iter().map(|p| p.len() + 1).sum();
-        let len = sealed_len(code, prefix_len, inner.as_ref().len());
-        if len > crate::protocol::consts::MAX_FRAME_LEN {
-            return Err(ProtocolError::TooLarge(len));
-        }
+        check_len(code, prefix_len, inner.as_ref().len())?;
         Ok(self.seal_text(code, prefix, inner))
     }
 
@@ -370,9 +427,10 @@ impl Sealer {
         self.seal_checked(msg.code(), &[], msg.inner_plain())
     }
 
-    /// [`Self::seal_msg`] on a thread of the low-priority pool ([`LowPriority`]): for file
-    /// chunks, so that their DES and HMAC never hold up chat on the async threads. The caller
-    /// waits, so frames keep their order; if the wait is dropped, no number is used.
+    /// [`Self::seal_msg`] with the encryption on a thread of the low-priority pool
+    /// ([`LowPriority`]): for file chunks, so that their DES never holds up chat on the async
+    /// threads. The number and MAC are given when the encryption is done; if the wait is
+    /// dropped, no number is used.
     ///
     /// # Errors
     /// As [`Self::seal_msg`].
@@ -380,39 +438,11 @@ impl Sealer {
         &mut self,
         msg: &M,
     ) -> Result<String, ProtocolError> {
-        self.seal_checked_low(msg.code(), msg.inner_plain()).await
-    }
-
-    /// [`Self::seal_checked`] of a plaintext held in `inner` (shared, not copied) on the
-    /// low-priority pool; see [`Self::seal_msg_low`].
-    ///
-    /// # Errors
-    /// As [`Self::seal_checked`].
-    pub async fn seal_checked_low<P: AsRef<[u8]> + Send + 'static>(
-        &mut self,
-        code: &'static str,
-        inner: P,
-    ) -> Result<String, ProtocolError> {
-        let mut twin = self.twin();
-        let (twin, sealed) = LowPriority::global()
-            .run(move || {
-                let sealed = twin.seal_checked(code, &[], inner);
-                (twin, sealed)
-            })
-            .await;
-        self.next = twin.next;
-        sealed
-    }
-
-    /// A copy to seal with on another thread while `self` is borrowed (so unused): the caller
-    /// takes its sequence number back afterwards. Private: two live copies would reuse numbers.
-    fn twin(&self) -> Self {
-        Self {
-            key: self.key.clone(),
-            nonce_b64: self.nonce_b64.clone(),
-            dir: self.dir,
-            next: self.next,
-        }
+        let (encryptor, code, plain) = (self.encryptor(), msg.code(), msg.inner_plain());
+        let encrypted = LowPriority::global()
+            .run(move || encryptor.encrypt(code, plain))
+            .await?;
+        Ok(self.seal_encrypted(&encrypted))
     }
 
     /// Seal inner fields. An empty inner text opens as zero fields, so `[]` and `[""]` seal alike;
@@ -439,33 +469,6 @@ impl Opener {
     /// As [`RawMessage::parse`] and [`Self::open_msg`].
     pub fn open_frame<M: SealedMessage>(&mut self, frame: &[u8]) -> Result<M, Error> {
         self.open_msg(&RawMessage::parse(frame)?)
-    }
-
-    /// Start [`Self::open_frame`] of `frame` on a thread of the low-priority pool
-    /// ([`LowPriority`]), for file chunks (see [`Sealer::seal_msg_low`]); [`Self::finish_low`]
-    /// takes the result. In between, open nothing else with this half: the job holds its state.
-    pub fn open_frame_low<M: SealedMessage + Send + 'static>(&self, frame: Vec<u8>) -> OpenLow<M> {
-        let mut twin = Self {
-            key: self.key.clone(),
-            nonce_b64: self.nonce_b64.clone(),
-            dir: self.dir,
-            last: self.last,
-        };
-        OpenLow(LowPriority::global().start(move || {
-            let opened = twin.open_frame(&frame);
-            (twin.last, opened)
-        }))
-    }
-
-    /// Wait for a frame started with [`Self::open_frame_low`] and record it as received.
-    /// Cancel-safe: a dropped wait loses nothing; wait on the same `job` again.
-    ///
-    /// # Errors
-    /// As [`Self::open_frame`].
-    pub async fn finish_low<M>(&mut self, job: &mut OpenLow<M>) -> Result<M, Error> {
-        let (last, opened) = (&mut job.0).await;
-        self.last = last;
-        opened
     }
 
     /// Verify and decrypt a received sealed frame with `prefix_len` clear fields before `seq`.

@@ -296,6 +296,8 @@ async fn enter_session(
         files: joined.files,
         in_stream: HashMap::new(),
         files_ended: Default::default(),
+        chunk: None,
+        lane: Default::default(),
         kick: joined.kick,
         bad_frames: 0,
     }))
