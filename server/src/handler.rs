@@ -324,20 +324,9 @@ async fn write_batch(
     while let Some(ev) = next {
         // Checked before sealing: a frame not sent must not use up a sequence number.
         let stale = !s.track_file_out(&ev.event);
-        let sealed = (!stale).then(|| s.send.seal_checked(ev.event.code(), &[], &ev.inner));
-        match sealed {
-            None => {}
-            Some(Ok(text)) => {
-                trace_sealed(
-                    shared.settings.trace,
-                    &conn.who,
-                    &s.username,
-                    &ev.event,
-                    &text,
-                );
-                let _ = conn.writer.queue(text.as_bytes());
-            }
-            Some(Err(e)) => warn!(error = %e, "outgoing frame too large; not sent"),
+        if !stale {
+            let sealed = s.send.seal_checked(ev.event.code(), &[], &ev.inner);
+            queue_sealed(conn, shared, s, &ev.event, sealed);
         }
         next = first.next().or_else(|| {
             n += 1;
@@ -367,21 +356,26 @@ async fn write_chunk(
     if !s.track_file_out(&ev.event) {
         return Ok(());
     }
-    match encrypted {
-        Ok(e) => {
-            let text = s.send.seal_encrypted(&e);
-            trace_sealed(
-                shared.settings.trace,
-                &conn.who,
-                &s.username,
-                &ev.event,
-                &text,
-            );
+    let sealed = encrypted.map(|e| s.send.seal_encrypted(&e));
+    queue_sealed(conn, shared, s, &ev.event, sealed);
+    write_batch(conn, shared, s, Vec::new()).await
+}
+
+/// Queue a sealed frame for writing (traced), or log why it was not sealed.
+fn queue_sealed(
+    conn: &mut Conn,
+    shared: &Shared,
+    s: &Session,
+    event: &ServerEvent,
+    sealed: Result<String, ProtocolError>,
+) {
+    match sealed {
+        Ok(text) => {
+            trace_sealed(shared.settings.trace, &conn.who, &s.username, event, &text);
             let _ = conn.writer.queue(text.as_bytes());
         }
         Err(e) => warn!(error = %e, "outgoing frame too large; not sent"),
     }
-    write_batch(conn, shared, s, Vec::new()).await
 }
 
 /// An event's plaintext, shared with a low-priority thread without a copy.
