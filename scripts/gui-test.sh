@@ -36,8 +36,9 @@
 # first_password.png, first_password_refused.png, first_password_chat.png, change_password.png,
 # change_password_refused.png, frame_inspector.png, frame_inspector_own.png, key_expired.png,
 # key_renewed.png, file_transfer_chooser.png, file_transfer_offer.png, file_transfer_sender.png,
-# file_transfer_receiver.png, file_transfer_saved.png, file_transfer_declined.png), with the clients' logs. The last line printed is
-# `gui-test: PASS` or `gui-test: FAIL <why>`.
+# file_transfer_receiver.png, file_transfer_saved.png, file_transfer_declined.png,
+# file_transfer_cancelled_wy.png, file_transfer_cancelled_cxk.png, file_transfer_dropped.png),
+# with the clients' logs. The last line printed is `gui-test: PASS` or `gui-test: FAIL <why>`.
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -93,6 +94,9 @@ rm -f "$OUT"/*.png "$OUT"/*.log "$OUT"/*.err
 scripts/bootstrap.sh || fail "scripts/bootstrap.sh failed"
 step "building"
 cargo build -q -p server -p server_key -p client_wy -p client_dz -p client_cxk || fail "cargo build failed"
+cargo build -q -p client_app --example drag_source || fail "cargo build of the drag source failed"
+DRAG_SOURCE="$BIN/examples/drag_source"
+[ -x "$DRAG_SOURCE" ] || fail "$DRAG_SOURCE missing after the build"
 for b in server server_key client_wy client_dz client_cxk; do
     [ -x "$BIN/$b" ] || fail "$BIN/$b missing after the build"
 done
@@ -570,7 +574,7 @@ step "cxk's window fetched older messages at the top of the list, in order"
 # progress (the server lets 1 MiB/s through, so 6 MiB take about six seconds), a chat message
 # sent meanwhile arrives before the file, and the file in cxk's downloads/ is bit-exact. Then a
 # second offer, which cxk declines: wang_yuan's window says so and nothing is saved.
-# (Drag and drop cannot be driven with xdotool; tests/gui_logic.rs covers its parsing.)
+# Cancel and drag and drop follow below.
 mkdir -p "$TMP/files"
 FILE="$TMP/files/report 2026.bin"
 head -c $((6 * 1024 * 1024)) /dev/urandom >"$FILE"
@@ -656,6 +660,92 @@ sleep 0.5
 xdotool windowraise "$CHAT_wy"
 import -window "$CHAT_wy" "$OUT/file_transfer_declined.png" || fail "screenshot failed"
 step "cxk declined an offer: wang_yuan's window says so, nothing was saved"
+
+# ------------------------------------------------------------------ cancel from either side
+# A 6 MiB file again (six seconds at 1 MiB/s); while it runs, 取消 (view::layout::CANCEL_FILE,
+# centre 690 684) in one window: both windows say who cancelled, and cxk's downloads/ holds
+# neither the file nor its .part. First wang_yuan cancels, then cxk.
+head -c $((6 * 1024 * 1024)) /dev/urandom >"$TMP/files/cancelled.bin"
+offers_of() { grep '^# files: ↓' "$TMP/cxk.log" | grep -cF '"cancelled.bin"'; }
+cancel_run() { # cancel_run WHO (wy or cxk) THEIR_TEXT_IN_cxk THEIR_TEXT_IN_wy
+    local who=$1 before wy_before
+    before=$(grep -c '' "$TMP/cxk.log")
+    wy_before=$(grep -c '' "$TMP/wy.log")
+    send_file_to_cxk "$TMP/files/cancelled.bin"
+    new_offer() { tail -n +"$((before + 1))" "$TMP/cxk.log" | grep '^# files: ↓' | grep -F '"cancelled.bin"' | grep -qF '等待你接收'; }
+    wait_until "$WAIT_SECS" "the offer of cancelled.bin in cxk's panel" new_offer
+    xdotool windowraise "$CHAT_cxk"
+    sleep 0.3
+    xdotool mousemove --window "$CHAT_cxk" 638 650 click 1
+    new_running() { tail -n +"$((before + 1))" "$TMP/$1.log" | grep '^# files: ' | grep -F 'cancelled.bin' | grep -qF '传输中'; }
+    wait_until 20 "cancelled.bin running in cxk's panel" new_running cxk
+    wait_until 20 "cancelled.bin running in wang_yuan's panel" new_running wy
+    sleep 1
+    eval "xdotool windowraise \"\$CHAT_$who\""
+    sleep 0.3
+    eval "xdotool mousemove --window \"\$CHAT_$who\" 690 684 click 1"
+    says_cxk() { tail -n +"$((before + 1))" "$TMP/cxk.log" | grep -qF -- "$1"; }
+    says_wy() { tail -n +"$((wy_before + 1))" "$TMP/wy.log" | grep -qF -- "$1"; }
+    wait_until 20 "cxk's window to say '$2'" says_cxk "$2"
+    wait_until 20 "wang_yuan's window to say '$3'" says_wy "$3"
+    tail -n +"$((before + 1))" "$TMP/cxk.log" | grep -qF '已保存为' && fail "cxk saved the cancelled file"
+    sleep 0.5
+    ls "$TMP/cxk/downloads/" | grep -qF 'cancelled' && fail "the cancelled file is left in cxk's downloads/: $(ls "$TMP/cxk/downloads/")"
+    eval "xdotool windowraise \"\$CHAT_$who\""
+    sleep 0.3
+    eval "import -window \"\$CHAT_$who\" \"$OUT/file_transfer_cancelled_$who.png\"" || fail "screenshot failed"
+}
+cancel_run wy '发送方取消了文件传输' '已取消'
+step "wang_yuan cancelled a running transfer: both windows say so, nothing was saved"
+cancel_run cxk '已取消' '接收方取消了文件传输'
+step "cxk cancelled a running transfer: both windows say so, nothing was saved"
+
+# ------------------------------------------------------------------ drag and drop
+# A real XDND drag: the example program drag_source (an FLTK window) starts FLTK's own drag of a
+# file as text/uri-list when the mouse is pressed on it; xdotool presses there, moves to
+# wang_yuan's message list in steps and releases. The dropped file is offered to the user selected
+# in the list (cxk), who accepts; it arrives bit-exact.
+DROPPED="$TMP/files/dropped 拖放.bin"
+head -c $((300 * 1024)) /dev/urandom >"$DROPPED"
+"$DRAG_SOURCE" "$DROPPED" >"$TMP/drag_source.log" 2>"$TMP/drag_source.err" &
+PIDS+=($!)
+drag_xid() { grep -m1 '^DRAG-SOURCE ' "$TMP/drag_source.log" 2>/dev/null | awk '{print $2}'; }
+has_drag_xid() { [ -n "$(drag_xid)" ]; }
+wait_until 20 "the drag source's window" has_drag_xid
+DRAG_XID=$(drag_xid)
+wait_until 10 "the drag source's window to be mapped" viewable "$DRAG_XID"
+xdotool windowmove "$DRAG_XID" 1500 850
+xdotool windowraise "$CHAT_wy"
+xdotool windowraise "$DRAG_XID"
+sleep 0.5
+eval "$(xdotool getwindowgeometry --shell "$CHAT_wy")"
+to_x=$((X + 190)) to_y=$((Y + 260))
+from_x=1620 from_y=910
+xdotool mousemove "$from_x" "$from_y"
+sleep 0.3
+xdotool mousedown 1
+wait_until 10 "the drag to start" grep -q '^DRAG-STARTED' "$TMP/drag_source.log"
+for i in $(seq 1 20); do
+    xdotool mousemove "$((from_x + (to_x - from_x) * i / 20))" "$((from_y + (to_y - from_y) * i / 20))"
+    sleep 0.05
+done
+sleep 0.3
+xdotool mousemove "$((to_x + 2))" "$to_y"
+sleep 0.3
+xdotool mouseup 1
+wait_until 10 "the drag to end" grep -q '^DRAG-ENDED' "$TMP/drag_source.log"
+dropped_offer() { grep '^# files: ↓' "$TMP/cxk.log" | grep -F '"dropped 拖放.bin"' | grep -qF '等待你接收'; }
+wait_until "$WAIT_SECS" "the dropped file's offer in cxk's panel" dropped_offer
+xdotool windowraise "$CHAT_cxk"
+sleep 0.3
+xdotool mousemove --window "$CHAT_cxk" 638 650 click 1
+saved_dropped() { [ -f "$TMP/cxk/downloads/dropped 拖放.bin" ]; }
+wait_until 30 "the dropped file in cxk's downloads/" saved_dropped
+cmp "$DROPPED" "$TMP/cxk/downloads/dropped 拖放.bin" || fail "the dropped file in cxk's downloads/ differs from the one dragged"
+sleep 0.5
+xdotool windowraise "$CHAT_wy"
+import -window "$CHAT_wy" "$OUT/file_transfer_dropped.png" || fail "screenshot failed"
+step "a file dragged onto wang_yuan's message list was offered to cxk and arrived bit-exact"
 
 # ------------------------------------------------------------------ change password, refused
 # In wang_yuan's window the button 修改密码 (view.rs: 650, 432, 140, 26, where Reconnect is

@@ -1615,6 +1615,33 @@ mod files {
         );
         p.on_update(&progress(3, Direction::Receive, 600_000));
         assert!(matches!(p.rows()[0].state, RowState::Failed(_)));
+        assert_eq!(p.bar_row().unwrap().bar_label(Language::Zh), "失败 · 20%");
+    }
+
+    /// Cancelling here is not a failure: the line and the progress bar say 已取消 (and, for a
+    /// receive, that the partial file is gone), and the bar keeps where it stopped.
+    #[test]
+    fn a_transfer_cancelled_here_says_cancelled_not_failed() {
+        let mut p = TransferPanel::new(Language::Zh);
+        p.on_update(&offered(3, true));
+        p.on_update(&progress(3, Direction::Receive, 1_000_000));
+        assert_eq!(p.bar_row().unwrap().bar_label(Language::Zh), "40%");
+        p.on_update(&Update::Failed {
+            id: 3,
+            direction: Direction::Receive,
+            name: "报告 v2.pdf".into(),
+            failure: Failure::Cancelled,
+        });
+        assert_eq!(p.rows()[0].state, RowState::Cancelled);
+        let line = &p.lines()[0];
+        assert!(line.contains("已取消; 未完成的文件已删除"), "{line}");
+        assert!(!line.contains("失败"), "{line}");
+        assert_eq!(p.bar_row().unwrap().bar_label(Language::Zh), "已取消 · 40%");
+        assert_eq!(
+            p.bar_row().unwrap().bar_label(Language::En),
+            "cancelled · 40%"
+        );
+        assert_eq!(p.cancel_target(), None, "nothing left to cancel");
     }
 
     /// Our offer: no id until the server accepts it (matched by name, in order), then waiting,

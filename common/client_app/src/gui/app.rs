@@ -962,6 +962,7 @@ impl Controller {
     }
 
     fn refresh_files(&mut self) {
+        let lang = self.lang;
         let lines = self.files.lines();
         let list = &mut self.chat.files.list;
         if list.size() != i32::try_from(lines.len()).unwrap_or(0) {
@@ -969,6 +970,8 @@ impl Controller {
             for line in &lines {
                 list.add(&format!("@.{line}"));
             }
+            // A new transfer is the one to see: scroll the panel down to it.
+            list.bottom_line(list.size());
         } else {
             for (i, line) in lines.iter().enumerate() {
                 let n = i32::try_from(i + 1).unwrap_or(0);
@@ -981,9 +984,8 @@ impl Controller {
         let files = &mut self.chat.files;
         match self.files.bar_row() {
             Some(row) => {
-                let pct = row.fraction() * 100.0;
-                files.bar.set_value(pct);
-                files.bar.set_label(&format!("{pct:.0}%"));
+                files.bar.set_value(row.fraction() * 100.0);
+                files.bar.set_label(&row.bar_label(lang));
             }
             None => {
                 files.bar.set_value(0.0);

@@ -33,6 +33,8 @@ pub enum RowState {
     Delivered(Vec<String>),
     /// We declined this offer.
     Declined,
+    /// Cancelled here (with 取消 or `/cancel`): not a failure, so not called one.
+    Cancelled,
     /// Ended without the file on this side: why, in the interface language.
     Failed(String),
 }
@@ -83,6 +85,19 @@ impl Row {
             self.state,
             RowState::Offering | RowState::Waiting | RowState::Offered | RowState::Running
         )
+    }
+
+    /// The progress bar's label: the percentage, and how the transfer ended when it ended
+    /// without the file (the bar keeps the point it stopped at, which must not read as running).
+    pub fn bar_label(&self, lang: Language) -> String {
+        let l = labels(lang);
+        let pct = format!("{:.0}%", self.fraction() * 100.0);
+        match self.state {
+            RowState::Cancelled => format!("{} · {pct}", l.file_cancelled),
+            RowState::Declined => l.file_declined.to_owned(),
+            RowState::Failed(_) => format!("{} · {pct}", l.file_failed),
+            _ => pct,
+        }
     }
 
     /// 0.0 to 1.0.
@@ -219,10 +234,13 @@ impl TransferPanel {
     /// A transfer ended without the file on this side.
     fn failed(&mut self, id: u64, direction: Direction, name: &str, failure: &Failure) {
         let why = file_failure_text(failure, Ctx::gui(self.lang));
-        let state = RowState::Failed(match direction {
-            Direction::Receive => format!("{why}; {}", labels(self.lang).file_part_removed),
-            Direction::Send => why,
-        });
+        let state = match (failure, direction) {
+            (Failure::Cancelled, _) => RowState::Cancelled,
+            (_, Direction::Receive) => {
+                RowState::Failed(format!("{why}; {}", labels(self.lang).file_part_removed))
+            }
+            (_, Direction::Send) => RowState::Failed(why),
+        };
         let found = match self.find(direction, id) {
             Some(r) => Some(r),
             None if direction == Direction::Send => self.offering(name),
@@ -354,6 +372,10 @@ pub fn row_line(r: &Row, lang: Language) -> String {
         RowState::Saved(path) => format!("{} {}", l.file_saved_as, path.display()),
         RowState::Delivered(users) => format!("{} {}", l.file_delivered_to, users.join(", ")),
         RowState::Declined => l.file_declined.to_owned(),
+        RowState::Cancelled if r.direction == Direction::Receive => {
+            format!("{}; {}", l.file_cancelled, l.file_part_removed)
+        }
+        RowState::Cancelled => l.file_cancelled.to_owned(),
         RowState::Failed(why) => format!("{}: {why}", l.file_failed),
     };
     let middle = if r.state == RowState::Running {
