@@ -1644,7 +1644,7 @@ mod files {
         assert_eq!(p.cancel_target(), None, "nothing left to cancel");
     }
 
-    /// Our offer: no id until the server accepts it (matched by name, in order), then waiting,
+    /// Our offer: no id until the server accepts it (matched by its reference), then waiting,
     /// running once someone accepts, delivered to whom at the end.
     #[test]
     fn a_sent_file_goes_from_offer_to_delivered() {
@@ -1663,7 +1663,16 @@ mod files {
             p.lines()
         );
         assert_eq!(p.cancel_target(), None, "no id yet");
+        // Two offers of the same name: each answer finds its own by the reference it carries.
+        p.on_update(&Update::OfferRefused {
+            reference: 2,
+            name: "a.bin".into(),
+            reason: Reason::FileTooLarge,
+        });
+        assert!(matches!(p.rows()[1].state, RowState::Failed(_)));
+        assert_eq!(p.rows()[0].state, RowState::Offering);
         p.on_update(&Update::OfferAccepted {
+            reference: 1,
             id: 11,
             name: "a.bin".into(),
         });
@@ -1671,11 +1680,6 @@ mod files {
         assert_eq!(p.rows()[1].id, None);
         assert!(p.lines()[0].starts_with("↑ #11 waiting for an answer · \"a.bin\""));
         assert!(p.lines()[0].ends_with("→ user3"));
-        p.on_update(&Update::OfferRefused {
-            name: "a.bin".into(),
-            reason: Reason::FileTooLarge,
-        });
-        assert!(matches!(p.rows()[1].state, RowState::Failed(_)));
         p.on_update(&Update::Recipient {
             id: 11,
             user: "user3".into(),

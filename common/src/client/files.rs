@@ -280,10 +280,18 @@ pub enum Update {
         to: Option<String>,
         size: u64,
     },
-    /// The server refused our offer.
-    OfferRefused { name: String, reason: Reason },
-    /// The server accepted our offer as transfer `id`.
-    OfferAccepted { id: u64, name: String },
+    /// The server refused our offer (`reference` is [`Update::OfferSent`]'s).
+    OfferRefused {
+        reference: u64,
+        name: String,
+        reason: Reason,
+    },
+    /// The server accepted our offer `reference` as transfer `id`.
+    OfferAccepted {
+        reference: u64,
+        id: u64,
+        name: String,
+    },
     /// Someone offers us a file. `name` is already sanitised (what it will be saved as, before
     /// a number is added). `auto` when it was accepted at once (`CHAT_ACCEPT_FILES=1`).
     Offered {
@@ -684,6 +692,7 @@ impl Transfers {
                 let o = &mut self.outgoing[i];
                 o.id = Some(id);
                 h.updates.push(Update::OfferAccepted {
+                    reference,
                     id,
                     name: o.name.clone(),
                 });
@@ -691,6 +700,7 @@ impl Transfers {
             Err(reason) => {
                 let o = self.outgoing.remove(i);
                 h.updates.push(Update::OfferRefused {
+                    reference,
                     name: o.name,
                     reason,
                 });

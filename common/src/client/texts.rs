@@ -703,11 +703,11 @@ pub fn file_update_text(u: &Update, c: Ctx<'_>) -> Option<String> {
                 ),
             ),
         },
-        Update::OfferRefused { name, reason } => c.pick(
+        Update::OfferRefused { name, reason, .. } => c.pick(
             format!("文件 {name:?} 没有发送：{}", reason_text(reason, "", c)),
             format!("{name:?} was not sent: {}", reason_text(reason, "", c)),
         ),
-        Update::OfferAccepted { id, name } => c.pick(
+        Update::OfferAccepted { id, name, .. } => c.pick(
             format!("文件 {name:?} 的传输编号是 {id}（/cancel {id} 取消）"),
             format!("{name:?} is transfer {id} (/cancel {id} stops it)"),
         ),

@@ -146,7 +146,7 @@ pub async fn run(
             }
             Some(Update::Failed { failure, name, .. }) => bail!("files: {name}: {failure:?}"),
             // E.g. FILE_TOO_LARGE for a --file-mb above the server's max_file_mb.
-            Some(Update::OfferRefused { name, reason }) => {
+            Some(Update::OfferRefused { name, reason, .. }) => {
                 bail!("files: the server refused the offer of {name}: {reason:?}")
             }
             Some(_) => {}

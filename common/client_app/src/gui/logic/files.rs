@@ -45,6 +45,8 @@ pub struct Row {
     pub direction: Direction,
     /// The server's transfer id (`None` until our offer was accepted by the server).
     pub id: Option<u64>,
+    /// Our offer's reference, which the server's answer to it carries (sent files only).
+    pub reference: Option<u64>,
     pub name: String,
     /// The recipient (sent: a user or "everyone") or the sender (received).
     pub peer: String,
@@ -69,6 +71,7 @@ impl Row {
         Self {
             direction,
             id,
+            reference: None,
             name,
             peer,
             done,
@@ -138,8 +141,16 @@ impl TransferPanel {
             .find(|r| r.direction == direction && r.id == Some(id))
     }
 
-    /// Our oldest offer of `name` still without an id: the server answers offers in order.
-    fn offering(&mut self, name: &str) -> Option<&mut Row> {
+    /// Our offer `reference`, still waiting for the server's answer.
+    fn offering(&mut self, reference: u64) -> Option<&mut Row> {
+        self.rows
+            .iter_mut()
+            .find(|r| r.state == RowState::Offering && r.reference == Some(reference))
+    }
+
+    /// Our oldest offer of `name` still without an id (a failure before the server answered
+    /// names no id; the server answers offers in order).
+    fn offering_named(&mut self, name: &str) -> Option<&mut Row> {
         self.rows
             .iter_mut()
             .find(|r| r.state == RowState::Offering && r.name == name)
@@ -150,20 +161,28 @@ impl TransferPanel {
         let ctx = Ctx::gui(self.lang);
         let l = labels(self.lang);
         match u {
-            Update::OfferSent { name, to, size, .. } => {
+            Update::OfferSent {
+                reference,
+                name,
+                to,
+                size,
+            } => {
                 let peer = to.clone().unwrap_or_else(|| l.file_to_everyone.to_owned());
                 let state = RowState::Offering;
-                let row = Row::new((Direction::Send, None), name, peer, *size, state);
+                let mut row = Row::new((Direction::Send, None), name, peer, *size, state);
+                row.reference = Some(*reference);
                 self.rows.push(row);
             }
-            Update::OfferRefused { name, reason } => {
+            Update::OfferRefused {
+                reference, reason, ..
+            } => {
                 let why = reason_text(reason, "", ctx);
-                if let Some(r) = self.offering(name) {
+                if let Some(r) = self.offering(*reference) {
                     r.state = RowState::Failed(why);
                 }
             }
-            Update::OfferAccepted { id, name } => {
-                if let Some(r) = self.offering(name) {
+            Update::OfferAccepted { reference, id, .. } => {
+                if let Some(r) = self.offering(*reference) {
                     r.id = Some(*id);
                     r.state = RowState::Waiting;
                 }
@@ -243,7 +262,7 @@ impl TransferPanel {
         };
         let found = match self.find(direction, id) {
             Some(r) => Some(r),
-            None if direction == Direction::Send => self.offering(name),
+            None if direction == Direction::Send => self.offering_named(name),
             None => None,
         };
         if let Some(r) = found {
