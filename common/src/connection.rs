@@ -15,6 +15,13 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::error::{Error, ProtocolError};
 use crate::protocol::{RawMessage, frame};
 
+/// What a reader or writer starts with, and shrinks back to once empty: an idle connection keeps
+/// no more. One history page at login (about 40 KiB) or one file chunk grows a buffer; kept, that
+/// was most of an idle session's memory (bench.sh's memory per idle connection).
+const BUF_START: usize = 4096;
+/// A buffer larger than this goes back to [`BUF_START`] when it is empty.
+const BUF_KEEP: usize = 16 * 1024;
+
 /// Reads frames.
 #[derive(Debug)]
 pub struct FrameReader<R> {
@@ -26,7 +33,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub fn new(inner: R) -> Self {
         Self {
             inner,
-            buf: Vec::with_capacity(4096),
+            buf: Vec::with_capacity(BUF_START),
         }
     }
 
@@ -39,10 +46,13 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             if let Some((start, end)) = frame::decode(&self.buf)? {
                 let payload = self.buf[start..end].to_vec();
                 self.buf.drain(..end);
+                if self.buf.is_empty() && self.buf.capacity() > BUF_KEEP {
+                    self.buf.shrink_to(BUF_START);
+                }
                 return Ok(Some(payload));
             }
-            if self.buf.capacity() - self.buf.len() < 4096 {
-                self.buf.reserve(4096);
+            if self.buf.capacity() - self.buf.len() < BUF_START {
+                self.buf.reserve(BUF_START);
             }
             if self.inner.read_buf(&mut self.buf).await? == 0 {
                 return if self.buf.is_empty() {
@@ -66,7 +76,7 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
     pub fn new(inner: W) -> Self {
         Self {
             inner,
-            buf: Vec::with_capacity(4096),
+            buf: Vec::with_capacity(BUF_START),
         }
     }
 
@@ -86,6 +96,9 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
         if !self.buf.is_empty() {
             self.inner.write_all(&self.buf).await?;
             self.buf.clear();
+            if self.buf.capacity() > BUF_KEEP {
+                self.buf.shrink_to(BUF_START);
+            }
         }
         self.inner.flush().await
     }
@@ -153,4 +166,40 @@ pub async fn read_message<R: AsyncRead + Unpin>(
         return Err(ReadError::Refused(msg));
     }
     Ok(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A burst (a history page, a file chunk) grows the buffers; once it has gone through they
+    /// are small again, so an idle connection holds no burst's worth of memory.
+    #[tokio::test]
+    async fn buffers_shrink_back_after_a_burst() {
+        let (a, b) = tokio::io::duplex(1 << 20);
+        let mut w = FrameWriter::new(a);
+        let mut r = FrameReader::new(b);
+        let big = vec![b'x'; 40 * 1024];
+        for _ in 0..3 {
+            w.queue(&big).unwrap();
+        }
+        assert!(w.buf.capacity() > BUF_KEEP);
+        w.flush().await.unwrap();
+        assert!(
+            w.buf.capacity() <= BUF_KEEP,
+            "writer kept {}",
+            w.buf.capacity()
+        );
+        for _ in 0..3 {
+            assert_eq!(r.read_frame().await.unwrap().unwrap(), big);
+        }
+        assert!(
+            r.buf.capacity() <= BUF_KEEP,
+            "reader kept {}",
+            r.buf.capacity()
+        );
+        // Small frames after it still go through.
+        w.write_frame(b"0001|hello").await.unwrap();
+        assert_eq!(r.read_frame().await.unwrap().unwrap(), b"0001|hello");
+    }
 }
