@@ -59,7 +59,11 @@ start() {
     mkdir -p "$d/keys/sessions"
     kp=$(free_port)
     cp=$(free_port)
-    if [ "$v" = old ]; then
+    # A REF from before server_key's per-address limits and user list (80f93ab) takes neither;
+    # its loadgen says so in --help.
+    local recent=1
+    "$b/loadgen" --help 2>/dev/null | grep -q -- '--user-list' || recent=0
+    if [ "$recent" = 0 ]; then
         printf 'key_dir = "%s/keys"\n' "$d" >"$d/server_key.toml"
     else
         # Every simulated PC shares 127.0.0.1: lift the newer per-address and per-user limits.
@@ -77,7 +81,7 @@ start() {
     wait_until 20 "$v server_key on :$kp" listening "$kp"
     wait_until 20 "$v server on :$cp" listening "$cp"
     local lg=("$b/loadgen" --db "sqlite://$d/db.sqlite" --chat-port "$cp" --key-port "$kp" --work-dir "$d/loadgen")
-    [ "$v" != old ] && lg+=(--user-list "$d/keys/chat_users.txt")
+    [ "$recent" = 1 ] && lg+=(--user-list "$d/keys/chat_users.txt")
     eval "LG_$v=(\"\${lg[@]}\")"
 }
 start old "$OLD_TARGET/release"
