@@ -355,6 +355,14 @@ async fn hundred_mb_arrive_bit_exact_to_one() {
     eprintln!("100 MiB to one: {took:?}");
 }
 
+/// 100 MiB to everyone (three users at once): the server seals every chunk once per recipient,
+/// and each copy must arrive whole. (bench.sh sends the same to 30.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hundred_mb_arrive_bit_exact_to_three() {
+    let took = transfer(100 * 1024 * 1024, true, Duration::from_secs(360)).await;
+    eprintln!("100 MiB to three: {took:?}");
+}
+
 /// A sender that speaks the protocol by hand: offers `name` (any bytes the test likes) of
 /// `size` bytes to `to` and waits for the first credit; the transfer id.
 async fn offer_by_hand(c: &mut Client, name: &str, to: &str, size: u64) -> u64 {
