@@ -258,25 +258,36 @@ impl Des {
     /// Encrypt one block (big-endian u64).
     #[inline]
     pub fn encrypt_u64(&self, block: u64) -> u64 {
-        crypt(block, self.round_keys.iter())
+        crypt([block], self.round_keys.iter())[0]
     }
 
     /// Decrypt one block (big-endian u64): the same rounds with the round keys reversed.
     #[inline]
     pub fn decrypt_u64(&self, block: u64) -> u64 {
-        crypt(block, self.round_keys.iter().rev())
+        crypt([block], self.round_keys.iter().rev())[0]
     }
 }
 
-/// IP, 16 Feistel rounds with `round_keys` in the order given, the final swap and FP.
+/// IP, 16 Feistel rounds with `round_keys` in the order given, the final swap and FP, of `N`
+/// blocks side by side (each round goes over all of them, so their lookups overlap; see
+/// [`DEC_LANES`]).
 #[inline(always)]
-fn crypt<'a>(block: u64, round_keys: impl Iterator<Item = &'a [u32; 2]>) -> u64 {
-    let x = permute64(&IP_T, block);
-    let (mut l, mut r) = ((x >> 32) as u32, x as u32);
-    for k in round_keys {
-        (l, r) = (r, l ^ feistel(r, *k));
+fn crypt<'a, const N: usize>(
+    blocks: [u64; N],
+    round_keys: impl Iterator<Item = &'a [u32; 2]>,
+) -> [u64; N] {
+    let mut l = [0u32; N];
+    let mut r = [0u32; N];
+    for i in 0..N {
+        let x = permute64(&IP_T, blocks[i]);
+        (l[i], r[i]) = ((x >> 32) as u32, x as u32);
     }
-    permute64(&FP_T, (u64::from(r) << 32) | u64::from(l))
+    for k in round_keys {
+        for i in 0..N {
+            (l[i], r[i]) = (r[i], l[i] ^ feistel(r[i], *k));
+        }
+    }
+    std::array::from_fn(|i| permute64(&FP_T, (u64::from(r[i]) << 32) | u64::from(l[i])))
 }
 
 impl Drop for Des {
@@ -376,31 +387,11 @@ impl BlockCipherDecBackend for DecBlocks<'_> {
         for (x, b) in x.iter_mut().zip(input.iter()) {
             *x = u64::from_be_bytes(b.0);
         }
-        let out = crypt_lanes(x, self.0.round_keys.iter().rev());
+        let out = crypt(x, self.0.round_keys.iter().rev());
         for (o, x) in blocks.get_out().iter_mut().zip(out) {
             o.copy_from_slice(&x.to_be_bytes());
         }
     }
-}
-
-/// [`crypt`] of [`DEC_LANES`] blocks, their rounds interleaved.
-#[inline(always)]
-fn crypt_lanes<'a>(
-    blocks: [u64; DEC_LANES],
-    round_keys: impl Iterator<Item = &'a [u32; 2]>,
-) -> [u64; DEC_LANES] {
-    let mut l = [0u32; DEC_LANES];
-    let mut r = [0u32; DEC_LANES];
-    for i in 0..DEC_LANES {
-        let x = permute64(&IP_T, blocks[i]);
-        (l[i], r[i]) = ((x >> 32) as u32, x as u32);
-    }
-    for k in round_keys {
-        for i in 0..DEC_LANES {
-            (l[i], r[i]) = (r[i], l[i] ^ feistel(r[i], *k));
-        }
-    }
-    std::array::from_fn(|i| permute64(&FP_T, (u64::from(r[i]) << 32) | u64::from(l[i])))
 }
 
 #[cfg(test)]
