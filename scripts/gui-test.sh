@@ -666,9 +666,9 @@ step "cxk declined an offer: wang_yuan's window says so, nothing was saved"
 # centre 690 684) in one window: both windows say who cancelled, and cxk's downloads/ holds
 # neither the file nor its .part. First wang_yuan cancels, then cxk.
 head -c $((6 * 1024 * 1024)) /dev/urandom >"$TMP/files/cancelled.bin"
-offers_of() { grep '^# files: ↓' "$TMP/cxk.log" | grep -cF '"cancelled.bin"'; }
 cancel_run() { # cancel_run WHO (wy or cxk) THEIR_TEXT_IN_cxk THEIR_TEXT_IN_wy
-    local who=$1 before wy_before
+    local who=$1 before wy_before win
+    eval "win=\$CHAT_$who"
     before=$(grep -c '' "$TMP/cxk.log")
     wy_before=$(grep -c '' "$TMP/wy.log")
     send_file_to_cxk "$TMP/files/cancelled.bin"
@@ -681,9 +681,9 @@ cancel_run() { # cancel_run WHO (wy or cxk) THEIR_TEXT_IN_cxk THEIR_TEXT_IN_wy
     wait_until 20 "cancelled.bin running in cxk's panel" new_running cxk
     wait_until 20 "cancelled.bin running in wang_yuan's panel" new_running wy
     sleep 1
-    eval "xdotool windowraise \"\$CHAT_$who\""
+    xdotool windowraise "$win"
     sleep 0.3
-    eval "xdotool mousemove --window \"\$CHAT_$who\" 690 684 click 1"
+    xdotool mousemove --window "$win" 690 684 click 1
     says_cxk() { tail -n +"$((before + 1))" "$TMP/cxk.log" | grep -qF -- "$1"; }
     says_wy() { tail -n +"$((wy_before + 1))" "$TMP/wy.log" | grep -qF -- "$1"; }
     wait_until 20 "cxk's window to say '$2'" says_cxk "$2"
@@ -691,9 +691,9 @@ cancel_run() { # cancel_run WHO (wy or cxk) THEIR_TEXT_IN_cxk THEIR_TEXT_IN_wy
     tail -n +"$((before + 1))" "$TMP/cxk.log" | grep -qF '已保存为' && fail "cxk saved the cancelled file"
     sleep 0.5
     ls "$TMP/cxk/downloads/" | grep -qF 'cancelled' && fail "the cancelled file is left in cxk's downloads/: $(ls "$TMP/cxk/downloads/")"
-    eval "xdotool windowraise \"\$CHAT_$who\""
+    xdotool windowraise "$win"
     sleep 0.3
-    eval "import -window \"\$CHAT_$who\" \"$OUT/file_transfer_cancelled_$who.png\"" || fail "screenshot failed"
+    import -window "$win" "$OUT/file_transfer_cancelled_$who.png" || fail "screenshot failed"
 }
 cancel_run wy '发送方取消了文件传输' '已取消'
 step "wang_yuan cancelled a running transfer: both windows say so, nothing was saved"
